@@ -1,0 +1,13 @@
+//! Data model and loaders: ids, the interaction matrix, files, splits.
+//!
+//! Orientation is settled once: users are rows, items are columns.
+
+mod idmap;
+mod interactions;
+pub mod loaders;
+pub mod split;
+
+pub use idmap::{ExternalId, IdMap};
+pub use interactions::{DuplicatePolicy, Interactions};
+pub use loaders::{load_anomaly_csv, load_lastfm, load_movielens, load_triples, LabelledTable, TripleFormat};
+pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};

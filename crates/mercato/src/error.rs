@@ -1,0 +1,142 @@
+//! The crate's one error type.
+//!
+//! Every fallible public function returns [`Result<T>`]. Variants are chosen by *cause*, so
+//! callers (and the Python bindings, which map them to `ValueError`, `KeyError`, ...) can
+//! react without parsing messages. Messages name the offending value and what was expected.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout mercato.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in mercato.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value is outside what the algorithm accepts (NaN, negative weight, k = 0, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// Arrays whose shapes do not fit together.
+    #[error("shape mismatch: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// What the operation needed.
+        expected: String,
+        /// What it was given.
+        got: String,
+    },
+
+    /// An external id (user, item, class) that the model or data has never seen.
+    #[error("unknown {kind} id: {id}")]
+    UnknownId {
+        /// "user", "item", "class"...
+        kind: &'static str,
+        /// The id as given.
+        id: String,
+    },
+
+    /// A model used before `fit`.
+    #[error("model not fitted: call fit before {0}")]
+    NotFitted(&'static str),
+
+    /// A model file that is truncated, tampered with, of another kind or from the future.
+    #[error("model format: {0}")]
+    ModelFormat(String),
+
+    /// A data file with a malformed line.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong with the line.
+        message: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// libtorch reported an error (only with the `torch` feature).
+    #[error("torch: {0}")]
+    Torch(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidInput(msg.into())
+    }
+
+    /// Shorthand for [`Error::ShapeMismatch`].
+    pub fn shape(expected: impl ToString, got: impl ToString) -> Self {
+        Error::ShapeMismatch { expected: expected.to_string(), got: got.to_string() }
+    }
+
+    /// Shorthand for [`Error::ModelFormat`].
+    pub fn format(msg: impl Into<String>) -> Self {
+        Error::ModelFormat(msg.into())
+    }
+
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+#[cfg(feature = "torch")]
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        Error::Torch(e.to_string())
+    }
+}
+
+/// Returns early with [`Error::InvalidInput`] built from a format string.
+///
+/// ```
+/// fn check(k: usize) -> mercato::Result<()> {
+///     mercato::bail!("k must be positive, got {k}");
+/// }
+/// assert!(check(0).is_err());
+/// ```
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err($crate::Error::InvalidInput(format!($($arg)*)))
+    };
+}
+
+/// Returns early with [`Error::InvalidInput`] unless the condition holds.
+///
+/// ```
+/// fn check(k: usize) -> mercato::Result<usize> {
+///     mercato::ensure!(k > 0, "k must be positive, got {k}");
+///     Ok(k)
+/// }
+/// assert_eq!(check(3).unwrap(), 3);
+/// assert!(check(0).is_err());
+/// ```
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::bail!($($arg)*);
+        }
+    };
+}
+
+/// Checks that every value is finite, naming the first offender.
+pub fn ensure_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
+    for (i, v) in values.into_iter().enumerate() {
+        if !v.is_finite() {
+            bail!("{what} must be finite, found {v} at position {i}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Fraud scoring: unsupervised anomaly detectors, ensembles, thresholds and explanations.

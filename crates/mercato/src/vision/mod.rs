@@ -1,0 +1,5 @@
+//! Product-image classification with a CNN on libtorch (cargo feature `torch`).
+
+mod cnn;
+
+pub use cnn::{SmallCnn, SmallCnnConfig};
