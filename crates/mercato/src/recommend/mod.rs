@@ -1,2 +1,9 @@
 //! Recommenders: explicit ratings (baseline, matrix factorisation, kNN, truncated SVD) and
 //! implicit feedback (ALS, BPR, item kNN), with top-N serving.
+//!
+//! Every model is trained on [`crate::data::Interactions`] (users are rows), is immutable
+//! after `fit`, and serves from `&self`, so one model can answer many threads.
+
+mod serving;
+
+pub use serving::{check_n, to_external, top_n, Filter, Ranked};

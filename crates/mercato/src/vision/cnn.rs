@@ -1,7 +1,7 @@
 //! The small 2-conv network: conv(5×5) → max-pool → conv(5×5) → max-pool → fc → dropout → fc.
 
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, Module, ModuleT};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 use crate::persist::{ModelReader, ModelWriter};
@@ -134,18 +134,6 @@ impl SmallCnn {
             Ok(())
         })?;
         Ok(net)
-    }
-}
-
-impl ModuleT for SmallCnn {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.forward(xs, train)
-    }
-}
-
-impl Module for SmallCnn {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        SmallCnn::forward(self, xs, false)
     }
 }
 
