@@ -1,0 +1,74 @@
+//! `mercato.datasets`: file loaders returning plain numpy data (pandas glue is in Python).
+
+use mercato::data::{self, Interactions, TripleFormat};
+use numpy::{PyArray1, PyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert::ids_to_py;
+use crate::errors::PyResultExt;
+
+/// Interactions as a dict of columns: user, item (int64 arrays or lists of str), value (float32).
+fn triples_dict<'py>(py: Python<'py>, x: &Interactions) -> PyResult<Bound<'py, PyDict>> {
+    let (mut users, mut items, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (u, i, v) in x.iter() {
+        users.push(x.users().id(u).clone());
+        items.push(x.items().id(i).clone());
+        values.push(v);
+    }
+    let d = PyDict::new(py);
+    d.set_item("user", ids_to_py(py, &users)?)?;
+    d.set_item("item", ids_to_py(py, &items)?)?;
+    d.set_item("value", PyArray1::from_vec(py, values))?;
+    Ok(d)
+}
+
+/// Loads MovieLens ratings (u.data, ratings.dat or ratings.csv) as columns.
+#[pyfunction]
+fn load_movielens<'py>(py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let x = py.detach(|| data::load_movielens(&path)).py()?;
+    triples_dict(py, &x)
+}
+
+/// Loads Last.fm-2k user_artists.dat as columns.
+#[pyfunction]
+fn load_lastfm<'py>(py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let x = py.detach(|| data::load_lastfm(&path)).py()?;
+    triples_dict(py, &x)
+}
+
+/// Loads a delimited (user, item, value) file as columns.
+#[pyfunction]
+#[pyo3(signature = (path, delimiter=",", header=true, columns=(0, 1, Some(2))))]
+fn load_triples<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    delimiter: &str,
+    header: bool,
+    columns: (usize, usize, Option<usize>),
+) -> PyResult<Bound<'py, PyDict>> {
+    let format =
+        TripleFormat { delimiter: delimiter.to_string(), header, columns, duplicates: data::DuplicatePolicy::Sum };
+    let x = py.detach(|| data::load_triples(&path, &format)).py()?;
+    triples_dict(py, &x)
+}
+
+/// Loads an anomaly CSV: (X float64 [n, d], y uint8 [n] or None, feature names).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn load_anomaly_csv<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<u8>>>, Vec<String>)> {
+    let t = py.detach(|| data::load_anomaly_csv(&path)).py()?;
+    Ok((PyArray2::from_owned_array(py, t.x), t.y.map(|y| PyArray1::from_vec(py, y)), t.feature_names))
+}
+
+/// Registers the functions on `m`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
+    m.add_function(wrap_pyfunction!(load_lastfm, m)?)?;
+    m.add_function(wrap_pyfunction!(load_triples, m)?)?;
+    m.add_function(wrap_pyfunction!(load_anomaly_csv, m)?)?;
+    Ok(())
+}

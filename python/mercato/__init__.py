@@ -1,0 +1,23 @@
+"""mercato: machine learning for commerce and payment platforms, with a Rust core.
+
+Submodules:
+
+- ``mercato.recommend``: explicit-rating and implicit-feedback recommenders;
+- ``mercato.fraud``: unsupervised anomaly detectors for transaction scoring;
+- ``mercato.vision``: CNN product-image classifier (needs ``pip install mercato[vision]``);
+- ``mercato.metrics`` and ``mercato.datasets``: evaluation and loaders.
+"""
+
+from mercato import datasets, fraud, metrics, recommend
+from mercato._mercato import ModelFormatError, __version__
+
+__all__ = ["ModelFormatError", "__version__", "datasets", "fraud", "metrics", "recommend"]
+
+
+def __getattr__(name: str):
+    # mercato.vision pulls in libtorch; import it only when asked for.
+    if name == "vision":
+        import importlib
+
+        return importlib.import_module("mercato.vision")
+    raise AttributeError(f"module 'mercato' has no attribute {name!r}")

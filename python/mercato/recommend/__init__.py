@@ -1,0 +1,9 @@
+"""Recommenders: explicit ratings (``TruncatedSVD``, ``Baseline``, ``FunkSVD``, ``SVDpp``,
+``KNN``) and implicit feedback (``ALS``, ``BPR``, ``ItemKNN``) with top-N serving."""
+
+from mercato.recommend._explicit import *  # noqa: F403
+from mercato.recommend._explicit import __all__ as _explicit_all
+from mercato.recommend._implicit import *  # noqa: F403
+from mercato.recommend._implicit import __all__ as _implicit_all
+
+__all__ = [*_explicit_all, *_implicit_all]

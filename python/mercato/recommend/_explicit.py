@@ -1,0 +1,3 @@
+"""Explicit-rating recommenders (filled in by their issue)."""
+
+__all__: list[str] = []
