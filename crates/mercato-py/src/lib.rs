@@ -14,6 +14,7 @@ mod fraud;
 mod metrics;
 mod recommend_explicit;
 mod recommend_implicit;
+mod recommend_svd;
 
 fn submodule<'py>(
     parent: &Bound<'py, PyModule>,
@@ -34,7 +35,8 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "fraud", fraud::register)?;
     submodule(m, "recommend", |r| {
         recommend_explicit::register(r)?;
-        recommend_implicit::register(r)
+        recommend_implicit::register(r)?;
+        recommend_svd::register(r)
     })?;
     Ok(())
 }

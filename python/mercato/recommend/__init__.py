@@ -5,5 +5,7 @@ from mercato.recommend._explicit import *  # noqa: F403
 from mercato.recommend._explicit import __all__ as _explicit_all
 from mercato.recommend._implicit import *  # noqa: F403
 from mercato.recommend._implicit import __all__ as _implicit_all
+from mercato.recommend._svd import *  # noqa: F403
+from mercato.recommend._svd import __all__ as _svd_all
 
-__all__ = [*_explicit_all, *_implicit_all]
+__all__ = [*_explicit_all, *_implicit_all, *_svd_all]
