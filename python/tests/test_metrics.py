@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from sklearn import metrics as skm
-
 from mercato import metrics
+from sklearn import metrics as skm
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -4,10 +4,9 @@ import pickle
 import subprocess
 import sys
 
+import mercato
 import numpy as np
 import pytest
-
-import mercato
 from mercato import datasets
 
 
