@@ -8,6 +8,8 @@ use mercato::data::{holdout_per_user, Interactions};
 use mercato::metrics;
 use mercato::Result;
 
+use crate::report::{self, Report};
+
 /// `datasets/marketplace` in the source tree (the CLI is run from the repo by `make demo`).
 pub fn bundled_marketplace() -> PathBuf {
     let from_cwd = PathBuf::from("datasets/marketplace");
@@ -27,7 +29,9 @@ fn done(start: Instant) {
     println!("   ({:.2} s)", start.elapsed().as_secs_f64());
 }
 
-pub fn run(dir: PathBuf) -> Result<()> {
+pub fn run(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
+    let started = Instant::now();
+    let mut report = Report::default();
     let t = step(&format!("Loading the marketplace from {}", dir.display()));
     let market = Marketplace::read(&dir)?;
     println!(
@@ -42,23 +46,27 @@ pub fn run(dir: PathBuf) -> Result<()> {
     let t = step("Recommenders: explicit ratings (20% of each user's ratings held out)");
     let ratings = market.rating_interactions()?;
     let (train, test) = holdout_per_user(&ratings, 0.2, 42)?;
-    explicit_baselines(&train, &test)?;
+    explicit_baselines(&train, &test, &mut report)?;
     done(t);
 
     let t = step("Recommenders: implicit events (20% held out), top-10 ranking");
     let events = market.event_interactions()?;
     let (train, test) = holdout_per_user(&events, 0.2, 42)?;
-    popularity_ranking(&train, &test)?;
+    popularity_ranking(&train, &test, &mut report)?;
     done(t);
 
     let t = step("Fraud: single-feature scores on the card transactions");
-    fraud_baselines(&market)?;
+    fraud_baselines(&market, &mut report)?;
     done(t);
+
+    let path = report.write(&report_dir, "mercato demo report")?;
+    println!("\nReport: {}", path.display());
+    println!("Demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Global mean and per-item mean predictors: the floor every model must beat.
-fn explicit_baselines(train: &Interactions, test: &Interactions) -> Result<()> {
+fn explicit_baselines(train: &Interactions, test: &Interactions, report: &mut Report) -> Result<()> {
     let values: Vec<f64> = train.iter().map(|(_, _, v)| v as f64).collect();
     let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
     let (mut sums, counts) = (vec![0.0f64; train.n_items()], train.item_counts());
@@ -71,14 +79,22 @@ fn explicit_baselines(train: &Interactions, test: &Interactions) -> Result<()> {
     let global: Vec<f64> = vec![mean; truth.len()];
     let per_item: Vec<f64> = test.iter().map(|(_, i, _)| item_mean[i]).collect();
     println!("   {:<24} {:>8} {:>8}", "model", "RMSE", "MAE");
+    let mut rows = Vec::new();
+    let mut rmse_bars = Vec::new();
     for (name, pred) in [("global mean", &global), ("item mean (shrunk)", &per_item)] {
-        println!("   {:<24} {:>8.4} {:>8.4}", name, metrics::rmse(&truth, pred)?, metrics::mae(&truth, pred)?);
+        let (rmse, mae) = (metrics::rmse(&truth, pred)?, metrics::mae(&truth, pred)?);
+        println!("   {:<24} {:>8.4} {:>8.4}", name, rmse, mae);
+        rows.push(vec![name.to_string(), format!("{rmse:.4}"), format!("{mae:.4}")]);
+        rmse_bars.push((name.to_string(), rmse));
     }
+    report.section("Explicit ratings", "20% of each user's ratings held out; lower is better.");
+    report.table(&["model", "RMSE", "MAE"], &rows);
+    report.charts(&[report::bars("RMSE on held-out ratings", "RMSE", &rmse_bars)]);
     Ok(())
 }
 
 /// Most-popular ranking with already-seen items filtered.
-fn popularity_ranking(train: &Interactions, test: &Interactions) -> Result<()> {
+fn popularity_ranking(train: &Interactions, test: &Interactions, report: &mut Report) -> Result<()> {
     let popularity: Vec<f32> = train.item_counts().iter().map(|&c| c as f32).collect();
     let (mut precision, mut ndcg, mut users) = (0.0, 0.0, 0usize);
     for u in 0..train.n_users() {
@@ -96,23 +112,42 @@ fn popularity_ranking(train: &Interactions, test: &Interactions) -> Result<()> {
         users += 1;
     }
     println!("   {:<24} {:>8} {:>8}", "model", "P@10", "NDCG@10");
-    println!("   {:<24} {:>8.4} {:>8.4}", "most popular", precision / users as f64, ndcg / users as f64);
+    let (precision, ndcg) = (precision / users as f64, ndcg / users as f64);
+    println!("   {:<24} {:>8.4} {:>8.4}", "most popular", precision, ndcg);
+    report.section("Implicit feedback", "Top-10 lists against 20% held-out events per user, seen items filtered.");
+    report.table(
+        &["model", "P@10", "NDCG@10"],
+        &[vec!["most popular".into(), format!("{precision:.4}"), format!("{ndcg:.4}")]],
+    );
+    report.charts(&[
+        report::bars("precision@10", "P@10", &[("most popular".into(), precision)]),
+        report::bars("NDCG@10", "NDCG@10", &[("most popular".into(), ndcg)]),
+    ]);
     Ok(())
 }
 
 /// How far single raw features go at ranking fraud.
-fn fraud_baselines(market: &Marketplace) -> Result<()> {
+fn fraud_baselines(market: &Marketplace, report: &mut Report) -> Result<()> {
     let (x, y, names) = market.transaction_features();
     println!("   {:<24} {:>8} {:>8}", "score", "ROC-AUC", "AP");
-    for name in ["amount", "amount_ratio", "velocity_1h", "distance_km"] {
+    let (mut rows, mut roc, mut pr) = (Vec::new(), Vec::new(), Vec::new());
+    for name in ["velocity_1h", "distance_km", "amount_ratio"] {
         let Some(col) = names.iter().position(|n| n == name) else { continue };
         let scores: Vec<f64> = x.column(col).to_vec();
-        println!(
-            "   {:<24} {:>8.4} {:>8.4}",
-            name,
-            metrics::roc_auc(&scores, &y)?,
-            metrics::average_precision(&scores, &y)?
-        );
+        let (auc, ap) = (metrics::roc_auc(&scores, &y)?, metrics::average_precision(&scores, &y)?);
+        println!("   {:<24} {:>8.4} {:>8.4}", name, auc, ap);
+        rows.push(vec![name.to_string(), format!("{auc:.4}"), format!("{ap:.4}")]);
+        roc.push((name, metrics::roc_curve(&scores, &y)?.into_iter().map(|(f, t, _)| (f, t)).collect()));
+        pr.push((name, metrics::pr_curve(&scores, &y)?.into_iter().map(|(r, p, _)| (r, p)).collect()));
     }
+    report.section(
+        "Fraud scoring",
+        "Card transactions of the bundled marketplace, scored against the ground-truth labels.",
+    );
+    report.table(&["score", "ROC-AUC", "AP"], &rows);
+    report.charts(&[
+        report::lines("ROC curves", "false positive rate", "true positive rate", &roc, true),
+        report::lines("Precision-recall curves", "recall", "precision", &pr, true),
+    ]);
     Ok(())
 }

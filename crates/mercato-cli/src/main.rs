@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "mercato", version, about = "Recommenders, fraud scoring and product-image classification")]
@@ -24,6 +25,9 @@ enum Command {
         /// Folder with the marketplace CSVs (default: the bundled datasets/marketplace).
         #[arg(long)]
         marketplace: Option<PathBuf>,
+        /// Where to write the HTML report.
+        #[arg(long, default_value = "report")]
+        report: PathBuf,
     },
     /// Generate or inspect datasets.
     Datasets {
@@ -50,7 +54,9 @@ enum DatasetsCommand {
 
 fn run(cli: Cli) -> mercato::Result<()> {
     match cli.command {
-        Command::Demo { marketplace } => demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace)),
+        Command::Demo { marketplace, report } => {
+            demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace), report)
+        }
         Command::Datasets { command: DatasetsCommand::Generate { seed, scale, out } } => {
             let config = mercato::data::synth::Scale::parse(&scale)?.config(seed);
             let m = mercato::data::synth::Marketplace::generate(config);
