@@ -140,6 +140,10 @@ fn fraud_baselines(market: &Marketplace, report: &mut Report) -> Result<()> {
         roc.push((name, metrics::roc_curve(&scores, &y)?.into_iter().map(|(f, t, _)| (f, t)).collect()));
         pr.push((name, metrics::pr_curve(&scores, &y)?.into_iter().map(|(r, p, _)| (r, p)).collect()));
     }
+    let velocity = x.column(names.iter().position(|n| n == "velocity_1h").unwrap_or(0)).to_vec();
+    let split =
+        |label: u8| -> Vec<f64> { velocity.iter().zip(&y).filter(|(_, &l)| l == label).map(|(v, _)| *v).collect() };
+    let (normal, fraud) = (split(0), split(1));
     report.section(
         "Fraud scoring",
         "Card transactions of the bundled marketplace, scored against the ground-truth labels.",
@@ -148,6 +152,12 @@ fn fraud_baselines(market: &Marketplace, report: &mut Report) -> Result<()> {
     report.charts(&[
         report::lines("ROC curves", "false positive rate", "true positive rate", &roc, true),
         report::lines("Precision-recall curves", "recall", "precision", &pr, true),
+        report::histogram(
+            "velocity_1h by label",
+            "transactions in the past hour",
+            &[("normal", &normal), ("fraud", &fraud)],
+            15,
+        ),
     ]);
     Ok(())
 }
