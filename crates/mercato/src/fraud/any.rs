@@ -98,6 +98,11 @@ impl AnyDetector {
         })
     }
 
+    /// The hyper-parameters as JSON (the format [`AnyDetector::from_params`] reads).
+    pub fn params_json(&self) -> Result<String> {
+        dispatch!(self, d => serde_json::to_string(&d.params).map_err(|e| Error::invalid(e.to_string())))
+    }
+
     /// The model file bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         dispatch!(self, d => d.to_bytes())

@@ -45,6 +45,8 @@ mod iforest;
 mod linear;
 mod neighbors;
 pub mod preprocess;
+#[cfg(test)]
+mod real_data;
 
 pub use any::AnyDetector;
 pub use detector::{check_contamination, erf, Calibration, Detector, Explanation, ProbaMethod};
