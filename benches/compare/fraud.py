@@ -75,9 +75,11 @@ def timed(fn):
 
 def main() -> None:
     ensure_venv()
+    import mercato
     import numpy as np
     import pyod
     import sklearn
+    from mercato import fraud
     from pyod.models.copod import COPOD as PCOPOD
     from pyod.models.ecod import ECOD as PECOD
     from pyod.models.hbos import HBOS as PHBOS
@@ -85,9 +87,6 @@ def main() -> None:
     from pyod.models.lof import LOF as PLOF
     from sklearn.ensemble import IsolationForest as SKIF
     from sklearn.metrics import average_precision_score, roc_auc_score
-
-    import mercato
-    from mercato import fraud
 
     quick = "--quick" in sys.argv
     seeds = range(2 if quick else 5)
@@ -134,10 +133,8 @@ def main() -> None:
             res = {"m": [], "p": []}
             for s in runs:
                 for side, fn in (("m", m_run), ("p", p_run)):
-                    scores, secs = timed(lambda fn=fn, s=s: fn(X, s))
-                    res[side].append(
-                        (roc_auc_score(y, scores), average_precision_score(y, scores), secs)
-                    )
+                    scores, secs = timed(lambda fn=fn, s=s, X=X: fn(X, s))
+                    res[side].append((roc_auc_score(y, scores), average_precision_score(y, scores), secs))
             m = np.mean(res["m"], axis=0)
             p = np.mean(res["p"], axis=0)
             summary.setdefault(det, []).append((m, p))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mercato import fraud
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "anomaly"
+_REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("MERCATO_DATA", _REPO.parent / "shared" / "datasets")) / "anomaly"
 
 ALL = [
     lambda: fraud.IsolationForest(n_estimators=50, seed=1),

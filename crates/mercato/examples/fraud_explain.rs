@@ -17,7 +17,9 @@ fn main() -> mercato::Result<()> {
     let mut forest = IsolationForest::new().seed(0).contamination(0.01);
     let mut ecod = Ecod::new().contamination(0.01);
     let mut both = Ensemble::new(vec![IsolationForest::new().seed(0).into(), Ecod::new().into()]).contamination(0.01);
-    for (name, det) in [("IsolationForest", &mut forest as &mut dyn Detector), ("ECOD", &mut ecod), ("Ensemble", &mut both)] {
+    for (name, det) in
+        [("IsolationForest", &mut forest as &mut dyn Detector), ("ECOD", &mut ecod), ("Ensemble", &mut both)]
+    {
         det.fit(&x)?;
         let s = det.decision_scores()?;
         println!("{name:<16} ROC-AUC {:.4}  AP {:.4}", roc_auc(s, &y)?, average_precision(s, &y)?);

@@ -3,7 +3,9 @@
 
 use ndarray::{Array1, ArrayView2};
 
-use super::{Calibration, Copod, Detector, Ecod, Ensemble, Explanation, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca};
+use super::{
+    Calibration, Copod, Detector, Ecod, Ensemble, Explanation, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca,
+};
 use crate::persist::{Persist, MAGIC};
 use crate::{bail, Error, Result};
 
@@ -67,7 +69,8 @@ pub fn peek_kind(bytes: &[u8]) -> Result<String> {
     }
     let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
     let header = bytes.get(16..16usize.saturating_add(len)).ok_or_else(|| Error::format("truncated header"))?;
-    let v: serde_json::Value = serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
     v.get("kind").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(|| Error::format("header has no kind"))
 }
 

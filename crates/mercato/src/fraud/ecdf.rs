@@ -22,8 +22,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::detector::{
-    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool,
-    score_rows_parallel, Detector, Explanation, FitState,
+    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, score_rows_parallel,
+    Detector, Explanation, FitState,
 };
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};

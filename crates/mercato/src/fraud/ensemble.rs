@@ -252,8 +252,12 @@ impl Persist for Ensemble {
         let Some(state) = &self.state else {
             return Err(Error::NotFitted("saving Ensemble"));
         };
-        let meta =
-            Meta { params: self.params.clone(), state: state.clone(), norms: self.norms.clone(), n_members: self.members.len() };
+        let meta = Meta {
+            params: self.params.clone(),
+            state: state.clone(),
+            norms: self.norms.clone(),
+            n_members: self.members.len(),
+        };
         let mut w = ModelWriter::new(Self::KIND, &meta)?;
         for (i, m) in self.members.iter().enumerate() {
             let bytes = m.to_bytes()?;

@@ -23,8 +23,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::detector::{
-    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major,
-    Detector, Explanation, FitState,
+    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major, Detector,
+    Explanation, FitState,
 };
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
@@ -425,8 +425,12 @@ impl Detector for IsolationForest {
             }));
         }
         offsets.push(nodes.len() as u32);
-        let forest =
-            Forest { nodes, norm: average_path_length(psi).max(f64::MIN_POSITIVE) * p.n_estimators as f64, offsets, psi };
+        let forest = Forest {
+            nodes,
+            norm: average_path_length(psi).max(f64::MIN_POSITIVE) * p.n_estimators as f64,
+            offsets,
+            psi,
+        };
         // A single-row subsample has c(1) = 0: every row then scores 2^0 = 1 (nothing to isolate).
         let scores = self.score_matrix(&forest, x)?;
         self.state = Some(FitState::new(d, scores.to_vec(), p.contamination)?);
@@ -526,7 +530,10 @@ impl Persist for IsolationForest {
         if features.len() != n || lefts.len() != n {
             return bad("node arrays differ in length".into());
         }
-        if offsets.len() != meta.params.n_estimators + 1 || offsets.first() != Some(&0) || offsets.last() != Some(&(n as u32)) {
+        if offsets.len() != meta.params.n_estimators + 1
+            || offsets.first() != Some(&0)
+            || offsets.last() != Some(&(n as u32))
+        {
             return bad("tree offsets do not match the trees".into());
         }
         if meta.state.decision_scores.is_empty() || meta.psi == 0 {

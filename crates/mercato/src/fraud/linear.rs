@@ -352,7 +352,13 @@ pub struct PcaParams {
 
 impl Default for PcaParams {
     fn default() -> Self {
-        PcaParams { n_components: None, score: PcaScore::Weighted, standardize: true, contamination: 0.1, num_threads: None }
+        PcaParams {
+            n_components: None,
+            score: PcaScore::Weighted,
+            standardize: true,
+            contamination: 0.1,
+            num_threads: None,
+        }
     }
 }
 

@@ -20,8 +20,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::detector::{
-    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major,
-    Detector, Explanation, FitState,
+    check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major, Detector,
+    Explanation, FitState,
 };
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
@@ -584,7 +584,11 @@ impl Persist for Knn {
         let (Some(ix), Some(state)) = (&self.index, &self.state) else {
             return Err(Error::NotFitted("saving Knn"));
         };
-        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?.f64("points", &[ix.n, ix.d], &ix.points))
+        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?.f64(
+            "points",
+            &[ix.n, ix.d],
+            &ix.points,
+        ))
     }
 
     fn read(r: &ModelReader) -> Result<Self> {

@@ -339,7 +339,12 @@ mod tests {
         let x = array![[1.0], [f64::NAN], [5.0], [9.0]];
         assert!(Scaler::standard().fit(&x.view()).is_err());
         let mut row = [f64::NAN];
-        Scaler::standard().missing(MissingPolicy::Constant(-1.0)).fit(&x.view()).unwrap().transform_row(&mut row).unwrap();
+        Scaler::standard()
+            .missing(MissingPolicy::Constant(-1.0))
+            .fit(&x.view())
+            .unwrap()
+            .transform_row(&mut row)
+            .unwrap();
         assert!(row[0] < -1.0);
         let m = Scaler::standard().missing(MissingPolicy::Mean).fit(&x.view()).unwrap();
         let mut row = [f64::NAN];
@@ -356,7 +361,10 @@ mod tests {
         assert_eq!(e.transform(&x.view()).unwrap().row(2).to_vec(), vec![2.5, 1.0, 0.0, 0.0, 1.0]);
         assert!(e.transform(&array![[9.0, 0.0, 3.0]].view()).is_err());
         let lax = e.clone().ignore_unknown(true);
-        assert_eq!(lax.transform(&array![[9.0, 0.0, 3.0]].view()).unwrap().row(0).to_vec(), vec![0.0, 0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(
+            lax.transform(&array![[9.0, 0.0, 3.0]].view()).unwrap().row(0).to_vec(),
+            vec![0.0, 0.0, 0.0, 1.0, 0.0]
+        );
         assert!(OneHotEncoder::new(vec![3]).fit(&x.view()).is_err());
         assert!(OneHotEncoder::new(vec![0, 0]).fit(&x.view()).is_err());
         assert!(e.transform(&array![[1.0, 2.0]].view()).is_err());
