@@ -131,16 +131,26 @@ impl Calibration {
         check_contamination(contamination)?;
         crate::ensure!(!scores.is_empty(), "cannot calibrate on zero training scores");
         crate::error::ensure_finite("training scores", scores)?;
-        let mut sorted = scores.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
-        let n = sorted.len() as f64;
-        let mean = sorted.iter().sum::<f64>() / n;
-        let var = sorted.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n;
+        let n = scores.len() as f64;
+        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for &s in scores {
+            min = min.min(s);
+            max = max.max(s);
+            sum += s;
+        }
+        let mean = sum / n;
+        let var = scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n;
+        // The quantile needs two order statistics, not a full sort: O(n).
+        let mut work = scores.to_vec();
+        let pos = (1.0 - contamination) * (work.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let (_, &mut lo_v, right) = work.select_nth_unstable_by(lo, f64::total_cmp);
+        let hi_v = if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min) } else { lo_v };
         Ok(Calibration {
             contamination,
-            threshold: quantile_sorted(&sorted, 1.0 - contamination),
-            min: sorted[0],
-            max: sorted[sorted.len() - 1],
+            threshold: lo_v + (hi_v - lo_v) * (pos - lo as f64),
+            min,
+            max,
             mean,
             std: var.sqrt(),
         })
@@ -295,7 +305,7 @@ pub(crate) fn score_rows_parallel(
     let d = x.ncols();
     let data = row_major(x);
     let mut out = vec![0.0; x.nrows()];
-    if x.nrows() < 2048 || d == 0 {
+    if x.nrows() * d < (1 << 18) || x.nrows() < 1024 {
         for (o, row) in out.iter_mut().zip(data.chunks_exact(d.max(1))) {
             *o = f(row);
         }

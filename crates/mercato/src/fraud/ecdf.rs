@@ -61,20 +61,62 @@ struct Ecdf {
 }
 
 impl Ecdf {
-    fn fit(x: &ArrayView2<f64>, num_threads: Option<usize>) -> Result<Ecdf> {
+    /// Fits the sorted columns and returns the exact training scores, computed from the
+    /// ranks found while sorting (one pass per column after the sort, no binary searches).
+    fn fit(x: &ArrayView2<f64>, rule: Rule, num_threads: Option<usize>) -> Result<(Ecdf, Vec<f64>)> {
         let (n, d) = x.dim();
         let mut sorted = vec![0.0; n * d];
         let mut skew = vec![0i8; d];
-        pool(num_threads)?.install(|| {
-            sorted.par_chunks_mut(n).zip(skew.par_iter_mut()).enumerate().for_each(|(j, (col, sk))| {
-                for (c, v) in col.iter_mut().zip(x.column(j)) {
-                    *c = *v;
+        // Per-feature O_j of every training row, column-major.
+        let mut per_feature = vec![0.0; n * d];
+        let fit_column = |j: usize, col: &mut [f64], sk: &mut i8, out: &mut [f64]| {
+            let mut pairs: Vec<(f64, u32)> = x.column(j).iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+            *sk = skew_sign(pairs.iter().map(|p| p.0));
+            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            let ln_n = (n as f64).ln();
+            let mut a = 0;
+            while a < n {
+                let mut b = a + 1;
+                while b < n && pairs[b].0 == pairs[a].0 {
+                    b += 1;
                 }
-                *sk = skew_sign(col);
-                col.sort_unstable_by(f64::total_cmp);
-            })
-        });
-        Ok(Ecdf { n, sorted, skew })
+                // Ties share the largest rank (PyOD's ecdf_terminate_equals_inplace).
+                let u_l = ln_n - (b as f64).ln();
+                let u_r = ln_n - ((n - a) as f64).ln();
+                let o = combine(rule, *sk, u_l, u_r);
+                for p in &pairs[a..b] {
+                    out[p.1 as usize] = o;
+                }
+                a = b;
+            }
+            for (c, p) in col.iter_mut().zip(&pairs) {
+                *c = p.0;
+            }
+        };
+        let parallel = n * d >= PARALLEL_CELLS && d > 1;
+        if parallel {
+            pool(num_threads)?.install(|| {
+                sorted
+                    .par_chunks_mut(n)
+                    .zip(skew.par_iter_mut())
+                    .zip(per_feature.par_chunks_mut(n))
+                    .enumerate()
+                    .for_each(|(j, ((col, sk), out))| fit_column(j, col, sk, out))
+            });
+        } else {
+            for (j, ((col, sk), out)) in
+                sorted.chunks_mut(n).zip(skew.iter_mut()).zip(per_feature.chunks_mut(n)).enumerate()
+            {
+                fit_column(j, col, sk, out);
+            }
+        }
+        let mut scores = vec![0.0; n];
+        for col in per_feature.chunks_exact(n) {
+            for (s, o) in scores.iter_mut().zip(col) {
+                *s += o;
+            }
+        }
+        Ok((Ecdf { n, sorted, skew }, scores))
     }
 
     /// Per-feature outlying score `O_j` of value `v` in column `j`, with `extra` added to the
@@ -88,15 +130,7 @@ impl Ecdf {
         // le, ge >= 1 for training rows (the row itself) and new rows (extra = 1).
         let u_l = -(le as f64 / total).ln();
         let u_r = -(ge as f64 / total).ln();
-        let u_skew = match self.skew[j] {
-            s if s < 0 => u_l,
-            0 => u_l + u_r,
-            _ => u_r,
-        };
-        match rule {
-            Rule::Ecod => u_l.max(u_r).max(u_skew),
-            Rule::Copod => u_skew.max((u_l + u_r) / 2.0),
-        }
+        combine(rule, self.skew[j], u_l, u_r)
     }
 
     #[inline]
@@ -105,12 +139,30 @@ impl Ecdf {
     }
 }
 
+/// Cells above which fit and scoring run on the thread pool (below, spawning threads costs
+/// more than it saves).
+const PARALLEL_CELLS: usize = 1 << 18;
+
+/// `O_j` from the two tail scores and the column's skewness sign.
+#[inline]
+fn combine(rule: Rule, skew: i8, u_l: f64, u_r: f64) -> f64 {
+    let u_skew = match skew {
+        s if s < 0 => u_l,
+        0 => u_l + u_r,
+        _ => u_r,
+    };
+    match rule {
+        Rule::Ecod => u_l.max(u_r).max(u_skew),
+        Rule::Copod => u_skew.max((u_l + u_r) / 2.0),
+    }
+}
+
 /// Sign of the (biased, as scipy.stats.skew) sample skewness; 0 for a constant column.
-fn skew_sign(col: &[f64]) -> i8 {
-    let n = col.len() as f64;
-    let mean = col.iter().sum::<f64>() / n;
+fn skew_sign(col: impl Iterator<Item = f64> + Clone) -> i8 {
+    let (count, sum) = col.clone().fold((0usize, 0.0), |(c, s), v| (c + 1, s + v));
+    let mean = sum / count.max(1) as f64;
     let (mut m2, mut m3) = (0.0, 0.0);
-    for &v in col {
+    for v in col {
         let dv = v - mean;
         m2 += dv * dv;
         m3 += dv * dv * dv;
@@ -167,9 +219,8 @@ macro_rules! ecdf_detector {
             fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
                 let (_, d) = check_fit_input(x, 1, stringify!($ty))?;
                 check_contamination(self.params.contamination)?;
-                let model = Ecdf::fit(x, self.params.num_threads)?;
-                let scores = score_rows_parallel(x, self.params.num_threads, |row| model.row_score($rule, row, 0))?;
-                self.state = Some(FitState::new(d, scores.to_vec(), self.params.contamination)?);
+                let (model, scores) = Ecdf::fit(x, $rule, self.params.num_threads)?;
+                self.state = Some(FitState::new(d, scores, self.params.contamination)?);
                 self.model = Some(model);
                 Ok(())
             }
@@ -270,6 +321,12 @@ mod tests {
         assert!((e.decision_scores().unwrap()[4] - want_e4).abs() < 1e-12);
         let want_c4 = u(0.2).max(u(0.2) / 2.0) + u(0.8).max((u(0.6) + u(0.8)) / 2.0);
         assert!((c.decision_scores().unwrap()[4] - want_c4).abs() < 1e-12);
+        // The rank pass in fit agrees with binary searches in the sorted columns.
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let m = e.model.as_ref().unwrap();
+            let direct = m.row_score(Rule::Ecod, row.as_slice().unwrap(), 0);
+            assert!((direct - e.decision_scores().unwrap()[i]).abs() < 1e-12);
+        }
         // New rows use (count + 1) / (n + 1): finite for unseen extremes.
         let far = e.score_one(&[-1e9, 1e9]).unwrap();
         assert!(far.is_finite() && far > e.decision_scores().unwrap().iter().cloned().fold(0.0, f64::max));

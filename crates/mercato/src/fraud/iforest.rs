@@ -108,8 +108,9 @@ impl Default for IsolationForestParams {
 
 const LEAF: u32 = u32::MAX;
 
-/// One node: an internal split (`feature`, threshold in `value`, children `left`, `left+1`)
-/// or a leaf (`feature == LEAF`, `value` = depth + c(n_leaf)).
+/// One node: an internal split (`feature`, threshold in `value`, children `left`, `left+1`).
+/// As grown (and in model files) a leaf has `feature == LEAF` and its path value
+/// (depth + c(n_leaf)) in `value`; in the scoring layout it is a self-loop (see [`Forest`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 struct Node {
@@ -118,9 +119,17 @@ struct Node {
     left: u32,
 }
 
+/// The forest in its scoring layout. Leaves are self-loops (`left` = own index, threshold
+/// +inf, feature 0) so a walk is a fixed number of branch-free steps per tree, `x > +inf`
+/// never moving off a leaf; their path values live in `leaf`. Several walks are interleaved
+/// (rows in batches, trees in `score_one`) so the CPU overlaps their memory loads.
 #[derive(Clone, Debug, PartialEq)]
 struct Forest {
     nodes: Vec<Node>,
+    /// Path value (depth + c(n_leaf)) of each leaf node; 0 for internal nodes.
+    leaf: Vec<f64>,
+    /// Depth of each tree (steps from the root to its deepest leaf).
+    depth: Vec<u32>,
     /// Index of each tree's root in `nodes`, plus `nodes.len()` at the end.
     offsets: Vec<u32>,
     /// c(ψ) × number of trees: the normaliser of the summed path lengths.
@@ -222,7 +231,7 @@ impl IsolationForest {
 
     /// Number of fitted trees (0 before fit).
     pub fn n_trees(&self) -> usize {
-        self.forest.as_ref().map_or(0, |f| f.offsets.len().saturating_sub(1))
+        self.forest.as_ref().map_or(0, |f| f.depth.len())
     }
 
     /// Rows per tree used in fit.
@@ -264,21 +273,35 @@ impl IsolationForest {
         self.forest.as_ref().ok_or(Error::NotFitted("scoring with IsolationForest"))
     }
 
-    /// Sum over trees of the row's path length.
+    /// Sum over trees of the row's path length: 4 trees walked in lockstep.
     #[inline]
     fn path_sum(f: &Forest, x: &[f64]) -> f64 {
         let nodes = &f.nodes[..];
+        let n_trees = f.depth.len();
         let mut total = 0.0;
-        for &root in &f.offsets[..f.offsets.len() - 1] {
-            let mut i = root as usize;
-            loop {
-                let n = nodes[i];
-                if n.feature == LEAF {
-                    total += n.value;
-                    break;
+        let mut t = 0;
+        while t + 4 <= n_trees {
+            let mut i = [f.offsets[t], f.offsets[t + 1], f.offsets[t + 2], f.offsets[t + 3]].map(|r| r as usize);
+            let steps = f.depth[t..t + 4].iter().copied().max().unwrap_or(0);
+            for _ in 0..steps {
+                for k in &mut i {
+                    let n = nodes[*k];
+                    *k = n.left as usize + usize::from(x[n.feature as usize] > n.value);
                 }
-                i = n.left as usize + usize::from(x[n.feature as usize] > n.value);
             }
+            // Added one by one in tree order: the same sum, bit for bit, as batch scoring.
+            for &k in &i {
+                total += f.leaf[k];
+            }
+            t += 4;
+        }
+        for t in t..n_trees {
+            let mut k = f.offsets[t] as usize;
+            for _ in 0..f.depth[t] {
+                let n = nodes[k];
+                k = n.left as usize + usize::from(x[n.feature as usize] > n.value);
+            }
+            total += f.leaf[k];
         }
         total
     }
@@ -290,19 +313,33 @@ impl IsolationForest {
         const BLOCK: usize = 256;
         let n_trees = f.offsets.len() - 1;
         let score_block = |o: &mut [f64], rows: &[f64]| {
-            // Tree-major inside the block: one tree's nodes stay hot for 256 rows.
+            // Tree-major inside the block: one tree's nodes stay hot for 256 rows, walked
+            // 8 rows in lockstep.
+            let nodes = &f.nodes[..];
             for t in 0..n_trees {
                 let root = f.offsets[t] as usize;
-                for (acc, row) in o.iter_mut().zip(rows.chunks_exact(d)) {
-                    let mut i = root;
-                    loop {
-                        let n = f.nodes[i];
-                        if n.feature == LEAF {
-                            *acc += n.value;
-                            break;
+                let steps = f.depth[t];
+                let mut acc8 = o.chunks_exact_mut(8);
+                let mut rows8 = rows.chunks_exact(8 * d);
+                for (acc, r8) in (&mut acc8).zip(&mut rows8) {
+                    let mut i = [root; 8];
+                    for _ in 0..steps {
+                        for (k, ik) in i.iter_mut().enumerate() {
+                            let n = nodes[*ik];
+                            *ik = n.left as usize + usize::from(r8[k * d + n.feature as usize] > n.value);
                         }
-                        i = n.left as usize + usize::from(row[n.feature as usize] > n.value);
                     }
+                    for (a, &ik) in acc.iter_mut().zip(&i) {
+                        *a += f.leaf[ik];
+                    }
+                }
+                for (a, row) in acc8.into_remainder().iter_mut().zip(rows8.remainder().chunks_exact(d)) {
+                    let mut ik = root;
+                    for _ in 0..steps {
+                        let n = nodes[ik];
+                        ik = n.left as usize + usize::from(row[n.feature as usize] > n.value);
+                    }
+                    *a += f.leaf[ik];
                 }
             }
             for v in o.iter_mut() {
@@ -319,6 +356,38 @@ impl IsolationForest {
             });
         }
         Ok(Array1::from(out))
+    }
+}
+
+impl Forest {
+    /// Converts nodes as grown (leaves marked `LEAF`, path value in `value`; children after
+    /// their parent) to the scoring layout.
+    fn from_built(built: Vec<Node>, offsets: Vec<u32>, psi: usize, n_trees: usize) -> Forest {
+        let mut leaf = vec![0.0; built.len()];
+        let mut node_depth = vec![0u32; built.len()];
+        let mut depth = vec![0u32; offsets.len().saturating_sub(1)];
+        let mut nodes = built;
+        for t in 0..depth.len() {
+            for i in offsets[t] as usize..offsets[t + 1] as usize {
+                let nd = nodes[i];
+                if nd.feature == LEAF {
+                    leaf[i] = nd.value;
+                    nodes[i] = Node { value: f64::INFINITY, feature: 0, left: i as u32 };
+                    depth[t] = depth[t].max(node_depth[i]);
+                } else {
+                    node_depth[nd.left as usize] = node_depth[i] + 1;
+                    node_depth[nd.left as usize + 1] = node_depth[i] + 1;
+                }
+            }
+        }
+        let norm = average_path_length(psi).max(f64::MIN_POSITIVE) * n_trees as f64;
+        Forest { nodes, leaf, depth, offsets, norm, psi }
+    }
+
+    /// Whether node `i` is a leaf (a self-loop).
+    #[inline]
+    fn is_leaf(&self, i: usize) -> bool {
+        self.nodes[i].left as usize == i
     }
 }
 
@@ -425,12 +494,7 @@ impl Detector for IsolationForest {
             }));
         }
         offsets.push(nodes.len() as u32);
-        let forest = Forest {
-            nodes,
-            norm: average_path_length(psi).max(f64::MIN_POSITIVE) * p.n_estimators as f64,
-            offsets,
-            psi,
-        };
+        let forest = Forest::from_built(nodes, offsets, psi, p.n_estimators);
         // A single-row subsample has c(1) = 0: every row then scores 2^0 = 1 (nothing to isolate).
         let scores = self.score_matrix(&forest, x)?;
         self.state = Some(FitState::new(d, scores.to_vec(), p.contamination)?);
@@ -466,14 +530,12 @@ impl Detector for IsolationForest {
         for &root in &f.offsets[..f.offsets.len() - 1] {
             path.clear();
             let mut i = root as usize;
-            let h = loop {
+            while !f.is_leaf(i) {
                 let n = f.nodes[i];
-                if n.feature == LEAF {
-                    break n.value;
-                }
                 path.push(n.feature as usize);
                 i = n.left as usize + usize::from(x[n.feature as usize] > n.value);
-            };
+            }
+            let h = f.leaf[i];
             if h > 0.0 {
                 for &feat in &path {
                     credit[feat] += 1.0 / h;
@@ -508,9 +570,11 @@ impl Persist for IsolationForest {
         };
         let meta = Meta { params: self.params.clone(), psi: f.psi, state: state.clone() };
         let n = f.nodes.len();
-        let values: Vec<f64> = f.nodes.iter().map(|nd| nd.value).collect();
-        let features: Vec<u32> = f.nodes.iter().map(|nd| nd.feature).collect();
-        let lefts: Vec<u32> = f.nodes.iter().map(|nd| nd.left).collect();
+        // The file keeps the grown layout (leaves marked, path value in `value`).
+        let leaf = |i: usize| f.is_leaf(i);
+        let values: Vec<f64> = (0..n).map(|i| if leaf(i) { f.leaf[i] } else { f.nodes[i].value }).collect();
+        let features: Vec<u32> = (0..n).map(|i| if leaf(i) { LEAF } else { f.nodes[i].feature }).collect();
+        let lefts: Vec<u32> = (0..n).map(|i| if leaf(i) { 0 } else { f.nodes[i].left }).collect();
         Ok(ModelWriter::new(Self::KIND, &meta)?
             .f64("value", &[n], &values)
             .u32("feature", &[n], &features)
@@ -559,12 +623,8 @@ impl Persist for IsolationForest {
             }
         }
         let nodes = (0..n).map(|i| Node { value: values[i], feature: features[i], left: lefts[i] }).collect();
-        let norm = average_path_length(meta.psi).max(f64::MIN_POSITIVE) * meta.params.n_estimators as f64;
-        Ok(IsolationForest {
-            params: meta.params,
-            forest: Some(Forest { nodes, offsets, norm, psi: meta.psi }),
-            state: Some(meta.state),
-        })
+        let forest = Forest::from_built(nodes, offsets, meta.psi, meta.params.n_estimators);
+        Ok(IsolationForest { params: meta.params, forest: Some(forest), state: Some(meta.state) })
     }
 }
 
@@ -663,7 +723,7 @@ mod tests {
         assert_eq!(f, g);
         // A node pointing backwards would loop forever: rejected at load.
         let mut forest = f.forest.clone().unwrap();
-        let internal = forest.nodes.iter().position(|n| n.feature != LEAF).unwrap();
+        let internal = (1..forest.nodes.len()).find(|&i| !forest.is_leaf(i)).unwrap();
         forest.nodes[internal].left = 0;
         let h = IsolationForest { forest: Some(forest), ..f.clone() };
         assert!(matches!(IsolationForest::from_bytes(h.to_bytes().unwrap()), Err(Error::ModelFormat(_))));
