@@ -70,9 +70,22 @@ impl Ecdf {
         // Per-feature O_j of every training row, column-major.
         let mut per_feature = vec![0.0; n * d];
         let fit_column = |j: usize, col: &mut [f64], sk: &mut i8, out: &mut [f64]| {
-            let mut pairs: Vec<(f64, u32)> = x.column(j).iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
-            *sk = skew_sign(pairs.iter().map(|p| p.0));
-            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            let values: Vec<f64> = x.column(j).to_vec();
+            *sk = skew_sign(values.iter().copied());
+            // Sort (value, row) as one u128 key: the value's bits mapped to an unsigned total
+            // order (as f64::total_cmp) in the high half, the row in the low 32 bits. Integer
+            // keys sort several times faster than comparator calls on pairs.
+            let mut keys: Vec<u128> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let b = v.to_bits();
+                    let k = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+                    (u128::from(k) << 32) | i as u128
+                })
+                .collect();
+            keys.sort_unstable();
+            let pairs: Vec<(f64, u32)> = keys.iter().map(|&k| (values[(k as u32) as usize], k as u32)).collect();
             let ln_n = (n as f64).ln();
             let mut a = 0;
             while a < n {

@@ -65,6 +65,10 @@ struct Hist {
     log_density: Vec<f64>,
     /// `log2(alpha)`: the score of a value far outside the training range.
     outside: f64,
+    /// `(first edge, bins / range)` when the edges are equal width: binning is then
+    /// arithmetic plus a rounding fix-up instead of a binary search.
+    #[serde(skip)]
+    uniform: Option<(f64, f64)>,
 }
 
 impl Hist {
@@ -98,12 +102,18 @@ impl Hist {
             }
         };
         let nb = edges.len() - 1;
+        let mut hist = Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None };
+        if p.bins == BinMode::Static {
+            hist.set_uniform();
+        }
         let mut counts = vec![0usize; nb];
         for &v in col.iter() {
             // numpy.histogram: bins are [e_i, e_{i+1}), the last one closed.
-            let b = edges.partition_point(|&e| e <= v).saturating_sub(1).min(nb - 1);
-            counts[b] += 1;
+            let k = hist.digitize(v);
+            let le = if k <= nb && hist.edges[k] == v { k + 1 } else { k };
+            counts[le.saturating_sub(1).min(nb - 1)] += 1;
         }
+        let edges = &hist.edges;
         let log_density: Vec<f64> = counts
             .iter()
             .enumerate()
@@ -112,15 +122,48 @@ impl Hist {
                 (c as f64 / (n * width) + p.alpha).log2()
             })
             .collect();
-        Hist { edges, log_density, outside: p.alpha.log2() }
+        hist.log_density = log_density;
+        hist
+    }
+
+    fn set_uniform(&mut self) {
+        let nb = self.edges.len() - 1;
+        let range = self.edges[nb] - self.edges[0];
+        self.uniform = (range > 0.0 && range.is_finite()).then(|| (self.edges[0], nb as f64 / range));
+    }
+
+    /// `numpy.digitize(v, edges, right=True)`: the number of edges strictly below `v`.
+    #[inline]
+    fn digitize(&self, v: f64) -> usize {
+        let nb = self.edges.len() - 1;
+        match self.uniform {
+            Some((e0, inv_w)) => {
+                let g = (v - e0) * inv_w;
+                let mut k = if g < 0.0 {
+                    0
+                } else if g >= nb as f64 {
+                    nb + 1
+                } else {
+                    g as usize + 1
+                };
+                // Rounding can put v one bin off at an edge: fix it against the real edges.
+                while k > 0 && self.edges[k - 1] >= v {
+                    k -= 1;
+                }
+                while k <= nb && self.edges[k] < v {
+                    k += 1;
+                }
+                k
+            }
+            None => self.edges.partition_point(|&e| e < v),
+        }
     }
 
     /// `-log2(density + alpha)` of `v`'s bin (PyOD's `_calculate_outlier_scores`).
     #[inline]
     fn score(&self, v: f64, tol: f64) -> f64 {
         let nb = self.log_density.len();
-        // numpy.digitize(v, edges, right=True): number of edges strictly below v.
-        let i = self.edges.partition_point(|&e| e < v);
+        let i = self.digitize(v);
         let ld = if i == 0 {
             let width = self.edges[1] - self.edges[0];
             if self.edges[0] - v <= width * tol {
@@ -198,10 +241,19 @@ impl Detector for Hbos {
         crate::ensure!(p.tol >= 0.0 && p.tol.is_finite(), "tol must be non-negative, got {}", p.tol);
         check_contamination(p.contamination)?;
         let (_, d) = check_fit_input(x, 1, "Hbos")?;
-        let hists: Vec<Hist> = (0..d).map(|j| Hist::fit(&mut x.column(j).to_vec(), p)).collect();
         let tol = p.tol;
-        let scores = score_rows_parallel(x, p.num_threads, |row| Self::row_score(&hists, row, tol))?;
-        self.state = Some(FitState::new(d, scores.to_vec(), p.contamination)?);
+        let mut scores = vec![0.0; x.nrows()];
+        let mut hists = Vec::with_capacity(d);
+        for j in 0..d {
+            let mut col = x.column(j).to_vec();
+            let h = Hist::fit(&mut col, p);
+            // Feature-major accumulation: the same sum order as `row_score`.
+            for (s, &v) in scores.iter_mut().zip(x.column(j)) {
+                *s += h.score(v, tol);
+            }
+            hists.push(h);
+        }
+        self.state = Some(FitState::new(d, scores, p.contamination)?);
         self.hists = Some(hists);
         Ok(())
     }
@@ -247,7 +299,7 @@ impl Persist for Hbos {
     }
 
     fn read(r: &ModelReader) -> Result<Self> {
-        let (params, state, hists): (HbosParams, FitState, Vec<Hist>) = r.meta()?;
+        let (params, state, mut hists): (HbosParams, FitState, Vec<Hist>) = r.meta()?;
         let valid = |h: &Hist| {
             h.edges.len() >= 2
                 && h.edges.len() == h.log_density.len() + 1
@@ -257,6 +309,9 @@ impl Persist for Hbos {
         };
         if hists.len() != state.n_features || !hists.iter().all(valid) {
             return Err(Error::format("fraud.hbos: histograms do not match the features or are malformed"));
+        }
+        if params.bins == BinMode::Static {
+            hists.iter_mut().for_each(Hist::set_uniform);
         }
         Ok(Hbos { params, hists: Some(hists), state: Some(state) })
     }
@@ -284,6 +339,17 @@ mod tests {
         assert!((s[10] - -(1.0 / 110.0 + 0.1f64).log2()).abs() < 1e-12);
         // Far outside the range: an empty bin's score, -log2(alpha).
         assert!((h.score_one(&[-1000.0]).unwrap() - -(0.1f64).log2()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn arithmetic_binning_equals_binary_search() {
+        let mut col: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0).collect();
+        let h = Hist::fit(&mut col, &HbosParams { n_bins: 7, ..HbosParams::default() });
+        assert!(h.uniform.is_some());
+        let probes = col.iter().copied().chain(h.edges.iter().copied()).chain([-1e9, 1e9, -50.0, 1e-300]);
+        for v in probes {
+            assert_eq!(h.digitize(v), h.edges.partition_point(|&e| e < v), "{v}");
+        }
     }
 
     #[test]
