@@ -1,3 +1,621 @@
-"""Fraud scoring: unsupervised anomaly detectors (filled in by its issue)."""
+"""Fraud scoring: unsupervised anomaly detectors with PyOD conventions, on a Rust core.
 
-__all__: list[str] = []
+Every detector is fitted on (mostly legitimate, unlabelled) transactions and scores rows so
+that **higher means more anomalous**::
+
+    from mercato.fraud import IsolationForest
+    det = IsolationForest(n_estimators=100, contamination=0.01, seed=0).fit(X_train)
+    det.decision_function(X_new)      # raw scores
+    det.predict(X_new)                # 0/1 against threshold_
+    det.predict_proba(X_new)          # (n, 2) [P(normal), P(anomaly)], "linear" or "unify"
+    det.score_one(x)                  # one transaction, microseconds
+    det.explain(x)                    # (feature names, contributions), largest first
+
+``X`` is a 2-D numpy array or a pandas DataFrame (its column names are then used by
+``explain``). NaN/inf, a wrong column count or bad parameters raise ``ValueError``. Models
+pickle through mercato's safe model format and have ``save(path)`` / ``load(path)``.
+
+``predict_proba`` methods (as PyOD): ``"linear"`` min-max scales the score with the training
+scores' range, clipped to [0, 1]; ``"unify"`` (Kriegel et al. 2011) is
+``max(0, erf((s - mean) / (std * sqrt 2)))`` over the training scores.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from typing import Any
+
+import numpy as np
+
+from mercato._mercato import fraud as _native
+
+__all__ = [
+    "COPOD",
+    "ECOD",
+    "HBOS",
+    "KNN",
+    "LOF",
+    "PCA",
+    "Ensemble",
+    "IsolationForest",
+    "Mahalanobis",
+    "RobustScaler",
+    "StandardScaler",
+]
+
+
+def _as_matrix(X: Any, what: str = "X") -> tuple[np.ndarray, list[str] | None]:
+    names = None
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # pandas DataFrame
+        names = [str(c) for c in X.columns]
+        try:
+            X = X.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{what} must hold numeric columns: {e}") from None
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} must be numeric: {e}") from None
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (rows x features), got {arr.ndim}-D")
+    return np.ascontiguousarray(arr), names
+
+
+def _as_row(x: Any) -> np.ndarray:
+    if hasattr(x, "to_numpy"):  # pandas Series / one-row DataFrame
+        x = x.to_numpy(dtype=np.float64)
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1:
+        raise ValueError(f"x must be one row (1-D), got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _check_int(name: str, v: Any, low: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def _check_threads(v: Any) -> int | None:
+    return None if v is None else _check_int("num_threads", v)
+
+
+def _check_contamination(c: Any) -> float:
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not (0.0 < float(c) <= 0.5):
+        raise ValueError(f"contamination must be in (0, 0.5], got {c!r}")
+    return float(c)
+
+
+class BaseDetector:
+    """Shared PyOD-style API. Subclasses define ``_kind`` and ``_rust_params``."""
+
+    _kind = ""
+
+    def __init__(self, contamination: float = 0.1):
+        self.contamination = contamination
+        self._model = None
+        self.feature_names_in_: list[str] | None = None
+
+    # --- parameters -------------------------------------------------------------------
+    def _rust_params(self) -> dict:
+        raise NotImplementedError
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in self._param_names}
+
+    def set_params(self, **params) -> BaseDetector:
+        """Sets constructor parameters; takes effect at the next ``fit``."""
+        for k, v in params.items():
+            if k not in self._param_names:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names)
+        return f"{type(self).__name__}({args})"
+
+    def _new_native(self):
+        _check_contamination(self.contamination)
+        return _native._Detector(self._kind, json.dumps(self._rust_params()))
+
+    # --- fitting and scoring ----------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fits on X (numpy 2-D array or pandas DataFrame); ``y`` is ignored. Returns self."""
+        arr, names = _as_matrix(X)
+        model = self._new_native()
+        model.fit(arr)
+        self._model = model
+        self.feature_names_in_ = names
+        self.n_features_in_ = arr.shape[1]
+        return self
+
+    def _fitted(self):
+        if self._model is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+        return self._model
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly scores of the rows of X (higher = more anomalous)."""
+        return self._fitted().score(_as_matrix(X)[0])
+
+    score_samples = decision_function
+
+    def score_one(self, x) -> float:
+        """Anomaly score of one row (a 1-D array or list)."""
+        m = self._fitted()
+        if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 1 and x.flags.c_contiguous:
+            return m.score_one(x)  # fast path for streaming
+        return m.score_one(_as_row(x))
+
+    def predict(self, X) -> np.ndarray:
+        """1 for rows scored above ``threshold_``, else 0."""
+        return self._fitted().predict(_as_matrix(X)[0]).astype(np.int64)
+
+    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+        """(n, 2) array of [P(normal), P(anomaly)] ("linear" or "unify", as PyOD)."""
+        if method not in ("linear", "unify"):
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        p = self._fitted().predict_proba(_as_matrix(X)[0], method)
+        return np.column_stack([1.0 - p, p])
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fits, then returns ``labels_``."""
+        return self.fit(X).labels_
+
+    def explain(self, x, top: int | None = None) -> tuple[list, np.ndarray]:
+        """Per-feature contributions to the score of one row, largest first.
+
+        Returns (feature names, or indices when fitted on a numpy array; contributions).
+        """
+        idx, values, _ = self._fitted().explain(_as_row(x))
+        if top is not None:
+            idx, values = idx[:top], values[:top]
+        names = [self.feature_names_in_[i] for i in idx] if self.feature_names_in_ else list(idx)
+        return names, np.asarray(values)
+
+    @property
+    def decision_scores_(self) -> np.ndarray:
+        """Scores of the training rows."""
+        return self._fitted().decision_scores()
+
+    @property
+    def threshold_(self) -> float:
+        """Scores above this are predicted anomalous (the 1 - contamination quantile of the
+        training scores unless set with ``set_threshold``)."""
+        return self._fitted().threshold()
+
+    def set_threshold(self, threshold: float) -> BaseDetector:
+        """Replaces the contamination threshold with an explicit score."""
+        self._fitted().set_threshold(float(threshold))
+        return self
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """0/1 labels of the training rows."""
+        return (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    # --- persistence ------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Saves the fitted model (mercato's model format)."""
+        self._fitted().save(str(path))
+
+    @classmethod
+    def load(cls, path):
+        """Loads a model saved with ``save``."""
+        return cls._wrap(_native._Detector.load(str(path)))
+
+    @classmethod
+    def _wrap(cls, model, feature_names=None):
+        target = _KINDS.get(model.kind())
+        if target is None or (cls is not BaseDetector and not issubclass(target, cls)):
+            raise ValueError(f"the file holds a {model.kind()!r} detector, not a {cls.__name__}")
+        obj = target._from_native(model)
+        obj._model = model
+        obj.feature_names_in_ = feature_names
+        obj.n_features_in_ = model.n_features()
+        return obj
+
+    @classmethod
+    def _from_native(cls, model):
+        p = json.loads(model.params_json())
+        kwargs = {k: p[k] for k in cls._param_names if k in p}
+        kwargs["contamination"] = model.calibration()[0]
+        return cls(**kwargs)
+
+    def __reduce__(self):
+        blob = None if self._model is None else bytes(self._model.to_bytes())
+        return (_restore, (type(self), self.get_params(), blob, self.feature_names_in_))
+
+
+def _restore(cls, params, blob, feature_names):
+    obj = cls(**params)
+    if blob is not None:
+        obj._model = _native._Detector._from_bytes(blob)
+        obj.feature_names_in_ = feature_names
+        obj.n_features_in_ = obj._model.n_features()
+    return obj
+
+
+class IsolationForest(BaseDetector):
+    """Isolation forest (Liu et al. 2008) with scikit-learn's parameters and score semantics
+    (``decision_function`` = minus scikit-learn's ``score_samples``)."""
+
+    _kind = "iforest"
+    _param_names = ("n_estimators", "max_samples", "max_features", "contamination", "seed", "num_threads")
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_samples: int | float | str = "auto",
+        max_features: int | float = 1.0,
+        contamination: float = 0.1,
+        seed: int = 0,
+        num_threads: int | None = None,
+    ):
+        super().__init__(contamination)
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.seed = seed
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        ms = self.max_samples
+        if isinstance(ms, str):
+            if ms != "auto":
+                raise ValueError(f"max_samples must be 'auto', an int or a float, got {ms!r}")
+        elif isinstance(ms, bool) or not isinstance(ms, numbers.Real):
+            raise ValueError(f"max_samples must be 'auto', an int or a float, got {ms!r}")
+        else:
+            ms = int(ms) if isinstance(ms, numbers.Integral) else float(ms)
+        mf = self.max_features
+        if isinstance(mf, bool) or not isinstance(mf, numbers.Real):
+            raise ValueError(f"max_features must be an int or a float, got {mf!r}")
+        mf = int(mf) if isinstance(mf, numbers.Integral) else float(mf)
+        return {
+            "n_estimators": _check_int("n_estimators", self.n_estimators),
+            "max_samples": ms,
+            "max_features": mf,
+            "contamination": _check_contamination(self.contamination),
+            "seed": _check_int("seed", self.seed, 0),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class _EcdfDetector(BaseDetector):
+    _param_names = ("contamination", "num_threads")
+
+    def __init__(self, contamination: float = 0.1, num_threads: int | None = None):
+        super().__init__(contamination)
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        return {
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class ECOD(_EcdfDetector):
+    """ECOD (Li et al. 2022): empirical-CDF tail probabilities, parameter free (as PyOD)."""
+
+    _kind = "ecod"
+
+
+class COPOD(_EcdfDetector):
+    """COPOD (Li et al. 2020): copula-based outlier detection, parameter free (as PyOD)."""
+
+    _kind = "copod"
+
+
+class HBOS(BaseDetector):
+    """Histogram-based outlier score (as PyOD; ``bins="dynamic"`` for equal-frequency bins)."""
+
+    _kind = "hbos"
+    _param_names = ("n_bins", "alpha", "tol", "bins", "contamination", "num_threads")
+
+    def __init__(
+        self,
+        n_bins: int = 10,
+        alpha: float = 0.1,
+        tol: float = 0.5,
+        bins: str = "static",
+        contamination: float = 0.1,
+        num_threads: int | None = None,
+    ):
+        super().__init__(contamination)
+        self.n_bins = n_bins
+        self.alpha = alpha
+        self.tol = tol
+        self.bins = bins
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        if self.bins not in ("static", "dynamic"):
+            raise ValueError(f"bins must be 'static' or 'dynamic', got {self.bins!r}")
+        return {
+            "n_bins": _check_int("n_bins", self.n_bins),
+            "alpha": float(self.alpha),
+            "tol": float(self.tol),
+            "bins": self.bins,
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class KNN(BaseDetector):
+    """k-nearest-neighbour distance (as PyOD): ``method`` is 'largest', 'mean' or 'median'."""
+
+    _kind = "knn"
+    _param_names = ("n_neighbors", "method", "contamination", "num_threads")
+
+    def __init__(
+        self,
+        n_neighbors: int = 5,
+        method: str = "largest",
+        contamination: float = 0.1,
+        num_threads: int | None = None,
+    ):
+        super().__init__(contamination)
+        self.n_neighbors = n_neighbors
+        self.method = method
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        if self.method not in ("largest", "mean", "median"):
+            raise ValueError(f"method must be 'largest', 'mean' or 'median', got {self.method!r}")
+        return {
+            "n_neighbors": _check_int("n_neighbors", self.n_neighbors),
+            "method": self.method,
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class LOF(BaseDetector):
+    """Local outlier factor (as PyOD / scikit-learn; scores are ``-negative_outlier_factor_``)."""
+
+    _kind = "lof"
+    _param_names = ("n_neighbors", "contamination", "num_threads")
+
+    def __init__(self, n_neighbors: int = 20, contamination: float = 0.1, num_threads: int | None = None):
+        super().__init__(contamination)
+        self.n_neighbors = n_neighbors
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        return {
+            "n_neighbors": _check_int("n_neighbors", self.n_neighbors),
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class Mahalanobis(BaseDetector):
+    """Squared Mahalanobis distance with a shrunk ('ledoit_wolf'), plain ('empirical') or
+    robust ('mcd', concentration steps) covariance."""
+
+    _kind = "mahalanobis"
+    _param_names = ("covariance", "support_fraction", "contamination", "num_threads")
+
+    def __init__(
+        self,
+        covariance: str = "ledoit_wolf",
+        support_fraction: float | None = None,
+        contamination: float = 0.1,
+        num_threads: int | None = None,
+    ):
+        super().__init__(contamination)
+        self.covariance = covariance
+        self.support_fraction = support_fraction
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        if self.covariance == "mcd":
+            sf = None if self.support_fraction is None else float(self.support_fraction)
+            cov: Any = {"mcd": {"support_fraction": sf}}
+        elif self.covariance in ("ledoit_wolf", "empirical"):
+            cov = self.covariance
+        else:
+            raise ValueError(f"covariance must be 'ledoit_wolf', 'empirical' or 'mcd', got {self.covariance!r}")
+        return {
+            "covariance": cov,
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+    @classmethod
+    def _from_native(cls, model):
+        p = json.loads(model.params_json())
+        cov = p["covariance"]
+        sf = None
+        if isinstance(cov, dict):
+            sf = cov["mcd"]["support_fraction"]
+            cov = "mcd"
+        return cls(covariance=cov, support_fraction=sf, contamination=model.calibration()[0])
+
+
+class PCA(BaseDetector):
+    """Principal-component detector: 'weighted' (Σ projection² / eigenvalue over the top
+    ``n_components``) or 'reconstruction' (squared distance to their span)."""
+
+    _kind = "pca"
+    _param_names = ("n_components", "score", "standardize", "contamination", "num_threads")
+
+    def __init__(
+        self,
+        n_components: int | None = None,
+        score: str = "weighted",
+        standardize: bool = True,
+        contamination: float = 0.1,
+        num_threads: int | None = None,
+    ):
+        super().__init__(contamination)
+        self.n_components = n_components
+        self.score = score
+        self.standardize = standardize
+        self.num_threads = num_threads
+
+    def _rust_params(self) -> dict:
+        if self.score not in ("weighted", "reconstruction"):
+            raise ValueError(f"score must be 'weighted' or 'reconstruction', got {self.score!r}")
+        nc = None if self.n_components is None else _check_int("n_components", self.n_components)
+        return {
+            "n_components": nc,
+            "score": self.score,
+            "standardize": bool(self.standardize),
+            "contamination": _check_contamination(self.contamination),
+            "num_threads": _check_threads(self.num_threads),
+        }
+
+
+class Ensemble(BaseDetector):
+    """Combination of detectors on normalised scores.
+
+    ``normalize``: 'rank' (fraction of the member's training scores below) or 'zscore';
+    ``combine``: 'mean' or 'max'.
+    """
+
+    _kind = "ensemble"
+    _param_names = ("detectors", "normalize", "combine", "contamination")
+
+    def __init__(self, detectors, normalize: str = "rank", combine: str = "mean", contamination: float = 0.1):
+        super().__init__(contamination)
+        self.detectors = list(detectors)
+        self.normalize = normalize
+        self.combine = combine
+
+    def _rust_params(self) -> dict:
+        if self.normalize not in ("rank", "zscore"):
+            raise ValueError(f"normalize must be 'rank' or 'zscore', got {self.normalize!r}")
+        if self.combine not in ("mean", "max"):
+            raise ValueError(f"combine must be 'mean' or 'max', got {self.combine!r}")
+        return {
+            "normalize": self.normalize,
+            "combine": self.combine,
+            "contamination": _check_contamination(self.contamination),
+        }
+
+    def _new_native(self):
+        if not self.detectors:
+            raise ValueError("an Ensemble needs at least one detector")
+        members = []
+        for d in self.detectors:
+            if not isinstance(d, BaseDetector):
+                raise ValueError(f"Ensemble members must be mercato.fraud detectors, got {type(d).__name__}")
+            members.append(d._new_native())
+        return _native._Detector.ensemble(members, json.dumps(self._rust_params()))
+
+    @classmethod
+    def _from_native(cls, model):
+        p = json.loads(model.params_json())
+        members = [BaseDetector._wrap(m) for m in model.members()]
+        return cls(members, normalize=p["normalize"], combine=p["combine"], contamination=p["contamination"])
+
+    def __reduce__(self):
+        blob = None if self._model is None else bytes(self._model.to_bytes())
+        if blob is not None:
+            return (_restore_ensemble, (blob, self.feature_names_in_))
+        return (_restore, (type(self), self.get_params(), None, None))
+
+
+def _restore_ensemble(blob, feature_names):
+    return BaseDetector._wrap(_native._Detector._from_bytes(blob), feature_names)
+
+
+_KINDS = {
+    "iforest": IsolationForest,
+    "ecod": ECOD,
+    "copod": COPOD,
+    "hbos": HBOS,
+    "knn": KNN,
+    "lof": LOF,
+    "mahalanobis": Mahalanobis,
+    "pca": PCA,
+    "ensemble": Ensemble,
+}
+
+
+class _BaseScaler:
+    _kind = ""
+
+    def __init__(self, missing: str | float = "reject"):
+        self.missing = missing
+        self._model = None
+
+    def _native(self):
+        if isinstance(self.missing, str):
+            return _native._Scaler(self._kind, self.missing)
+        if isinstance(self.missing, bool) or not isinstance(self.missing, numbers.Real):
+            raise ValueError(f"missing must be 'reject', 'mean', 'median' or a number, got {self.missing!r}")
+        return _native._Scaler(self._kind, "constant", float(self.missing))
+
+    def fit(self, X, y=None):
+        """Learns per-column centre and scale. NaN is rejected unless ``missing`` imputes it."""
+        arr, _ = _as_matrix(X)
+        model = self._native()
+        model.fit(arr)
+        self._model = model
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Scales X (constant columns get scale 1)."""
+        if self._model is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+        return self._model.transform(_as_matrix(X)[0])
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """``fit(X).transform(X)``."""
+        return self.fit(X).transform(X)
+
+    @property
+    def center_(self) -> np.ndarray:
+        """Per-column centre (mean or median)."""
+        return np.asarray(self._model.center()) if self._model else None
+
+    @property
+    def scale_(self) -> np.ndarray:
+        """Per-column scale (std or IQR)."""
+        return np.asarray(self._model.scale()) if self._model else None
+
+    def save(self, path) -> None:
+        """Saves the fitted scaler."""
+        if self._model is None:
+            raise ValueError("not fitted")
+        self._model.save(str(path))
+
+    @classmethod
+    def load(cls, path):
+        """Loads a saved scaler."""
+        obj = cls()
+        obj._model = _native._Scaler.load(str(path))
+        return obj
+
+    def __reduce__(self):
+        blob = None if self._model is None else bytes(self._model.to_bytes())
+        return (_restore_scaler, (type(self), self.missing, blob))
+
+
+def _restore_scaler(cls, missing, blob):
+    obj = cls(missing)
+    if blob is not None:
+        obj._model = _native._Scaler._from_bytes(blob)
+    return obj
+
+
+class StandardScaler(_BaseScaler):
+    """``(x - mean) / std`` per column (as scikit-learn); ``missing`` = 'reject' (default),
+    'mean', 'median' or a fill value."""
+
+    _kind = "standard"
+
+
+class RobustScaler(_BaseScaler):
+    """``(x - median) / IQR`` per column (as scikit-learn's RobustScaler)."""
+
+    _kind = "robust"

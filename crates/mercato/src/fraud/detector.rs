@@ -1,0 +1,391 @@
+//! The [`Detector`] role, input validation shared by every detector, and the decision layer
+//! (contamination threshold, `predict`, `predict_proba`).
+
+use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::{bail, Error, Result};
+
+/// An unsupervised anomaly detector: fit on (mostly legitimate, unlabelled) rows, then score
+/// new rows; **higher scores are more anomalous** (as PyOD's `decision_function`).
+///
+/// `fit` stores, besides the model, the scores of the training rows ([`Detector::decision_scores`])
+/// and the [`Calibration`] derived from them (threshold at the `contamination` quantile,
+/// statistics for [`Detector::predict_proba`]). After `fit`, every method takes `&self`:
+/// a fitted detector is plain, immutable data that many threads can share.
+///
+/// ```
+/// use mercato::fraud::{Detector, Ecod};
+/// use ndarray::array;
+///
+/// let x = array![[0.0, 1.0], [0.1, 1.1], [0.2, 0.9], [0.1, 1.0], [5.0, -3.0]];
+/// let mut det = Ecod::default();
+/// det.fit(&x.view())?;
+/// let scores = det.score(&x.view())?;
+/// assert!(scores[4] > scores[0]); // the last row is the outlier
+/// assert_eq!(det.score_one(&[5.0, -3.0])?, scores[4]);
+/// # Ok::<(), mercato::Error>(())
+/// ```
+pub trait Detector: Send + Sync {
+    /// Fits on `x` (rows = transactions, columns = features). Rejects NaN/inf, empty input
+    /// and detector-specific impossibilities (e.g. fewer rows than neighbours).
+    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()>;
+
+    /// Anomaly scores of the rows of `x` (higher = more anomalous).
+    fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>>;
+
+    /// Anomaly score of one row. Detectors designed for streaming (isolation forest, ECOD,
+    /// COPOD, HBOS, Mahalanobis, PCA) do not allocate here.
+    fn score_one(&self, x: &[f64]) -> Result<f64>;
+
+    /// Number of features seen in `fit` (`None` before).
+    fn n_features(&self) -> Option<usize>;
+
+    /// Scores of the training rows as computed in `fit` (PyOD's `decision_scores_`).
+    fn decision_scores(&self) -> Result<&[f64]>;
+
+    /// Threshold and score statistics derived in `fit`.
+    fn calibration(&self) -> Result<&Calibration>;
+
+    /// Mutable access to the calibration (used to set an explicit threshold).
+    fn calibration_mut(&mut self) -> Result<&mut Calibration>;
+
+    /// Per-feature contributions to the anomaly score of one row, largest first.
+    fn explain(&self, x: &[f64]) -> Result<Explanation>;
+
+    /// Short name, e.g. `"iforest"` (also the model-file kind suffix).
+    fn name(&self) -> &'static str;
+
+    /// The decision threshold: scores strictly above it are flagged.
+    fn threshold(&self) -> Result<f64> {
+        Ok(self.calibration()?.threshold)
+    }
+
+    /// Replaces the contamination-derived threshold with an explicit score.
+    fn set_threshold(&mut self, threshold: f64) -> Result<()> {
+        crate::ensure!(threshold.is_finite(), "threshold must be finite, got {threshold}");
+        self.calibration_mut()?.threshold = threshold;
+        Ok(())
+    }
+
+    /// 1 for rows scored above the threshold, else 0 (PyOD's `predict`).
+    fn predict(&self, x: &ArrayView2<f64>) -> Result<Array1<u8>> {
+        let t = self.threshold()?;
+        Ok(self.score(x)?.mapv(|s| u8::from(s > t)))
+    }
+
+    /// Risk in [0, 1] for each row (see [`ProbaMethod`]).
+    fn predict_proba(&self, x: &ArrayView2<f64>, method: ProbaMethod) -> Result<Array1<f64>> {
+        let c = self.calibration()?;
+        Ok(self.score(x)?.mapv(|s| c.proba(s, method)))
+    }
+}
+
+/// How [`Detector::predict_proba`] turns a score into a 0–1 risk (both as PyOD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbaMethod {
+    /// `(s - min) / (max - min)` over the training scores, clipped to [0, 1]. Monotone and
+    /// simple, but one extreme training score squashes everything else towards 0.
+    #[default]
+    Linear,
+    /// Kriegel et al. (2011), "Interpreting and Unifying Outlier Scores":
+    /// `max(0, erf((s - mean) / (std * sqrt 2)))` over the training scores. Rows at or below
+    /// the training mean get 0; the risk approaches 1 several standard deviations out.
+    Unify,
+}
+
+impl std::str::FromStr for ProbaMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "linear" => Ok(ProbaMethod::Linear),
+            "unify" => Ok(ProbaMethod::Unify),
+            other => bail!("predict_proba method must be \"linear\" or \"unify\", got {other:?}"),
+        }
+    }
+}
+
+/// Threshold and training-score statistics, computed once in `fit`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Expected fraction of anomalies in the training data, in (0, 0.5].
+    pub contamination: f64,
+    /// Scores strictly above this are predicted anomalous. Defaults to the
+    /// `1 - contamination` quantile of the training scores (linear interpolation, as
+    /// `numpy.percentile`), which flags `contamination` of the training rows.
+    pub threshold: f64,
+    /// Minimum training score.
+    pub min: f64,
+    /// Maximum training score.
+    pub max: f64,
+    /// Mean training score.
+    pub mean: f64,
+    /// Population standard deviation of the training scores.
+    pub std: f64,
+}
+
+impl Calibration {
+    /// Derives the calibration from the training scores.
+    pub fn from_scores(scores: &[f64], contamination: f64) -> Result<Self> {
+        check_contamination(contamination)?;
+        crate::ensure!(!scores.is_empty(), "cannot calibrate on zero training scores");
+        crate::error::ensure_finite("training scores", scores)?;
+        let n = scores.len() as f64;
+        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for &s in scores {
+            min = min.min(s);
+            max = max.max(s);
+            sum += s;
+        }
+        let mean = sum / n;
+        let var = scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n;
+        // The quantile needs two order statistics, not a full sort: O(n).
+        let mut work = scores.to_vec();
+        let pos = (1.0 - contamination) * (work.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let (_, &mut lo_v, right) = work.select_nth_unstable_by(lo, f64::total_cmp);
+        let hi_v = if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min) } else { lo_v };
+        Ok(Calibration {
+            contamination,
+            threshold: lo_v + (hi_v - lo_v) * (pos - lo as f64),
+            min,
+            max,
+            mean,
+            std: var.sqrt(),
+        })
+    }
+
+    /// Maps one score to a risk in [0, 1].
+    pub fn proba(&self, s: f64, method: ProbaMethod) -> f64 {
+        match method {
+            ProbaMethod::Linear => {
+                let range = self.max - self.min;
+                if range > 0.0 {
+                    ((s - self.min) / range).clamp(0.0, 1.0)
+                } else {
+                    f64::from(u8::from(s > self.max))
+                }
+            }
+            ProbaMethod::Unify => {
+                if self.std > 0.0 {
+                    erf((s - self.mean) / (self.std * std::f64::consts::SQRT_2)).clamp(0.0, 1.0)
+                } else {
+                    f64::from(u8::from(s > self.mean))
+                }
+            }
+        }
+    }
+}
+
+/// `numpy.percentile(.., 100 q)` with linear interpolation on sorted data.
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    let frac = pos - lo as f64;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
+/// Error function, |error| < 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc).
+pub fn erf(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let ans = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
+    if x >= 0.0 {
+        1.0 - ans
+    } else {
+        ans - 1.0
+    }
+}
+
+/// Checks `contamination` ∈ (0, 0.5] (PyOD's range).
+pub fn check_contamination(c: f64) -> Result<()> {
+    crate::ensure!(c > 0.0 && c <= 0.5, "contamination must be in (0, 0.5], got {c}");
+    Ok(())
+}
+
+/// Per-feature contributions to one row's anomaly score, sorted largest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The row's anomaly score.
+    pub score: f64,
+    /// (feature index, contribution), largest contribution first. What a contribution means
+    /// depends on the detector (documented on each `explain`); within one explanation the
+    /// values are comparable and larger means "pushes the row towards anomalous" more.
+    pub contributions: Vec<(usize, f64)>,
+}
+
+impl Explanation {
+    /// Builds an explanation from per-feature values (in feature order), sorting them.
+    pub fn from_values(score: f64, values: impl IntoIterator<Item = f64>) -> Self {
+        let mut contributions: Vec<(usize, f64)> = values.into_iter().enumerate().collect();
+        contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Explanation { score, contributions }
+    }
+
+    /// The `k` largest contributions.
+    pub fn top(&self, k: usize) -> &[(usize, f64)] {
+        &self.contributions[..k.min(self.contributions.len())]
+    }
+}
+
+/// Validates a training matrix: non-empty, all finite. Returns (rows, cols).
+pub(crate) fn check_fit_input(x: &ArrayView2<f64>, min_rows: usize, who: &str) -> Result<(usize, usize)> {
+    let (n, d) = x.dim();
+    crate::ensure!(d > 0, "{who}: input has no columns");
+    crate::ensure!(n >= min_rows.max(1), "{who}: needs at least {} rows to fit, got {n}", min_rows.max(1));
+    check_finite_matrix(x)?;
+    Ok((n, d))
+}
+
+/// Validates a scoring matrix against the fitted column count.
+pub(crate) fn check_score_input(x: &ArrayView2<f64>, n_features: usize) -> Result<()> {
+    if x.ncols() != n_features {
+        return Err(Error::shape(format!("{n_features} columns (as in fit)"), format!("{} columns", x.ncols())));
+    }
+    check_finite_matrix(x)
+}
+
+/// Validates one row against the fitted column count (no allocation).
+#[inline]
+pub(crate) fn check_row(x: &[f64], n_features: usize) -> Result<()> {
+    if x.len() != n_features {
+        return Err(Error::shape(format!("{n_features} features (as in fit)"), format!("{} features", x.len())));
+    }
+    if let Some(j) = x.iter().position(|v| !v.is_finite()) {
+        bail!("row must be finite, found {} in column {j}", x[j]);
+    }
+    Ok(())
+}
+
+fn check_finite_matrix(x: &ArrayView2<f64>) -> Result<()> {
+    for (i, row) in x.rows().into_iter().enumerate() {
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            bail!("input must be finite (no NaN/inf), found {} at row {i}, column {j}", row[j]);
+        }
+    }
+    Ok(())
+}
+
+/// A standard-layout copy of `x` (row-major) only when `x` is not already one.
+pub(crate) fn row_major<'a>(x: &'a ArrayView2<'_, f64>) -> std::borrow::Cow<'a, [f64]> {
+    match x.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(x.iter().copied().collect()),
+    }
+}
+
+/// A local rayon pool with `n` threads (all cores when `None`).
+pub(crate) fn pool(num_threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    if let Some(0) = num_threads {
+        bail!("num_threads must be positive when given, got 0");
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(num_threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start a thread pool: {e}")))
+}
+
+/// Scores the rows of a row-major matrix in parallel blocks with `f(row) -> score`.
+pub(crate) fn score_rows_parallel(
+    x: &ArrayView2<f64>,
+    num_threads: Option<usize>,
+    f: impl Fn(&[f64]) -> f64 + Sync,
+) -> Result<Array1<f64>> {
+    use rayon::prelude::*;
+    let d = x.ncols();
+    let data = row_major(x);
+    let mut out = vec![0.0; x.nrows()];
+    if x.nrows() * d < (1 << 18) || x.nrows() < 1024 {
+        for (o, row) in out.iter_mut().zip(data.chunks_exact(d.max(1))) {
+            *o = f(row);
+        }
+        return Ok(Array1::from(out));
+    }
+    pool(num_threads)?.install(|| {
+        out.par_chunks_mut(512).zip(data.par_chunks(512 * d)).for_each(|(o, rows)| {
+            for (o, row) in o.iter_mut().zip(rows.chunks_exact(d)) {
+                *o = f(row);
+            }
+        })
+    });
+    Ok(Array1::from(out))
+}
+
+/// Stores the result of `fit` common to all detectors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FitState {
+    pub n_features: usize,
+    pub decision_scores: Vec<f64>,
+    pub calibration: Calibration,
+}
+
+impl FitState {
+    pub fn new(n_features: usize, decision_scores: Vec<f64>, contamination: f64) -> Result<Self> {
+        let calibration = Calibration::from_scores(&decision_scores, contamination)?;
+        Ok(FitState { n_features, decision_scores, calibration })
+    }
+}
+
+/// Implements the bookkeeping methods of [`Detector`] for a type with a `state: Option<FitState>` field.
+macro_rules! fit_state_accessors {
+    ($what:expr) => {
+        fn n_features(&self) -> Option<usize> {
+            self.state.as_ref().map(|s| s.n_features)
+        }
+        fn decision_scores(&self) -> $crate::Result<&[f64]> {
+            self.state.as_ref().map(|s| s.decision_scores.as_slice()).ok_or($crate::Error::NotFitted($what))
+        }
+        fn calibration(&self) -> $crate::Result<&$crate::fraud::Calibration> {
+            self.state.as_ref().map(|s| &s.calibration).ok_or($crate::Error::NotFitted($what))
+        }
+        fn calibration_mut(&mut self) -> $crate::Result<&mut $crate::fraud::Calibration> {
+            self.state.as_mut().map(|s| &mut s.calibration).ok_or($crate::Error::NotFitted($what))
+        }
+    };
+}
+pub(crate) use fit_state_accessors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_matches_numpy_percentile() {
+        // np.percentile([1,2,3,4,10], 90) == 7.6
+        let c = Calibration::from_scores(&[3.0, 1.0, 10.0, 2.0, 4.0], 0.1).unwrap();
+        assert!((c.threshold - 7.6).abs() < 1e-12);
+        assert_eq!((c.min, c.max), (1.0, 10.0));
+        assert!((c.proba(5.5, ProbaMethod::Linear) - 0.5).abs() < 1e-12);
+        assert_eq!(c.proba(-3.0, ProbaMethod::Linear), 0.0);
+        assert_eq!(c.proba(c.mean, ProbaMethod::Unify), 0.0);
+        assert!(c.proba(100.0, ProbaMethod::Unify) > 0.999);
+        for bad in [0.0, -0.1, 0.51, f64::NAN] {
+            assert!(Calibration::from_scores(&[1.0], bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn erf_is_accurate() {
+        // Reference values from scipy.special.erf.
+        for (x, e) in [(0.0, 0.0), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (-2.0, -0.9953222650189527)] {
+            assert!((erf(x) - e).abs() < 2e-7, "erf({x})");
+        }
+    }
+
+    #[test]
+    fn explanation_sorts_largest_first() {
+        let e = Explanation::from_values(1.0, [0.1, 0.7, -0.2, 0.7]);
+        assert_eq!(e.contributions.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 3, 0, 2]);
+        assert_eq!(e.top(1), &[(1, 0.7)]);
+    }
+}

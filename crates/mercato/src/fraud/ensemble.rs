@@ -1,0 +1,313 @@
+//! [`Ensemble`]: combine detectors whose raw scores live on different scales.
+//!
+//! Each member's score is first normalised with statistics of its own training scores:
+//! `Rank` maps a score to the fraction of training scores at or below it (in [0, 1]; robust,
+//! scale free), `ZScore` to `(s - mean) / std` (keeps how far out a row is). The normalised
+//! scores are then combined by their `Mean` (averaging, Aggarwal & Sathe 2015) or `Max`
+//! (maximisation: any member can raise an alarm). The ensemble is itself a [`Detector`], with
+//! its own contamination threshold and calibration.
+
+use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::detector::{check_contamination, check_row, check_score_input, fit_state_accessors, FitState};
+use super::{AnyDetector, Detector, Explanation};
+use crate::persist::{ModelReader, ModelWriter, Persist};
+use crate::{Error, Result};
+
+/// How member scores are made comparable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Fraction of the member's training scores `<=` the score.
+    #[default]
+    Rank,
+    /// `(s - mean) / std` over the member's training scores (std 0 → 1).
+    ZScore,
+}
+
+/// How normalised scores are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Combine {
+    /// Average over members.
+    #[default]
+    Mean,
+    /// Maximum over members.
+    Max,
+}
+
+/// Hyper-parameters of [`Ensemble`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnsembleParams {
+    /// Normalisation of member scores.
+    pub normalize: Normalize,
+    /// Combination of normalised scores.
+    pub combine: Combine,
+    /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
+    pub contamination: f64,
+}
+
+impl Default for EnsembleParams {
+    fn default() -> Self {
+        EnsembleParams { normalize: Normalize::Rank, combine: Combine::Mean, contamination: 0.1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Norm {
+    /// Sorted training scores (rank normalisation).
+    sorted: Vec<f64>,
+    mean: f64,
+    std: f64,
+}
+
+impl Norm {
+    fn new(scores: &[f64]) -> Norm {
+        let mut sorted = scores.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let n = sorted.len().max(1) as f64;
+        let mean = sorted.iter().sum::<f64>() / n;
+        let var = sorted.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n;
+        Norm { sorted, mean, std: if var > 0.0 { var.sqrt() } else { 1.0 } }
+    }
+
+    #[inline]
+    fn apply(&self, how: Normalize, s: f64) -> f64 {
+        match how {
+            Normalize::Rank => self.sorted.partition_point(|&v| v <= s) as f64 / self.sorted.len() as f64,
+            Normalize::ZScore => (s - self.mean) / self.std,
+        }
+    }
+}
+
+/// A combination of detectors (see the [module docs](self)).
+///
+/// ```
+/// use mercato::fraud::{Detector, Ecod, Ensemble, IsolationForest};
+/// let mut x = ndarray::Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 5)) % 23) as f64);
+/// x.row_mut(299).fill(80.0);
+/// let mut ens = Ensemble::new(vec![IsolationForest::new().seed(1).into(), Ecod::new().into()]);
+/// ens.fit(&x.view())?;
+/// let s = ens.decision_scores()?;
+/// assert!(s[299] >= s.iter().cloned().fold(0.0, f64::max) - 1e-12);
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ensemble {
+    /// Hyper-parameters (validated in `fit`).
+    pub params: EnsembleParams,
+    members: Vec<AnyDetector>,
+    norms: Vec<Norm>,
+    state: Option<FitState>,
+}
+
+impl Ensemble {
+    /// An ensemble of (fitted or not) detectors with rank normalisation and mean combination.
+    pub fn new(members: Vec<AnyDetector>) -> Self {
+        Ensemble { params: EnsembleParams::default(), members, norms: Vec::new(), state: None }
+    }
+
+    /// Sets the normalisation.
+    pub fn normalize(mut self, n: Normalize) -> Self {
+        self.params.normalize = n;
+        self
+    }
+
+    /// Sets the combination.
+    pub fn combine(mut self, c: Combine) -> Self {
+        self.params.combine = c;
+        self
+    }
+
+    /// Sets the contamination.
+    pub fn contamination(mut self, c: f64) -> Self {
+        self.params.contamination = c;
+        self
+    }
+
+    /// The member detectors.
+    pub fn members(&self) -> &[AnyDetector] {
+        &self.members
+    }
+
+    fn fitted(&self) -> Result<()> {
+        if self.state.is_some() {
+            Ok(())
+        } else {
+            Err(Error::NotFitted("using Ensemble"))
+        }
+    }
+
+    #[inline]
+    fn combine_one(&self, acc: f64, v: f64) -> f64 {
+        match self.params.combine {
+            Combine::Mean => acc + v,
+            Combine::Max => acc.max(v),
+        }
+    }
+
+    fn start(&self) -> f64 {
+        match self.params.combine {
+            Combine::Mean => 0.0,
+            Combine::Max => f64::NEG_INFINITY,
+        }
+    }
+
+    fn finish(&self, acc: f64) -> f64 {
+        match self.params.combine {
+            Combine::Mean => acc / self.members.len() as f64,
+            Combine::Max => acc,
+        }
+    }
+
+    fn combine_columns(&self, member_scores: &[Vec<f64>]) -> Vec<f64> {
+        let n = member_scores.first().map_or(0, Vec::len);
+        (0..n)
+            .map(|i| {
+                let acc = member_scores
+                    .iter()
+                    .zip(&self.norms)
+                    .fold(self.start(), |a, (s, nm)| self.combine_one(a, nm.apply(self.params.normalize, s[i])));
+                self.finish(acc)
+            })
+            .collect()
+    }
+}
+
+impl Detector for Ensemble {
+    /// Fits every member on `x` (members already fitted are refitted), then the normalisers
+    /// on their training scores.
+    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
+        crate::ensure!(!self.members.is_empty(), "an Ensemble needs at least one detector");
+        check_contamination(self.params.contamination)?;
+        for m in &mut self.members {
+            m.fit(x)?;
+        }
+        self.norms = self.members.iter().map(|m| m.decision_scores().map(Norm::new)).collect::<Result<_>>()?;
+        let member_scores: Vec<Vec<f64>> =
+            self.members.iter().map(|m| m.decision_scores().map(<[f64]>::to_vec)).collect::<Result<_>>()?;
+        let scores = self.combine_columns(&member_scores);
+        self.state = Some(FitState::new(x.ncols(), scores, self.params.contamination)?);
+        Ok(())
+    }
+
+    fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
+        self.fitted()?;
+        check_score_input(x, self.n_features().unwrap_or(0))?;
+        let member_scores: Vec<Vec<f64>> =
+            self.members.iter().map(|m| m.score(x).map(|a| a.to_vec())).collect::<Result<_>>()?;
+        Ok(Array1::from(self.combine_columns(&member_scores)))
+    }
+
+    fn score_one(&self, x: &[f64]) -> Result<f64> {
+        self.fitted()?;
+        check_row(x, self.n_features().unwrap_or(0))?;
+        let mut acc = self.start();
+        for (m, nm) in self.members.iter().zip(&self.norms) {
+            acc = self.combine_one(acc, nm.apply(self.params.normalize, m.score_one(x)?));
+        }
+        Ok(self.finish(acc))
+    }
+
+    fit_state_accessors!("using Ensemble");
+
+    /// Each member's explanation turned into shares (contribution / Σ |contributions|), weighted
+    /// by the member's normalised score (ranks, or z-scores floored at 0), then summed: features
+    /// that several confident members blame come first.
+    fn explain(&self, x: &[f64]) -> Result<Explanation> {
+        let score = self.score_one(x)?;
+        let mut total = vec![0.0; self.n_features().unwrap_or(0)];
+        for (m, nm) in self.members.iter().zip(&self.norms) {
+            let e = m.explain(x)?;
+            let weight = nm.apply(self.params.normalize, e.score).max(0.0);
+            let mass: f64 = e.contributions.iter().map(|c| c.1.abs()).sum();
+            if mass > 0.0 {
+                for &(j, c) in &e.contributions {
+                    total[j] += weight * c / mass;
+                }
+            }
+        }
+        Ok(Explanation::from_values(score, total))
+    }
+
+    fn name(&self) -> &'static str {
+        "ensemble"
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    params: EnsembleParams,
+    state: FitState,
+    norms: Vec<Norm>,
+    n_members: usize,
+}
+
+impl Persist for Ensemble {
+    const KIND: &'static str = "fraud.ensemble";
+
+    fn write(&self) -> Result<ModelWriter> {
+        let Some(state) = &self.state else {
+            return Err(Error::NotFitted("saving Ensemble"));
+        };
+        let meta = Meta {
+            params: self.params.clone(),
+            state: state.clone(),
+            norms: self.norms.clone(),
+            n_members: self.members.len(),
+        };
+        let mut w = ModelWriter::new(Self::KIND, &meta)?;
+        for (i, m) in self.members.iter().enumerate() {
+            let bytes = m.to_bytes()?;
+            w = w.u8(&format!("member{i}"), &[bytes.len()], &bytes);
+        }
+        Ok(w)
+    }
+
+    fn read(r: &ModelReader) -> Result<Self> {
+        let meta: Meta = r.meta()?;
+        if meta.n_members == 0 || meta.norms.len() != meta.n_members || meta.norms.iter().any(|n| n.sorted.is_empty()) {
+            return Err(Error::format("fraud.ensemble: members and normalisers do not match"));
+        }
+        let members = (0..meta.n_members)
+            .map(|i| AnyDetector::from_bytes(r.u8(&format!("member{i}"))?.1))
+            .collect::<Result<Vec<_>>>()?;
+        if members.iter().any(|m| m.n_features() != Some(meta.state.n_features)) {
+            return Err(Error::format("fraud.ensemble: members were fitted on a different number of features"));
+        }
+        Ok(Ensemble { params: meta.params, members, norms: meta.norms, state: Some(meta.state) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fraud::{Ecod, Hbos, IsolationForest};
+
+    #[test]
+    fn combines_normalised_scores() {
+        let mut x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| ((i * (j + 7)) % 41) as f64);
+        x.row_mut(499).fill(300.0);
+        for (norm, comb) in [(Normalize::Rank, Combine::Mean), (Normalize::ZScore, Combine::Max)] {
+            let mut e = Ensemble::new(vec![IsolationForest::new().into(), Ecod::new().into(), Hbos::new().into()])
+                .normalize(norm)
+                .combine(comb);
+            e.fit(&x.view()).unwrap();
+            let s = e.decision_scores().unwrap();
+            let top = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(s[499], top, "{norm:?} {comb:?}");
+            assert_eq!(e.score_one(x.row(3).as_slice().unwrap()).unwrap(), e.score(&x.view()).unwrap()[3]);
+            if norm == Normalize::Rank {
+                assert!(s.iter().all(|&v| (0.0..=1.0).contains(&v)));
+            }
+            let ex = e.explain(&[3.0, 3.0, 500.0]).unwrap();
+            assert_eq!(ex.contributions[0].0, 2);
+            let back = Ensemble::from_bytes(e.to_bytes().unwrap()).unwrap();
+            assert_eq!(back, e);
+        }
+        assert!(Ensemble::new(vec![]).fit(&x.view()).is_err());
+        assert!(Ensemble::new(vec![Ecod::new().into()]).score_one(&[1.0, 2.0, 3.0]).is_err());
+    }
+}
