@@ -10,7 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use sprs::CsMat;
 
-use crate::convert::{external_id, external_ids, f64_vec, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes};
+use crate::convert::{
+    external_id, external_ids, f64_vec, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes,
+};
 use crate::errors::PyResultExt;
 
 /// A fitted truncated SVD (use `mercato.recommend.TruncatedSVD`).
@@ -35,7 +37,9 @@ fn params(
     let algorithm = match algorithm {
         "randomized" => SvdAlgorithm::Randomized,
         "accurate" => SvdAlgorithm::Accurate,
-        other => return Err(PyValueError::new_err(format!("algorithm must be 'randomized' or 'accurate', got {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!("algorithm must be 'randomized' or 'accurate', got {other:?}")))
+        }
     };
     let center = match center {
         None | Some("none") => Centering::None,

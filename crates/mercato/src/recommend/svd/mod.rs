@@ -310,11 +310,9 @@ impl TruncatedSvd {
             .build()
             .map_err(|e| Error::invalid(format!("cannot start {:?} threads: {e}", params.num_threads)))?;
         let (factors, error) = pool.install(|| {
-            let at = a.transpose();
             let mut f = match params.algorithm {
                 SvdAlgorithm::Randomized => randomized::randomized(
                     &a,
-                    &at,
                     params.k,
                     params.n_oversamples,
                     params.resolved_n_iter(n, m),
@@ -322,6 +320,7 @@ impl TruncatedSvd {
                 ),
                 SvdAlgorithm::Accurate => {
                     let ncv = params.ncv.unwrap_or((2 * params.k + 1).max(20));
+                    let at = a.transpose();
                     lanczos::lanczos(&a, &at, params.k, ncv, params.tol, params.max_restarts, params.seed)
                 }
             };

@@ -7,32 +7,38 @@ use ndarray::Array2;
 use super::linalg::{gaussian, mul_small, orthonormalize, Csr};
 use super::Factors;
 
-/// Top-`k` singular triplets of `a` (with `at` its transpose) from a sketch of `k +
-/// oversamples` columns refined by `n_iter` power iterations.
-pub(crate) fn randomized(a: &Csr, at: &Csr, k: usize, oversamples: usize, n_iter: usize, seed: u64) -> Factors {
+/// Top-`k` singular triplets of `a` from a sketch of `k + oversamples` columns refined by
+/// `n_iter` power iterations.
+pub(crate) fn randomized(a: &Csr, k: usize, oversamples: usize, n_iter: usize, seed: u64) -> Factors {
     if a.rows < a.cols {
         // Sketch the smaller side (as scikit-learn's transpose='auto'): the subspace that is
         // iterated and re-normalised is then the short one.
-        let f = randomized(at, a, k, oversamples, n_iter, seed);
+        let f = randomized(&a.transpose(), k, oversamples, n_iter, seed);
         return Factors { u: f.v, v: f.u, ..f };
     }
     // Here a is n × m with m ≤ n.
     let m = a.cols;
     let l = (k + oversamples).min(m);
+    let to_f32 = |z: &Array2<f64>| -> Vec<f32> { z.iter().map(|&v| v as f32).collect() };
     let mut z = gaussian(m, l, seed, 0);
     for _ in 0..n_iter {
         // One step of (AᵀA) z. Only the short side is re-normalised (Cholesky QR): in f64 the
         // block's condition number grows at most by (σ₁/σ_l)² per step, which the shifted
         // Cholesky QR (or its Householder fallback) absorbs, and it keeps the n × l side free
         // of dense work until the end.
-        let y = a.mul_dense(z.view());
-        z = at.mul_dense(y.view());
+        // Products in f32 (as scikit-learn's float32 path): the sketch only has to span
+        // nearly the right subspace; everything that fixes the final factors is f64.
+        let y = a.gather(&to_f32(&z), l);
+        z = a.scatter_t(&y, l);
         orthonormalize(&mut z, 1);
     }
     // Q = orth(A z): the range sketch; B = Qᵀ A, formed as Bᵀ = Aᵀ Q.
-    let mut q = a.mul_dense(z.view());
+    // Q may be any orthonormal basis near range(A z): U S Vᵀ = Q Qᵀ A holds for whichever Q,
+    // so the product can stay f32; B = Qᵀ A below is f64.
+    let y = a.gather(&to_f32(&z), l);
+    let mut q = Array2::from_shape_fn((a.rows, l), |(i, j)| f64::from(y[i * l + j]));
     orthonormalize(&mut q, 2);
-    let mut bt = at.mul_dense(q.view());
+    let mut bt = a.scatter_t(q.as_slice().expect("contiguous"), l);
     // Bᵀ = Qb R and R = Ur Σ Vrᵀ, so A ≈ Q B = (Q Vr) Σ (Qb Ur)ᵀ.
     let r = orthonormalize(&mut bt, 2);
     let (sigma, ur, vr) = small_svd(r);
