@@ -116,15 +116,14 @@ def main() -> None:
     args = parser.parse_args()
     _ensure_venv()
 
+    import mercato
     import numpy as np
     import scipy
     import sklearn
+    from mercato.recommend import TruncatedSVD
     from scipy.sparse.linalg import svds
     from sklearn.utils.extmath import randomized_svd
     from threadpoolctl import threadpool_info, threadpool_limits
-
-    import mercato
-    from mercato.recommend import TruncatedSVD
 
     threadpool_limits(THREADS)
     blas = [
@@ -158,13 +157,13 @@ def main() -> None:
         for label, X in (("float32", A), ("float64", A64)):
             t_sk, (U, s, Vt) = best_of(
                 repeat,
-                lambda X=X: randomized_svd(X, k, n_oversamples=10, n_iter=n_iter, random_state=0),
+                lambda X=X, q=n_iter: randomized_svd(X, k, n_oversamples=10, n_iter=q, random_state=0),
             )
             e_sk = rel_error(A, U, s, Vt)
             rows.append((name, "randomized", f"sklearn randomized_svd ({label})", t_mr, t_sk, e_mr, e_sk))
         t_ma, ma = best_of(repeat, merc("accurate"))
         e_ma = rel_error(A, ma.U_, ma.s_, ma.Vt_)
-        t_ar, (U, s, Vt) = best_of(1 if A.nnz > 1_000_000 else repeat, lambda: svds(A64, k=k, random_state=0))
+        t_ar, (U, s, Vt) = best_of(1 if A.nnz > 1_000_000 else repeat, lambda X=A64: svds(X, k=k, random_state=0))
         e_ar = rel_error(A, U, s, Vt)
         rows.append((name, "accurate", "scipy svds (ARPACK, float64)", t_ma, t_ar, e_ma, e_ar))
         print(f"  mercato accurate: {ma.n_iter_} Lanczos restarts, converged={ma.converged_}")

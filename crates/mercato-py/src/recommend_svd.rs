@@ -15,6 +15,9 @@ use crate::convert::{
 };
 use crate::errors::PyResultExt;
 
+/// (values, fallback flags) of `predict`.
+type Predictions<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<bool>>);
+
 /// A fitted truncated SVD (use `mercato.recommend.TruncatedSVD`).
 #[pyclass(name = "_TruncatedSVD", module = "mercato._mercato.recommend", frozen)]
 pub struct PyTruncatedSvd {
@@ -245,7 +248,7 @@ impl PyTruncatedSvd {
         py: Python<'py>,
         users: &Bound<'py, PyAny>,
         items: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<bool>>)> {
+    ) -> PyResult<Predictions<'py>> {
         let users = external_ids(users)?;
         let items = external_ids(items)?;
         if users.len() != items.len() {

@@ -213,13 +213,19 @@ class TruncatedSVD:
         self._model = model
         return self
 
-    def __getstate__(self) -> dict:
-        return {"params": self.get_params(), "model": None if self._model is None else self._model.to_bytes()}
+    @classmethod
+    def _from_bytes(cls, data: bytes) -> TruncatedSVD:
+        """Rebuilds a fitted model from its model-file bytes (validated; ModelFormatError if bad)."""
+        return cls._from_native(_native._TruncatedSVD._from_bytes(data))
+
+    def __reduce__(self):
+        # Fitted models pickle as their model file (parameters included); it is validated on load.
+        if self._model is None:
+            return (type(self), (), {"params": self.get_params()})
+        return (type(self)._from_bytes, (self._model.to_bytes(),))
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state["params"])
-        if state["model"] is not None:
-            self._model = _native._TruncatedSVD._from_bytes(state["model"])
 
 
 def _id(x):

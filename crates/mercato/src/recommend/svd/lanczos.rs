@@ -114,9 +114,9 @@ pub(crate) fn lanczos(a: &Csr, at: &Csr, k: usize, ncv: usize, tol: f64, max_res
             let mut u = a.mul_dense(v.view());
             products += k;
             let u_ritz = rotate(q.view(), &ub.columns(0, k).into_owned());
-            for c in 0..k {
-                if sigma[c] > 1e-10 * scale {
-                    u.column_mut(c).mapv_inplace(|x| x / sigma[c]);
+            for (c, &sc) in sigma.iter().enumerate().take(k) {
+                if sc > 1e-10 * scale {
+                    u.column_mut(c).mapv_inplace(|x| x / sc);
                 } else {
                     u.column_mut(c).assign(&u_ritz.row(c));
                 }

@@ -53,14 +53,14 @@ fn singular_values_match_dense_svd_both_modes() {
         let k = 6;
         let acc = fit(&a, SvdParams::new(k).algorithm(SvdAlgorithm::Accurate));
         assert!(acc.info().converged);
-        for i in 0..k {
-            let rel = (acc.s()[i] - exact[i]).abs() / exact[i];
-            assert!(rel < 1e-9, "{n}x{m} accurate σ{i}: {} vs {}", acc.s()[i], exact[i]);
+        for (i, &e) in exact.iter().enumerate().take(k) {
+            let rel = (acc.s()[i] - e).abs() / e;
+            assert!(rel < 1e-9, "{n}x{m} accurate σ{i}: {} vs {e}", acc.s()[i]);
         }
         let rnd = fit(&a, SvdParams::new(k).n_iter(Some(30)));
-        for i in 0..k {
-            let rel = (rnd.s()[i] - exact[i]).abs() / exact[i];
-            assert!(rel < 1e-6, "{n}x{m} randomized σ{i}: {} vs {}", rnd.s()[i], exact[i]);
+        for (i, &e) in exact.iter().enumerate().take(k) {
+            let rel = (rnd.s()[i] - e).abs() / e;
+            assert!(rel < 1e-6, "{n}x{m} randomized σ{i}: {} vs {e}", rnd.s()[i]);
         }
         // Default ('auto') iterations: error within 1% of the optimal rank-k error.
         let def = fit(&a, SvdParams::new(k));
