@@ -1,3 +1,244 @@
-"""Truncated SVD of sparse matrices (filled in by its issue)."""
+"""Truncated SVD of sparse matrices (the top-k singular triplets, as ``scipy.sparse.linalg.svds``)
+and its low-rank reconstruction as an explicit-rating recommender."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from mercato._mercato import recommend as _native
+
+__all__ = ["TruncatedSVD"]
+
+_PARAMS = (
+    "k",
+    "algorithm",
+    "n_iter",
+    "n_oversamples",
+    "center",
+    "tol",
+    "max_restarts",
+    "ncv",
+    "seed",
+    "num_threads",
+)
+
+
+def _is_sparse(x: Any) -> bool:
+    try:
+        import scipy.sparse as sp
+    except ImportError:
+        return False
+    return sp.issparse(x)
+
+
+def _is_frame(x: Any) -> bool:
+    return hasattr(x, "columns") and hasattr(x, "iloc")
+
+
+class TruncatedSVD:
+    """Top-``k`` singular triplets ``A ≈ U · diag(s) · Vt`` of a sparse users × items matrix.
+
+    Parameters
+    ----------
+    k : number of singular triplets (1 ≤ k ≤ min(n_users, n_items)).
+    algorithm : ``"randomized"`` (Halko–Martinsson–Tropp, default) or ``"accurate"``
+        (thick-restart Lanczos bidiagonalisation to ``tol``, ARPACK-grade values).
+    n_iter : randomized power iterations; ``None`` is scikit-learn's 'auto' (7 when
+        ``k < 0.1 · min(n_users, n_items)``, else 4).
+    n_oversamples : randomized extra sketch columns (10, as scikit-learn).
+    center : ``None``, ``"global"`` or ``"user"``: subtract the global or each user's mean
+        from the *stored* values (absent ratings count as "at the mean"); predictions add it back.
+    tol : accurate mode: stop when every triplet's residual is below ``tol · s[0]``.
+    max_restarts : accurate mode: restarts before giving up (``converged_`` is then False).
+    ncv : accurate mode: Lanczos basis size (default ``max(2k + 1, 20)``, as ``svds``).
+    seed : seed of the random sketch / start vector.
+    num_threads : threads (``None`` = all cores); results are identical for any value.
+
+    Attributes after ``fit``: ``U_`` (n_users × k), ``s_`` (k, decreasing), ``Vt_`` (k × n_items),
+    all float64; ``reconstruction_error_`` = ‖A − U S Vt‖_F / ‖A‖_F of the (centred) matrix;
+    ``n_iter_`` (power iterations or Lanczos restarts), ``converged_``, ``user_ids_``, ``item_ids_``.
+    """
+
+    def __init__(
+        self,
+        k: int = 50,
+        algorithm: str = "randomized",
+        n_iter: int | None = None,
+        n_oversamples: int = 10,
+        center: str | None = None,
+        tol: float = 1e-10,
+        max_restarts: int = 1000,
+        ncv: int | None = None,
+        seed: int = 0,
+        num_threads: int | None = None,
+    ):
+        self.k = k
+        self.algorithm = algorithm
+        self.n_iter = n_iter
+        self.n_oversamples = n_oversamples
+        self.center = center
+        self.tol = tol
+        self.max_restarts = max_restarts
+        self.ncv = ncv
+        self.seed = seed
+        self.num_threads = num_threads
+        self._model = None
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params) -> TruncatedSVD:
+        for name, value in params.items():
+            if name not in _PARAMS:
+                raise ValueError(f"unknown parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in _PARAMS)
+        return f"TruncatedSVD({args})"
+
+    def fit(
+        self,
+        X,
+        items=None,
+        ratings=None,
+        *,
+        user_col: str = "user",
+        item_col: str = "item",
+        rating_col: str = "rating",
+    ) -> TruncatedSVD:
+        """Fits on a scipy.sparse matrix (rows = users, ids = indices), a DataFrame of
+        (user, item, rating) rows, or three arrays ``fit(users, items, ratings)``."""
+        params = [self.get_params()[n] for n in _PARAMS]
+        if _is_sparse(X):
+            if items is not None or ratings is not None:
+                raise TypeError("fit(matrix) takes no items/ratings")
+            csr = X.tocsr(copy=True)
+            csr.sum_duplicates()
+            csr.sort_indices()
+            self._model = _native._svd_fit_csr(
+                np.ascontiguousarray(csr.indptr, dtype=np.int64),
+                np.ascontiguousarray(csr.indices, dtype=np.int64),
+                np.ascontiguousarray(csr.data, dtype=np.float32),
+                tuple(int(d) for d in csr.shape),
+                *params,
+            )
+            return self
+        if _is_frame(X):
+            if items is not None or ratings is not None:
+                raise TypeError("fit(DataFrame) takes the columns by name: user_col, item_col, rating_col")
+            missing = [c for c in (user_col, item_col, rating_col) if c not in X.columns]
+            if missing:
+                raise ValueError(f"DataFrame lacks columns {missing}; has {list(X.columns)}")
+            users, items, ratings = X[user_col].to_numpy(), X[item_col].to_numpy(), X[rating_col].to_numpy()
+        else:
+            users = X
+            if items is None or ratings is None:
+                raise TypeError("fit needs a scipy.sparse matrix, a DataFrame, or (users, items, ratings)")
+        self._model = _native._svd_fit_triples(
+            _ids(users), _ids(items), np.ascontiguousarray(ratings, dtype=np.float64), *params
+        )
+        return self
+
+    def _fitted(self, what: str):
+        if self._model is None:
+            raise ValueError(f"model not fitted: call fit before {what}")
+        return self._model
+
+    @property
+    def U_(self) -> np.ndarray:
+        return self._fitted("U_").U
+
+    @property
+    def s_(self) -> np.ndarray:
+        return self._fitted("s_").s
+
+    @property
+    def Vt_(self) -> np.ndarray:
+        return self._fitted("Vt_").Vt
+
+    @property
+    def reconstruction_error_(self) -> float:
+        return self._fitted("reconstruction_error_").reconstruction_error
+
+    @property
+    def n_iter_(self) -> int:
+        return self._fitted("n_iter_").iterations
+
+    @property
+    def converged_(self) -> bool:
+        return self._fitted("converged_").converged
+
+    @property
+    def user_ids_(self):
+        return self._fitted("user_ids_").user_ids
+
+    @property
+    def item_ids_(self):
+        return self._fitted("item_ids_").item_ids
+
+    @property
+    def global_mean_(self) -> float:
+        return self._fitted("global_mean_").global_mean
+
+    def predict(self, users, items, return_fallback: bool = False):
+        """Predicted ratings (float64), clipped to the training range. Unknown users fall back
+        to the item's mean, unknown items to the user's mean, both to the global mean; with
+        ``return_fallback=True`` also returns the boolean flags of those fall-backs."""
+        values, fallback = self._fitted("predict").predict(_ids(users), _ids(items))
+        return (values, fallback) if return_fallback else values
+
+    def recommend(self, user, N: int = 10, filter_already_liked_items: bool = True, items=None, deny=None):
+        """The ``N`` items with the highest predicted rating: ``(item ids, float32 scores)``.
+        ``items`` restricts the candidates, ``deny`` removes some; unknown ids raise KeyError."""
+        model = self._fitted("recommend")
+        allow = None if items is None else _ids(items)
+        deny = None if deny is None else _ids(deny)
+        return model.recommend(_id(user), int(N), bool(filter_already_liked_items), allow, deny)
+
+    def save(self, path: str | os.PathLike) -> None:
+        self._fitted("save").save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TruncatedSVD:
+        return cls._from_native(_native._TruncatedSVD.load(os.fspath(path)))
+
+    @classmethod
+    def _from_native(cls, model) -> TruncatedSVD:
+        self = cls(**model.params())
+        self._model = model
+        return self
+
+    @classmethod
+    def _from_bytes(cls, data: bytes) -> TruncatedSVD:
+        """Rebuilds a fitted model from its model-file bytes (validated; ModelFormatError if bad)."""
+        return cls._from_native(_native._TruncatedSVD._from_bytes(data))
+
+    def __reduce__(self):
+        # Fitted models pickle as their model file (parameters included); it is validated on load.
+        if self._model is None:
+            return (type(self), (), {"params": self.get_params()})
+        return (type(self)._from_bytes, (self._model.to_bytes(),))
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state["params"])
+
+
+def _id(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _ids(x):
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "iu":
+            return np.ascontiguousarray(x, dtype=np.int64)
+        return [_id(v) for v in x.tolist()]
+    if isinstance(x, (str, int, np.generic)):
+        raise TypeError("expected a sequence of ids, got a single id")
+    return [_id(v) for v in x]

@@ -5,5 +5,7 @@
 //! after `fit`, and serves from `&self`, so one model can answer many threads.
 
 mod serving;
+pub mod svd;
 
 pub use serving::{check_n, to_external, top_n, Filter, Ranked};
+pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, SvdPrediction, TruncatedSvd};

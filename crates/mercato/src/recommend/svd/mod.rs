@@ -1,0 +1,620 @@
+//! Truncated SVD of a sparse user × item matrix: the top-`k` singular triplets
+//! `A ≈ U · diag(s) · Vᵀ` (the classic `scipy.sparse.linalg.svds` use), and the low-rank
+//! reconstruction as an explicit-rating recommender.
+//!
+//! Two algorithms, both over parallel sparse × dense products written for CSR rows (and the
+//! CSR of the transpose for `Aᵀ·X`), computed in `f64` from the `f32` matrix:
+//!
+//! * [`SvdAlgorithm::Randomized`] (default): Halko–Martinsson–Tropp range finder with
+//!   `k + n_oversamples` columns and `n_iter` power iterations re-normalised by Cholesky QR,
+//!   then the SVD of the small projected matrix. `n_iter = None` picks scikit-learn's 'auto'
+//!   (7 when `k < 0.1 · min(n, m)`, else 4).
+//! * [`SvdAlgorithm::Accurate`]: thick-restart Golub–Kahan–Lanczos bidiagonalisation with
+//!   full one-sided reorthogonalisation, iterated until every wanted triplet has residual
+//!   `‖Aᵀu − σv‖ ≤ tol · σ₁` (ARPACK-grade singular values).
+//!
+//! Centring ([`Centering`]) subtracts the global mean or each user's mean from the *stored*
+//! ratings only: an absent rating is read as "equal to the mean" (mean imputation, Sarwar et
+//! al. 2000), which keeps the matrix sparse and is what `predict = mean + U_u·diag(s)·V_i`
+//! needs on explicit ratings. The relative reconstruction error `‖A − U S Vᵀ‖_F / ‖A‖_F` (of
+//! the centred matrix when centring) is evaluated exactly without densifying, from
+//! `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`, which holds for any `U`, `V`.
+//!
+//! Results are identical for any `num_threads`: every random block has its own stream, every
+//! product row is computed by one thread and every reduction sums fixed blocks in order.
+
+mod lanczos;
+mod linalg;
+mod randomized;
+
+use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+use sprs::CsMat;
+
+use crate::data::{ExternalId, IdMap, Interactions};
+use crate::persist::{ModelReader, ModelWriter, Persist};
+use crate::recommend::{check_n, to_external, top_n, Filter, Ranked};
+use crate::{bail, ensure, Error, Result};
+
+use linalg::Csr;
+
+/// Which solver computes the singular triplets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SvdAlgorithm {
+    /// Randomized range finder with power iterations (fast; error close to optimal).
+    #[default]
+    Randomized,
+    /// Thick-restart Lanczos bidiagonalisation to a residual tolerance (as ARPACK).
+    Accurate,
+}
+
+/// What is subtracted from the stored ratings before factorising.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Centering {
+    /// Factorise the matrix as given (absent entries are zeros).
+    #[default]
+    None,
+    /// Subtract the mean of all stored values.
+    Global,
+    /// Subtract each user's (row's) mean from that user's stored values.
+    User,
+}
+
+/// Hyper-parameters of [`TruncatedSvd`]; validated once in `fit`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SvdParams {
+    /// Number of singular triplets (1 ≤ k ≤ min(n_users, n_items)).
+    pub k: usize,
+    /// Solver.
+    pub algorithm: SvdAlgorithm,
+    /// Randomized: power iterations; `None` = scikit-learn's 'auto' (7 if k < 0.1·min(n, m), else 4).
+    pub n_iter: Option<usize>,
+    /// Randomized: extra sketch columns beyond `k` (scikit-learn's default 10).
+    pub n_oversamples: usize,
+    /// Accurate: Lanczos basis size; `None` = max(2k + 1, 20) as `scipy.sparse.linalg.svds`.
+    pub ncv: Option<usize>,
+    /// Accurate: stop when every residual is below `tol · σ₁`.
+    pub tol: f64,
+    /// Accurate: restarts before giving up (the result is then flagged not converged).
+    pub max_restarts: usize,
+    /// Centring of the stored values.
+    pub center: Centering,
+    /// Seed of the random sketch / start vector.
+    pub seed: u64,
+    /// Threads of the local rayon pool (`None` = all cores).
+    pub num_threads: Option<usize>,
+}
+
+impl Default for SvdParams {
+    fn default() -> Self {
+        SvdParams {
+            k: 50,
+            algorithm: SvdAlgorithm::Randomized,
+            n_iter: None,
+            n_oversamples: 10,
+            ncv: None,
+            tol: 1e-10,
+            max_restarts: 1000,
+            center: Centering::None,
+            seed: 0,
+            num_threads: None,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $t:ty),* $(,)?) => {$(
+        #[$doc]
+        pub fn $name(mut self, value: $t) -> Self {
+            self.$name = value;
+            self
+        }
+    )*};
+}
+
+impl SvdParams {
+    /// Defaults with `k` triplets.
+    pub fn new(k: usize) -> Self {
+        SvdParams { k, ..Self::default() }
+    }
+
+    setter! {
+        /// Sets the number of triplets.
+        k: usize,
+        /// Sets the solver.
+        algorithm: SvdAlgorithm,
+        /// Sets the power iterations (`None` = 'auto').
+        n_iter: Option<usize>,
+        /// Sets the oversampling.
+        n_oversamples: usize,
+        /// Sets the Lanczos basis size (`None` = max(2k + 1, 20)).
+        ncv: Option<usize>,
+        /// Sets the Lanczos residual tolerance (relative to σ₁).
+        tol: f64,
+        /// Sets the maximum number of Lanczos restarts.
+        max_restarts: usize,
+        /// Sets the centring.
+        center: Centering,
+        /// Sets the seed.
+        seed: u64,
+        /// Sets the number of threads.
+        num_threads: Option<usize>,
+    }
+
+    /// The power iterations used on an `n × m` matrix (resolves 'auto').
+    pub fn resolved_n_iter(&self, n: usize, m: usize) -> usize {
+        self.n_iter.unwrap_or(if (self.k as f64) < 0.1 * n.min(m) as f64 { 7 } else { 4 })
+    }
+
+    /// Checks the parameters against an `n × m` matrix.
+    pub fn validate(&self, n: usize, m: usize) -> Result<()> {
+        ensure!(self.k > 0, "k must be positive, got 0");
+        ensure!(
+            self.k <= n.min(m),
+            "k = {} exceeds min(n_users, n_items) = {} (the matrix is {n} x {m})",
+            self.k,
+            n.min(m)
+        );
+        ensure!(self.tol.is_finite() && self.tol > 0.0, "tol must be a positive number, got {}", self.tol);
+        if let Some(ncv) = self.ncv {
+            ensure!(ncv > self.k, "ncv must exceed k ({}), got {ncv}", self.k);
+        }
+        ensure!(self.n_iter.is_none_or(|q| q <= 1000), "n_iter must be at most 1000");
+        ensure!(self.num_threads != Some(0), "num_threads must be positive (or None for all cores)");
+        Ok(())
+    }
+}
+
+/// What a fit did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SvdFitInfo {
+    /// `‖A − U S Vᵀ‖_F / ‖A‖_F` of the (centred) matrix.
+    pub reconstruction_error: f64,
+    /// Power iterations (randomized) or restarts (accurate).
+    pub iterations: usize,
+    /// Sparse products with `A` or `Aᵀ` (one per vector for Lanczos, one per block otherwise).
+    pub products: usize,
+    /// False when the accurate solver hit `max_restarts` before its tolerance.
+    pub converged: bool,
+}
+
+/// A prediction and whether it fell back to a mean (unknown user or item).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SvdPrediction {
+    /// Predicted rating, clipped to the training rating range.
+    pub value: f64,
+    /// True when the user or the item was not in the training data.
+    pub fallback: bool,
+}
+
+pub(crate) struct Factors {
+    pub u: Array2<f64>,
+    pub s: Vec<f64>,
+    pub v: Array2<f64>,
+    pub iterations: usize,
+    pub products: usize,
+    pub converged: bool,
+}
+
+/// A fitted truncated SVD: factors `U` (users × k), `s` (k, decreasing), `Vᵀ` (k × items),
+/// the means used for centring and fall-backs, and the training rows (to exclude rated items).
+///
+/// Predictions: `mean + U_u · diag(s) · V_i` clipped to the training rating range, where
+/// `mean` is 0, the global mean or the user's mean per [`Centering`]. Unknown users fall back
+/// to the item's mean rating, unknown items to the user's mean, both unknown to the global
+/// mean (flagged in [`SvdPrediction::fallback`]).
+///
+/// ```
+/// use mercato::data::{DuplicatePolicy, Interactions};
+/// use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
+///
+/// let ratings = Interactions::from_triples(
+///     [("ann", "tea", 5.0), ("ann", "mug", 3.0), ("bob", "tea", 4.0), ("bob", "pot", 2.0), ("cy", "mug", 4.0)],
+///     DuplicatePolicy::Error,
+/// )?;
+/// let params = SvdParams::new(2).algorithm(SvdAlgorithm::Accurate).center(Centering::Global);
+/// let model = TruncatedSvd::fit(&ratings, &params)?;
+/// assert_eq!(model.s().len(), 2);
+/// assert!(model.s()[0] >= model.s()[1]);
+/// let p = model.predict(&"ann".into(), &"pot".into());
+/// assert!(!p.fallback && (1.0..=5.0).contains(&p.value));
+/// assert!(model.predict(&"zed".into(), &"tea".into()).fallback);
+/// let top = model.recommend(&"cy".into(), 2, &Filter::new().exclude_seen(true))?;
+/// assert_eq!(top.len(), 2); // tea and pot: cy already rated mug
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TruncatedSvd {
+    params: SvdParams,
+    users: IdMap,
+    items: IdMap,
+    u: Array2<f64>,
+    s: Array1<f64>,
+    vt: Array2<f64>,
+    global_mean: f64,
+    user_means: Array1<f64>,
+    item_means: Array1<f64>,
+    rating_range: (f64, f64),
+    seen_indptr: Vec<usize>,
+    seen_indices: Vec<u32>,
+    info: SvdFitInfo,
+}
+
+fn means(sum: &[f64], count: &[usize], fallback: f64) -> Array1<f64> {
+    sum.iter().zip(count).map(|(&s, &c)| if c > 0 { s / c as f64 } else { fallback }).collect()
+}
+
+impl TruncatedSvd {
+    /// Fits on a user × item matrix with its id maps.
+    pub fn fit(data: &Interactions, params: &SvdParams) -> Result<Self> {
+        let (n, m) = (data.n_users(), data.n_items());
+        ensure!(
+            n > 0 && m > 0 && data.nnz() > 0,
+            "empty matrix ({n} x {m}, {} stored values): nothing to factorise",
+            data.nnz()
+        );
+        params.validate(n, m)?;
+        let matrix = data.matrix();
+        let indptr: Vec<usize> = (0..=n).map(|r| matrix.indptr().index(r)).collect();
+        let base = indptr[0];
+        let indptr: Vec<usize> = indptr.iter().map(|p| p - base).collect();
+        ensure!(m <= u32::MAX as usize, "at most {} items are supported, got {m}", u32::MAX);
+        let indices: Vec<u32> = matrix.indices().iter().map(|&j| j as u32).collect();
+        let raw: Vec<f32> = matrix.data().to_vec();
+        if let Some(v) = raw.iter().find(|v| !v.is_finite()) {
+            bail!("the matrix holds a non-finite value {v}");
+        }
+
+        let nnz = raw.len();
+        let total: f64 = raw.iter().map(|&v| f64::from(v)).sum();
+        let global_mean = total / nnz as f64;
+        let (mut usum, mut ucount) = (vec![0.0; n], vec![0usize; n]);
+        let (mut isum, mut icount) = (vec![0.0; m], vec![0usize; m]);
+        for r in 0..n {
+            for k in indptr[r]..indptr[r + 1] {
+                let v = f64::from(raw[k]);
+                usum[r] += v;
+                ucount[r] += 1;
+                isum[indices[k] as usize] += v;
+                icount[indices[k] as usize] += 1;
+            }
+        }
+        let user_means = means(&usum, &ucount, global_mean);
+        let item_means = means(&isum, &icount, global_mean);
+        let (lo, hi) = raw
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(f64::from(v)), hi.max(f64::from(v))));
+
+        let mut values = raw;
+        match params.center {
+            Centering::None => {}
+            Centering::Global => values.iter_mut().for_each(|v| *v = (f64::from(*v) - global_mean) as f32),
+            Centering::User => {
+                for r in 0..n {
+                    for v in &mut values[indptr[r]..indptr[r + 1]] {
+                        *v = (f64::from(*v) - user_means[r]) as f32;
+                    }
+                }
+            }
+        }
+        let a = Csr { rows: n, cols: m, indptr: indptr.clone(), indices: indices.clone(), values };
+        let norm_sq = a.frobenius_sq();
+        ensure!(
+            norm_sq > 0.0,
+            "the {}matrix is all zeros: nothing to factorise",
+            if params.center == Centering::None { "" } else { "centred " }
+        );
+
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(params.num_threads.unwrap_or(0))
+            .build()
+            .map_err(|e| Error::invalid(format!("cannot start {:?} threads: {e}", params.num_threads)))?;
+        let (factors, error) = pool.install(|| {
+            let mut f = match params.algorithm {
+                SvdAlgorithm::Randomized => randomized::randomized(
+                    &a,
+                    params.k,
+                    params.n_oversamples,
+                    params.resolved_n_iter(n, m),
+                    params.seed,
+                ),
+                SvdAlgorithm::Accurate => {
+                    let ncv = params.ncv.unwrap_or((2 * params.k + 1).max(20));
+                    let at = a.transpose();
+                    lanczos::lanczos(&a, &at, params.k, ncv, params.tol, params.max_restarts, params.seed)
+                }
+            };
+            randomized::flip_signs(&mut f.u, &mut f.v);
+            let error = relative_error(&a, norm_sq, &f);
+            (f, error)
+        });
+        let Factors { u, s, v, iterations, products, converged } = factors;
+        Ok(TruncatedSvd {
+            params: params.clone(),
+            users: data.users().clone(),
+            items: data.items().clone(),
+            u,
+            s: Array1::from(s),
+            vt: v.reversed_axes().as_standard_layout().into_owned(),
+            global_mean,
+            user_means,
+            item_means,
+            rating_range: (lo, hi),
+            seen_indptr: indptr,
+            seen_indices: indices,
+            info: SvdFitInfo { reconstruction_error: error, iterations, products: products + 1, converged },
+        })
+    }
+
+    /// Fits on a CSR matrix whose row and column indices are the ids (identity maps).
+    pub fn fit_csr(matrix: &CsMat<f32>, params: &SvdParams) -> Result<Self> {
+        Self::fit(&Interactions::from_csr(matrix.clone())?, params)
+    }
+
+    /// `U`: users × k, orthonormal columns.
+    pub fn u(&self) -> &Array2<f64> {
+        &self.u
+    }
+
+    /// Singular values, decreasing.
+    pub fn s(&self) -> &Array1<f64> {
+        &self.s
+    }
+
+    /// `Vᵀ`: k × items, orthonormal rows.
+    pub fn vt(&self) -> &Array2<f64> {
+        &self.vt
+    }
+
+    /// The parameters used.
+    pub fn params(&self) -> &SvdParams {
+        &self.params
+    }
+
+    /// What the fit did, including the relative reconstruction error.
+    pub fn info(&self) -> &SvdFitInfo {
+        &self.info
+    }
+
+    /// `‖A − U S Vᵀ‖_F / ‖A‖_F` on the (centred) training matrix.
+    pub fn reconstruction_error(&self) -> f64 {
+        self.info.reconstruction_error
+    }
+
+    /// User ids (rows of `U`).
+    pub fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// Item ids (columns of `Vᵀ`).
+    pub fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// Mean of the training values.
+    pub fn global_mean(&self) -> f64 {
+        self.global_mean
+    }
+
+    /// Smallest and largest training value (predictions are clipped to it).
+    pub fn rating_range(&self) -> (f64, f64) {
+        self.rating_range
+    }
+
+    fn offset(&self, user: usize) -> f64 {
+        match self.params.center {
+            Centering::None => 0.0,
+            Centering::Global => self.global_mean,
+            Centering::User => self.user_means[user],
+        }
+    }
+
+    fn raw_score(&self, user: usize, item: usize) -> f64 {
+        let urow = self.u.row(user);
+        let mut acc = self.offset(user);
+        for (c, &uc) in urow.iter().enumerate() {
+            acc += uc * self.s[c] * self.vt[[c, item]];
+        }
+        acc
+    }
+
+    fn clip(&self, v: f64) -> f64 {
+        v.clamp(self.rating_range.0, self.rating_range.1)
+    }
+
+    /// Prediction for (user index, item index); an index out of range is an error.
+    pub fn predict_index(&self, user: usize, item: usize) -> Result<f64> {
+        if user >= self.users.len() {
+            return Err(Error::UnknownId { kind: "user", id: format!("index {user}") });
+        }
+        if item >= self.items.len() {
+            return Err(Error::UnknownId { kind: "item", id: format!("index {item}") });
+        }
+        Ok(self.clip(self.raw_score(user, item)))
+    }
+
+    /// Prediction for external ids, falling back to means for unknown ids (flagged).
+    pub fn predict(&self, user: &ExternalId, item: &ExternalId) -> SvdPrediction {
+        let (u, i) = (self.users.index(user), self.items.index(item));
+        let (value, fallback) = match (u, i) {
+            (Some(u), Some(i)) => (self.raw_score(u, i), false),
+            (None, Some(i)) => (self.item_means[i], true),
+            (Some(u), None) => (self.user_means[u], true),
+            (None, None) => (self.global_mean, true),
+        };
+        SvdPrediction { value: self.clip(value), fallback }
+    }
+
+    /// Predictions for many (user, item) pairs.
+    pub fn predict_batch(&self, pairs: &[(ExternalId, ExternalId)]) -> Vec<SvdPrediction> {
+        pairs.iter().map(|(u, i)| self.predict(u, i)).collect()
+    }
+
+    /// Unclipped predicted ratings of every item for a user index (the ranking scores).
+    pub fn scores(&self, user: usize) -> Result<Vec<f32>> {
+        if user >= self.users.len() {
+            return Err(Error::UnknownId { kind: "user", id: format!("index {user}") });
+        }
+        let w: Array1<f64> = &self.u.row(user) * &self.s;
+        let offset = self.offset(user);
+        Ok(w.dot(&self.vt).iter().map(|&x| (x + offset) as f32).collect())
+    }
+
+    /// Item indices the user rated in training (sorted).
+    pub fn seen(&self, user: usize) -> &[u32] {
+        match (self.seen_indptr.get(user), self.seen_indptr.get(user + 1)) {
+            (Some(&a), Some(&b)) => &self.seen_indices[a..b],
+            _ => &[],
+        }
+    }
+
+    /// The `n` items with the highest predicted rating for `user`, best first (scores are
+    /// unclipped so that items above the scale's top stay ordered). An unknown user is an error.
+    pub fn recommend(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<Ranked> {
+        check_n(n)?;
+        filter.validate(self.items.len())?;
+        let u = self.users.index_or_err(user, "user")?;
+        let scores = self.scores(u)?;
+        let seen: Vec<usize> = self.seen(u).iter().map(|&i| i as usize).collect();
+        let best = top_n(&scores, n, |i| filter.allows(i, &seen));
+        Ok(to_external(&self.items, best))
+    }
+}
+
+/// `‖A − U S Vᵀ‖_F / ‖A‖_F` without densifying: `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`.
+fn relative_error(a: &Csr, norm_sq: f64, f: &Factors) -> f64 {
+    let k = f.s.len();
+    let av = a.mul_dense(f.v.view());
+    let mut cross = 0.0;
+    for c in 0..k {
+        cross += f.s[c] * f.u.column(c).dot(&av.column(c));
+    }
+    let utu = f.u.t().dot(&f.u);
+    let vtv = f.v.t().dot(&f.v);
+    let mut fit = 0.0;
+    for i in 0..k {
+        for j in 0..k {
+            fit += f.s[i] * utu[[i, j]] * f.s[j] * vtv[[j, i]];
+        }
+    }
+    ((norm_sq - 2.0 * cross + fit).max(0.0) / norm_sq).sqrt()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    params: SvdParams,
+    users: IdMap,
+    items: IdMap,
+    k: usize,
+    global_mean: f64,
+    rating_range: (f64, f64),
+    info: SvdFitInfo,
+}
+
+impl Persist for TruncatedSvd {
+    const KIND: &'static str = "recommend.truncated_svd";
+
+    fn write(&self) -> Result<ModelWriter> {
+        let meta = Meta {
+            params: self.params.clone(),
+            users: self.users.clone(),
+            items: self.items.clone(),
+            k: self.s.len(),
+            global_mean: self.global_mean,
+            rating_range: self.rating_range,
+            info: self.info.clone(),
+        };
+        let indptr: Vec<u64> = self.seen_indptr.iter().map(|&p| p as u64).collect();
+        Ok(ModelWriter::new(Self::KIND, &meta)?
+            .array2_f64("u", &self.u)
+            .f64("s", &[self.s.len()], self.s.as_slice().expect("contiguous"))
+            .array2_f64("vt", &self.vt)
+            .f64("user_means", &[self.user_means.len()], self.user_means.as_slice().expect("contiguous"))
+            .f64("item_means", &[self.item_means.len()], self.item_means.as_slice().expect("contiguous"))
+            .u64("seen_indptr", &[indptr.len()], &indptr)
+            .u32("seen_indices", &[self.seen_indices.len()], &self.seen_indices))
+    }
+
+    fn read(reader: &ModelReader) -> Result<Self> {
+        let meta: Meta = reader.meta()?;
+        let (n, m, k) = (meta.users.len(), meta.items.len(), meta.k);
+        let bad = |what: &str| Error::format(format!("truncated SVD: {what}"));
+        meta.params.validate(n, m).map_err(|e| bad(&e.to_string()))?;
+        if k != meta.params.k {
+            return Err(bad("k does not match the parameters"));
+        }
+        let u = reader.array2_f64("u", [Some(n), Some(k)])?;
+        let s = reader.array1_f64("s", Some(k))?;
+        let vt = reader.array2_f64("vt", [Some(k), Some(m)])?;
+        let user_means = reader.array1_f64("user_means", Some(n))?;
+        let item_means = reader.array1_f64("item_means", Some(m))?;
+        let (_, indptr) = reader.u64("seen_indptr")?;
+        let (_, seen_indices) = reader.u32("seen_indices")?;
+        fn finite<'a>(mut a: impl Iterator<Item = &'a f64>) -> bool {
+            a.all(|v| v.is_finite())
+        }
+        let (lo, hi) = meta.rating_range;
+        if !(finite(u.iter())
+            && finite(s.iter())
+            && finite(vt.iter())
+            && finite(user_means.iter())
+            && finite(item_means.iter())
+            && meta.global_mean.is_finite()
+            && lo.is_finite()
+            && hi.is_finite()
+            && lo <= hi)
+        {
+            return Err(bad("non-finite values or an empty rating range"));
+        }
+        if indptr.len() != n + 1
+            || indptr.first() != Some(&0)
+            || indptr.last() != Some(&(seen_indices.len() as u64))
+            || indptr.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(bad("inconsistent training rows"));
+        }
+        let seen_indptr: Vec<usize> = indptr.iter().map(|&p| p as usize).collect();
+        for r in 0..n {
+            let row = &seen_indices[seen_indptr[r]..seen_indptr[r + 1]];
+            if row.windows(2).any(|w| w[0] >= w[1]) || row.iter().any(|&i| i as usize >= m) {
+                return Err(bad("training rows hold unsorted or out-of-range items"));
+            }
+        }
+        Ok(TruncatedSvd {
+            params: meta.params,
+            users: meta.users,
+            items: meta.items,
+            u,
+            s,
+            vt,
+            global_mean: meta.global_mean,
+            user_means,
+            item_means,
+            rating_range: meta.rating_range,
+            seen_indptr,
+            seen_indices,
+            info: meta.info,
+        })
+    }
+}
+
+// Used by the Python bindings to report shapes without copying.
+impl TruncatedSvd {
+    /// Number of components actually computed (= k).
+    pub fn n_components(&self) -> usize {
+        self.s.len()
+    }
+
+    /// `U · diag(s)` row of a user (the user's embedding scaled by the singular values).
+    pub fn user_embedding(&self, user: usize) -> Option<Array1<f64>> {
+        (user < self.users.len()).then(|| &self.u.row(user) * &self.s)
+    }
+
+    /// `Vᵀ` column of an item.
+    pub fn item_embedding(&self, item: usize) -> Option<Array1<f64>> {
+        (item < self.items.len()).then(|| self.vt.index_axis(Axis(1), item).to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;
