@@ -31,6 +31,7 @@ pub enum BaselineMethod {
 /// inner 80/20 split of MovieLens-100k `u1.base` (never the test folds); Surprise uses 10,
 /// 10 and 15, which scored 0.9490 there against 0.9446.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BaselineParams {
     /// ALS or SGD.
     pub method: BaselineMethod,

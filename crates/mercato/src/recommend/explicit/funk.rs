@@ -45,6 +45,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `recommend_explicit_eval`; Surprise's defaults (`lr = 0.005`, `reg = 0.02`, 20 epochs)
 /// under-fit the biases and over-fit the factors there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FunkSVDParams {
     /// Number of latent factors `k`.
     pub factors: usize,
@@ -252,10 +253,41 @@ struct BlockJob<'a> {
     bi: &'a mut [f32],
 }
 
-/// Plain SGD over one block's ratings; returns the sum of squared errors.
-#[allow(clippy::too_many_arguments)]
-fn run_block(job: BlockJob<'_>, stride: usize, mu: f32, lr: f32, reg: f32, reg_b: f32, biased: bool) -> f64 {
+/// The constants of one SGD pass.
+#[derive(Clone, Copy)]
+struct Step {
+    stride: usize,
+    mu: f32,
+    lr: f32,
+    reg: f32,
+    reg_b: f32,
+    biased: bool,
+}
+
+/// Plain SGD over one block's ratings; returns the sum of squared errors. Dispatches to an
+/// AVX2 build of the same code when the CPU has it: the arithmetic is the same sequence of
+/// IEEE operations per lane (no FMA contraction), so results are bit-identical either way.
+fn run_block(job: BlockJob<'_>, step: Step) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { run_block_avx2(job, step) };
+        }
+    }
+    run_block_impl(job, step)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_block_avx2(job: BlockJob<'_>, step: Step) -> f64 {
+    run_block_impl(job, step)
+}
+
+#[inline(always)]
+fn run_block_impl(job: BlockJob<'_>, step: Step) -> f64 {
     let BlockJob { entries, p, q, bu, bi } = job;
+    let Step { stride, mu, lr, reg, reg_b, biased } = step;
     let mut sse = 0f64;
     for e in entries {
         let (u, i) = (e.u as usize, e.i as usize);
@@ -401,9 +433,8 @@ impl FunkSVD {
                         jobs.push(BlockJob { entries: &blocks[ub * b + ib], p, q, bu, bi });
                     }
                 }
-                let (reg, reg_b, biased) = (params.reg, params.reg_bias, params.biased);
-                let parts: Vec<f64> =
-                    jobs.into_par_iter().map(|job| run_block(job, stride, mu, lr, reg, reg_b, biased)).collect();
+                let step = Step { stride, mu, lr, reg: params.reg, reg_b: params.reg_bias, biased: params.biased };
+                let parts: Vec<f64> = jobs.into_par_iter().map(|job| run_block(job, step)).collect();
                 sse += parts.iter().sum::<f64>();
             }
             history.train_rmse.push((sse / n_train as f64).sqrt() as f32);

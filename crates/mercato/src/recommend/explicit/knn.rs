@@ -46,6 +46,7 @@ pub enum KnnVariant {
 /// KNNBaseline settings plus `damping`, which took that split from 0.9319 to 0.9243 RMSE;
 /// case amplification, larger `k` and other variants did not help).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KNNParams {
     /// Neighbours are users (`true`) or items (`false`, the default).
     pub user_based: bool,

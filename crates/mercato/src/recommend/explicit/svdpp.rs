@@ -18,6 +18,7 @@ use crate::{Error, Result};
 /// `reg_bias = 0.02`, `reg_implicit = 0.1`, `init_std = 0.05`) were picked on an inner
 /// 80/20 split of MovieLens-100k `u1.base`, never on the test folds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SVDppParams {
     /// Number of latent factors.
     pub factors: usize,
