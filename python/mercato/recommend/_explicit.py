@@ -37,6 +37,9 @@ STATUS = {
 
 def _ids(values: Any) -> Any:
     """Ids as an int64 array when integral, else a list of Python ints/strs."""
+    if isinstance(values, (list, tuple)):
+        # Keep mixed lists as they are: numpy would turn [1, "a"] into ["1", "a"].
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
@@ -179,13 +182,18 @@ class _ExplicitModel:
         obj._model = model
         return obj
 
-    def __getstate__(self):
-        return {"params": self._params, "model": None if self._model is None else bytes(self._model.to_bytes())}
+    def __reduce__(self):
+        # (restore, (model bytes, params)): the bytes go through mercato's checked format, so
+        # a damaged pickle raises ModelFormatError instead of building a broken model.
+        blob = None if self._model is None else bytes(self._model.to_bytes())
+        return (type(self)._restore, (blob, dict(self._params)))
 
-    def __setstate__(self, state):
-        self._params = dict(state["params"])
-        self._attrs = None
-        self._model = None if state["model"] is None else _rs._ExplicitModel._from_bytes(state["model"])
+    @classmethod
+    def _restore(cls, blob, params=None):
+        obj = cls() if blob is None else cls._wrap(_rs._ExplicitModel._from_bytes(blob))
+        if params is not None:
+            obj._params = dict(params)
+        return obj
 
 
 class Baseline(_ExplicitModel):
