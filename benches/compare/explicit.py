@@ -53,10 +53,9 @@ def main() -> None:
     args = ap.parse_args()
     ensure_venv()
 
-    import numpy as np
-
     import mercato
-    from mercato.recommend import KNN, SVDpp, Baseline, FunkSVD
+    import numpy as np
+    from mercato.recommend import KNN, Baseline, FunkSVD, SVDpp
 
     try:
         import surprise
@@ -131,7 +130,11 @@ def main() -> None:
             iids = {v: n for n, v in enumerate(np.unique(np.concatenate([i, ti])))}
             X = np.array([[uids[a], iids[b], c] for a, b, c in zip(u, i, r)], dtype=np.float64)
             Xt = np.array([[uids[a], iids[b]] for a, b in zip(tu, ti)], dtype=np.float64)
-            engine = libmf.MF(k=100, nr_iters=20, nr_threads=t)
+            # LIBMF's command-line defaults (L2 0.1, no L1, eta 0.1); the pip binding's own
+            # defaults put 0.04 on L1 and nothing on L2.
+            engine = libmf.MF(
+                k=100, nr_iters=20, nr_threads=t, lambda_p1=0.0, lambda_q1=0.0, lambda_p2=0.1, lambda_q2=0.1, quiet=True
+            )
             t0 = time.perf_counter()
             engine.fit(X)
             t1 = time.perf_counter()
@@ -150,7 +153,10 @@ def main() -> None:
         f"MovieLens-100k, mean of folds u1..u{folds[-1]}; {t} threads for parallel models; "
         f"mercato {mercato.__version__}, scikit-surprise {surprise.__version__}; clipped predictions"
     )
-    head = f"{'algorithm':28} {'RMSE':>7} {'MAE':>7} {'fit s':>8} {'test s':>8}  {'peer':26} {'fit ÷ peer':>10} {'speed-up':>9}"
+    head = (
+        f"{'algorithm':28} {'RMSE':>7} {'MAE':>7} {'fit s':>8} {'test s':>8}  "
+        f"{'peer':26} {'fit ÷ peer':>10} {'speed-up':>9}"
+    )
     print(head)
     print("-" * len(head))
     order = [n for n, _ in ours] + [n for n, _ in peers] + ["LIBMF k=100 20it (pip)"]

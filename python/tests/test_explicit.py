@@ -1,12 +1,11 @@
 """mercato.recommend explicit-rating models: API, bad input, persistence, real-data bounds."""
 
 import pickle
+
 import numpy as np
 import pytest
-
 from mercato import ModelFormatError
-from mercato.recommend import KNN, SVDpp, Baseline, FunkSVD
-
+from mercato.recommend import KNN, Baseline, FunkSVD, SVDpp
 
 SMALL = {
     Baseline: {},

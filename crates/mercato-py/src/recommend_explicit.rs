@@ -149,6 +149,9 @@ fn _fit_explicit(
     Ok(PyExplicitModel { model })
 }
 
+/// Predicted ratings and their status codes.
+type ValuesAndStatus<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u8>>);
+
 #[pymethods]
 impl PyExplicitModel {
     /// Predicted ratings (float64, clipped to the rating scale) for paired users and items.
@@ -157,7 +160,7 @@ impl PyExplicitModel {
         py: Python<'py>,
         users: &Bound<'py, PyAny>,
         items: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u8>>)> {
+    ) -> PyResult<ValuesAndStatus<'py>> {
         let (users, items) = (external_ids(users)?, external_ids(items)?);
         let preds = py.detach(|| self.model.predictor().predict_batch(&users, &items)).py()?;
         let values: Vec<f64> = preds.iter().map(|p| p.value as f64).collect();

@@ -36,7 +36,8 @@ fn evaluate(model: &dyn RatingPredictor, test: &Interactions) -> (f64, f64) {
 
 fn main() -> mercato::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (model, split) = (args.get(1).map(String::as_str).unwrap_or("funk"), args.get(2).map(String::as_str).unwrap_or("inner"));
+    let (model, split) =
+        (args.get(1).map(String::as_str).unwrap_or("funk"), args.get(2).map(String::as_str).unwrap_or("inner"));
     let kv: std::collections::HashMap<String, String> =
         args[3.min(args.len())..].iter().filter_map(|a| a.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect();
     let f = |k: &str, d: f32| kv.get(k).map(|v| v.parse().unwrap()).unwrap_or(d);
@@ -54,7 +55,8 @@ fn main() -> mercato::Result<()> {
     let sd = SVDppParams::default();
     let kd = KNNParams::default();
     let bd = BaselineParams::default();
-    let bparams = bd.clone().reg(f("reg_item", bd.reg_item), f("reg_user", bd.reg_user)).epochs(n("bepochs", bd.epochs));
+    let bparams =
+        bd.clone().reg(f("reg_item", bd.reg_item), f("reg_user", bd.reg_user)).epochs(n("bepochs", bd.epochs));
     let (mut tr, mut ta, mut tf) = (0.0, 0.0, 0.0);
     for (train, test) in &splits {
         let t0 = Instant::now();
@@ -125,6 +127,12 @@ fn main() -> mercato::Result<()> {
         ta += a;
     }
     let k = splits.len() as f64;
-    println!("{model} {split} rmse={:.4} mae={:.4} fit_s={:.3} {:?}", tr / k, ta / k, tf / k, &args[3.min(args.len())..]);
+    println!(
+        "{model} {split} rmse={:.4} mae={:.4} fit_s={:.3} {:?}",
+        tr / k,
+        ta / k,
+        tf / k,
+        &args[3.min(args.len())..]
+    );
     Ok(())
 }

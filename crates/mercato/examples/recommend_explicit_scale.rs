@@ -35,12 +35,8 @@ fn main() -> mercato::Result<()> {
             entries.push((u as u32, i as u32, v));
         }
     }
-    let data = Interactions::from_indexed(
-        IdMap::identity(users),
-        IdMap::identity(items),
-        entries,
-        DuplicatePolicy::Last,
-    )?;
+    let data =
+        Interactions::from_indexed(IdMap::identity(users), IdMap::identity(items), entries, DuplicatePolicy::Last)?;
     let t_gen = t0.elapsed().as_secs_f64();
     println!("generated {} ratings ({users} users x {items} items) in {t_gen:.1} s", data.nnz());
 

@@ -267,9 +267,9 @@ class FunkSVD(_ExplicitModel):
 
     def __init__(
         self,
-        factors: int = 100,
-        epochs: int = 40,
-        lr: float = 0.02,
+        factors: int = 32,
+        epochs: int = 25,
+        lr: float = 0.03,
         lr_decay: float = 0.95,
         reg: float = 0.1,
         reg_bias: float = 0.02,

@@ -7,8 +7,8 @@
 pub mod explicit;
 mod serving;
 
-pub use serving::{check_n, to_external, top_n, Filter, Ranked};
 pub use explicit::{
-    Baseline, BaselineMethod, BaselineParams, FunkSVD, FunkSVDParams, KNNParams, KnnVariant, Prediction, PredictionStatus,
-    RatingPredictor, RatingScale, SVDpp, SVDppParams, Similarity, KNN,
+    Baseline, BaselineMethod, BaselineParams, FunkSVD, FunkSVDParams, KNNParams, KnnVariant, Prediction,
+    PredictionStatus, RatingPredictor, RatingScale, SVDpp, SVDppParams, Similarity, KNN,
 };
+pub use serving::{check_n, to_external, top_n, Filter, Ranked};

@@ -47,7 +47,13 @@ pub struct BaselineParams {
 
 impl Default for BaselineParams {
     fn default() -> Self {
-        BaselineParams { method: BaselineMethod::Als, epochs: 20, reg_item: 3.0, reg_user: 5.0, scale: RatingScale::Auto }
+        BaselineParams {
+            method: BaselineMethod::Als,
+            epochs: 20,
+            reg_item: 3.0,
+            reg_user: 5.0,
+            scale: RatingScale::Auto,
+        }
     }
 }
 
@@ -112,8 +118,11 @@ impl Biases {
                 for _ in 0..params.epochs {
                     bi.par_iter_mut().enumerate().for_each(|(i, b)| {
                         let s = iptr[i]..iptr[i + 1];
-                        let sum: f32 =
-                            iusers[s.clone()].iter().zip(&ivals[s.clone()]).map(|(&u, &r)| r - mu - bu[u as usize]).sum();
+                        let sum: f32 = iusers[s.clone()]
+                            .iter()
+                            .zip(&ivals[s.clone()])
+                            .map(|(&u, &r)| r - mu - bu[u as usize])
+                            .sum();
                         *b = sum / (params.reg_item + s.len() as f32);
                     });
                     bu.par_iter_mut().enumerate().for_each(|(u, b)| {
@@ -229,7 +238,10 @@ impl RatingPredictor for Baseline {
 
     fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
         let (u, i) = known(&self.data, user, item);
-        Prediction { value: self.data.clip(self.biases.estimate(u, i)), status: unknown_status(u.is_some(), i.is_some()) }
+        Prediction {
+            value: self.data.clip(self.biases.estimate(u, i)),
+            status: unknown_status(u.is_some(), i.is_some()),
+        }
     }
 }
 

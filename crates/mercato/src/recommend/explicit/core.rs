@@ -20,7 +20,10 @@ impl RatingScale {
     /// Checks the declared bounds.
     pub fn validate(&self) -> Result<()> {
         if let RatingScale::Fixed(lo, hi) = *self {
-            ensure!(lo.is_finite() && hi.is_finite() && lo < hi, "rating scale must be finite with low < high, got ({lo}, {hi})");
+            ensure!(
+                lo.is_finite() && hi.is_finite() && lo < hi,
+                "rating scale must be finite with low < high, got ({lo}, {hi})"
+            );
         }
         Ok(())
     }
@@ -299,9 +302,7 @@ pub(crate) fn read_vec(r: &ModelReader, name: &str, len: usize) -> Result<Vec<f3
 pub(crate) fn read_mat(r: &ModelReader, name: &str, rows: usize, cols: usize) -> Result<Vec<f32>> {
     let (shape, data) = r.f32(name)?;
     if shape != [rows, cols] || data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::format(format!(
-            "array {name:?}: expected finite {rows} x {cols}, got shape {shape:?}"
-        )));
+        return Err(Error::format(format!("array {name:?}: expected finite {rows} x {cols}, got shape {shape:?}")));
     }
     Ok(data)
 }

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::baseline::{known, Biases, BaselineParams};
+use super::baseline::{known, BaselineParams, Biases};
 use super::core::{check_param, pool, unknown_status, Prediction, PredictionStatus, RatingScale, RatingSet};
 use super::funk::setter;
 use super::RatingPredictor;
@@ -242,7 +242,7 @@ impl KNN {
         pool.install(|| {
             let biases = Biases::fit(&data, &params.baseline);
             let (xs, other) = Self::sides(&data, params.user_based);
-            let nbr = similarities(&xs, &other, &data, &biases, params);
+            let nbr = similarities(&xs, &other, &biases, params);
             Ok(Self::assemble(params.clone(), data, biases, nbr, xs, other))
         })
     }
@@ -367,7 +367,7 @@ impl KNN {
 }
 
 /// Similarity lists for every x (positive similarities only, sorted by index).
-fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p: &KNNParams) -> Lists {
+fn similarities(xs: &Lists, other: &Lists, biases: &Biases, p: &KNNParams) -> Lists {
     let n = xs.ptr.len() - 1;
     let user_based = p.user_based;
     // Values used in the similarity: baseline residuals for PearsonBaseline, else ratings.
@@ -390,7 +390,10 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
             xs_.iter().zip(rs).map(move |(&x, &r)| resid(x as usize, y, r)).collect::<Vec<_>>()
         })
         .collect();
-    let _ = data;
+    // Without a bound on the lists every similarity is kept anyway, so compute each pair
+    // once (upper triangle) and mirror: half the work. With `max_neighbours` every row is
+    // computed in full and truncated at once, so memory stays O(n · max_neighbours).
+    let triangle = p.max_neighbours.is_none();
     let rows: Vec<Vec<(u32, f32)>> = (0..n)
         .into_par_iter()
         .with_min_len(8)
@@ -398,8 +401,13 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
             || Acc::new(n),
             |acc, x| {
                 let s = xs.ptr[x]..xs.ptr[x + 1];
+                let sums = p.similarity == Similarity::Pearson;
                 for (&y, &a) in xs.idx[s.clone()].iter().zip(&xval[s]) {
-                    let t = other.ptr[y as usize]..other.ptr[y as usize + 1];
+                    let mut t = other.ptr[y as usize]..other.ptr[y as usize + 1];
+                    if triangle {
+                        // Lists are sorted by index: skip to the partners after `x`.
+                        t.start += other.idx[t.clone()].partition_point(|&v| v as usize <= x);
+                    }
                     let (a, mut touched) = (a as f64, std::mem::take(&mut acc.touched));
                     for (&x2, &b) in other.idx[t.clone()].iter().zip(&oval[t]) {
                         let j = x2 as usize;
@@ -414,8 +422,10 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
                         acc.ab[j] += a * b;
                         acc.aa[j] += a * a;
                         acc.bb[j] += b * b;
-                        acc.a[j] += a;
-                        acc.b[j] += b;
+                        if sums {
+                            acc.a[j] += a;
+                            acc.b[j] += b;
+                        }
                     }
                     acc.touched = touched;
                 }
@@ -453,7 +463,8 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
                             }
                         }
                     };
-                    let sim = if p.shrinkage > 0.0 { sim * (cnt - 1.0) / (cnt - 1.0 + p.shrinkage as f64) } else { sim };
+                    let sim =
+                        if p.shrinkage > 0.0 { sim * (cnt - 1.0) / (cnt - 1.0 + p.shrinkage as f64) } else { sim };
                     if sim > 0.0 && sim.is_finite() {
                         let sim = if p.amplify != 1.0 { sim.powf(p.amplify as f64) } else { sim };
                         row.push((j as u32, sim as f32));
@@ -467,16 +478,14 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
                 }
                 acc.touched.clear();
                 if let Some(m) = p.max_neighbours {
-                    if row.len() > m {
-                        row.select_nth_unstable_by(m - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                        row.truncate(m);
-                    }
+                    truncate(&mut row, m);
                 }
                 row.sort_unstable_by_key(|e| e.0);
                 row
             },
         )
         .collect();
+    let rows = if triangle { mirror(rows) } else { rows };
     let mut ptr = Vec::with_capacity(n + 1);
     ptr.push(0usize);
     let total: usize = rows.iter().map(Vec::len).sum();
@@ -489,6 +498,34 @@ fn similarities(xs: &Lists, other: &Lists, data: &RatingSet, biases: &Biases, p:
         ptr.push(idx.len());
     }
     Lists { ptr, idx, val }
+}
+
+/// Keeps the `m` most similar entries (ties to the lower index).
+fn truncate(row: &mut Vec<(u32, f32)>, m: usize) {
+    if row.len() > m {
+        row.select_nth_unstable_by(m - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        row.truncate(m);
+    }
+}
+
+/// Full, index-sorted lists from upper-triangle rows (row `x` holds partners `j > x`, sorted).
+fn mirror(upper: Vec<Vec<(u32, f32)>>) -> Vec<Vec<(u32, f32)>> {
+    let mut deg: Vec<usize> = upper.iter().map(Vec::len).collect();
+    for row in &upper {
+        for &(j, _) in row {
+            deg[j as usize] += 1;
+        }
+    }
+    let mut full: Vec<Vec<(u32, f32)>> = deg.into_iter().map(Vec::with_capacity).collect();
+    // Visiting rows in increasing `x` appends every list in increasing index order: first the
+    // partners below it (as their rows come), then its own row.
+    for (x, row) in upper.into_iter().enumerate() {
+        for &(j, s) in &row {
+            full[j as usize].push((x as u32, s));
+        }
+        full[x].extend_from_slice(&row);
+    }
+    full
 }
 
 impl RatingPredictor for KNN {

@@ -319,8 +319,12 @@ impl Persist for SVDpp {
     const KIND: &'static str = "recommend.svdpp";
 
     fn write(&self) -> Result<ModelWriter> {
-        let meta =
-            SVDppMeta { params: self.params.clone(), mu: self.mu, history: self.history.clone(), ratings: self.data.meta() };
+        let meta = SVDppMeta {
+            params: self.params.clone(),
+            mu: self.mu,
+            history: self.history.clone(),
+            ratings: self.data.meta(),
+        };
         let (k, nu, ni) = (self.params.factors, self.data.n_users(), self.data.n_items());
         Ok(self
             .data
