@@ -1,3 +1,476 @@
-"""Explicit-rating recommenders (filled in by their issue)."""
+"""Explicit-rating recommenders: ``Baseline``, ``FunkSVD``, ``SVDpp`` and ``KNN``.
 
-__all__: list[str] = []
+All four share one interface (Surprise's models, scikit-learn's conventions)::
+
+    model = FunkSVD(factors=100).fit(users, items, ratings)   # or .fit(df)
+    model.predict(users, items)           # float64 ratings, clipped to the rating scale
+    model.recommend(user, N=10)           # (item ids, predicted ratings), best first
+    model.save("m.mercato"); FunkSVD.load("m.mercato"); pickle.dumps(model)
+
+Ids may be integers or strings. Users or items unseen in training get the baseline
+fallback (``mu + b_i``, ``mu + b_u`` or ``mu``); ``predict(..., return_status=True)`` also
+returns a status per pair (see ``STATUS``). Bad input (NaN/inf ratings, ratings outside a
+declared ``rating_scale``, empty input, duplicated (user, item) pairs, unknown
+hyper-parameter values, use before ``fit``) raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from mercato._mercato import recommend as _rs
+
+__all__ = ["STATUS", "Baseline", "FunkSVD", "KNN", "SVDpp"]
+
+#: Meaning of the status codes returned by ``predict(..., return_status=True)``.
+STATUS = {
+    0: "model",
+    1: "unknown_user",
+    2: "unknown_item",
+    3: "unknown_user_and_item",
+    4: "too_few_neighbours",
+}
+
+
+def _ids(values: Any) -> Any:
+    """Ids as an int64 array when integral, else a list of Python ints/strs."""
+    if isinstance(values, (list, tuple)):
+        # Keep mixed lists as they are: numpy would turn [1, "a"] into ["1", "a"].
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "b" or arr.dtype.kind == "f":
+        raise ValueError(f"ids must be integers or strings, got dtype {arr.dtype}")
+    return arr.tolist()
+
+
+def _scale(rating_scale: Any) -> Any:
+    if rating_scale is None:
+        return "Auto"
+    lo, hi = rating_scale
+    return {"Fixed": [float(lo), float(hi)]}
+
+
+class _ExplicitModel:
+    _kind = ""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._attrs: dict | None = None
+
+    # -- hyper-parameters -------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        """Hyper-parameters as passed to the constructor (scikit-learn convention)."""
+        return dict(self._params)
+
+    def set_params(self, **params: Any) -> _ExplicitModel:
+        unknown = set(params) - set(self._params)
+        if unknown:
+            raise ValueError(f"unknown hyper-parameters {sorted(unknown)} for {type(self).__name__}")
+        self._params.update(params)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
+        return f"{type(self).__name__}({args})"
+
+    def _rust_params(self) -> dict:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- fit / predict ----------------------------------------------------------------
+    def fit(
+        self,
+        users: Any,
+        items: Any = None,
+        ratings: Any = None,
+        *,
+        user_col: str = "user",
+        item_col: str = "item",
+        rating_col: str = "rating",
+    ):
+        """Fits on ``(users, items, ratings)`` arrays, or on a pandas DataFrame passed as
+        ``users`` with columns ``user_col``, ``item_col``, ``rating_col``. Returns self."""
+        if items is None and ratings is None and hasattr(users, "columns"):
+            df = users
+            missing = [c for c in (user_col, item_col, rating_col) if c not in df.columns]
+            if missing:
+                raise ValueError(f"DataFrame lacks column(s) {missing}; has {list(df.columns)}")
+            users, items, ratings = df[user_col].to_numpy(), df[item_col].to_numpy(), df[rating_col].to_numpy()
+        if items is None or ratings is None:
+            raise ValueError("fit needs users, items and ratings (or a DataFrame)")
+        try:
+            r = np.asarray(ratings, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"ratings must be numbers: {e}") from None
+        if r.ndim != 1:
+            raise ValueError(f"ratings must be one-dimensional, got shape {r.shape}")
+        params = json.dumps(self._rust_params())
+        self._model = _rs._fit_explicit(self._kind, _ids(users), _ids(items), r, params)
+        self._attrs = None
+        return self
+
+    def _fitted(self):
+        if self._model is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return self._model
+
+    def predict(self, users: Any, items: Any = None, *, return_status: bool = False, user_col="user", item_col="item"):
+        """Predicted ratings (float64) for paired ``users`` and ``items`` (or a DataFrame).
+        With ``return_status`` also a uint8 array of ``STATUS`` codes."""
+        model = self._fitted()
+        if items is None and hasattr(users, "columns"):
+            users, items = users[user_col].to_numpy(), users[item_col].to_numpy()
+        if items is None:
+            raise ValueError("predict needs users and items")
+        values, status = model.predict(_ids(users), _ids(items))
+        return (values, status) if return_status else values
+
+    def recommend(self, user: Any, N: int = 10, *, exclude_rated: bool = True, items: Any = None, deny: Any = None):
+        """The ``N`` items with the highest predicted rating for ``user``: (item ids, ratings).
+        ``items`` restricts the candidates, ``deny`` removes some; rated items are left out
+        unless ``exclude_rated=False``. Unknown users get the baseline ranking."""
+        model = self._fitted()
+        if isinstance(user, np.generic):
+            user = user.item()
+        allow = None if items is None else _ids(items)
+        denied = None if deny is None else _ids(deny)
+        return model.recommend(user, int(N), exclude_rated, allow, denied)
+
+    # -- fitted attributes --------------------------------------------------------------
+    def _attr(self, name: str):
+        if self._attrs is None:
+            self._attrs = self._fitted().attributes()
+        if name not in self._attrs:
+            raise AttributeError(f"{type(self).__name__} has no fitted attribute {name!r}")
+        return self._attrs[name]
+
+    @property
+    def user_ids_(self):
+        return self._attr("user_ids")
+
+    @property
+    def item_ids_(self):
+        return self._attr("item_ids")
+
+    @property
+    def rating_scale_(self):
+        return self._attr("rating_scale")
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Writes the fitted model to ``path`` (mercato's checked model format)."""
+        self._fitted().save(str(path))
+
+    @classmethod
+    def load(cls, path):
+        """Loads a model saved by ``save`` (hyper-parameters are restored from the file's
+        model; ``get_params`` then shows the constructor defaults)."""
+        return cls._wrap(_rs._ExplicitModel.load(str(path)))
+
+    @classmethod
+    def _wrap(cls, model):
+        expected = "recommend." + cls._kind
+        if model.kind != expected:
+            raise ValueError(f"file holds a {model.kind} model, not {expected} ({cls.__name__})")
+        obj = cls()
+        obj._model = model
+        return obj
+
+    def __reduce__(self):
+        # (restore, (model bytes, params)): the bytes go through mercato's checked format, so
+        # a damaged pickle raises ModelFormatError instead of building a broken model.
+        blob = None if self._model is None else bytes(self._model.to_bytes())
+        return (type(self)._restore, (blob, dict(self._params)))
+
+    @classmethod
+    def _restore(cls, blob, params=None):
+        obj = cls() if blob is None else cls._wrap(_rs._ExplicitModel._from_bytes(blob))
+        if params is not None:
+            obj._params = dict(params)
+        return obj
+
+
+class Baseline(_ExplicitModel):
+    """Koren's baseline ``mu + b_u + b_i`` (Surprise's ``BaselineOnly``), fitted by ALS
+    (``reg_item``, ``reg_user``) or SGD (``lr``, ``reg``). Defaults tuned on an inner split
+    of MovieLens-100k ``u1.base``."""
+
+    _kind = "baseline"
+
+    def __init__(
+        self,
+        method: str = "als",
+        epochs: int = 20,
+        reg_item: float = 3.0,
+        reg_user: float = 5.0,
+        lr: float = 0.005,
+        reg: float = 0.02,
+        rating_scale: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self._params = dict(
+            method=method,
+            epochs=epochs,
+            reg_item=reg_item,
+            reg_user=reg_user,
+            lr=lr,
+            reg=reg,
+            rating_scale=rating_scale,
+        )
+
+    def _rust_params(self) -> dict:
+        p = self._params
+        if p["method"] == "als":
+            method: Any = "Als"
+        elif p["method"] == "sgd":
+            method = {"Sgd": {"lr": float(p["lr"]), "reg": float(p["reg"])}}
+        else:
+            raise ValueError(f"method must be 'als' or 'sgd', got {p['method']!r}")
+        return {
+            "method": method,
+            "epochs": int(p["epochs"]),
+            "reg_item": float(p["reg_item"]),
+            "reg_user": float(p["reg_user"]),
+            "scale": _scale(p["rating_scale"]),
+        }
+
+    @property
+    def global_mean_(self):
+        return self._attr("global_mean")
+
+    @property
+    def user_bias_(self):
+        return self._attr("user_bias")
+
+    @property
+    def item_bias_(self):
+        return self._attr("item_bias")
+
+
+class FunkSVD(_ExplicitModel):
+    """Biased matrix factorisation trained by SGD (Surprise's ``SVD``):
+    ``mu + b_u + b_i + p_u . q_i``.
+
+    Parallel and deterministic: the ratings are cut into ``blocks x blocks`` user x item
+    blocks and each epoch runs ``blocks`` strata of mutually independent blocks in
+    parallel, so the result depends on ``seed`` only, never on ``num_threads``.
+    ``validation_fraction > 0`` holds ratings out for early stopping (``patience``).
+    """
+
+    _kind = "funk_svd"
+
+    def __init__(
+        self,
+        factors: int = 32,
+        epochs: int = 25,
+        lr: float = 0.03,
+        lr_decay: float = 0.95,
+        reg: float = 0.1,
+        reg_bias: float = 0.02,
+        init_std: float = 0.05,
+        biased: bool = True,
+        blocks: int = 16,
+        validation_fraction: float = 0.0,
+        patience: int = 3,
+        rating_scale: tuple[float, float] | None = None,
+        seed: int = 0,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._params = dict(
+            factors=factors,
+            epochs=epochs,
+            lr=lr,
+            lr_decay=lr_decay,
+            reg=reg,
+            reg_bias=reg_bias,
+            init_std=init_std,
+            biased=biased,
+            blocks=blocks,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            rating_scale=rating_scale,
+            seed=seed,
+            num_threads=num_threads,
+        )
+
+    def _rust_params(self) -> dict:
+        p = dict(self._params)
+        p["scale"] = _scale(p.pop("rating_scale"))
+        return p
+
+    @property
+    def global_mean_(self):
+        return self._attr("global_mean")
+
+    @property
+    def user_bias_(self):
+        return self._attr("user_bias")
+
+    @property
+    def item_bias_(self):
+        return self._attr("item_bias")
+
+    @property
+    def user_factors_(self):
+        return self._attr("user_factors")
+
+    @property
+    def item_factors_(self):
+        return self._attr("item_factors")
+
+    @property
+    def history_(self) -> dict:
+        """Training RMSE per epoch, validation RMSE per epoch and the kept epoch."""
+        return {k: self._attr(k) for k in ("train_rmse", "validation_rmse", "best_epoch")}
+
+
+class SVDpp(_ExplicitModel):
+    """SVD++ (Koren 2008): biased MF plus the implicit feedback of which items each user
+    rated. Trained by per-user SGD on one thread (exactly reproducible from ``seed``)."""
+
+    _kind = "svdpp"
+
+    def __init__(
+        self,
+        factors: int = 50,
+        epochs: int = 30,
+        lr: float = 0.007,
+        lr_decay: float = 0.95,
+        reg: float = 0.08,
+        reg_bias: float = 0.02,
+        reg_implicit: float = 0.1,
+        init_std: float = 0.05,
+        rating_scale: tuple[float, float] | None = None,
+        seed: int = 0,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._params = dict(
+            factors=factors,
+            epochs=epochs,
+            lr=lr,
+            lr_decay=lr_decay,
+            reg=reg,
+            reg_bias=reg_bias,
+            reg_implicit=reg_implicit,
+            init_std=init_std,
+            rating_scale=rating_scale,
+            seed=seed,
+            num_threads=num_threads,
+        )
+
+    def _rust_params(self) -> dict:
+        p = dict(self._params)
+        p["scale"] = _scale(p.pop("rating_scale"))
+        return p
+
+    @property
+    def user_factors_(self):
+        return self._attr("user_factors")
+
+    @property
+    def item_factors_(self):
+        return self._attr("item_factors")
+
+    @property
+    def implicit_factors_(self):
+        return self._attr("implicit_factors")
+
+
+_SIMILARITIES = {"cosine": "Cosine", "pearson": "Pearson", "pearson_baseline": "PearsonBaseline", "msd": "Msd"}
+_VARIANTS = {"basic": "Basic", "means": "WithMeans", "zscore": "WithZScore", "baseline": "WithBaseline"}
+
+
+class KNN(_ExplicitModel):
+    """Neighbourhood model, user- or item-based (Surprise's ``KNNBasic`` / ``KNNWithMeans``
+    / ``KNNWithZScore`` / ``KNNBaseline`` via ``variant`` = ``"basic"`` / ``"means"`` /
+    ``"zscore"`` / ``"baseline"``), ``similarity`` in ``"cosine"``, ``"pearson"``,
+    ``"pearson_baseline"``, ``"msd"``. Similarities are computed sparsely in parallel;
+    ``max_neighbours`` bounds the stored lists (memory ``n x max_neighbours``)."""
+
+    _kind = "knn"
+
+    def __init__(
+        self,
+        k: int = 40,
+        min_k: int = 1,
+        similarity: str = "pearson_baseline",
+        variant: str = "baseline",
+        user_based: bool = False,
+        shrinkage: float = 100.0,
+        min_support: int = 1,
+        damping: float = 0.5,
+        amplify: float = 1.0,
+        max_neighbours: int | None = None,
+        baseline_epochs: int = 20,
+        baseline_reg_item: float = 3.0,
+        baseline_reg_user: float = 5.0,
+        rating_scale: tuple[float, float] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._params = dict(
+            k=k,
+            min_k=min_k,
+            similarity=similarity,
+            variant=variant,
+            user_based=user_based,
+            shrinkage=shrinkage,
+            min_support=min_support,
+            damping=damping,
+            amplify=amplify,
+            max_neighbours=max_neighbours,
+            baseline_epochs=baseline_epochs,
+            baseline_reg_item=baseline_reg_item,
+            baseline_reg_user=baseline_reg_user,
+            rating_scale=rating_scale,
+            num_threads=num_threads,
+        )
+
+    def _rust_params(self) -> dict:
+        p = dict(self._params)
+        if p["similarity"] not in _SIMILARITIES:
+            raise ValueError(f"similarity must be one of {sorted(_SIMILARITIES)}, got {p['similarity']!r}")
+        if p["variant"] not in _VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(_VARIANTS)}, got {p['variant']!r}")
+        scale = _scale(p.pop("rating_scale"))
+        return {
+            "user_based": bool(p["user_based"]),
+            "similarity": _SIMILARITIES[p["similarity"]],
+            "variant": _VARIANTS[p["variant"]],
+            "k": int(p["k"]),
+            "min_k": int(p["min_k"]),
+            "shrinkage": float(p["shrinkage"]),
+            "min_support": int(p["min_support"]),
+            "damping": float(p["damping"]),
+            "amplify": float(p["amplify"]),
+            "max_neighbours": p["max_neighbours"],
+            "baseline": {
+                "method": "Als",
+                "epochs": int(p["baseline_epochs"]),
+                "reg_item": float(p["baseline_reg_item"]),
+                "reg_user": float(p["baseline_reg_user"]),
+                "scale": scale,
+            },
+            "scale": scale,
+            "num_threads": p["num_threads"],
+        }
+
+    @property
+    def user_bias_(self):
+        return self._attr("user_bias")
+
+    @property
+    def item_bias_(self):
+        return self._attr("item_bias")
+
+    @property
+    def n_neighbours_(self) -> int:
+        return self._attr("n_neighbours")

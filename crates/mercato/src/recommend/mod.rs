@@ -4,8 +4,13 @@
 //! Every model is trained on [`crate::data::Interactions`] (users are rows), is immutable
 //! after `fit`, and serves from `&self`, so one model can answer many threads.
 
+pub mod explicit;
 mod serving;
 pub mod svd;
 
+pub use explicit::{
+    Baseline, BaselineMethod, BaselineParams, FunkSVD, FunkSVDParams, KNNParams, KnnVariant, Prediction,
+    PredictionStatus, RatingPredictor, RatingScale, SVDpp, SVDppParams, Similarity, KNN,
+};
 pub use serving::{check_n, to_external, top_n, Filter, Ranked};
 pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, SvdPrediction, TruncatedSvd};

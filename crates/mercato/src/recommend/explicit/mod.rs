@@ -1,0 +1,114 @@
+//! Explicit-rating predictors (Surprise's territory): [`Baseline`], [`FunkSVD`], [`SVDpp`]
+//! and [`KNN`], all behind one role trait, [`RatingPredictor`].
+//!
+//! Conventions shared by every model here:
+//!
+//! * **Rating scale.** Predictions are clipped to the rating scale: the one declared in the
+//!   hyper-parameters ([`RatingScale::Fixed`], ratings outside it are rejected by `fit`) or
+//!   the smallest and largest training rating ([`RatingScale::Auto`], the default).
+//! * **Unknown users and items.** A user or item with no training rating (an id the model
+//!   never saw, or an id in the training id map whose row or column is empty) cannot be
+//!   scored by the model proper. The prediction then falls back to the biases the model
+//!   has: `mu + b_i` for an unknown user, `mu + b_u` for an unknown item, `mu` for both,
+//!   and [`Prediction::status`] says so. The kNN models fall back to their Koren baseline,
+//!   also when fewer than `min_k` neighbours are available.
+//! * **Duplicates.** The training [`Interactions`] hold one rating per (user, item) pair;
+//!   build them with `DuplicatePolicy::Error` to reject duplicates or `Last` to keep the
+//!   latest revision.
+//! * **Determinism.** Randomised fits take `seed` and `num_threads`; results are identical
+//!   for any thread count (see [`FunkSVD`] for the parallel SGD schedule).
+
+mod baseline;
+mod core;
+mod funk;
+mod knn;
+mod svdpp;
+
+pub use baseline::{Baseline, BaselineMethod, BaselineParams, Biases};
+pub use core::{Prediction, PredictionStatus, RatingScale, RatingSet};
+pub use funk::{FunkSVD, FunkSVDParams, TrainingHistory};
+pub use knn::{KNNParams, KnnVariant, Similarity, KNN};
+pub use svdpp::{SVDpp, SVDppParams};
+
+use rayon::prelude::*;
+
+use super::{check_n, to_external, top_n, Filter, Ranked};
+use crate::data::ExternalId;
+use crate::Result;
+
+/// A model that predicts the rating a user would give an item.
+///
+/// Implementors provide [`RatingPredictor::ratings`] (the training set and rating scale)
+/// and [`RatingPredictor::predict_index`]; the id-based calls, batches and top-N lists
+/// come with the trait.
+pub trait RatingPredictor: Sync {
+    /// The training ratings, id maps and rating scale.
+    fn ratings(&self) -> &RatingSet;
+
+    /// Prediction for dense indices; `None` stands for an id the model never saw. The value
+    /// is clipped to the rating scale.
+    fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction;
+
+    /// Unclipped scores of every item for a known user, written into `out` (length
+    /// `n_items`). The default calls [`RatingPredictor::predict_index`] item by item;
+    /// factor models override it with one pass over the item factors.
+    fn score_items(&self, user: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.predict_index(Some(user), Some(i)).value;
+        }
+    }
+
+    /// Prediction for external ids (unknown ids fall back, never fail).
+    fn predict(&self, user: &ExternalId, item: &ExternalId) -> Prediction {
+        let r = self.ratings();
+        self.predict_index(r.users().index(user), r.items().index(item))
+    }
+
+    /// Predictions for many (user, item) pairs, in parallel on the current rayon pool.
+    fn predict_batch(&self, users: &[ExternalId], items: &[ExternalId]) -> Result<Vec<Prediction>> {
+        crate::ensure!(
+            users.len() == items.len(),
+            "users and items must have the same length, got {} and {}",
+            users.len(),
+            items.len()
+        );
+        Ok(users.par_iter().zip(items.par_iter()).with_min_len(256).map(|(u, i)| self.predict(u, i)).collect())
+    }
+
+    /// The `n` items with the highest predicted rating for `user`, best first; with
+    /// `exclude_rated` the user's training items are left out. Other restrictions go in
+    /// `filter` (whose `exclude_seen` is or-ed with `exclude_rated`). A user without
+    /// training ratings gets items ranked by the fallback (`mu + b_i`).
+    fn recommend(&self, user: &ExternalId, n: usize, exclude_rated: bool, filter: &Filter) -> Result<Ranked> {
+        check_n(n)?;
+        let r = self.ratings();
+        filter.validate(r.n_items())?;
+        let u = r.users().index(user);
+        let mut scores = vec![0f32; r.n_items()];
+        let seen: &[u32] = match u {
+            Some(u) if r.user_known(u) => {
+                self.score_items(u, &mut scores);
+                r.user_items(u)
+            }
+            _ => {
+                for (i, s) in scores.iter_mut().enumerate() {
+                    *s = self.predict_index(None, Some(i)).value;
+                }
+                &[]
+            }
+        };
+        let (lo, hi) = r.scale();
+        let exclude = exclude_rated || filter.exclude_seen;
+        let keep = |i: usize| {
+            if exclude && seen.binary_search(&(i as u32)).is_ok() {
+                return false;
+            }
+            filter.deny.is_empty() && filter.allow.is_none() || filter.allows(i, &[])
+        };
+        let ranked = top_n(&scores, n, keep).into_iter().map(|(i, s)| (i, s.clamp(lo, hi))).collect();
+        Ok(to_external(r.items(), ranked))
+    }
+}
+
+#[cfg(test)]
+mod tests;
