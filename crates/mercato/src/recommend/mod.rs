@@ -4,6 +4,11 @@
 //! Every model is trained on [`crate::data::Interactions`] (users are rows), is immutable
 //! after `fit`, and serves from `&self`, so one model can answer many threads.
 
+pub mod implicit;
 mod serving;
 
+pub use implicit::{
+    bm25_items, bm25_weight, log_weight, ranking_metrics_at_k, tfidf_weight, Als, AlsParams, AlsSolver, Bpr, BprParams,
+    Confidence, ItemKnn, ItemKnnParams, KnnWeighting, NegativeSampling, RankingMetrics, Recommender, Recs, Rows,
+};
 pub use serving::{check_n, to_external, top_n, Filter, Ranked};
