@@ -26,10 +26,12 @@ pub use als::{Als, AlsParams, AlsSolver, Confidence};
 pub use bpr::{Bpr, BprParams, NegativeSampling};
 pub use eval::{ranking_metrics_at_k, RankingMetrics};
 pub use knn::{ItemKnn, ItemKnnParams, KnnWeighting};
+pub use rayon::ThreadPool;
 pub use rows::Rows;
 pub use weighting::{bm25_items, bm25_weight, log_weight, tfidf_weight};
 
 use super::{check_n, top_n, Filter};
+pub(crate) use thread_pool as pool;
 use crate::{Error, Result};
 
 /// Users scored together by [`Recommender::recommend_batch`]: one chunk's score buffer is
@@ -279,8 +281,9 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Builds a rayon pool with `threads` workers (all cores when `None`).
-pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+/// Builds a rayon pool local to a call with `threads` workers (all cores when `None`), so
+/// the global pool is never reconfigured.
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(t) = threads {
         crate::ensure!(t > 0, "num_threads must be positive, got {t}");

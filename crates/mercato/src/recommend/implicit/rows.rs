@@ -54,6 +54,42 @@ impl Rows {
         Ok(out)
     }
 
+    /// From raw CSR parts as scipy holds them (`indptr`, `indices`, `data`); checks the
+    /// pointers and bounds, sorts unsorted rows and sums duplicates.
+    pub fn from_csr_parts(n_rows: usize, n_cols: usize, indptr: &[i64], indices: &[i64], data: &[f32]) -> Result<Self> {
+        if indptr.len() != n_rows + 1 {
+            return Err(Error::shape(format!("indptr of length {}", n_rows + 1), indptr.len()));
+        }
+        if indices.len() != data.len() {
+            return Err(Error::shape(format!("{} values", indices.len()), data.len()));
+        }
+        crate::ensure!(n_cols <= u32::MAX as usize, "at most {} items are supported, got {n_cols}", u32::MAX);
+        let nnz = indices.len() as i64;
+        if indptr[0] != 0 || indptr[n_rows] != nnz || indptr.windows(2).any(|w| w[0] > w[1]) {
+            bail!("indptr must start at 0, be non-decreasing and end at nnz = {nnz}");
+        }
+        let mut out = Rows { n_cols, indptr: Vec::with_capacity(n_rows + 1), indices: Vec::new(), data: Vec::new() };
+        out.indptr.push(0);
+        out.indices.reserve(indices.len());
+        out.data.reserve(indices.len());
+        let mut buf: Vec<(u32, f32)> = Vec::new();
+        for r in 0..n_rows {
+            buf.clear();
+            for k in indptr[r] as usize..indptr[r + 1] as usize {
+                let (c, v) = (indices[k], data[k]);
+                if c < 0 || c as usize >= n_cols {
+                    return Err(Error::UnknownId { kind: "item", id: format!("index {c} (matrix has {n_cols} columns)") });
+                }
+                if !v.is_finite() || v < 0.0 {
+                    bail!("row {r}, column {c}: values must be finite and non-negative, got {v}");
+                }
+                buf.push((c as u32, v));
+            }
+            out.push_sorted(&mut buf);
+        }
+        Ok(out)
+    }
+
     /// From (row, column, value) triplets; sorted per row, duplicates summed.
     pub fn from_triplets(n_rows: usize, n_cols: usize, triplets: &[(usize, usize, f32)]) -> Result<Self> {
         let mut by_row: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_rows];
