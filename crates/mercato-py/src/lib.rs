@@ -23,7 +23,10 @@ fn submodule<'py>(
 ) -> PyResult<()> {
     let m = PyModule::new(parent.py(), name)?;
     fill(&m)?;
-    parent.add_submodule(&m)
+    parent.add_submodule(&m)?;
+    // Register in sys.modules so `from mercato._mercato.fraud import X` works.
+    let qualified = format!("mercato._mercato.{name}");
+    parent.py().import("sys")?.getattr("modules")?.set_item(qualified, &m)
 }
 
 #[pymodule]

@@ -125,7 +125,9 @@ macro_rules! bail {
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
+        // Bound first: `!(x >= y)` on floats trips clippy's partial-order lint at call sites.
+        let holds: bool = $cond;
+        if !holds {
             $crate::bail!($($arg)*);
         }
     };

@@ -34,3 +34,8 @@ pub mod recommend;
 pub mod vision;
 
 pub use error::{Error, Result};
+
+/// The README's Rust quick start, compiled and run as a doc-test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

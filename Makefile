@@ -1,0 +1,67 @@
+# mercato — every target sets up what it needs on a fresh Debian machine, and reuses it after.
+#   make demo      the main job on the bundled marketplace data
+#   make test      format + lint checks, all Rust tests (with libtorch), the Python package, pytest
+#   make develop   build and install the Python package into .venv
+#   make bench     criterion benchmarks
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+STAMP := $(VENV)/.mercato-ready
+# torch-sys finds libtorch in the venv's torch wheel: it runs `python` from VIRTUAL_ENV.
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export LIBTORCH_USE_PYTORCH := 1
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+CARGO_FEATURES := --features mercato/torch
+
+.PHONY: help demo test develop bench venv data rust-test py-test lint
+
+help:
+	@echo "make demo | make test | make develop | make bench"
+
+# The Python environment: torch (libtorch for tch), numpy/scipy/pandas, maturin, pytest, ruff.
+$(STAMP): python/requirements-dev.txt
+	@command -v python3 >/dev/null || { echo "python3 is required (apt-get install -y python3 python3-venv)"; exit 1; }
+	@test -x $(VENV)/bin/python || { echo "== creating $(VENV)"; python3 -m venv $(VENV); }
+	@echo "== installing Python requirements into $(VENV) (torch is ~4.7 GB the first time)"
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+# Fashion-MNIST from Debian, for the image classifier's demo and tests. Optional elsewhere.
+data:
+	@if [ -d $(FASHION_DIR) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "note: no apt-get here; skipping Fashion-MNIST (vision tests and demo step will say so)"; exit 0; fi; \
+	SUDO=""; if [ "$$(id -u)" != 0 ]; then if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else echo "note: not root and no sudo; skipping Fashion-MNIST (apt-get install -y dataset-fashion-mnist)"; exit 0; fi; fi; \
+	echo "== installing dataset-fashion-mnist"; \
+	$$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || { echo "== apt-get update (package lists missing)"; $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; } || echo "note: could not install dataset-fashion-mnist; vision data steps will be skipped"
+
+develop: $(STAMP)
+	@echo "== building the Python package (maturin, release) into $(VENV)"
+	maturin develop --release --quiet
+	@if [ -f crates/mercato-vision-py/pyproject.toml ]; then \
+	  echo "== building the vision extension (libtorch)"; \
+	  maturin develop --release --quiet -m crates/mercato-vision-py/Cargo.toml; fi
+
+lint: $(STAMP)
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	ruff check $(wildcard python benches/compare examples)
+
+rust-test: $(STAMP) data
+	cargo test --workspace $(CARGO_FEATURES)
+
+py-test: develop data
+	python -m pytest -q python/tests
+
+test: lint rust-test py-test
+
+demo: $(STAMP) data
+	cargo run --release -q -p mercato-cli $(CARGO_FEATURES) -- demo
+
+bench: $(STAMP) data
+	cargo bench -p mercato-benches $(CARGO_FEATURES)
