@@ -26,17 +26,14 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> P
 /// Rows from scipy CSR parts (indptr, indices, data, n_rows, n_cols).
 fn rows_from(csr: &Csr<'_>) -> PyResult<Rows> {
     let (indptr, indices, data, n_rows, n_cols) = csr;
-    Rows::from_csr_parts(
-        *n_rows,
-        *n_cols,
-        slice(indptr, "indptr")?,
-        slice(indices, "indices")?,
-        slice(data, "data")?,
-    )
-    .py()
+    Rows::from_csr_parts(*n_rows, *n_cols, slice(indptr, "indptr")?, slice(indices, "indices")?, slice(data, "data")?)
+        .py()
 }
 
-fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
+fn rows_to_py<'py>(
+    py: Python<'py>,
+    rows: &Rows,
+) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
     let (indptr, indices, data) = rows.raw();
     (
         PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),
@@ -61,7 +58,7 @@ fn pool(threads: usize) -> PyResult<mercato::recommend::implicit::ThreadPool> {
     imp::thread_pool((threads > 0).then_some(threads)).py()
 }
 
-type Served<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>);
+type Served<'py> = (Bound<'py, PyArray2<i32>>, Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>);
 
 /// Serves `users` (with optional supplied rows) from `m`: known users through the chunked
 /// batch path, unknown users (or all with `recalculate`) through fold-in on their row.
@@ -83,11 +80,7 @@ fn serve<'py, M: Recommender>(
     let n = n as usize;
     if let Some(r) = &rows {
         if r.n_rows() != users.len() {
-            return Err(PyValueError::new_err(format!(
-                "user_items has {} rows for {} users",
-                r.n_rows(),
-                users.len()
-            )));
+            return Err(PyValueError::new_err(format!("user_items has {} rows for {} users", r.n_rows(), users.len())));
         }
     }
     let n_users = m.n_users();
@@ -127,11 +120,11 @@ fn serve<'py, M: Recommender>(
     let recs = result.py()?;
     let width = recs.iter().map(|r| r.items.len()).max().unwrap_or(0).max(if recs.is_empty() { 0 } else { 1 });
     let width = width.min(n);
-    let mut ids = ndarray::Array2::<i64>::from_elem((recs.len(), width), -1);
+    let mut ids = ndarray::Array2::<i32>::from_elem((recs.len(), width), -1);
     let mut scores = ndarray::Array2::<f32>::from_elem((recs.len(), width), f32::NEG_INFINITY);
     for (r, rec) in recs.iter().enumerate() {
         for (c, &(i, s)) in rec.items.iter().enumerate() {
-            ids[[r, c]] = i as i64;
+            ids[[r, c]] = i as i32;
             scores[[r, c]] = s;
         }
     }
@@ -139,8 +132,8 @@ fn serve<'py, M: Recommender>(
     Ok((PyArray2::from_owned_array(py, ids), PyArray2::from_owned_array(py, scores), PyArray1::from_vec(py, fallback)))
 }
 
-fn pairs<'py>(py: Python<'py>, v: Vec<(usize, f32)>) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>) {
-    let (i, s): (Vec<i64>, Vec<f32>) = v.into_iter().map(|(i, s)| (i as i64, s)).unzip();
+fn pairs<'py>(py: Python<'py>, v: Vec<(usize, f32)>) -> (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
+    let (i, s): (Vec<i32>, Vec<f32>) = v.into_iter().map(|(i, s)| (i as i32, s)).unzip();
     (PyArray1::from_vec(py, i), PyArray1::from_vec(py, s))
 }
 
@@ -160,7 +153,8 @@ fn positive(n: i64) -> PyResult<usize> {
 
 fn factors_py<'py>(py: Python<'py>, f: &[f32], width: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let rows = if width == 0 { 0 } else { f.len() / width };
-    let a = ndarray::Array2::from_shape_vec((rows, width), f.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let a =
+        ndarray::Array2::from_shape_vec((rows, width), f.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(PyArray2::from_owned_array(py, a))
 }
 
@@ -234,7 +228,7 @@ macro_rules! shared_methods {
                 py: Python<'py>,
                 item: i64,
                 n: i64,
-            ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+            ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
                 let m = self.fitted()?;
                 let item = to_index(item, "item", m.n_items())?;
                 let n = positive(n)?;
@@ -246,7 +240,7 @@ macro_rules! shared_methods {
                 py: Python<'py>,
                 user: i64,
                 n: i64,
-            ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+            ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
                 let m = self.fitted()?;
                 let user = to_index(user, "user", m.n_users())?;
                 let n = positive(n)?;
@@ -345,7 +339,9 @@ shared_methods!(PyAls, Als, "ALS", {
         let confidence = match confidence {
             "linear" => Confidence::Linear,
             "binary" => Confidence::Binary,
-            other => return Err(PyValueError::new_err(format!("confidence must be 'linear' or 'binary', got {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!("confidence must be 'linear' or 'binary', got {other:?}")))
+            }
         };
         let solver = match solver {
             "cg" => AlsSolver::ConjugateGradient,
@@ -395,7 +391,6 @@ shared_methods!(PyAls, Als, "ALS", {
         factors_py(py, m.item_factors(), m.factors())
     }
 });
-
 
 /// Rust side of `mercato.recommend.BPR`.
 #[pyclass(module = "mercato.recommend", name = "_BPR")]
@@ -469,7 +464,6 @@ shared_methods!(PyBpr, Bpr, "BPR", {
     }
 });
 
-
 /// Rust side of `mercato.recommend.ItemKNN`.
 #[pyclass(module = "mercato.recommend", name = "_ItemKNN")]
 pub struct PyItemKnn {
@@ -517,7 +511,6 @@ shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
         Ok(rows_to_py(py, self.fitted()?.similarity()))
     }
 });
-
 
 type RawCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
 

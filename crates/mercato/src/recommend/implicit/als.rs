@@ -206,7 +206,7 @@ fn gram(y: &[f32], k: usize, reg: f32) -> Vec<f32> {
     g
 }
 
-#[inline]
+#[inline(always)]
 fn confidence(p: &AlsParams, r: f32) -> f32 {
     match p.confidence {
         Confidence::Linear => 1.0 + p.alpha * r,
@@ -215,7 +215,7 @@ fn confidence(p: &AlsParams, r: f32) -> f32 {
 }
 
 /// `out = G · v` for a symmetric k × k `g`.
-#[inline]
+#[inline(always)]
 fn matvec(g: &[f32], v: &[f32], out: &mut [f32]) {
     for (o, row) in out.iter_mut().zip(g.chunks_exact(v.len())) {
         *o = dot(row, v);
@@ -234,14 +234,46 @@ fn solve_all(p: &AlsParams, cui: &Rows, y: &[f32], x: &mut [f32], exact: bool) {
             if exact {
                 solve_exact(p, &g, y, items, vals, xu);
             } else {
-                solve_cg(p, &g, y, items, vals, xu, scratch);
+                solve_cg_dispatch(p, &g, y, items, vals, xu, scratch);
             }
         },
     );
 }
 
+/// Runs [`solve_cg`] compiled for AVX2+FMA when the CPU has them (detected at run time;
+/// the portable build targets SSE2). Results are identical across thread counts on one
+/// machine; they may differ in the last bits between CPUs with and without FMA.
+#[allow(clippy::too_many_arguments)]
+fn solve_cg_dispatch(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x: &mut [f32], s: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features the function is compiled for were just detected.
+            unsafe { solve_cg_avx2(p, g, y, items, vals, x, s) };
+            return;
+        }
+    }
+    solve_cg(p, g, y, items, vals, x, s);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn solve_cg_avx2(
+    p: &AlsParams,
+    g: &[f32],
+    y: &[f32],
+    items: &[u32],
+    vals: &[f32],
+    x: &mut [f32],
+    s: &mut [f32],
+) {
+    solve_cg(p, g, y, items, vals, x, s);
+}
+
 /// Conjugate gradient on `(G + Σ (c−1) y yᵀ) x = Σ c y`, warm-started at `x`
 /// (implicit's `least_squares_cg`).
+#[inline(always)]
 fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x: &mut [f32], scratch: &mut [f32]) {
     let k = x.len();
     let (r, rest) = scratch.split_at_mut(k);

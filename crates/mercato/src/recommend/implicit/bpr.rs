@@ -248,12 +248,16 @@ fn sgd_step(x: &mut [f32], items: &mut [f32], i: usize, j: usize, d: usize, lr: 
     };
     let score = dot(x, yi) - dot(x, yj);
     let z = 1.0 / (1.0 + score.exp());
-    for f in 0..k {
-        let (xu, a, b) = (x[f], yi[f], yj[f]);
-        x[f] += lr * (z * (a - b) - reg * xu);
-        if update_items {
-            yi[f] += lr * (z * xu - reg * a);
-            yj[f] += lr * (-z * xu - reg * b);
+    if update_items {
+        for ((xf, a), b) in x[..k].iter_mut().zip(yi[..k].iter_mut()).zip(yj[..k].iter_mut()) {
+            let (xu, av, bv) = (*xf, *a, *b);
+            *xf += lr * (z * (av - bv) - reg * xu);
+            *a += lr * (z * xu - reg * av);
+            *b += lr * (-z * xu - reg * bv);
+        }
+    } else {
+        for ((xf, a), b) in x[..k].iter_mut().zip(yi[..k].iter()).zip(yj[..k].iter()) {
+            *xf += lr * (z * (a - b) - reg * *xf);
         }
     }
     if update_items {

@@ -31,8 +31,8 @@ pub use rows::Rows;
 pub use weighting::{bm25_items, bm25_weight, log_weight, tfidf_weight};
 
 use super::{check_n, top_n, Filter};
-pub(crate) use thread_pool as pool;
 use crate::{Error, Result};
+pub(crate) use thread_pool as pool;
 
 /// Users scored together by [`Recommender::recommend_batch`]: one chunk's score buffer is
 /// `chunk × n_items × 4` bytes, and at most one chunk per worker thread is alive.
@@ -86,7 +86,37 @@ fn select(scores: &mut [f32], n: usize, mask: Option<&[bool]>, seen: Option<&[u3
             }
         }
     }
-    top_n(scores, n, |_| true)
+    fast_top_n(scores, n)
+}
+
+/// [`top_n`] without a filter, with the same result (ties to the lower index, NaN
+/// skipped), but a scan that rejects most scores with one float comparison against the
+/// worst kept score: items arrive in increasing index, so an equal score never displaces.
+fn fast_top_n(scores: &[f32], n: usize) -> Vec<(usize, f32)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut kept: Vec<(usize, f32)> = Vec::with_capacity(n + 1);
+    let mut worst = f32::NEG_INFINITY;
+    for (i, &s) in scores.iter().enumerate() {
+        if kept.len() == n {
+            if !(s > worst) {
+                continue;
+            }
+        } else if s.is_nan() {
+            continue;
+        }
+        // insertion into a small sorted list (best first, ties by index)
+        let pos = kept.partition_point(|&(j, t)| t > s || (t == s && j < i));
+        kept.insert(pos, (i, s));
+        if kept.len() > n {
+            kept.pop();
+        }
+        if kept.len() == n {
+            worst = kept[n - 1].1;
+        }
+    }
+    kept
 }
 
 fn check_user(user: usize, n_users: usize) -> Result<()> {
@@ -255,26 +285,22 @@ fn cosine_top_n(factors: &[f32], k: usize, q: usize, n: usize) -> Vec<(usize, f3
 }
 
 /// Dot product written so LLVM vectorises it (8 independent accumulators).
-#[inline]
+#[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
     let mut acc = [0f32; 8];
-    let chunks = n / 8;
-    for c in 0..chunks {
+    for (x, y) in ca.zip(cb) {
         for l in 0..8 {
-            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+            acc[l] += x[l] * y[l];
         }
     }
-    let mut s = acc.iter().sum::<f32>();
-    for i in chunks * 8..n {
-        s += a[i] * b[i];
-    }
-    s
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
 /// `y += a · x`.
-#[inline]
+#[inline(always)]
 pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
@@ -321,3 +347,6 @@ pub(crate) fn progress(show: bool, len: u64, what: &str) -> indicatif::ProgressB
         indicatif::ProgressBar::hidden()
     }
 }
+
+#[cfg(test)]
+mod tests;

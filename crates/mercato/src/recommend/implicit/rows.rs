@@ -35,7 +35,7 @@ impl Rows {
     pub fn from_csmat(m: &CsMat<f32>) -> Result<Self> {
         let m = if m.is_csr() { m.view() } else { return Self::from_csmat(&m.to_csr()) };
         let (n_rows, n_cols) = m.shape();
-        crate::ensure!(n_cols <= u32::MAX as usize, "at most {} items are supported, got {n_cols}", u32::MAX);
+        crate::ensure!(n_cols <= i32::MAX as usize, "at most {} items are supported, got {n_cols}", i32::MAX);
         let mut out = Rows { n_cols, indptr: Vec::with_capacity(n_rows + 1), indices: Vec::new(), data: Vec::new() };
         out.indptr.push(0);
         out.indices.reserve(m.nnz());
@@ -63,7 +63,7 @@ impl Rows {
         if indices.len() != data.len() {
             return Err(Error::shape(format!("{} values", indices.len()), data.len()));
         }
-        crate::ensure!(n_cols <= u32::MAX as usize, "at most {} items are supported, got {n_cols}", u32::MAX);
+        crate::ensure!(n_cols <= i32::MAX as usize, "at most {} items are supported, got {n_cols}", i32::MAX);
         let nnz = indices.len() as i64;
         if indptr[0] != 0 || indptr[n_rows] != nnz || indptr.windows(2).any(|w| w[0] > w[1]) {
             bail!("indptr must start at 0, be non-decreasing and end at nnz = {nnz}");
@@ -78,7 +78,10 @@ impl Rows {
             for k in indptr[r] as usize..indptr[r + 1] as usize {
                 let (c, v) = (indices[k], data[k]);
                 if c < 0 || c as usize >= n_cols {
-                    return Err(Error::UnknownId { kind: "item", id: format!("index {c} (matrix has {n_cols} columns)") });
+                    return Err(Error::UnknownId {
+                        kind: "item",
+                        id: format!("index {c} (matrix has {n_cols} columns)"),
+                    });
                 }
                 if !v.is_finite() || v < 0.0 {
                     bail!("row {r}, column {c}: values must be finite and non-negative, got {v}");
