@@ -134,7 +134,9 @@ def tune(train):
     """Picks ALS() defaults on a validation split carved out of the training set only."""
     fit_tr, val = per_user_split(train, 0.2, SEED + 1)
     grid = [
-        dict(confidence="binary", alpha=a, regularization=r) for a in (10.0, 20.0, 40.0) for r in (0.1, 1.0, 10.0)
+        dict(confidence="binary", alpha=a, regularization=r)
+        for a in (2.0, 5.0, 10.0, 20.0, 40.0)
+        for r in (0.1, 1.0, 10.0, 30.0, 100.0)
     ] + [dict(confidence="linear", alpha=a, regularization=r) for a in (1.0, 10.0) for r in (0.1, 1.0)]
     print("ALS defaults search, 64 factors 15 iterations, raw counts, train-internal validation P@10/NDCG@10:")
     for params in grid:

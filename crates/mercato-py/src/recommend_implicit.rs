@@ -30,10 +30,10 @@ fn rows_from(csr: &Csr<'_>) -> PyResult<Rows> {
         .py()
 }
 
-fn rows_to_py<'py>(
-    py: Python<'py>,
-    rows: &Rows,
-) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
+/// CSR parts (indptr, indices, data) handed to Python.
+type PyCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
+
+fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyCsr<'py> {
     let (indptr, indices, data) = rows.raw();
     (
         PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),
@@ -152,7 +152,7 @@ fn positive(n: i64) -> PyResult<usize> {
 }
 
 fn factors_py<'py>(py: Python<'py>, f: &[f32], width: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let rows = if width == 0 { 0 } else { f.len() / width };
+    let rows = f.len().checked_div(width).unwrap_or(0);
     let a =
         ndarray::Array2::from_shape_vec((rows, width), f.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(PyArray2::from_owned_array(py, a))
@@ -266,7 +266,7 @@ macro_rules! shared_methods {
             fn train_rows<'py>(
                 &self,
                 py: Python<'py>,
-            ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
+            ) -> PyResult<PyCsr<'py>> {
                 Ok(rows_to_py(py, self.fitted()?.rows()))
             }
 
@@ -504,10 +504,7 @@ shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
     }
 
     /// The item × item similarity as (indptr, indices, data).
-    fn similarity<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
+    fn similarity<'py>(&self, py: Python<'py>) -> PyResult<PyCsr<'py>> {
         Ok(rows_to_py(py, self.fitted()?.similarity()))
     }
 });

@@ -143,14 +143,14 @@ fn weigh_items(items: &Rows, w: KnnWeighting, n_users: usize) -> Rows {
     let mut triplets = Vec::with_capacity(items.nnz());
     let sums: Vec<f64> = (0..items.n_rows()).map(|i| items.row(i).1.iter().map(|&v| v as f64).sum()).collect();
     let mean = if sums.is_empty() { 0.0 } else { sums.iter().sum::<f64>() / n_docs };
-    for i in 0..items.n_rows() {
+    for (i, &row_sum) in sums.iter().enumerate() {
         let (us, vs) = items.row(i);
         let mut vals: Vec<f64> = match w {
             KnnWeighting::Cosine | KnnWeighting::None => vs.iter().map(|&v| v as f64).collect(),
             KnnWeighting::TfIdf => us.iter().zip(vs).map(|(&u, &v)| (v as f64).sqrt() * idf[u as usize]).collect(),
             KnnWeighting::Bm25 { k1, b } => {
                 let (k1, b) = (k1 as f64, b as f64);
-                let norm = if mean > 0.0 { (1.0 - b) + b * sums[i] / mean } else { 1.0 };
+                let norm = if mean > 0.0 { (1.0 - b) + b * row_sum / mean } else { 1.0 };
                 us.iter()
                     .zip(vs)
                     .map(|(&u, &v)| {

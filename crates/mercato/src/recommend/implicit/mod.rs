@@ -100,7 +100,8 @@ fn fast_top_n(scores: &[f32], n: usize) -> Vec<(usize, f32)> {
     let mut worst = f32::NEG_INFINITY;
     for (i, &s) in scores.iter().enumerate() {
         if kept.len() == n {
-            if !(s > worst) {
+            // NaN and anything not better than the worst kept score are rejected here
+            if s.partial_cmp(&worst) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
         } else if s.is_nan() {
