@@ -1,8 +1,564 @@
-//! Bindings for `mercato::recommend/implicit` (filled in by its issue).
+//! Bindings for `mercato::recommend::implicit`: ALS, BPR, item kNN, weighting helpers and
+//! implicit-compatible ranking metrics. Python-side conventions (scipy/pandas input,
+//! implicit's argument names) live in `python/mercato/recommend/_implicit.py`; this file
+//! converts raw CSR arrays and calls the core.
 
+use mercato::persist::Persist;
+use mercato::recommend::implicit::{
+    self as imp, Als, AlsSolver, Bpr, Confidence, ItemKnn, KnnWeighting, NegativeSampling, Recommender, Recs, Rows,
+};
+use mercato::recommend::Filter;
+use mercato::Error;
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::convert::{model_from_pybytes, model_to_pybytes};
+use crate::errors::PyResultExt;
+
+type Csr<'py> = (PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f32>, usize, usize);
+
+fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| PyValueError::new_err(format!("{what} must be a contiguous 1-D array")))
+}
+
+/// Rows from scipy CSR parts (indptr, indices, data, n_rows, n_cols).
+fn rows_from(csr: &Csr<'_>) -> PyResult<Rows> {
+    let (indptr, indices, data, n_rows, n_cols) = csr;
+    Rows::from_csr_parts(*n_rows, *n_cols, slice(indptr, "indptr")?, slice(indices, "indices")?, slice(data, "data")?)
+        .py()
+}
+
+/// CSR parts (indptr, indices, data) handed to Python.
+type PyCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
+
+fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyCsr<'py> {
+    let (indptr, indices, data) = rows.raw();
+    (
+        PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),
+        PyArray1::from_vec(py, indices.iter().map(|&i| i as i32).collect()),
+        PyArray1::from_slice(py, data),
+    )
+}
+
+fn item_list(ids: Option<PyReadonlyArray1<'_, i64>>, n_items: usize) -> PyResult<Option<Vec<usize>>> {
+    let Some(ids) = ids else { return Ok(None) };
+    slice(&ids, "item ids")?
+        .iter()
+        .map(|&i| match usize::try_from(i) {
+            Ok(u) if u < n_items => Ok(u),
+            _ => Err(PyKeyError::new_err(format!("unknown item id: {i} (model has {n_items} items)"))),
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}
+
+fn pool(threads: usize) -> PyResult<mercato::recommend::implicit::ThreadPool> {
+    imp::thread_pool((threads > 0).then_some(threads)).py()
+}
+
+type Served<'py> = (Bound<'py, PyArray2<i32>>, Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>);
+
+/// Serves `users` (with optional supplied rows) from `m`: known users through the chunked
+/// batch path, unknown users (or all with `recalculate`) through fold-in on their row.
+#[allow(clippy::too_many_arguments)]
+fn serve<'py, M: Recommender>(
+    py: Python<'py>,
+    m: &M,
+    users: &[i64],
+    n: i64,
+    rows: Option<Rows>,
+    filter: Filter,
+    recalculate: bool,
+    chunk: usize,
+    threads: usize,
+) -> PyResult<Served<'py>> {
+    if n <= 0 {
+        return Err(PyValueError::new_err(format!("N must be positive, got {n}")));
+    }
+    let n = n as usize;
+    if let Some(r) = &rows {
+        if r.n_rows() != users.len() {
+            return Err(PyValueError::new_err(format!("user_items has {} rows for {} users", r.n_rows(), users.len())));
+        }
+    }
+    let n_users = m.n_users();
+    let mut batch = Vec::new();
+    let mut fold = Vec::new();
+    for (k, &u) in users.iter().enumerate() {
+        let known = u >= 0 && (u as usize) < n_users;
+        if u < 0 || (!known && rows.is_none()) {
+            return Err(PyKeyError::new_err(format!(
+                "unknown user id: {u} (model has {n_users} users; pass user_items to fold in new users)"
+            )));
+        }
+        if known && !(recalculate && rows.is_some()) {
+            batch.push(k);
+        } else {
+            fold.push(k);
+        }
+    }
+    let pool = pool(threads)?;
+    let result: mercato::Result<Vec<Recs>> = py.detach(|| {
+        pool.install(|| {
+            let mut out: Vec<Option<Recs>> = vec![None; users.len()];
+            let batch_users: Vec<usize> = batch.iter().map(|&k| users[k] as usize).collect();
+            let sub = rows.as_ref().map(|r| r.select(&batch));
+            let recs = m.recommend_batch_chunked(&batch_users, sub.as_ref(), n, &filter, chunk)?;
+            for (&k, r) in batch.iter().zip(recs) {
+                out[k] = Some(r);
+            }
+            for &k in &fold {
+                let row = rows.as_ref().map(|r| r.row(k)).unwrap_or((&[], &[]));
+                let items: Vec<usize> = row.0.iter().map(|&i| i as usize).collect();
+                out[k] = Some(m.recommend_row(&items, row.1, n, &filter)?);
+            }
+            Ok(out.into_iter().map(|r| r.expect("every user served")).collect())
+        })
+    });
+    let recs = result.py()?;
+    let width = recs.iter().map(|r| r.items.len()).max().unwrap_or(0).max(if recs.is_empty() { 0 } else { 1 });
+    let width = width.min(n);
+    let mut ids = ndarray::Array2::<i32>::from_elem((recs.len(), width), -1);
+    let mut scores = ndarray::Array2::<f32>::from_elem((recs.len(), width), f32::NEG_INFINITY);
+    for (r, rec) in recs.iter().enumerate() {
+        for (c, &(i, s)) in rec.items.iter().enumerate() {
+            ids[[r, c]] = i as i32;
+            scores[[r, c]] = s;
+        }
+    }
+    let fallback: Vec<bool> = recs.iter().map(|r| r.popularity_fallback).collect();
+    Ok((PyArray2::from_owned_array(py, ids), PyArray2::from_owned_array(py, scores), PyArray1::from_vec(py, fallback)))
+}
+
+fn pairs<'py>(py: Python<'py>, v: Vec<(usize, f32)>) -> (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
+    let (i, s): (Vec<i32>, Vec<f32>) = v.into_iter().map(|(i, s)| (i as i32, s)).unzip();
+    (PyArray1::from_vec(py, i), PyArray1::from_vec(py, s))
+}
+
+fn to_index(v: i64, kind: &str, n: usize) -> PyResult<usize> {
+    match usize::try_from(v) {
+        Ok(u) if u < n => Ok(u),
+        _ => Err(PyKeyError::new_err(format!("unknown {kind} id: {v} (model has {n} {kind}s)"))),
+    }
+}
+
+fn positive(n: i64) -> PyResult<usize> {
+    if n <= 0 {
+        return Err(PyValueError::new_err(format!("N must be positive, got {n}")));
+    }
+    Ok(n as usize)
+}
+
+fn factors_py<'py>(py: Python<'py>, f: &[f32], width: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let rows = f.len().checked_div(width).unwrap_or(0);
+    let a =
+        ndarray::Array2::from_shape_vec((rows, width), f.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(PyArray2::from_owned_array(py, a))
+}
+
+/// Methods every model class shares: serving, similarity, metrics, persistence.
+macro_rules! shared_methods {
+    ($cls:ident, $model:ty, $name:literal, { $($extra:tt)* }) => {
+        impl $cls {
+            fn fitted(&self) -> PyResult<&$model> {
+                self.model.as_ref().ok_or_else(|| crate::errors::to_py(Error::NotFitted(concat!($name, " use"))))
+            }
+        }
+
+        #[pymethods]
+        impl $cls {
+            #[getter]
+            fn is_fitted(&self) -> bool {
+                self.model.is_some()
+            }
+
+            #[getter]
+            fn n_users(&self) -> PyResult<usize> {
+                Ok(self.fitted()?.n_users())
+            }
+
+            #[getter]
+            fn n_items(&self) -> PyResult<usize> {
+                Ok(self.fitted()?.n_items())
+            }
+
+            #[pyo3(signature = (users, n, filter_seen, rows=None, allow=None, deny=None, recalculate=false, chunk=256))]
+            #[allow(clippy::too_many_arguments)]
+            fn recommend<'py>(
+                &self,
+                py: Python<'py>,
+                users: PyReadonlyArray1<'py, i64>,
+                n: i64,
+                filter_seen: bool,
+                rows: Option<Csr<'py>>,
+                allow: Option<PyReadonlyArray1<'py, i64>>,
+                deny: Option<PyReadonlyArray1<'py, i64>>,
+                recalculate: bool,
+                chunk: usize,
+            ) -> PyResult<Served<'py>> {
+                let m = self.fitted()?;
+                let n_items = m.n_items();
+                let mut filter = Filter::new().exclude_seen(filter_seen);
+                if let Some(a) = item_list(allow, n_items)? {
+                    filter = filter.allow(a);
+                }
+                if let Some(d) = item_list(deny, n_items)? {
+                    filter = filter.deny(d);
+                }
+                let rows = rows.as_ref().map(rows_from).transpose()?;
+                if let Some(r) = &rows {
+                    if r.n_cols() > n_items {
+                        return Err(PyValueError::new_err(format!(
+                            "user_items has {} items, the model {n_items}",
+                            r.n_cols()
+                        )));
+                    }
+                }
+                if chunk == 0 {
+                    return Err(PyValueError::new_err("chunk must be positive"));
+                }
+                let users = slice(&users, "userid")?.to_vec();
+                serve(py, m, &users, n, rows, filter, recalculate, chunk, self.threads)
+            }
+
+            fn similar_items<'py>(
+                &self,
+                py: Python<'py>,
+                item: i64,
+                n: i64,
+            ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
+                let m = self.fitted()?;
+                let item = to_index(item, "item", m.n_items())?;
+                let n = positive(n)?;
+                Ok(pairs(py, py.detach(|| m.similar_items(item, n)).py()?))
+            }
+
+            fn similar_users<'py>(
+                &self,
+                py: Python<'py>,
+                user: i64,
+                n: i64,
+            ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
+                let m = self.fitted()?;
+                let user = to_index(user, "user", m.n_users())?;
+                let n = positive(n)?;
+                Ok(pairs(py, py.detach(|| m.similar_users(user, n)).py()?))
+            }
+
+            /// implicit's ranking metrics (precision, map, ndcg, auc, users) at K.
+            fn ranking_metrics(&self, py: Python<'_>, train: Csr<'_>, test: Csr<'_>, k: i64) -> PyResult<Vec<(String, f64)>> {
+                let m = self.fitted()?;
+                let k = positive(k)?;
+                let (train, test) = (rows_from(&train)?, rows_from(&test)?);
+                let pool = pool(self.threads)?;
+                let r = py.detach(|| pool.install(|| imp::ranking_metrics_at_k(m, &train, &test, k))).py()?;
+                Ok(vec![
+                    ("precision".into(), r.precision),
+                    ("map".into(), r.map),
+                    ("ndcg".into(), r.ndcg),
+                    ("auc".into(), r.auc),
+                ])
+            }
+
+            /// The stored training rows as (indptr, indices, data).
+            fn train_rows<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<PyCsr<'py>> {
+                Ok(rows_to_py(py, self.fitted()?.rows()))
+            }
+
+            fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+                model_to_pybytes(py, self.fitted()?)
+            }
+
+            #[staticmethod]
+            fn from_bytes(data: &[u8]) -> PyResult<Self> {
+                let model: $model = model_from_pybytes(data)?;
+                Ok(Self::from_model(model))
+            }
+
+            fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+                let m = self.fitted()?;
+                py.detach(|| m.save(&path)).py()
+            }
+
+            #[staticmethod]
+            fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+                let model = py.detach(|| <$model>::load(&path)).py()?;
+                Ok(Self::from_model(model))
+            }
+
+            #[getter]
+            fn num_threads(&self) -> usize {
+                self.threads
+            }
+
+            #[setter]
+            fn set_num_threads(&mut self, t: usize) {
+                self.threads = t;
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+/// Rust side of `mercato.recommend.ALS`.
+#[pyclass(module = "mercato.recommend", name = "_ALS")]
+pub struct PyAls {
+    params: imp::AlsParams,
+    threads: usize,
+    model: Option<Als>,
+}
+
+impl PyAls {
+    fn from_model(model: Als) -> Self {
+        PyAls { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+    }
+}
+
+shared_methods!(PyAls, Als, "ALS", {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (factors, regularization, alpha, iterations, confidence, solver, cg_steps, seed, num_threads, show_progress))]
+    fn new(
+        factors: usize,
+        regularization: f32,
+        alpha: f32,
+        iterations: usize,
+        confidence: &str,
+        solver: &str,
+        cg_steps: usize,
+        seed: u64,
+        num_threads: usize,
+        show_progress: bool,
+    ) -> PyResult<Self> {
+        let confidence = match confidence {
+            "linear" => Confidence::Linear,
+            "binary" => Confidence::Binary,
+            other => {
+                return Err(PyValueError::new_err(format!("confidence must be 'linear' or 'binary', got {other:?}")))
+            }
+        };
+        let solver = match solver {
+            "cg" => AlsSolver::ConjugateGradient,
+            "cholesky" => AlsSolver::Cholesky,
+            other => return Err(PyValueError::new_err(format!("solver must be 'cg' or 'cholesky', got {other:?}"))),
+        };
+        let params = Als::params()
+            .factors(factors)
+            .regularization(regularization)
+            .alpha(alpha)
+            .iterations(iterations)
+            .confidence(confidence)
+            .solver(solver)
+            .cg_steps(cg_steps)
+            .seed(seed)
+            .num_threads((num_threads > 0).then_some(num_threads))
+            .show_progress(show_progress);
+        Ok(PyAls { params, threads: num_threads, model: None })
+    }
+
+    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+        let rows = rows_from(&csr)?;
+        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        Ok(())
+    }
+
+    fn partial_fit_users(&mut self, py: Python<'_>, users: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+        let rows = rows_from(&csr)?;
+        let users: Vec<usize> = slice(&users, "userids")?
+            .iter()
+            .map(|&u| usize::try_from(u).map_err(|_| PyKeyError::new_err(format!("user ids must be >= 0, got {u}"))))
+            .collect::<PyResult<_>>()?;
+        let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
+        py.detach(|| m.partial_fit_users(&users, &rows)).py()
+    }
+
+    #[getter]
+    fn user_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let m = self.fitted()?;
+        factors_py(py, m.user_factors(), m.factors())
+    }
+
+    #[getter]
+    fn item_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let m = self.fitted()?;
+        factors_py(py, m.item_factors(), m.factors())
+    }
+});
+
+/// Rust side of `mercato.recommend.BPR`.
+#[pyclass(module = "mercato.recommend", name = "_BPR")]
+pub struct PyBpr {
+    params: imp::BprParams,
+    threads: usize,
+    model: Option<Bpr>,
+}
+
+impl PyBpr {
+    fn from_model(model: Bpr) -> Self {
+        PyBpr { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+    }
+}
+
+shared_methods!(PyBpr, Bpr, "BPR", {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (factors, learning_rate, regularization, iterations, verify_negative_samples, negative_sampling, blocks, seed, num_threads, show_progress))]
+    fn new(
+        factors: usize,
+        learning_rate: f32,
+        regularization: f32,
+        iterations: usize,
+        verify_negative_samples: bool,
+        negative_sampling: &str,
+        blocks: usize,
+        seed: u64,
+        num_threads: usize,
+        show_progress: bool,
+    ) -> PyResult<Self> {
+        let negative_sampling = match negative_sampling {
+            "uniform" => NegativeSampling::Uniform,
+            "popularity" => NegativeSampling::Popularity,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "negative_sampling must be 'uniform' or 'popularity', got {other:?}"
+                )))
+            }
+        };
+        let params = Bpr::params()
+            .factors(factors)
+            .learning_rate(learning_rate)
+            .regularization(regularization)
+            .iterations(iterations)
+            .verify_negative_samples(verify_negative_samples)
+            .negative_sampling(negative_sampling)
+            .blocks(blocks)
+            .seed(seed)
+            .show_progress(show_progress);
+        Ok(PyBpr { params, threads: num_threads, model: None })
+    }
+
+    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+        let rows = rows_from(&csr)?;
+        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        Ok(())
+    }
+
+    #[getter]
+    fn user_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let m = self.fitted()?;
+        factors_py(py, m.user_factors(), m.width())
+    }
+
+    #[getter]
+    fn item_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let m = self.fitted()?;
+        factors_py(py, m.item_factors(), m.width())
+    }
+});
+
+/// Rust side of `mercato.recommend.ItemKNN`.
+#[pyclass(module = "mercato.recommend", name = "_ItemKNN")]
+pub struct PyItemKnn {
+    params: imp::ItemKnnParams,
+    threads: usize,
+    model: Option<ItemKnn>,
+}
+
+impl PyItemKnn {
+    fn from_model(model: ItemKnn) -> Self {
+        PyItemKnn { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+    }
+}
+
+shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
+    #[new]
+    #[pyo3(signature = (k, weighting, k1, b, num_threads))]
+    fn new(k: usize, weighting: &str, k1: f32, b: f32, num_threads: usize) -> PyResult<Self> {
+        let weighting = match weighting {
+            "cosine" => KnnWeighting::Cosine,
+            "bm25" => KnnWeighting::Bm25 { k1, b },
+            "tfidf" => KnnWeighting::TfIdf,
+            "none" => KnnWeighting::None,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "weighting must be 'cosine', 'bm25', 'tfidf' or 'none', got {other:?}"
+                )))
+            }
+        };
+        Ok(PyItemKnn { params: ItemKnn::params().k(k).weighting(weighting), threads: num_threads, model: None })
+    }
+
+    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+        let rows = rows_from(&csr)?;
+        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        Ok(())
+    }
+
+    /// The item × item similarity as (indptr, indices, data).
+    fn similarity<'py>(&self, py: Python<'py>) -> PyResult<PyCsr<'py>> {
+        Ok(rows_to_py(py, self.fitted()?.similarity()))
+    }
+});
+
+type RawCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
+
+/// Applies a weighting to a CSR matrix; the result is returned raw (BM25/TF-IDF idf can be
+/// negative for a term present in nearly every row, and implicit keeps those values).
+fn weigh<'py>(
+    py: Python<'py>,
+    csr: Csr<'py>,
+    f: impl FnOnce(&sprs::CsMat<f32>) -> mercato::Result<sprs::CsMat<f32>> + Send,
+) -> PyResult<RawCsr<'py>> {
+    let rows = rows_from(&csr)?;
+    let (indptr, indices, data) = rows.raw();
+    let m = sprs::CsMat::new(
+        (rows.n_rows(), rows.n_cols()),
+        indptr.to_vec(),
+        indices.iter().map(|&i| i as usize).collect(),
+        data.to_vec(),
+    );
+    let w = py.detach(|| f(&m)).py()?;
+    Ok((
+        PyArray1::from_vec(py, w.indptr().to_proper().iter().map(|&p| p as i64).collect()),
+        PyArray1::from_vec(py, w.indices().iter().map(|&i| i as i64).collect()),
+        PyArray1::from_slice(py, w.data()),
+    ))
+}
+
+/// BM25 weighting of the rows of a CSR matrix (implicit's `bm25_weight`).
+#[pyfunction]
+fn bm25_weight_csr<'py>(py: Python<'py>, csr: Csr<'py>, k1: f64, b: f64) -> PyResult<RawCsr<'py>> {
+    weigh(py, csr, move |m| imp::bm25_weight(m, k1, b))
+}
+
+/// TF-IDF weighting of the rows of a CSR matrix (implicit's `tfidf_weight`).
+#[pyfunction]
+fn tfidf_weight_csr<'py>(py: Python<'py>, csr: Csr<'py>) -> PyResult<RawCsr<'py>> {
+    weigh(py, csr, imp::tfidf_weight)
+}
+
+/// `ln(1 + r / eps)` of every value.
+#[pyfunction]
+fn log_weight_csr<'py>(py: Python<'py>, csr: Csr<'py>, eps: f64) -> PyResult<RawCsr<'py>> {
+    weigh(py, csr, move |m| imp::log_weight(m, eps))
+}
 
 /// Registers this module's classes and functions on `m`.
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAls>()?;
+    m.add_class::<PyBpr>()?;
+    m.add_class::<PyItemKnn>()?;
+    m.add_function(wrap_pyfunction!(bm25_weight_csr, m)?)?;
+    m.add_function(wrap_pyfunction!(tfidf_weight_csr, m)?)?;
+    m.add_function(wrap_pyfunction!(log_weight_csr, m)?)?;
     Ok(())
 }

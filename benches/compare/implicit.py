@@ -1,0 +1,242 @@
+"""mercato vs implicit 0.7.x on Last.fm-2k, side by side in one run.
+
+    python3 benches/compare/implicit.py            # the comparison table
+    python3 benches/compare/implicit.py --tune     # how ALS() defaults were chosen
+
+Needs mercato built into the worktree (``maturin develop --release`` with .venv); creates
+``.bench-venv`` with implicit 0.7.x the first time and re-runs itself there. Data:
+``$MERCATO_DATA/lastfm-2k/user_artists.dat`` (default ``../shared/datasets``).
+
+Protocol: per-user 80/20 split with a fixed seed (each user's entries shuffled by one
+seeded numpy generator, round(20%) held out, at least one kept), the same split fed to both
+libraries; metrics for both from implicit's own ``ranking_metrics_at_k`` (mercato's
+``recommend`` follows implicit's signature); ALS on BM25-weighted data (K1=100, B=0.8 on
+items x users) as implicit's last.fm example, with its hyper-parameters (64 factors,
+reg 0.05, alpha 2, 15 iterations); BPR 64 factors 100 iterations; ItemKNN cosine K=100;
+top-10 for all users with already-liked filtering, best of 3. Both use all cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".bench-venv"
+
+
+def ensure_venv():
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    py = VENV / "bin" / "python"
+    if not py.exists():
+        print("creating .bench-venv with implicit 0.7.x ...", file=sys.stderr)
+        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
+        subprocess.check_call([str(py), "-m", "pip", "install", "-q", "implicit>=0.7,<0.8", "numpy", "scipy", "pandas"])
+    os.execv(str(py), [str(py), __file__, *sys.argv[1:]])
+
+
+ensure_venv()
+# This file is named implicit.py: keep its folder off the path so `import implicit` finds the package.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT / "python"))  # the maturin-develop'ed mercato of this worktree
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import threadpoolctl  # noqa: E402
+
+import implicit  # noqa: E402
+from implicit.als import AlternatingLeastSquares  # noqa: E402
+from implicit.bpr import BayesianPersonalizedRanking  # noqa: E402
+from implicit.evaluation import ranking_metrics_at_k as implicit_metrics  # noqa: E402
+from implicit.nearest_neighbours import CosineRecommender  # noqa: E402
+from implicit.nearest_neighbours import bm25_weight as implicit_bm25  # noqa: E402
+
+try:
+    import mercato
+    from mercato.metrics import ranking_metrics_at_k
+    from mercato.recommend import ALS, BPR, ItemKNN, bm25_weight
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"cannot import mercato ({e}); build it first: maturin develop --release")
+
+SEED = 42
+
+
+def load():
+    data = Path(os.environ.get("MERCATO_DATA", ROOT.parent / "shared" / "datasets")) / "lastfm-2k" / "user_artists.dat"
+    raw = np.loadtxt(data, skiprows=1, dtype=np.int64)
+    users, u = np.unique(raw[:, 0], return_inverse=True)
+    items, i = np.unique(raw[:, 1], return_inverse=True)
+    m = sp.csr_matrix((raw[:, 2].astype(np.float32), (u, i)), shape=(len(users), len(items)))
+    m.sum_duplicates()
+    return m
+
+
+def per_user_split(m, fraction=0.2, seed=SEED):
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for u in range(m.shape[0]):
+        idx = np.arange(m.indptr[u], m.indptr[u + 1])
+        rng.shuffle(idx)
+        n_test = min(int(round(len(idx) * fraction)), max(len(idx) - 1, 0))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+
+    def build(parts):
+        sel = np.concatenate(parts)
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[sel]
+        return sp.csr_matrix((m.data[sel], (rows, m.indices[sel])), shape=m.shape)
+
+    return build(train), build(test)
+
+
+def timed(fn, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def peak_mb(fn):
+    """Extra resident memory (MB) while fn runs: VmHWM reset via /proc/self/clear_refs."""
+    def rss(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return float("nan")
+    before = rss("VmRSS")
+    fn()
+    return rss("VmHWM") - before
+
+
+def quality(model, train, test):
+    m = implicit_metrics(model, train, test, K=10, show_progress=False)
+    return m["precision"], m["ndcg"], m["map"], m["auc"]
+
+
+def top10_all(model, train, n_users, **kw):
+    users = np.arange(n_users)
+    return timed(lambda: model.recommend(users, train[users], N=10, filter_already_liked_items=True, **kw), 3)[0]
+
+
+def tune(train):
+    """Picks ALS() defaults on a validation split carved out of the training set only."""
+    fit_tr, val = per_user_split(train, 0.2, SEED + 1)
+    grid = [
+        dict(confidence="binary", alpha=a, regularization=r)
+        for a in (2.0, 5.0, 10.0, 20.0, 40.0)
+        for r in (0.1, 1.0, 10.0, 30.0, 100.0)
+    ] + [dict(confidence="linear", alpha=a, regularization=r) for a in (1.0, 10.0) for r in (0.1, 1.0)]
+    print("ALS defaults search, 64 factors 15 iterations, raw counts, train-internal validation P@10/NDCG@10:")
+    for params in grid:
+        m = ALS(factors=64, iterations=15, **params).fit(fit_tr)
+        r = ranking_metrics_at_k(m, fit_tr, val, K=10)
+        print(f"  {params}: {r['precision']:.4f} {r['ndcg']:.4f}")
+    for name, x in [("log_weight eps=1", mercato.recommend.log_weight(fit_tr, 1.0))]:
+        for a in (1.0, 5.0, 20.0):
+            m = ALS(factors=64, iterations=15, confidence="linear", alpha=a, regularization=1.0).fit(x)
+            r = ranking_metrics_at_k(m, fit_tr, val, K=10)
+            print(f"  {name} linear alpha={a} reg=1: {r['precision']:.4f} {r['ndcg']:.4f}")
+
+
+def main():
+    threadpoolctl.threadpool_limits(1, "blas")  # implicit's advice; its own threads do the work
+    full = load()
+    train, test = per_user_split(full)
+    if "--tune" in sys.argv:
+        tune(train)
+        return
+    n_users = train.shape[0]
+    weighted = implicit_bm25(train.T, K1=100, B=0.8).T.tocsr()
+    ours_w = bm25_weight(train.T, K1=100, B=0.8).T.tocsr()
+    assert np.allclose(weighted.toarray().sum(), ours_w.toarray().sum(), rtol=1e-4), "bm25_weight differs"
+    rows = []
+
+    def add(model, metric, ours, theirs, lower_is_better=False):
+        ratio = ours / theirs if theirs else float("nan")
+        rows.append((model, metric, ours, theirs, ratio))
+
+    # ALS, implicit's last.fm example settings
+    it = 15
+    a_im = AlternatingLeastSquares(factors=64, regularization=0.05, alpha=2.0, iterations=it, random_state=SEED)
+    t_im, _ = timed(lambda: a_im.fit(weighted, show_progress=False))
+    a_me = ALS(factors=64, regularization=0.05, alpha=2.0, iterations=it, confidence="linear", seed=SEED)
+    t_me, _ = timed(lambda: a_me.fit(weighted))
+    add("ALS bm25", "s/iteration", t_me / it, t_im / it)
+    for name, a, b in zip(("P@10", "NDCG@10", "MAP@10", "AUC"), quality(a_me, train, test), quality(a_im, train, test)):
+        add("ALS bm25", name, a, b)
+    t_me_top = top10_all(a_me, train, n_users)
+    t_im_top = top10_all(a_im, train, n_users)
+    add("ALS bm25", "top-10 all users s", t_me_top, t_im_top)
+    add(
+        "ALS bm25",
+        "top-10 all peak MB",
+        peak_mb(lambda: a_me.recommend(np.arange(n_users), N=10)),
+        peak_mb(lambda: a_im.recommend(np.arange(n_users), train, N=10)),
+    )
+    for chunk in (32, 256, 2048):
+        mb = peak_mb(lambda: a_me.recommend(np.arange(n_users), N=10, batch_size=chunk))
+        add("ALS bm25", f"  peak MB, batch_size={chunk}", mb, float("nan"))
+
+    # ALS defaults on raw counts vs the anchor (LensKit ImplicitMF-like) and implicit's defaults
+    d_me = ALS(seed=SEED)
+    t_d, _ = timed(lambda: d_me.fit(train))
+    d_im = AlternatingLeastSquares(factors=64, iterations=15, random_state=SEED)
+    d_im.fit(weighted, show_progress=False)
+    anchor = AlternatingLeastSquares(factors=64, regularization=0.1, alpha=1.0, iterations=15, random_state=SEED)
+    binary = train.copy()
+    binary.data[:] = 41.0  # confidence 1 + 40 for every interaction, LensKit's weight=40
+    anchor.fit(binary, show_progress=False)
+    q_d = quality(d_me, train, test)
+    q_anchor = quality(anchor, train, test)
+    for name, a, b in zip(("P@10", "NDCG@10"), q_d[:2], q_anchor[:2]):
+        add("ALS() vs anchor*", name, a, b)
+    add("ALS() vs anchor*", "s/iteration", t_d / 15, float("nan"))
+
+    # BPR
+    b_im = BayesianPersonalizedRanking(factors=64, iterations=100, random_state=SEED)
+    t_im, _ = timed(lambda: b_im.fit(train, show_progress=False))
+    b_me = BPR(factors=64, iterations=100, seed=SEED)
+    t_me, _ = timed(lambda: b_me.fit(train))
+    add("BPR", "fit s", t_me, t_im)
+    for name, a, b in zip(("P@10", "NDCG@10", "MAP@10", "AUC"), quality(b_me, train, test), quality(b_im, train, test)):
+        add("BPR", name, a, b)
+    add("BPR", "top-10 all users s", top10_all(b_me, train, n_users), top10_all(b_im, train, n_users))
+
+    # ItemKNN cosine
+    k_im = CosineRecommender(K=100)
+    t_im, _ = timed(lambda: k_im.fit(train, show_progress=False))
+    k_me = ItemKNN(K=100, weighting="cosine")
+    t_me, _ = timed(lambda: k_me.fit(train))
+    add("ItemKNN cosine", "fit s", t_me, t_im)
+    for name, a, b in zip(("P@10", "NDCG@10", "MAP@10", "AUC"), quality(k_me, train, test), quality(k_im, train, test)):
+        add("ItemKNN cosine", name, a, b)
+    add("ItemKNN cosine", "top-10 all users s", top10_all(k_me, train, n_users), top10_all(k_im, train, n_users))
+
+    # mercato's own metrics agree with implicit's
+    ours = ranking_metrics_at_k(a_me, train, test, K=10)
+    add("check", "mercato P@10 / implicit-eval P@10", ours["precision"], quality(a_me, train, test)[0])
+
+    print(
+        f"Last.fm-2k {full.shape[0]} users x {full.shape[1]} items, train {train.nnz} / test {test.nnz}; "
+        f"mercato {mercato.__version__} vs implicit {implicit.__version__}; {os.cpu_count()} cores"
+    )
+    print(f"{'model':<18} {'metric':<34} {'mercato':>10} {'implicit':>10} {'ratio':>7}")
+    for model, metric, a, b, r in rows:
+        print(f"{model:<18} {metric:<34} {a:>10.4f} {b:>10.4f} {r:>7.3f}")
+    print("* anchor: implicit ALS with LensKit ImplicitMF settings (binary confidence 41 = 1 + weight 40, reg 0.1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+//! Implicit-feedback recommenders (ALS, BPR, item kNN) and the top-N serving they share.
+//!
+//! All three train on a users × items matrix of non-negative weights (play counts, clicks,
+//! or BM25-weighted counts, see [`bm25_items`]) and implement [`Recommender`]:
+//! `recommend(user, n, &filter)`, `recommend_batch(users, n, &filter)` (scored in chunks of
+//! users so memory stays bounded, selected with a partial sort), `recommend_row` for a user
+//! given only an interaction row (fold-in without retraining), `similar_items`, `similar_users`.
+//!
+//! Indices are the dense indices of the training [`Interactions`](crate::data::Interactions)
+//! (`users().index(..)`, `items().id(..)` translate external ids).
+//!
+//! A user with no interactions (an empty training row, or an empty supplied row) gets the
+//! popularity ranking (items by number of users in training), flagged by
+//! [`Recs::popularity_fallback`], instead of scores from an uninformed factor.
+
+mod als;
+mod bpr;
+mod eval;
+mod knn;
+mod rows;
+mod weighting;
+
+use rayon::prelude::*;
+
+pub use als::{Als, AlsParams, AlsSolver, Confidence};
+pub use bpr::{Bpr, BprParams, NegativeSampling};
+pub use eval::{ranking_metrics_at_k, RankingMetrics};
+pub use knn::{ItemKnn, ItemKnnParams, KnnWeighting};
+pub use rayon::ThreadPool;
+pub use rows::Rows;
+pub use weighting::{bm25_items, bm25_weight, log_weight, tfidf_weight};
+
+use super::{check_n, top_n, Filter};
+use crate::{Error, Result};
+pub(crate) use thread_pool as pool;
+
+/// Users scored together by [`Recommender::recommend_batch`]: one chunk's score buffer is
+/// `chunk × n_items × 4` bytes, and at most one chunk per worker thread is alive.
+pub const DEFAULT_CHUNK: usize = 256;
+
+/// A ranked list for one user, best first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recs {
+    /// (item index, score), best first; fewer than `n` when the filter leaves fewer items.
+    pub items: Vec<(usize, f32)>,
+    /// True when the user had no interactions and the list is the popularity ranking
+    /// (scores are then the items' training counts).
+    pub popularity_fallback: bool,
+}
+
+/// A dense view of a [`Filter`]: `true` = may be recommended (before dropping seen items).
+fn allowed_mask(filter: &Filter, n_items: usize) -> Result<Option<Vec<bool>>> {
+    filter.validate(n_items)?;
+    if filter.allow.is_none() && filter.deny.is_empty() {
+        return Ok(None);
+    }
+    let mut mask = match &filter.allow {
+        Some(allow) => {
+            let mut m = vec![false; n_items];
+            for &i in allow {
+                m[i] = true;
+            }
+            m
+        }
+        None => vec![true; n_items],
+    };
+    for &i in &filter.deny {
+        mask[i] = false;
+    }
+    Ok(Some(mask))
+}
+
+/// Masks disallowed and (optionally) seen items with NaN, which [`top_n`] skips.
+fn select(scores: &mut [f32], n: usize, mask: Option<&[bool]>, seen: Option<&[u32]>) -> Vec<(usize, f32)> {
+    if let Some(mask) = mask {
+        for (s, &ok) in scores.iter_mut().zip(mask) {
+            if !ok {
+                *s = f32::NAN;
+            }
+        }
+    }
+    if let Some(seen) = seen {
+        for &i in seen {
+            if let Some(s) = scores.get_mut(i as usize) {
+                *s = f32::NAN;
+            }
+        }
+    }
+    fast_top_n(scores, n)
+}
+
+/// [`top_n`] without a filter, with the same result (ties to the lower index, NaN
+/// skipped), but a scan that rejects most scores with one float comparison against the
+/// worst kept score: items arrive in increasing index, so an equal score never displaces.
+fn fast_top_n(scores: &[f32], n: usize) -> Vec<(usize, f32)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut kept: Vec<(usize, f32)> = Vec::with_capacity(n + 1);
+    let mut worst = f32::NEG_INFINITY;
+    for (i, &s) in scores.iter().enumerate() {
+        if kept.len() == n {
+            // NaN and anything not better than the worst kept score are rejected here
+            if s.partial_cmp(&worst) != Some(std::cmp::Ordering::Greater) {
+                continue;
+            }
+        } else if s.is_nan() {
+            continue;
+        }
+        // insertion into a small sorted list (best first, ties by index)
+        let pos = kept.partition_point(|&(j, t)| t > s || (t == s && j < i));
+        kept.insert(pos, (i, s));
+        if kept.len() > n {
+            kept.pop();
+        }
+        if kept.len() == n {
+            worst = kept[n - 1].1;
+        }
+    }
+    kept
+}
+
+fn check_user(user: usize, n_users: usize) -> Result<()> {
+    if user >= n_users {
+        return Err(Error::UnknownId { kind: "user", id: format!("index {user} (model has {n_users} users)") });
+    }
+    Ok(())
+}
+
+fn check_item(item: usize, n_items: usize) -> Result<()> {
+    if item >= n_items {
+        return Err(Error::UnknownId { kind: "item", id: format!("index {item} (model has {n_items} items)") });
+    }
+    Ok(())
+}
+
+/// A trained implicit-feedback model that ranks items for users.
+///
+/// Implementors provide scoring; ranking, filtering, chunking and the popularity fallback
+/// are shared. Methods take `&self`: one model serves many threads.
+///
+/// ```
+/// use mercato::data::{DuplicatePolicy, Interactions};
+/// use mercato::recommend::{Als, Filter, Recommender};
+/// let x = Interactions::from_triples(
+///     [(0, 0, 3.0), (0, 1, 1.0), (1, 1, 2.0), (1, 2, 5.0), (2, 0, 1.0), (2, 2, 1.0)],
+///     DuplicatePolicy::Sum,
+/// ).unwrap();
+/// let model = Als::params().factors(4).iterations(5).fit(&x).unwrap();
+/// let recs = model.recommend(0, 2, &Filter::new().exclude_seen(true)).unwrap();
+/// assert_eq!(recs.items.len(), 1); // only item 2 is unseen
+/// let all = model.recommend_batch(&[0, 1, 2], 3, &Filter::new()).unwrap();
+/// assert_eq!(all.len(), 3);
+/// ```
+pub trait Recommender: Send + Sync {
+    /// Number of users the model knows.
+    fn n_users(&self) -> usize;
+
+    /// Number of items the model ranks.
+    fn n_items(&self) -> usize;
+
+    /// The training interactions (users × items), used to drop seen items and by kNN.
+    fn rows(&self) -> &Rows;
+
+    /// Number of training users per item, the cold-start ranking.
+    fn popularity(&self) -> &[f32];
+
+    /// Scores every item for each of `users` (validated indices) into `out`, row-major
+    /// `users.len() × n_items`. `rows[k]` is the interaction row to use for `users[k]`
+    /// (the stored one or one supplied by the caller); factor models may ignore it.
+    fn score_chunk(&self, users: &[usize], rows: &[(&[u32], &[f32])], out: &mut [f32]);
+
+    /// Scores every item for a user known only by an interaction row (item indices, values),
+    /// without changing the model: ALS solves the user's factors against the item factors,
+    /// BPR runs SGD on a fresh user vector, kNN sums item neighbourhoods.
+    fn score_row(&self, items: &[u32], values: &[f32], out: &mut [f32]) -> Result<()>;
+
+    /// The `n` items most similar to `item` (the item itself included, as implicit does).
+    fn similar_items(&self, item: usize, n: usize) -> Result<Vec<(usize, f32)>>;
+
+    /// The `n` users most similar to `user` (the user itself included).
+    fn similar_users(&self, user: usize, n: usize) -> Result<Vec<(usize, f32)>>;
+
+    /// Top `n` items for a known user.
+    fn recommend(&self, user: usize, n: usize, filter: &Filter) -> Result<Recs> {
+        check_user(user, self.n_users())?;
+        Ok(self.recommend_batch(&[user], n, filter)?.remove(0))
+    }
+
+    /// Top `n` items for each of `users`, in chunks of [`DEFAULT_CHUNK`] users, in parallel
+    /// on the current rayon pool (wrap the call in `pool.install` to bound the threads).
+    fn recommend_batch(&self, users: &[usize], n: usize, filter: &Filter) -> Result<Vec<Recs>> {
+        self.recommend_batch_chunked(users, None, n, filter, DEFAULT_CHUNK)
+    }
+
+    /// [`Recommender::recommend_batch`] with an explicit chunk size and, optionally, the
+    /// interaction rows to use instead of the stored ones (`rows.n_rows() == users.len()`;
+    /// they decide which items count as seen, and kNN scores from them).
+    fn recommend_batch_chunked(
+        &self,
+        users: &[usize],
+        rows: Option<&Rows>,
+        n: usize,
+        filter: &Filter,
+        chunk: usize,
+    ) -> Result<Vec<Recs>> {
+        check_n(n)?;
+        crate::ensure!(chunk > 0, "chunk size must be positive");
+        let n_items = self.n_items();
+        for &u in users {
+            check_user(u, self.n_users())?;
+        }
+        if let Some(rows) = rows {
+            crate::ensure!(
+                rows.n_rows() == users.len(),
+                "{} interaction rows supplied for {} users",
+                rows.n_rows(),
+                users.len()
+            );
+            crate::ensure!(rows.n_cols() <= n_items, "rows have {} items, the model {n_items}", rows.n_cols());
+        }
+        let mask = allowed_mask(filter, n_items)?;
+        let stored = self.rows();
+        let row_of = |k: usize| match rows {
+            Some(r) => r.row(k),
+            None => stored.row(users[k]),
+        };
+        let out: Vec<Vec<Recs>> = (0..users.len())
+            .collect::<Vec<_>>()
+            .par_chunks(chunk)
+            .map(|ks| {
+                let chunk_users: Vec<usize> = ks.iter().map(|&k| users[k]).collect();
+                let chunk_rows: Vec<(&[u32], &[f32])> = ks.iter().map(|&k| row_of(k)).collect();
+                let mut scores = vec![0f32; ks.len() * n_items];
+                self.score_chunk(&chunk_users, &chunk_rows, &mut scores);
+                scores
+                    .chunks_mut(n_items.max(1))
+                    .zip(&chunk_rows)
+                    .map(|(s, (seen, _))| {
+                        if seen.is_empty() {
+                            return self.popular(n, mask.as_deref(), None);
+                        }
+                        let seen = filter.exclude_seen.then_some(*seen);
+                        Recs { items: select(s, n, mask.as_deref(), seen), popularity_fallback: false }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Top `n` items for a user known only by an interaction row (fold-in, see
+    /// [`Recommender::score_row`]); an empty row gets the popularity ranking, flagged.
+    /// Item indices must be below `n_items()` and values finite and non-negative; the row
+    /// is sorted and duplicates summed.
+    fn recommend_row(&self, items: &[usize], values: &[f32], n: usize, filter: &Filter) -> Result<Recs> {
+        check_n(n)?;
+        let n_items = self.n_items();
+        let mask = allowed_mask(filter, n_items)?;
+        let (items, values) = rows::normalize_row(items, values, n_items)?;
+        if items.is_empty() {
+            return Ok(self.popular(n, mask.as_deref(), None));
+        }
+        let mut scores = vec![0f32; n_items];
+        self.score_row(&items, &values, &mut scores)?;
+        let seen = filter.exclude_seen.then_some(items.as_slice());
+        Ok(Recs { items: select(&mut scores, n, mask.as_deref(), seen), popularity_fallback: false })
+    }
+
+    /// The popularity ranking under `mask`, flagged as a fallback.
+    #[doc(hidden)]
+    fn popular(&self, n: usize, mask: Option<&[bool]>, seen: Option<&[u32]>) -> Recs {
+        let mut scores = self.popularity().to_vec();
+        Recs { items: select(&mut scores, n, mask, seen), popularity_fallback: true }
+    }
+}
+
+/// Cosine top-n between row `q` of `factors` (row-major, `k` columns) and all rows.
+fn cosine_top_n(factors: &[f32], k: usize, q: usize, n: usize) -> Vec<(usize, f32)> {
+    let norms: Vec<f32> = factors.chunks_exact(k).map(|r| dot(r, r).sqrt()).collect();
+    let query = &factors[q * k..(q + 1) * k];
+    let qn = norms[q].max(f32::MIN_POSITIVE);
+    let scores: Vec<f32> =
+        factors.chunks_exact(k).zip(&norms).map(|(r, &rn)| dot(r, query) / (qn * rn.max(f32::MIN_POSITIVE))).collect();
+    top_n(&scores, n, |_| true)
+}
+
+/// Dot product written so LLVM vectorises it (8 independent accumulators).
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut acc = [0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
+}
+
+/// `y += a · x`.
+#[inline(always)]
+pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// Builds a rayon pool local to a call with `threads` workers (all cores when `None`), so
+/// the global pool is never reconfigured.
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        crate::ensure!(t > 0, "num_threads must be positive, got {t}");
+        b = b.num_threads(t);
+    }
+    b.build().map_err(|e| Error::invalid(format!("cannot start {threads:?} threads: {e}")))
+}
+
+/// Dense factor scoring shared by ALS and BPR: `out = U[users] · Vᵀ` as one GEMM per chunk.
+pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize, users: &[usize], out: &mut [f32]) {
+    use ndarray::{ArrayView2, ArrayViewMut2};
+    let n_items = item_factors.len() / k.max(1);
+    if k == 0 || n_items == 0 {
+        out.iter_mut().for_each(|s| *s = 0.0);
+        return;
+    }
+    let mut q = Vec::with_capacity(users.len() * k);
+    for &u in users {
+        q.extend_from_slice(&user_factors[u * k..(u + 1) * k]);
+    }
+    let q = ArrayView2::from_shape((users.len(), k), &q).expect("query shape");
+    let v = ArrayView2::from_shape((n_items, k), item_factors).expect("item factor shape");
+    let mut o = ArrayViewMut2::from_shape((users.len(), n_items), out).expect("score buffer shape");
+    ndarray::linalg::general_mat_mul(1.0, &q, &v.t(), 0.0, &mut o);
+}
+
+/// A progress bar shown only when asked for and stderr is a terminal.
+pub(crate) fn progress(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if show && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_message(what.to_string());
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+#[cfg(test)]
+mod tests;
