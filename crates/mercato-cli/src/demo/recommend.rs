@@ -1,0 +1,134 @@
+//! Demo steps 1: recommenders on ratings and on view/purchase events.
+
+use mercato::data::synth::Marketplace;
+use mercato::data::{holdout_per_user, ExternalId, Interactions};
+use mercato::metrics;
+use mercato::recommend::{
+    ranking_metrics_at_k, Als, Baseline, BaselineParams, Bpr, Centering, Filter, FunkSVD, FunkSVDParams, ItemKnn,
+    KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams, SvdParams, TruncatedSvd, KNN,
+};
+use mercato::Result;
+
+use super::{timed, Step};
+use crate::report::{self, Report};
+
+const SHOWN_USERS: [u32; 3] = [0, 1, 2];
+
+fn name_of(market: &Marketplace, id: &ExternalId) -> String {
+    let ExternalId::Str(pid) = id else { return id.to_string() };
+    market.products.iter().find(|p| &p.product == pid).map_or(pid.clone(), |p| format!("{} ({})", p.name, p.category))
+}
+
+/// RMSE/MAE of a rating predictor on the held-out ratings.
+fn score(model: &dyn RatingPredictor, test: &Interactions) -> Result<(f64, f64)> {
+    let (mut truth, mut pred) = (Vec::new(), Vec::new());
+    for (u, i, v) in test.iter() {
+        truth.push(v as f64);
+        pred.push(model.predict(test.users().id(u), test.items().id(i)).value as f64);
+    }
+    Ok((metrics::rmse(&truth, &pred)?, metrics::mae(&truth, &pred)?))
+}
+
+/// Explicit ratings: Baseline, FunkSVD, SVD++, item kNN, truncated SVD on 20% held out per user.
+pub fn explicit(market: &Marketplace, report: &mut Report) -> Result<()> {
+    let _s = Step::start("Recommenders: explicit ratings (20% of each user's ratings held out)");
+    let ratings = market.rating_interactions()?;
+    let (train, test) = holdout_per_user(&ratings, 0.2, 42)?;
+    let (baseline, t_base) = timed(|| Baseline::fit(&train, &BaselineParams::default()))?;
+    let (funk, t_funk) = timed(|| FunkSVD::fit(&train, &FunkSVDParams::default()))?;
+    let (svdpp, t_pp) = timed(|| SVDpp::fit(&train, &SVDppParams::default()))?;
+    let (knn, t_knn) = timed(|| KNN::fit(&train, &KNNParams::default()))?;
+    let (svd, t_svd) = timed(|| TruncatedSvd::fit(&train, &SvdParams::new(16).center(Centering::User)))?;
+
+    let mut rows = Vec::new();
+    let mut bars = Vec::new();
+    println!("   {:<22} {:>8} {:>8} {:>9}", "model", "RMSE", "MAE", "fit s");
+    let models: [(&str, &dyn RatingPredictor, f64); 4] = [
+        ("Baseline", &baseline, t_base),
+        ("FunkSVD", &funk, t_funk),
+        ("SVD++", &svdpp, t_pp),
+        ("item kNN", &knn, t_knn),
+    ];
+    let mut results: Vec<(String, f64, f64, f64)> = Vec::new();
+    for (name, model, fit_s) in models {
+        let (rmse, mae) = score(model, &test)?;
+        results.push((name.to_string(), rmse, mae, fit_s));
+    }
+    let (mut truth, mut pred) = (Vec::new(), Vec::new());
+    for (u, i, v) in test.iter() {
+        truth.push(v as f64);
+        pred.push(svd.predict(test.users().id(u), test.items().id(i)).value);
+    }
+    results.push(("TruncatedSVD k=16".into(), metrics::rmse(&truth, &pred)?, metrics::mae(&truth, &pred)?, t_svd));
+    for (name, rmse, mae, fit_s) in &results {
+        println!("   {name:<22} {rmse:>8.4} {mae:>8.4} {fit_s:>9.3}");
+        rows.push(vec![name.clone(), format!("{rmse:.4}"), format!("{mae:.4}"), format!("{fit_s:.3}")]);
+        bars.push((name.clone(), *rmse));
+    }
+
+    println!("\n   FunkSVD top-5 for three users (already-rated products excluded):");
+    let mut rec_rows = Vec::new();
+    for user in SHOWN_USERS {
+        let recs = funk.recommend(&ExternalId::from(user), 5, true, &Filter::new())?;
+        let names: Vec<String> = recs.iter().map(|(id, _)| name_of(market, id)).collect();
+        println!("   user {user}: {}", names.join("; "));
+        rec_rows.push(vec![format!("user {user}"), names.join("; ")]);
+    }
+
+    let history: Vec<(f64, f64)> =
+        funk.history().train_rmse.iter().enumerate().map(|(e, &r)| ((e + 1) as f64, r as f64)).collect();
+    report.section("Explicit ratings", "20% of each user's ratings held out; RMSE and MAE, lower is better.");
+    report.table(&["model", "RMSE", "MAE", "fit s"], &rows);
+    report.charts(&[
+        report::bars("RMSE on held-out ratings", "RMSE", &bars),
+        report::lines("FunkSVD training loss", "epoch", "training RMSE", &[("FunkSVD", history)], false),
+    ]);
+    report.table(&["user", "FunkSVD top-5"], &rec_rows);
+    Ok(())
+}
+
+/// Implicit feedback: ALS, BPR, item kNN ranked against 20% held-out events.
+pub fn implicit(market: &Marketplace, report: &mut Report) -> Result<()> {
+    let _s = Step::start("Recommenders: implicit views/purchases (20% held out), top-10 ranking");
+    let events = market.event_interactions()?;
+    let (train, test) = holdout_per_user(&events, 0.2, 42)?;
+    let (train_rows, test_rows) = (Rows::from_csmat(train.matrix())?, Rows::from_csmat(test.matrix())?);
+    let (als, t_als) = timed(|| Als::params().fit(&train))?;
+    let (bpr, t_bpr) = timed(|| Bpr::params().fit(&train))?;
+    let (knn, t_knn) = timed(|| ItemKnn::params().fit(&train))?;
+    println!("   {:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "model", "P@10", "NDCG@10", "MAP@10", "AUC", "fit s");
+    let (mut rows, mut p_bars, mut n_bars) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, model, fit_s) in
+        [("ALS", &als as &dyn Recommender, t_als), ("BPR", &bpr, t_bpr), ("ItemKNN", &knn, t_knn)]
+    {
+        let m = ranking_metrics_at_k(model, &train_rows, &test_rows, 10)?;
+        println!("   {name:<10} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {fit_s:>8.3}", m.precision, m.ndcg, m.map, m.auc);
+        rows.push(vec![
+            name.to_string(),
+            format!("{:.4}", m.precision),
+            format!("{:.4}", m.ndcg),
+            format!("{:.4}", m.map),
+            format!("{:.4}", m.auc),
+            format!("{fit_s:.3}"),
+        ]);
+        p_bars.push((name.to_string(), m.precision));
+        n_bars.push((name.to_string(), m.ndcg));
+    }
+
+    let product = train.items().index(&ExternalId::from(market.products[0].product.as_str())).unwrap_or(0);
+    let similar = als.similar_items(product, 6)?;
+    let names: Vec<String> =
+        similar.iter().skip(1).map(|&(i, s)| format!("{} [{s:.2}]", name_of(market, train.items().id(i)))).collect();
+    println!("\n   Products similar to {} (ALS):", name_of(market, train.items().id(product)));
+    for n in &names {
+        println!("     {n}");
+    }
+    report.section("Implicit feedback", "Top-10 lists against 20% held-out events per user; seen items filtered.");
+    report.table(&["model", "P@10", "NDCG@10", "MAP@10", "AUC", "fit s"], &rows);
+    report.charts(&[report::bars("precision@10", "P@10", &p_bars), report::bars("NDCG@10", "NDCG@10", &n_bars)]);
+    report.table(
+        &[&format!("similar to {}", name_of(market, train.items().id(product)))],
+        &names.into_iter().map(|n| vec![n]).collect::<Vec<_>>(),
+    );
+    Ok(())
+}
