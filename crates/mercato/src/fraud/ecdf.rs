@@ -171,7 +171,7 @@ fn radix_sort(keys: &mut Vec<u64>, rows: &mut Vec<u32>) {
     let mut k2 = vec![0u64; n];
     let mut r2 = vec![0u32; n];
     for (b, h) in hist.iter().enumerate() {
-        if h.iter().any(|&c| c == n) {
+        if h.contains(&n) {
             continue; // every key has the same digit here
         }
         let mut off = [0usize; 256];
