@@ -150,17 +150,17 @@ impl Scaler {
         if row.len() != self.center.len() {
             return Err(Error::shape(format!("{} features", self.center.len()), format!("{} features", row.len())));
         }
-        for j in 0..row.len() {
-            let mut v = row[j];
-            if v.is_nan() {
-                if self.missing == MissingPolicy::Reject {
-                    bail!("missing value (NaN) in column {j}; choose a MissingPolicy to impute");
-                }
-                v = self.fill[j];
-            } else if !v.is_finite() {
+        // Validate first so a rejected row is left untouched.
+        for (j, &v) in row.iter().enumerate() {
+            if v.is_nan() && self.missing == MissingPolicy::Reject {
+                bail!("missing value (NaN) in column {j}; choose a MissingPolicy to impute");
+            } else if v.is_infinite() {
                 bail!("input must be finite, found {v} in column {j}");
             }
-            row[j] = (v - self.center[j]) / self.scale[j];
+        }
+        for (j, v) in row.iter_mut().enumerate() {
+            let x = if v.is_nan() { self.fill[j] } else { *v };
+            *v = (x - self.center[j]) / self.scale[j];
         }
         Ok(())
     }
