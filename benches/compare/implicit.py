@@ -44,11 +44,10 @@ ensure_venv()
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT / "python"))  # the maturin-develop'ed mercato of this worktree
 
+import implicit  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import threadpoolctl  # noqa: E402
-
-import implicit  # noqa: E402
 from implicit.als import AlternatingLeastSquares  # noqa: E402
 from implicit.bpr import BayesianPersonalizedRanking  # noqa: E402
 from implicit.evaluation import ranking_metrics_at_k as implicit_metrics  # noqa: E402

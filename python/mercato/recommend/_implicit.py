@@ -215,8 +215,9 @@ class ALS(_Base):
 
     Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``,
     ``regularization=30``, 15 iterations) were chosen by a grid search on a validation split
-    of Last.fm training data (``benches/compare/implicit.py --tune``) and work on raw counts. ``confidence='linear'`` gives ``1 + alpha * r`` (use it with
-    ``bm25_weight``/``log_weight`` input; implicit uses ``alpha * r``).
+    of Last.fm training data (``benches/compare/implicit.py --tune``) and work on raw counts.
+    ``confidence='linear'`` gives ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight``
+    input; implicit uses ``alpha * r``).
     Results do not depend on ``num_threads``.
     """
 
