@@ -165,7 +165,7 @@ impl AlsParams {
 ///     [(0, 0, 1.0), (0, 1, 1.0), (1, 0, 1.0), (1, 1, 1.0), (2, 2, 1.0), (2, 3, 1.0), (3, 2, 1.0)],
 ///     DuplicatePolicy::Sum,
 /// ).unwrap();
-/// let mut als = Als::params().factors(8).iterations(10).fit(&x).unwrap();
+/// let mut als = Als::params().factors(8).iterations(10).regularization(0.1).fit(&x).unwrap();
 /// // user 3 likes item 2, whose co-consumed item is 3
 /// assert_eq!(als.recommend(3, 1, &Filter::new().exclude_seen(true)).unwrap().items[0].0, 3);
 /// // fold in a new user (index 4) without retraining
