@@ -44,11 +44,10 @@ ensure_venv()
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT / "python"))  # the maturin-develop'ed mercato of this worktree
 
+import implicit  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import threadpoolctl  # noqa: E402
-
-import implicit  # noqa: E402
 from implicit.als import AlternatingLeastSquares  # noqa: E402
 from implicit.bpr import BayesianPersonalizedRanking  # noqa: E402
 from implicit.evaluation import ranking_metrics_at_k as implicit_metrics  # noqa: E402
@@ -102,22 +101,46 @@ def timed(fn, repeat=1):
     return best, out
 
 
-def peak_mb(fn):
-    """Extra resident memory (MB) while fn runs: VmHWM reset via /proc/self/clear_refs."""
-    def rss(key):
-        for line in open("/proc/self/status"):
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+PEAK_SNIPPET = r"""
+import pickle, sys
+import numpy as np, scipy.sparse as sp
+sys.path.insert(0, sys.argv[1])
+model = pickle.load(open(sys.argv[2], "rb"))
+train = sp.load_npz(sys.argv[3]).tocsr()
+batch = int(sys.argv[4])
+users = np.arange(train.shape[0])
+kw = {"batch_size": batch} if batch else {}
+def rss(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+model.recommend(users[:2], train[users[:2]], N=10, **kw)  # warm up (thread pools, imports)
+open("/proc/self/clear_refs", "w").write("5")  # resets VmHWM to the current RSS
+before = rss("VmRSS")
+model.recommend(users, train[users], N=10, **kw)
+print(rss("VmHWM") - before)
+"""
 
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return float("nan")
-    before = rss("VmRSS")
-    fn()
-    return rss("VmHWM") - before
+
+def peak_mb(model, train, batch_size=0):
+    """Extra peak resident memory (MB) of top-10 for all users, in a fresh process."""
+    import pickle
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        mp, tp = Path(d) / "m.pkl", Path(d) / "t.npz"
+        mp.write_bytes(pickle.dumps(model))
+        sp.save_npz(tp, train)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_SNIPPET, str(ROOT / "python"), str(mp), str(tp), str(batch_size)],
+            capture_output=True,
+            text=True,
+        )
+        try:
+            return float(out.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            print(out.stderr, file=sys.stderr)
+            return float("nan")
 
 
 def quality(model, train, test):
@@ -179,15 +202,9 @@ def main():
     t_me_top = top10_all(a_me, train, n_users)
     t_im_top = top10_all(a_im, train, n_users)
     add("ALS bm25", "top-10 all users s", t_me_top, t_im_top)
-    add(
-        "ALS bm25",
-        "top-10 all peak MB",
-        peak_mb(lambda: a_me.recommend(np.arange(n_users), N=10)),
-        peak_mb(lambda: a_im.recommend(np.arange(n_users), train, N=10)),
-    )
-    for chunk in (32, 256, 2048):
-        mb = peak_mb(lambda: a_me.recommend(np.arange(n_users), N=10, batch_size=chunk))
-        add("ALS bm25", f"  peak MB, batch_size={chunk}", mb, float("nan"))
+    add("ALS bm25", "top-10 all extra peak MB", peak_mb(a_me, train, 256), peak_mb(a_im, train))
+    for chunk in (32, 2048):
+        add("ALS bm25", f"  same, mercato batch_size={chunk}", peak_mb(a_me, train, chunk), float("nan"))
 
     # ALS defaults on raw counts vs the anchor (LensKit ImplicitMF-like) and implicit's defaults
     d_me = ALS(seed=SEED)

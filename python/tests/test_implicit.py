@@ -3,11 +3,10 @@
 import pickle
 from pathlib import Path
 
+import mercato
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-import mercato
 from mercato.metrics import ranking_metrics_at_k
 from mercato.recommend import ALS, BPR, ItemKNN, bm25_weight, log_weight, tfidf_weight
 
@@ -89,7 +88,10 @@ def test_dataframe_input_and_factors(data):
 
 
 def test_threads_do_not_change_results(data):
-    for make in (lambda t: ALS(factors=8, iterations=5, num_threads=t), lambda t: BPR(factors=8, iterations=5, num_threads=t)):
+    for make in (
+        lambda t: ALS(factors=8, iterations=5, num_threads=t),
+        lambda t: BPR(factors=8, iterations=5, num_threads=t),
+    ):
         one, two = make(1).fit(data), make(2).fit(data)
         np.testing.assert_array_equal(one.user_factors_, two.user_factors_)
         np.testing.assert_array_equal(one.item_factors_, two.item_factors_)
@@ -179,9 +181,7 @@ def test_weighting_matches_formulas(data):
 
 def test_ranking_metrics_match_a_hand_computation():
     # items 1 and 3 co-occur with item 0; user 0 has item 0 in train and {1, 2} in test
-    x = sp.csr_matrix(
-        (np.ones(7, np.float32), ([0, 1, 1, 2, 2, 3, 3], [0, 0, 1, 0, 1, 0, 3])), shape=(4, 5)
-    )
+    x = sp.csr_matrix((np.ones(7, np.float32), ([0, 1, 1, 2, 2, 3, 3], [0, 0, 1, 0, 1, 0, 3])), shape=(4, 5))
     knn = ItemKNN(K=10, weighting="none").fit(x)
     train = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 5))
     test = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 2])), shape=(1, 5))
@@ -213,7 +213,7 @@ def per_user_split(m, fraction=0.2, seed=42):
 def test_lastfm_als_quality_floor():
     """Floors recorded 2026-11-25 with benches/compare/implicit.py on this split (per-user
     80/20, numpy seed 42): mercato ALS (implicit's last.fm settings, BM25) P@10 0.1312,
-    implicit 0.7.3 0.1297 in the same run; ALS() defaults on raw counts 0.1687 against
+    implicit 0.7.3 0.1297 in the same run; ALS() defaults on raw counts 0.1979 against
     0.1661 for implicit with LensKit ImplicitMF settings."""
     if not LASTFM.exists():
         pytest.skip(f"{LASTFM} not found")
@@ -227,4 +227,4 @@ def test_lastfm_als_quality_floor():
     m = ranking_metrics_at_k(als, train, test, K=10)
     assert m["precision"] > 0.125 and m["ndcg"] > 0.133, m
     d = ranking_metrics_at_k(ALS().fit(train), train, test, K=10)
-    assert d["precision"] > 0.16, d
+    assert d["precision"] > 0.18, d

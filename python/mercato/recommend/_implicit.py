@@ -213,10 +213,11 @@ class _Base:
 class ALS(_Base):
     """Implicit-feedback ALS (Hu, Koren & Volinsky), conjugate gradient or exact Cholesky.
 
-    Defaults (64 factors, ``regularization=0.1``, binary confidence ``1 + alpha`` with
-    ``alpha=40``, 15 iterations) were chosen on a validation split of Last.fm training data
-    and work on raw counts. ``confidence='linear'`` gives ``1 + alpha * r`` (use it with
-    ``bm25_weight``/``log_weight`` input; implicit uses ``alpha * r``).
+    Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``,
+    ``regularization=30``, 15 iterations) were chosen by a grid search on a validation split
+    of Last.fm training data (``benches/compare/implicit.py --tune``) and work on raw counts.
+    ``confidence='linear'`` gives ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight``
+    input; implicit uses ``alpha * r``).
     Results do not depend on ``num_threads``.
     """
 
@@ -225,8 +226,8 @@ class ALS(_Base):
     def __init__(
         self,
         factors=64,
-        regularization=0.1,
-        alpha=40.0,
+        regularization=30.0,
+        alpha=10.0,
         iterations=15,
         confidence="binary",
         use_cg=True,
@@ -310,7 +311,7 @@ class BPR(_Base):
         iterations=100,
         verify_negative_samples=True,
         negative_sampling="popularity",
-        blocks=16,
+        blocks=4,
         num_threads=0,
         seed=42,
         show_progress=False,

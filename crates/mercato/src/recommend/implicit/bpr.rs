@@ -37,8 +37,10 @@ pub struct BprParams {
     pub verify_negative_samples: bool,
     /// Negative sampling distribution.
     pub negative_sampling: NegativeSampling,
-    /// Number of user blocks and item blocks `B` of the stratified schedule (see [`Bpr`]).
-    /// Results depend on it, not on the thread count.
+    /// Number of user blocks and item blocks `B` of the stratified schedule (see [`Bpr`]):
+    /// at most `B` threads work at once. Results depend on it, not on the thread count.
+    /// Fewer blocks rank slightly better (Last.fm-2k P@10: 1 → 0.135, 4 → 0.133,
+    /// 16 → 0.130, 64 → 0.116), so the default 4 suits machines with up to 4 cores.
     pub blocks: usize,
     /// Seed of the initial factors and of every sampling stream.
     pub seed: u64,
@@ -59,7 +61,7 @@ impl Default for BprParams {
             iterations: 100,
             verify_negative_samples: true,
             negative_sampling: NegativeSampling::Uniform,
-            blocks: 16,
+            blocks: 4,
             seed: 42,
             num_threads: None,
             show_progress: false,

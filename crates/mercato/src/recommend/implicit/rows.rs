@@ -93,6 +93,30 @@ impl Rows {
         Ok(out)
     }
 
+    /// From CSR parts already in this layout (moved, not copied): validates that pointers
+    /// are monotone, every row's columns strictly increase and are below `n_cols`, and
+    /// values are finite and non-negative.
+    pub fn from_sorted_parts(n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Result<Self> {
+        let nnz = indices.len();
+        let ok_ptr = indptr.first() == Some(&0)
+            && indptr.last() == Some(&nnz)
+            && data.len() == nnz
+            && indptr.windows(2).all(|w| w[0] <= w[1]);
+        if !ok_ptr {
+            bail!("indptr must start at 0, be non-decreasing and end at nnz = {nnz}, with one value per index");
+        }
+        for (r, w) in indptr.windows(2).enumerate() {
+            let cols = &indices[w[0]..w[1]];
+            if cols.windows(2).any(|c| c[0] >= c[1]) || cols.last().is_some_and(|&c| c as usize >= n_cols) {
+                bail!("row {r}: columns must be strictly increasing and below {n_cols}");
+            }
+        }
+        if let Some(v) = data.iter().find(|v| !v.is_finite() || **v < 0.0) {
+            bail!("values must be finite and non-negative, got {v}");
+        }
+        Ok(Rows { n_cols, indptr, indices, data })
+    }
+
     /// From (row, column, value) triplets; sorted per row, duplicates summed.
     pub fn from_triplets(n_rows: usize, n_cols: usize, triplets: &[(usize, usize, f32)]) -> Result<Self> {
         let mut by_row: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_rows];

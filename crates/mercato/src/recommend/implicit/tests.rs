@@ -39,8 +39,16 @@ fn group_hit_rate(model: &dyn Recommender) -> f64 {
 fn models(rows: &Rows, threads: usize) -> (Als, Als, Bpr, ItemKnn) {
     let t = Some(threads);
     (
-        Als::params().factors(8).iterations(10).num_threads(t).fit_rows(rows).unwrap(),
-        Als::params().factors(8).iterations(5).solver(AlsSolver::Cholesky).num_threads(t).fit_rows(rows).unwrap(),
+        // the Last.fm-tuned penalty (30) is far too strong for rows of ~10 items
+        Als::params().factors(8).iterations(10).regularization(0.5).num_threads(t).fit_rows(rows).unwrap(),
+        Als::params()
+            .factors(8)
+            .iterations(5)
+            .regularization(0.5)
+            .solver(AlsSolver::Cholesky)
+            .num_threads(t)
+            .fit_rows(rows)
+            .unwrap(),
         Bpr::params().factors(8).iterations(60).learning_rate(0.05).blocks(4).num_threads(t).fit_rows(rows).unwrap(),
         ItemKnn::params().k(10).num_threads(t).fit_rows(rows).unwrap(),
     )
@@ -116,6 +124,10 @@ fn bad_input_is_a_typed_error() {
     assert!(Rows::from_csr_parts(1, 2, &[0, 2], &[1, 0], &[1.0, f32::NAN]).is_err());
     assert!(Rows::from_csr_parts(1, 2, &[0, 3], &[1, 0], &[1.0, 1.0]).is_err());
     assert!(Rows::from_csr_parts(1, 2, &[0, 1], &[-1], &[1.0]).is_err());
+    assert!(Rows::from_sorted_parts(3, vec![0, 2], vec![2, 1], vec![1.0, 1.0]).is_err());
+    assert!(Rows::from_sorted_parts(3, vec![0, 2], vec![1, 1], vec![1.0, 1.0]).is_err());
+    assert!(Rows::from_sorted_parts(3, vec![0, 1], vec![3], vec![1.0]).is_err());
+    assert!(Rows::from_sorted_parts(3, vec![0, 2], vec![0, 2], vec![1.0, 2.0]).is_ok());
     // unsorted + duplicate columns are normalised
     let r = Rows::from_csr_parts(1, 3, &[0, 3], &[2, 0, 2], &[1.0, 1.0, 2.0]).unwrap();
     assert_eq!(r.row(0), (&[0u32, 2][..], &[1.0f32, 3.0][..]));
@@ -238,5 +250,7 @@ fn lastfm_als_precision_floor() {
     assert!(m.ndcg > 0.133, "ALS NDCG@10 {:.4} below the 0.133 floor", m.ndcg);
     let defaults = Als::params().fit(&train).unwrap();
     let d = ranking_metrics_at_k(&defaults, &tr, &te, 10).unwrap();
-    assert!(d.precision > 0.16, "ALS() P@10 {:.4} below the 0.16 floor (measured 0.1695)", d.precision);
+    // ALS() defaults (validation-chosen) beat implicit's LensKit-like anchor (0.1661 on the
+    // compare script's split; mercato's defaults 0.1979 there)
+    assert!(d.precision > 0.18, "ALS() P@10 {:.4} below the 0.18 floor", d.precision);
 }
