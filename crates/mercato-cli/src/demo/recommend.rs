@@ -118,11 +118,13 @@ pub fn implicit(market: &Marketplace, report: &mut Report) -> Result<()> {
         n_bars.push((name.to_string(), m.ndcg));
     }
 
-    let product = train.items().index(&ExternalId::from(market.products[0].product.as_str())).unwrap_or(0);
-    let similar = als.similar_items(product, 6)?;
+    // The most viewed product, and its neighbours by co-occurrence (item kNN).
+    let counts = train.item_counts();
+    let product = (0..counts.len()).max_by_key(|&i| counts[i]).unwrap_or(0);
+    let similar = knn.similar_items(product, 6)?;
     let names: Vec<String> =
         similar.iter().skip(1).map(|&(i, s)| format!("{} [{s:.2}]", name_of(market, train.items().id(i)))).collect();
-    println!("\n   Products similar to {} (ALS):", name_of(market, train.items().id(product)));
+    println!("\n   Products similar to {} (item kNN):", name_of(market, train.items().id(product)));
     for n in &names {
         println!("     {n}");
     }
