@@ -2,13 +2,16 @@
 //! `A ≈ U · diag(s) · Vᵀ` (the classic `scipy.sparse.linalg.svds` use), and the low-rank
 //! reconstruction as an explicit-rating recommender.
 //!
-//! Two algorithms, both over parallel sparse × dense products written for CSR rows (and the
-//! CSR of the transpose for `Aᵀ·X`), computed in `f64` from the `f32` matrix:
+//! Two algorithms, both over parallel sparse × dense products written for CSR rows (`A·X`
+//! gathers along each row; `Aᵀ·X` scatters each row into cache-resident partials), on the
+//! `f32` matrix with `f64` factors:
 //!
 //! * [`SvdAlgorithm::Randomized`] (default): Halko–Martinsson–Tropp range finder with
 //!   `k + n_oversamples` columns and `n_iter` power iterations re-normalised by Cholesky QR,
 //!   then the SVD of the small projected matrix. `n_iter = None` picks scikit-learn's 'auto'
-//!   (7 when `k < 0.1 · min(n, m)`, else 4).
+//!   (7 when `k < 0.1 · min(n, m)`, else 4). The sketch products run in `f32` (as
+//!   scikit-learn's float32 path); the projection `B = Qᵀ A`, the orthonormalisations and the
+//!   small SVD are `f64`, so `U S Vᵀ = Q Qᵀ A` holds to `f64` rounding for the basis found.
 //! * [`SvdAlgorithm::Accurate`]: thick-restart Golub–Kahan–Lanczos bidiagonalisation with
 //!   full one-sided reorthogonalisation, iterated until every wanted triplet has residual
 //!   `‖Aᵀu − σv‖ ≤ tol · σ₁` (ARPACK-grade singular values).
