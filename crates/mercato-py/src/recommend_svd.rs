@@ -64,11 +64,16 @@ fn params(
         .num_threads(num_threads))
 }
 
-fn usize_vec(a: PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<usize>> {
-    a.as_array()
-        .iter()
-        .map(|&v| usize::try_from(v).map_err(|_| PyValueError::new_err(format!("{what} holds a negative value {v}"))))
-        .collect()
+/// An index array (int32 or int64, as scipy makes them) as `usize`.
+fn usize_vec(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<usize>> {
+    let negative = |v: i64| PyValueError::new_err(format!("{what} holds a negative value {v}"));
+    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i32>>() {
+        return a.as_array().iter().map(|&v| usize::try_from(v).map_err(|_| negative(v.into()))).collect();
+    }
+    let a = obj
+        .extract::<PyReadonlyArray1<'_, i64>>()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be a 1-D int32 or int64 array")))?;
+    a.as_array().iter().map(|&v| usize::try_from(v).map_err(|_| negative(v))).collect()
 }
 
 /// Fits on a CSR matrix given as its arrays (rows = users, columns = items, ids = indices).
@@ -77,8 +82,8 @@ fn usize_vec(a: PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<usize>> {
 #[allow(clippy::too_many_arguments)]
 fn _svd_fit_csr(
     py: Python<'_>,
-    indptr: PyReadonlyArray1<'_, i64>,
-    indices: PyReadonlyArray1<'_, i64>,
+    indptr: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
     data: PyReadonlyArray1<'_, f32>,
     shape: (usize, usize),
     k: usize,
@@ -98,7 +103,7 @@ fn _svd_fit_csr(
     let data = data.as_array().to_vec();
     let matrix = CsMat::try_new(shape, indptr, indices, data)
         .map_err(|(_, _, _, e)| PyValueError::new_err(format!("invalid CSR matrix: {e}")))?;
-    let model = py.detach(|| TruncatedSvd::fit_csr(&matrix, &p)).py()?;
+    let model = py.detach(|| TruncatedSvd::fit(&Interactions::from_csr(matrix)?, &p)).py()?;
     Ok(PyTruncatedSvd { model })
 }
 

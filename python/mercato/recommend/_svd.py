@@ -121,8 +121,8 @@ class TruncatedSVD:
             csr.sum_duplicates()
             csr.sort_indices()
             self._model = _native._svd_fit_csr(
-                np.ascontiguousarray(csr.indptr, dtype=np.int64),
-                np.ascontiguousarray(csr.indices, dtype=np.int64),
+                _index_array(csr.indptr),
+                _index_array(csr.indices),
                 np.ascontiguousarray(csr.data, dtype=np.float32),
                 tuple(int(d) for d in csr.shape),
                 *params,
@@ -226,6 +226,13 @@ class TruncatedSVD:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state["params"])
+
+
+def _index_array(a: np.ndarray) -> np.ndarray:
+    # int32 and int64 pass without a copy; anything else is converted.
+    if a.dtype in (np.int32, np.int64):
+        return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _id(x):

@@ -114,14 +114,28 @@ pub(crate) fn lanczos(a: &Csr, at: &Csr, k: usize, ncv: usize, tol: f64, max_res
             let mut u = a.mul_dense(v.view());
             products += k;
             let u_ritz = rotate(q.view(), &ub.columns(0, k).into_owned());
+            let mut cross = 0.0;
             for (c, &sc) in sigma.iter().enumerate().take(k) {
+                // cross accumulates s_c · u_cᵀ (A v_c) for the error, with A v_c = the column
+                // before it is turned into u_c.
                 if sc > 1e-10 * scale {
+                    let av = u.column(c);
+                    cross += av.dot(&av);
                     u.column_mut(c).mapv_inplace(|x| x / sc);
                 } else {
+                    cross += sc * u_ritz.row(c).dot(&u.column(c));
                     u.column_mut(c).assign(&u_ritz.row(c));
                 }
             }
-            return Factors { u, s: sigma[..k].to_vec(), v, iterations: restarts, products, converged: nconv == k };
+            return Factors {
+                cross,
+                u,
+                s: sigma[..k].to_vec(),
+                v,
+                iterations: restarts,
+                products,
+                converged: nconv == k,
+            };
         }
         restarts += 1;
         // Keep the wanted triplets plus up to half the spare room for those already

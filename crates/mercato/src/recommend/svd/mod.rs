@@ -2,13 +2,16 @@
 //! `A ≈ U · diag(s) · Vᵀ` (the classic `scipy.sparse.linalg.svds` use), and the low-rank
 //! reconstruction as an explicit-rating recommender.
 //!
-//! Two algorithms, both over parallel sparse × dense products written for CSR rows (and the
-//! CSR of the transpose for `Aᵀ·X`), computed in `f64` from the `f32` matrix:
+//! Two algorithms, both over parallel sparse × dense products written for CSR rows (`A·X`
+//! gathers along each row; `Aᵀ·X` scatters each row into cache-resident partials), on the
+//! `f32` matrix with `f64` factors:
 //!
 //! * [`SvdAlgorithm::Randomized`] (default): Halko–Martinsson–Tropp range finder with
 //!   `k + n_oversamples` columns and `n_iter` power iterations re-normalised by Cholesky QR,
 //!   then the SVD of the small projected matrix. `n_iter = None` picks scikit-learn's 'auto'
-//!   (7 when `k < 0.1 · min(n, m)`, else 4).
+//!   (7 when `k < 0.1 · min(n, m)`, else 4). The sketch products run in `f32` (as
+//!   scikit-learn's float32 path); the projection `B = Qᵀ A`, the orthonormalisations and the
+//!   small SVD are `f64`, so `U S Vᵀ = Q Qᵀ A` holds to `f64` rounding for the basis found.
 //! * [`SvdAlgorithm::Accurate`]: thick-restart Golub–Kahan–Lanczos bidiagonalisation with
 //!   full one-sided reorthogonalisation, iterated until every wanted triplet has residual
 //!   `‖Aᵀu − σv‖ ≤ tol · σ₁` (ARPACK-grade singular values).
@@ -188,6 +191,9 @@ pub struct SvdPrediction {
 }
 
 pub(crate) struct Factors {
+    /// `Σ_c s_c · u_cᵀ A v_c`, computed by each solver from products it already has (exact
+    /// for the returned factors, so the error needs no further pass over the matrix).
+    pub cross: f64,
     pub u: Array2<f64>,
     pub s: Vec<f64>,
     pub v: Array2<f64>,
@@ -325,10 +331,10 @@ impl TruncatedSvd {
                 }
             };
             randomized::flip_signs(&mut f.u, &mut f.v);
-            let error = relative_error(&a, norm_sq, &f);
+            let error = relative_error(norm_sq, &f);
             (f, error)
         });
-        let Factors { u, s, v, iterations, products, converged } = factors;
+        let Factors { u, s, v, iterations, products, converged, .. } = factors;
         Ok(TruncatedSvd {
             params: params.clone(),
             users: data.users().clone(),
@@ -342,7 +348,7 @@ impl TruncatedSvd {
             rating_range: (lo, hi),
             seen_indptr: indptr,
             seen_indices: indices,
-            info: SvdFitInfo { reconstruction_error: error, iterations, products: products + 1, converged },
+            info: SvdFitInfo { reconstruction_error: error, iterations, products, converged },
         })
     }
 
@@ -481,14 +487,10 @@ impl TruncatedSvd {
     }
 }
 
-/// `‖A − U S Vᵀ‖_F / ‖A‖_F` without densifying: `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`.
-fn relative_error(a: &Csr, norm_sq: f64, f: &Factors) -> f64 {
+/// `‖A − U S Vᵀ‖_F / ‖A‖_F` without densifying: `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`,
+/// exact for any `U`, `V` (orthonormality is not assumed).
+fn relative_error(norm_sq: f64, f: &Factors) -> f64 {
     let k = f.s.len();
-    let av = a.mul_dense(f.v.view());
-    let mut cross = 0.0;
-    for c in 0..k {
-        cross += f.s[c] * f.u.column(c).dot(&av.column(c));
-    }
     let utu = f.u.t().dot(&f.u);
     let vtv = f.v.t().dot(&f.v);
     let mut fit = 0.0;
@@ -497,7 +499,7 @@ fn relative_error(a: &Csr, norm_sq: f64, f: &Factors) -> f64 {
             fit += f.s[i] * utu[[i, j]] * f.s[j] * vtv[[j, i]];
         }
     }
-    ((norm_sq - 2.0 * cross + fit).max(0.0) / norm_sq).sqrt()
+    ((norm_sq - 2.0 * f.cross + fit).max(0.0) / norm_sq).sqrt()
 }
 
 #[derive(Serialize, Deserialize)]

@@ -39,13 +39,17 @@ pub(crate) fn randomized(a: &Csr, k: usize, oversamples: usize, n_iter: usize, s
     let mut q = Array2::from_shape_fn((a.rows, l), |(i, j)| f64::from(y[i * l + j]));
     orthonormalize(&mut q, 2);
     let mut bt = a.scatter_t(q.as_slice().expect("contiguous"), l);
+    let b_transposed = bt.clone();
     // Bᵀ = Qb R and R = Ur Σ Vrᵀ, so A ≈ Q B = (Q Vr) Σ (Qb Ur)ᵀ.
     let r = orthonormalize(&mut bt, 2);
     let (sigma, ur, vr) = small_svd(r);
     let k = k.min(sigma.len());
     let u = mul_small(q.view(), &vr.columns(0, k).into_owned());
     let v = mul_small(bt.view(), &ur.columns(0, k).into_owned());
-    Factors { u, s: sigma[..k].to_vec(), v, iterations: n_iter, products: 2 * n_iter + 2, converged: true }
+    // u_cᵀ A v_c = (Vr e_c)ᵀ B v_c, with B v = (Bᵀ)ᵀ v: a small dense product.
+    let bv = b_transposed.t().dot(&v);
+    let cross = (0..k).map(|c| sigma[c] * (0..l).map(|i| vr[(i, c)] * bv[[i, c]]).sum::<f64>()).sum();
+    Factors { cross, u, s: sigma[..k].to_vec(), v, iterations: n_iter, products: 2 * n_iter + 2, converged: true }
 }
 
 /// SVD of a small square matrix, singular values in decreasing order: (σ, U, V).
