@@ -72,7 +72,9 @@ struct Hist {
 }
 
 impl Hist {
-    fn fit(col: &mut [f64], p: &HbosParams) -> Hist {
+    /// Fits the histogram of `col`; also returns each value's `digitize` index, so the
+    /// training scores need no second binning pass.
+    fn fit(col: &[f64], p: &HbosParams) -> (Hist, Vec<u32>) {
         let n = col.len() as f64;
         let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let edges = match p.bins {
@@ -85,6 +87,7 @@ impl Hist {
                 e
             }
             BinMode::Dynamic => {
+                let mut col = col.to_vec();
                 col.sort_unstable_by(f64::total_cmp);
                 let mut e = vec![lo];
                 for b in 1..p.n_bins {
@@ -107,9 +110,11 @@ impl Hist {
             hist.set_uniform();
         }
         let mut counts = vec![0usize; nb];
+        let mut digitized = Vec::with_capacity(col.len());
         for &v in col.iter() {
             // numpy.histogram: bins are [e_i, e_{i+1}), the last one closed.
             let k = hist.digitize(v);
+            digitized.push(k as u32);
             let le = if k <= nb && hist.edges[k] == v { k + 1 } else { k };
             counts[le.saturating_sub(1).min(nb - 1)] += 1;
         }
@@ -123,7 +128,7 @@ impl Hist {
             })
             .collect();
         hist.log_density = log_density;
-        hist
+        (hist, digitized)
     }
 
     fn set_uniform(&mut self) {
@@ -162,8 +167,13 @@ impl Hist {
     /// `-log2(density + alpha)` of `v`'s bin (PyOD's `_calculate_outlier_scores`).
     #[inline]
     fn score(&self, v: f64, tol: f64) -> f64 {
+        self.score_digitized(self.digitize(v), v, tol)
+    }
+
+    /// As [`Hist::score`] with `i = digitize(v)` already known.
+    #[inline]
+    fn score_digitized(&self, i: usize, v: f64, tol: f64) -> f64 {
         let nb = self.log_density.len();
-        let i = self.digitize(v);
         let ld = if i == 0 {
             let width = self.edges[1] - self.edges[0];
             if self.edges[0] - v <= width * tol {
@@ -242,14 +252,25 @@ impl Detector for Hbos {
         check_contamination(p.contamination)?;
         let (_, d) = check_fit_input(x, 1, "Hbos")?;
         let tol = p.tol;
+        let fit_column = |j: usize| {
+            let col = x.column(j).to_vec();
+            let (h, digitized) = Hist::fit(&col, p);
+            let contrib: Vec<f64> =
+                col.iter().zip(&digitized).map(|(&v, &k)| h.score_digitized(k as usize, v, tol)).collect();
+            (h, contrib)
+        };
+        let columns: Vec<(Hist, Vec<f64>)> = if x.nrows() * d >= 1 << 18 && d > 1 {
+            use rayon::prelude::*;
+            super::detector::pool(p.num_threads)?.install(|| (0..d).into_par_iter().map(fit_column).collect())
+        } else {
+            (0..d).map(fit_column).collect()
+        };
+        // Feature-major accumulation in feature order: the same sum as `row_score`.
         let mut scores = vec![0.0; x.nrows()];
         let mut hists = Vec::with_capacity(d);
-        for j in 0..d {
-            let mut col = x.column(j).to_vec();
-            let h = Hist::fit(&mut col, p);
-            // Feature-major accumulation: the same sum order as `row_score`.
-            for (s, &v) in scores.iter_mut().zip(x.column(j)) {
-                *s += h.score(v, tol);
+        for (h, contrib) in columns {
+            for (s, c) in scores.iter_mut().zip(&contrib) {
+                *s += c;
             }
             hists.push(h);
         }
@@ -343,8 +364,11 @@ mod tests {
 
     #[test]
     fn arithmetic_binning_equals_binary_search() {
-        let mut col: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0).collect();
-        let h = Hist::fit(&mut col, &HbosParams { n_bins: 7, ..HbosParams::default() });
+        let col: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0).collect();
+        let (h, digitized) = Hist::fit(&col, &HbosParams { n_bins: 7, ..HbosParams::default() });
+        for (v, k) in col.iter().zip(&digitized) {
+            assert_eq!(*k as usize, h.edges.partition_point(|&e| e < *v));
+        }
         assert!(h.uniform.is_some());
         let probes = col.iter().copied().chain(h.edges.iter().copied()).chain([-1e9, 1e9, -50.0, 1e-300]);
         for v in probes {
