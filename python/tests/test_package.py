@@ -73,7 +73,10 @@ def _fitted(module, cls):
     """A small fitted instance, by the module's fit protocol."""
     rng = np.random.default_rng(0)
     if module == "mercato.fraud":
-        return cls().fit(rng.normal(size=(64, 3)))
+        x = rng.normal(size=(64, 3))
+        if cls.__name__ == "Ensemble":
+            return cls([mercato.fraud.IsolationForest(seed=0), mercato.fraud.ECOD()]).fit(x)
+        return cls().fit(x)
     users = np.repeat(np.arange(12), 6)
     items = (users * 7 + np.tile(np.arange(6), 12)) % 15
     ratings = rng.integers(1, 6, users.size).astype(np.float64)
