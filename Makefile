@@ -15,7 +15,8 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
-CARGO_FEATURES := --features mercato/torch
+# Each package with a `torch` feature turns it on (they forward to mercato/torch).
+CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch
 
 .PHONY: help demo test develop bench venv data rust-test py-test lint
 
