@@ -189,9 +189,9 @@ def test_image_files_and_folders(fitted, tmp_path):
 def test_resnet_trains():
     x, y = shapes(120, 7)
     clf = ImageClassifier(
-        "resnet", num_classes=3, input_size=16, widths=[8, 16], optimizer="nesterov", learning_rate=0.05,
-        lr_schedule="step", step_every=1, step_gamma=0.5, device="cpu", show_progress=False,
-    ).fit(x, y, epochs=3, batch_size=32, validation_fraction=0.0)
+        "resnet", num_classes=3, input_size=16, widths=[8, 16], optimizer="adamw", learning_rate=3e-3,
+        weight_decay=1e-4, device="cpu", show_progress=False,
+    ).fit(x, y, epochs=8, batch_size=16, validation_fraction=0.0)
     assert clf.arch == "resnet" and clf.evaluate(x, y)["accuracy"] > 0.8
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(x), clf.predict_proba(x))
 

@@ -16,7 +16,7 @@ use mercato::Error;
 use numpy::{PyArray1, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArrayDyn};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 /// Maps a [`mercato::Error`] to its Python exception; model-file errors raise the
 /// `mercato.ModelFormatError` of the main package so `except mercato.ModelFormatError` works.
@@ -24,10 +24,17 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let msg = e.to_string();
     match e {
         Error::UnknownId { .. } => PyKeyError::new_err(msg),
-        Error::ModelFormat(_) => match py.import("mercato").and_then(|m| m.getattr("ModelFormatError")) {
-            Ok(cls) => PyErr::from_type(cls.cast_into().expect("ModelFormatError is a type"), msg),
-            Err(_) => PyValueError::new_err(msg),
-        },
+        Error::ModelFormat(_) => {
+            let cls = py
+                .import("mercato")
+                .and_then(|m| m.getattr("ModelFormatError"))
+                .ok()
+                .and_then(|c| c.cast_into::<PyType>().ok());
+            match cls {
+                Some(cls) => PyErr::from_type(cls, msg),
+                None => PyValueError::new_err(msg),
+            }
+        }
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
         Error::Io { .. } => PyOSError::new_err(msg),
         Error::Torch(_) => PyRuntimeError::new_err(msg),

@@ -215,10 +215,11 @@ fn seeded_runs_repeat_and_resnet_trains() {
     let arch = Arch::ResNet(ResNetConfig { size: 16, num_classes: 3, widths: vec![8, 16], ..Default::default() });
     let sgd = cfg
         .clone()
-        .epochs(6)
+        .epochs(8)
+        .batch_size(16)
         .optimizer(Optimizer::Sgd { momentum: 0.9, nesterov: true })
         .learning_rate(0.05)
-        .schedule(LrSchedule::Step { every: 3, gamma: 0.3 });
+        .schedule(LrSchedule::Step { every: 4, gamma: 0.3 });
     let r = ImageClassifier::fit(&arch, &sgd, &x, &y).unwrap();
     let acc = r.evaluate(&x, &y).unwrap().accuracy;
     assert!(acc > 0.8, "resnet train accuracy {acc}");

@@ -1,5 +1,6 @@
 //! Training hyper-parameters and the training loop.
 
+use std::io::IsTerminal;
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -427,7 +428,8 @@ pub(crate) fn train(net: &mut Network, data: &TrainData, cfg: &TrainConfig) -> R
 
     let batches = train_idx.len().div_ceil(cfg.batch_size);
     let total_steps = batches * cfg.epochs;
-    let pb = if cfg.show_progress { ProgressBar::new(total_steps as u64) } else { ProgressBar::hidden() };
+    let log_lines = cfg.show_progress && !std::io::stderr().is_terminal();
+    let pb = if cfg.show_progress && !log_lines { ProgressBar::new(total_steps as u64) } else { ProgressBar::hidden() };
     pb.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta} {msg}")
             .map_err(|e| Error::invalid(e.to_string()))?
@@ -492,7 +494,7 @@ pub(crate) fn train(net: &mut Network, data: &TrainData, cfg: &TrainConfig) -> R
             val_accuracy,
             seconds: started.elapsed().as_secs_f64(),
         };
-        pb.println(format!(
+        let line = format!(
             "epoch {:>3}: train loss {:.4} acc {:.4}{} ({:.1} s)",
             stats.epoch,
             stats.train_loss,
@@ -502,7 +504,13 @@ pub(crate) fn train(net: &mut Network, data: &TrainData, cfg: &TrainConfig) -> R
                 _ => String::new(),
             },
             stats.seconds
-        ));
+        );
+        // The bar is only drawn on a terminal; in logs and notebooks print one line per epoch.
+        if log_lines {
+            eprintln!("{line}");
+        } else {
+            pb.println(line);
+        }
         history.epochs.push(stats);
         if let Some(vl) = val_loss {
             if best.as_ref().is_none_or(|(b, _)| vl < *b) {
