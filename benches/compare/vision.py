@@ -38,7 +38,9 @@ def _reexec_in_venv() -> None:
         venv_py = REPO / ".venv" / "bin" / "python"
         if venv_py.exists() and Path(sys.executable).resolve() != venv_py.resolve():
             os.execv(str(venv_py), [str(venv_py), *sys.argv])
-        sys.exit("needs torch==2.13.0 and mercato[vision]: run `make develop` (or see crates/mercato-vision-py)")
+        sys.exit(
+            "needs torch==2.13.0 and mercato[vision]: run `make develop` (or see crates/mercato-vision-py)"
+        )
 
 
 _reexec_in_venv()
@@ -47,7 +49,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
 from mercato.datasets import load_fashion_mnist  # noqa: E402
 from mercato.vision import ImageClassifier  # noqa: E402
 
@@ -98,15 +99,27 @@ def torch_infer(net: nn.Module, x_u8: torch.Tensor) -> float:
     net.eval()
     start = time.perf_counter()
     with torch.inference_mode():
-        outs = [F.softmax(net((x_u8[i : i + BATCH].float() * (1 / 255) - MEAN) / STD), -1) for i in range(0, len(x_u8), BATCH)]
+        outs = [
+            F.softmax(net((x_u8[i : i + BATCH].float() * (1 / 255) - MEAN) / STD), -1)
+            for i in range(0, len(x_u8), BATCH)
+        ]
         torch.cat(outs).numpy()
     return len(x_u8) / (time.perf_counter() - start)
 
 
 def mercato_train(x: np.ndarray, y: np.ndarray, threads: int, seed: int) -> tuple[float, ImageClassifier]:
     clf = ImageClassifier(
-        "small_cnn", num_classes=10, hidden=1024, crop_padding=0, horizontal_flip=False, lr_schedule="constant",
-        normalization=([MEAN], [STD]), num_threads=threads, seed=seed, device="cpu", show_progress=False,
+        "small_cnn",
+        num_classes=10,
+        hidden=1024,
+        crop_padding=0,
+        horizontal_flip=False,
+        lr_schedule="constant",
+        normalization=([MEAN], [STD]),
+        num_threads=threads,
+        seed=seed,
+        device="cpu",
+        show_progress=False,
     )
     clf.fit(x, y, epochs=1, batch_size=BATCH, validation_fraction=0.0)
     return clf.history_["images_per_second"], clf
@@ -142,7 +155,10 @@ def main() -> None:
         best["mercato_train"] = max(best["mercato_train"], ips)
         best["torch_infer"] = max(best["torch_infer"], torch_infer(net, tt))
         best["mercato_infer"] = max(best["mercato_infer"], mercato_infer(clf, x_test))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v:,.0f}" for k, v in best.items()), file=sys.stderr)
+        print(
+            f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v:,.0f}" for k, v in best.items()),
+            file=sys.stderr,
+        )
 
     print(
         f"\nvision: small_cnn (conv32-conv64-fc1024-fc10, Adam, batch {BATCH}), Fashion-MNIST, CPU, "

@@ -77,7 +77,9 @@ def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: boo
     ``(path, reason)`` for files that could not be decoded. Corrupt files are skipped (and
     listed) by default; ``skip_corrupt=False`` raises ValueError on the first one.
     """
-    return native().load_image_folder(os.fspath(root), int(size), int(channels), bool(skip_corrupt), num_threads)
+    return native().load_image_folder(
+        os.fspath(root), int(size), int(channels), bool(skip_corrupt), num_threads
+    )
 
 
 def _pixels(images, size: int, channels: int) -> np.ndarray:

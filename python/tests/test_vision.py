@@ -45,7 +45,9 @@ def small(**kw):
 @pytest.fixture(scope="module")
 def fitted():
     x, y = shapes(240, 1)
-    return small(class_names=["hbar", "vbar", "square"]).fit(x, y, epochs=4, batch_size=32, validation_fraction=0.2)
+    return small(class_names=["hbar", "vbar", "square"]).fit(
+        x, y, epochs=4, batch_size=32, validation_fraction=0.2
+    )
 
 
 def write_png(path, pixels):
@@ -54,7 +56,9 @@ def write_png(path, pixels):
     raw = b"".join(b"\x00" + pixels[r].tobytes() for r in range(h))
 
     def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
     png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
@@ -122,7 +126,9 @@ def test_save_load_pickle(fitted, tmp_path):
     unfitted = pickle.loads(pickle.dumps(small()))
     with pytest.raises(ValueError, match="not fitted"):
         unfitted.predict(xt)
-    np.testing.assert_array_equal(ImageClassifier.from_bytes(fitted.to_bytes()).predict(xt), fitted.predict(xt))
+    np.testing.assert_array_equal(
+        ImageClassifier.from_bytes(fitted.to_bytes()).predict(xt), fitted.predict(xt)
+    )
     # Another kind of model file, or junk, is a ModelFormatError.
     bad = tmp_path / "bad.mercato"
     bad.write_bytes(b"MERCATO\x1a garbage")
@@ -189,8 +195,15 @@ def test_image_files_and_folders(fitted, tmp_path):
 def test_resnet_trains():
     x, y = shapes(120, 7)
     clf = ImageClassifier(
-        "resnet", num_classes=3, input_size=16, widths=[8, 16], optimizer="adamw", learning_rate=3e-3,
-        weight_decay=1e-4, device="cpu", show_progress=False,
+        "resnet",
+        num_classes=3,
+        input_size=16,
+        widths=[8, 16],
+        optimizer="adamw",
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        device="cpu",
+        show_progress=False,
     ).fit(x, y, epochs=8, batch_size=16, validation_fraction=0.0)
     assert clf.arch == "resnet" and clf.evaluate(x, y)["accuracy"] > 0.8
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(x), clf.predict_proba(x))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mercato.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 FASHION = Path(os.environ.get("MERCATO_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
@@ -20,7 +19,9 @@ def idx(dims, data: bytes) -> bytes:
 def test_small_files_raw_and_gzip(tmp_path):
     imgs = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     for prefix in ["train", "t10k"]:
-        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx([2, 3, 4], imgs.tobytes())))
+        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(idx([2, 3, 4], imgs.tobytes()))
+        )
         (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(idx([2], bytes([3, 9])))
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(tmp_path)
     np.testing.assert_array_equal(x_train, imgs)

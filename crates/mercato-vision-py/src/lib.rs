@@ -88,6 +88,7 @@ fn labels_vec(labels: &PyReadonlyArray1<'_, i64>) -> PyResult<Vec<usize>> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn parse_arch(
     arch: &str,
     num_classes: usize,

@@ -320,7 +320,7 @@ impl ImageClassifier {
         images.check(self.channels(), self.input_size())?;
         check_labels(labels, images.len(), self.num_classes())?;
         let pred = self.predict(images)?;
-        Ok(self.evaluation(labels, &pred)?)
+        self.evaluation(labels, &pred)
     }
 
     /// Builds an [`Evaluation`] from true and predicted labels.

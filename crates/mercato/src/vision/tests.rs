@@ -82,7 +82,7 @@ fn fit_predict_evaluate_save_load() {
     assert!((&pf - &proba).iter().all(|d| d.abs() < 1e-5));
     let x4: Array4<u8> = xt.clone().insert_axis(ndarray::Axis(1));
     assert_eq!(clf.predict(&x4).unwrap(), clf.predict(&xt).unwrap());
-    assert_eq!(clf.predict_names(&xt.slice(ndarray::s![2..3, .., ..])).unwrap(), vec!["square".to_string()]);
+    assert_eq!(clf.predict_names(xt.slice(ndarray::s![2..3, .., ..])).unwrap(), vec!["square".to_string()]);
     assert!(clf.predict(&Array3::<u8>::zeros((0, 16, 16))).unwrap().is_empty());
     let t = Tensor::from_slice(xt.as_slice().unwrap()).view([90, 1, 16, 16]);
     let pt = Vec::<f32>::try_from(clf.predict_proba_tensor(&t).unwrap().flatten(0, -1)).unwrap();
@@ -163,13 +163,8 @@ fn bad_input_is_a_typed_error() {
     let e = ImageClassifier::fit(&arch, &cfg, &nan, &y).unwrap_err();
     assert!(e.to_string().contains("image 7"), "{e}");
     invalid(
-        ImageClassifier::fit(
-            &arch,
-            &cfg.clone().validation_fraction(0.99),
-            &x.slice(ndarray::s![..1, .., ..]),
-            &y[..1],
-        )
-        .unwrap_err(),
+        ImageClassifier::fit(&arch, &cfg.clone().validation_fraction(0.99), x.slice(ndarray::s![..1, .., ..]), &y[..1])
+            .unwrap_err(),
     );
     invalid(ImageClassifier::fit(&arch, &cfg.clone().learning_rate(f64::NAN), &x, &y).unwrap_err());
     invalid(ImageClassifier::fit(&arch, &cfg.clone().batch_size(0), &x, &y).unwrap_err());
