@@ -10,7 +10,8 @@
 //! --batch-size [128], --lr [0.001], --weight-decay [0.0001], --hidden [512] (small_cnn),
 //! --patience [4], --validation [0.1], --no-augment, --seed [42], --threads [libtorch default],
 //! --device auto|cpu|cuda|cuda:N [auto], --data DIR [$MERCATO_FASHION_MNIST or
-//! /usr/share/datasets/fashion-mnist], --out FILE [none].
+//! /usr/share/datasets/fashion-mnist], --out FILE [none], --init FILE (fine-tune a saved
+//! model instead of starting from random weights).
 
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use mercato::vision::{Arch, Augment, ImageClassifier, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut arch_name, mut hidden, mut out, mut data) = ("small_cnn".to_string(), 512i64, None, None);
+    let (mut arch_name, mut hidden, mut out, mut data, mut init) = ("small_cnn".to_string(), 512i64, None, None, None);
     let mut cfg = TrainConfig::default().epochs(15).seed(42).weight_decay(1e-4).patience(Some(4));
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -38,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--device" => cfg.device = val()?.parse()?,
             "--data" => data = Some(val()?),
             "--out" => out = Some(val()?),
+            "--init" => init = Some(val()?),
             "-h" | "--help" => {
                 println!("see the header of crates/mercato/examples/vision_train_fashion.rs");
                 return Ok(());
@@ -56,13 +58,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("arch {arch:?}\ntraining {cfg:?}");
     let labels: Vec<usize> = fm.train_labels.iter().map(|&l| l as usize).collect();
     let started = Instant::now();
-    let clf = ImageClassifier::fit(&arch, &cfg, &fm.train_images, &labels)?.with_class_names(fm.class_names.clone())?;
+    let clf = match &init {
+        // Fine-tune a saved model (its architecture wins over --arch/--hidden).
+        Some(path) => ImageClassifier::load(path)?.fine_tune(&cfg, &fm.train_images, &labels)?,
+        None => ImageClassifier::fit(&arch, &cfg, &fm.train_images, &labels)?,
+    }
+    .with_class_names(fm.class_names.clone())?;
     let secs = started.elapsed().as_secs_f64();
     let h = clf.history();
     println!(
         "trained {} epochs in {secs:.0} s ({:.1} s/epoch, {:.0} images/s on {}), best epoch {:?}, stopped early: {}",
         h.epochs.len(),
-        h.epochs.iter().map(|e| e.seconds).sum::<f64>() / h.epochs.len() as f64,
+        h.epochs.iter().map(|e| e.seconds).sum::<f64>() / h.epochs.len().max(1) as f64,
         h.images_per_second,
         h.device,
         h.best_epoch,

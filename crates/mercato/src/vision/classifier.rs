@@ -176,6 +176,43 @@ impl ImageClassifier {
         })
     }
 
+    /// Continues training from this model's weights (fine-tuning, e.g. the shipped
+    /// Fashion-MNIST model on a catalogue's own photos with the same classes and input).
+    /// Keeps the architecture, class names and normalisation; `config.normalization` is
+    /// ignored. Returns a new model; `self` is unchanged.
+    pub fn fine_tune<'a>(&self, config: &TrainConfig, images: impl Into<Images<'a>>, labels: &[usize]) -> Result<Self> {
+        config.validate()?;
+        let images = images.into();
+        ensure!(!images.is_empty(), "cannot train on an empty set of images");
+        let raw = images.to_tensor(self.channels(), self.input_size())?;
+        check_labels(labels, images.len(), self.num_classes())?;
+        let labels_t = Tensor::f_from_slice(&labels.iter().map(|&l| l as i64).collect::<Vec<_>>())?;
+        let device = config.device.resolve()?;
+        let _rng = FIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _threads = ThreadGuard::set(config.num_threads);
+        tch::manual_seed(config.seed as i64);
+        let mut net = Network::new(&self.arch, device)?;
+        net.restore(&self.net.snapshot())?;
+        let data = TrainData { raw: &raw, labels: &labels_t, mean: &self.mean, std: &self.std };
+        let mut history = train(&mut net, &data, config)?;
+        let mut epochs = self.history.epochs.clone();
+        let offset = epochs.len();
+        for e in &mut history.epochs {
+            e.epoch += offset;
+        }
+        history.best_epoch = history.best_epoch.map(|b| b + offset);
+        epochs.append(&mut history.epochs);
+        history.epochs = epochs;
+        Ok(ImageClassifier {
+            arch: self.arch.clone(),
+            class_names: self.class_names.clone(),
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+            history,
+            net,
+        })
+    }
+
     /// Sets the class names (one per class, in label order).
     pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self> {
         if names.len() != self.num_classes() {
