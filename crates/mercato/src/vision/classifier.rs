@@ -273,6 +273,7 @@ impl ImageClassifier {
         if device == self.net.device() {
             return Ok(self);
         }
+        let _rng = FIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut net = Network::new(&self.arch, device)?;
         net.restore(&self.net.snapshot())?;
         Ok(ImageClassifier { net, ..self })
@@ -462,6 +463,9 @@ impl ImageClassifier {
         if !meta.mean.iter().all(|v| v.is_finite()) || !meta.std.iter().all(|v| v.is_finite() && *v > 0.0) {
             return Err(bad("normalisation mean must be finite and std positive".into()));
         }
+        // Building a network draws initial weights from libtorch's process-wide generator:
+        // hold the fit lock so a load never shifts the random stream of a seeded fit.
+        let _rng = FIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut net = Network::new(&meta.arch, device).map_err(|e| bad(e.to_string()))?;
         net.read_weights(r)?;
         Ok(ImageClassifier {

@@ -198,9 +198,14 @@ fn seeded_runs_repeat_and_resnet_trains() {
     let cfg = quick().epochs(2);
     let a = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
     let b = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
-    assert_eq!(a.predict_proba(&x).unwrap(), b.predict_proba(&x).unwrap(), "same seed, same model");
+    // Other tests change libtorch's process-wide thread count while this one predicts, which
+    // can move the last bits of a sum: compare with a tolerance far below any seed effect.
+    let max_diff = |p: &ImageClassifier, q: &ImageClassifier| {
+        (&p.predict_proba(&x).unwrap() - &q.predict_proba(&x).unwrap()).iter().fold(0f32, |m, d| m.max(d.abs()))
+    };
+    assert!(max_diff(&a, &b) < 1e-5, "same seed, same model: {}", max_diff(&a, &b));
     let c = ImageClassifier::fit(&small_arch(), &cfg.clone().seed(8), &x, &y).unwrap();
-    assert_ne!(a.predict_proba(&x).unwrap(), c.predict_proba(&x).unwrap(), "the seed matters");
+    assert!(max_diff(&a, &c) > 1e-3, "the seed matters");
     // libtorch's intra-op threads split work without changing the sums on these sizes.
     let one = ImageClassifier::fit(&small_arch(), &cfg.clone().num_threads(Some(1)), &x, &y).unwrap();
     let two = ImageClassifier::fit(&small_arch(), &cfg.clone().num_threads(Some(2)), &x, &y).unwrap();
