@@ -7,8 +7,8 @@ Network: the tch-rs MNIST net (conv5x5x32 - pool - conv5x5x64 - pool - fc1024 - 
 (`$MERCATO_FASHION_MNIST` or /usr/share/datasets/fashion-mnist). Both sides do the same work
 per training batch: gather the batch from a uint8 tensor, scale and normalise, forward,
 cross-entropy, backward, Adam step, read the loss and count correct predictions.
-Inference: class probabilities for the 10k test images in batches of 256 (mercato: 512,
-its prediction chunk) in eval mode without autograd.
+Inference: class probabilities for the 10k test images in batches of 256 (mercato's
+prediction chunk) in eval mode without autograd.
 
 mercato runs through `mercato.vision.ImageClassifier` (Rust training loop in tch), PyTorch
 through the equivalent Python loop; both load the libtorch of the venv's torch==2.13.0 and

@@ -16,8 +16,9 @@ use crate::{ensure, Error, Result};
 /// Serialises fits: libtorch's random generator is shared by the whole process.
 static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Images per forward pass when predicting (bounds memory on big inputs).
-const PREDICT_BATCH: usize = 512;
+/// Images per forward pass when predicting: bounds memory on big inputs; 256 measured
+/// faster than 512 on CPU (benches/compare/vision.py).
+const PREDICT_BATCH: usize = 256;
 
 /// Names of the pre-trained models [`ImageClassifier::pretrained`] knows, with their files.
 pub const PRETRAINED: &[(&str, &str)] = &[("fashion_mnist", "fashion_cnn.mercato")];
