@@ -9,7 +9,14 @@ from typing import Any
 
 from mercato._mercato import datasets as _native
 
-__all__ = ["load_anomaly_csv", "load_lastfm", "load_movielens", "load_triples"]
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "load_anomaly_csv",
+    "load_fashion_mnist",
+    "load_lastfm",
+    "load_movielens",
+    "load_triples",
+]
 
 
 def _frame(columns: dict[str, Any], value_name: str):
@@ -40,3 +47,30 @@ def load_triples(path: str | os.PathLike, delimiter: str = ",", header: bool = T
 def load_anomaly_csv(path: str | os.PathLike):
     """An anomaly CSV (``f0..fN,label``): returns ``(X, y, feature_names)``; ``y`` is None without a label."""
     return _native.load_anomaly_csv(os.fspath(path))
+
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+def load_fashion_mnist(path: str | os.PathLike | None = None):
+    """Fashion-MNIST (or MNIST) from the four IDX files, gzip-compressed or raw.
+
+    ``path`` is the folder holding ``train-images-idx3-ubyte[.gz]`` etc.; by default
+    ``$MERCATO_FASHION_MNIST`` or ``/usr/share/datasets/fashion-mnist``
+    (``apt-get install dataset-fashion-mnist``). Returns
+    ``((x_train, y_train), (x_test, y_test))``: uint8 images ``[N, 28, 28]`` and uint8 labels
+    (class names in ``FASHION_MNIST_CLASSES``), as ``keras.datasets.fashion_mnist.load_data``.
+    Needs no torch.
+    """
+    return _native.load_fashion_mnist(None if path is None else os.fspath(path))

@@ -1,7 +1,7 @@
 //! `mercato.datasets`: file loaders returning plain numpy data (pandas glue is in Python).
 
 use mercato::data::{self, Interactions, TripleFormat};
-use numpy::{PyArray1, PyArray2};
+use numpy::{PyArray1, PyArray2, PyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -64,11 +64,30 @@ fn load_anomaly_csv<'py>(
     Ok((PyArray2::from_owned_array(py, t.x), t.y.map(|y| PyArray1::from_vec(py, y)), t.feature_names))
 }
 
+/// Fashion-MNIST images (uint8 [N, 28, 28]) and labels (uint8 [N]) for train and test.
+#[pyfunction]
+#[pyo3(signature = (path=None))]
+#[allow(clippy::type_complexity)]
+fn load_fashion_mnist<'py>(
+    py: Python<'py>,
+    path: Option<std::path::PathBuf>,
+) -> PyResult<(
+    (Bound<'py, PyArray3<u8>>, Bound<'py, PyArray1<u8>>),
+    (Bound<'py, PyArray3<u8>>, Bound<'py, PyArray1<u8>>),
+)> {
+    let fm = py.detach(|| data::idx::load_fashion_mnist(path.as_ref())).py()?;
+    Ok((
+        (PyArray3::from_owned_array(py, fm.train_images), PyArray1::from_owned_array(py, fm.train_labels)),
+        (PyArray3::from_owned_array(py, fm.test_images), PyArray1::from_owned_array(py, fm.test_labels)),
+    ))
+}
+
 /// Registers the functions on `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
     m.add_function(wrap_pyfunction!(load_lastfm, m)?)?;
     m.add_function(wrap_pyfunction!(load_triples, m)?)?;
     m.add_function(wrap_pyfunction!(load_anomaly_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(load_fashion_mnist, m)?)?;
     Ok(())
 }

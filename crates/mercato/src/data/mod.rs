@@ -3,6 +3,7 @@
 //! Orientation is settled once: users are rows, items are columns.
 
 mod idmap;
+pub mod idx;
 mod interactions;
 pub mod loaders;
 pub mod split;

@@ -2,12 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
-use crate::persist::{ModelReader, ModelWriter};
-use crate::{ensure, Error, Result};
+use crate::{ensure, Result};
 
-/// Shape of a [`SmallCnn`].
+/// Shape of a [`SmallCnn`] (the tch-rs MNIST network, with its sizes made configurable).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SmallCnnConfig {
     /// Input channels (1 for grey, 3 for RGB).
@@ -32,30 +31,59 @@ impl Default for SmallCnnConfig {
 
 impl SmallCnnConfig {
     /// Side of the feature map after two (conv 5×5 valid, pool 2) stages.
-    fn feature_side(&self) -> i64 {
+    pub fn feature_side(&self) -> i64 {
         ((self.size - 4) / 2 - 4) / 2
     }
 
-    fn validate(&self) -> Result<()> {
-        ensure!(self.channels > 0 && self.num_classes > 1, "need channels > 0 and at least 2 classes");
-        ensure!(self.size >= 16, "input size must be at least 16 pixels, got {}", self.size);
+    /// Sets the input channels.
+    pub fn channels(mut self, c: i64) -> Self {
+        self.channels = c;
+        self
+    }
+
+    /// Sets the input side.
+    pub fn size(mut self, s: i64) -> Self {
+        self.size = s;
+        self
+    }
+
+    /// Sets the number of classes.
+    pub fn num_classes(mut self, n: i64) -> Self {
+        self.num_classes = n;
+        self
+    }
+
+    /// Sets the hidden fully connected width.
+    pub fn hidden(mut self, h: i64) -> Self {
+        self.hidden = h;
+        self
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        ensure!((1..=64).contains(&self.channels), "channels must be in 1..=64, got {}", self.channels);
+        ensure!(self.num_classes >= 2, "need at least 2 classes, got {}", self.num_classes);
+        ensure!((16..=1024).contains(&self.size), "small_cnn input size must be in 16..=1024, got {}", self.size);
+        ensure!(self.conv.0 > 0 && self.conv.1 > 0 && self.hidden > 0, "layer widths must be positive");
         ensure!((0.0..1.0).contains(&self.dropout), "dropout must be in [0, 1), got {}", self.dropout);
         Ok(())
     }
 }
 
-/// A small convolutional classifier. Owns its [`nn::VarStore`].
+/// A small convolutional classifier; its weights live in the [`nn::VarStore`] passed to [`SmallCnn::new`].
 ///
 /// ```no_run
 /// use mercato::vision::{SmallCnn, SmallCnnConfig};
-/// let net = SmallCnn::new(SmallCnnConfig::default(), tch::Device::Cpu)?;
-/// let logits = net.forward(&tch::Tensor::zeros([2, 1, 28, 28], (tch::Kind::Float, tch::Device::Cpu)), false);
+/// use tch::nn::ModuleT;
+/// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let net = SmallCnn::new(&vs.root(), SmallCnnConfig::default())?;
+/// let logits = net.forward_t(&tch::Tensor::zeros([2, 1, 28, 28], (tch::Kind::Float, tch::Device::Cpu)), false);
 /// assert_eq!(logits.size(), vec![2, 10]);
 /// # Ok::<(), mercato::Error>(())
 /// ```
+#[derive(Debug)]
 pub struct SmallCnn {
     config: SmallCnnConfig,
-    vs: nn::VarStore,
     conv1: nn::Conv2D,
     conv2: nn::Conv2D,
     fc1: nn::Linear,
@@ -63,31 +91,25 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
-    /// Builds the network with freshly initialised weights on `device`.
-    pub fn new(config: SmallCnnConfig, device: Device) -> Result<Self> {
+    /// Builds the network with freshly initialised weights under `root`.
+    pub fn new(root: &nn::Path, config: SmallCnnConfig) -> Result<Self> {
         config.validate()?;
-        let vs = nn::VarStore::new(device);
-        let root = vs.root();
         let side = config.feature_side();
-        let conv1 = nn::conv2d(&root / "conv1", config.channels, config.conv.0, 5, Default::default());
-        let conv2 = nn::conv2d(&root / "conv2", config.conv.0, config.conv.1, 5, Default::default());
-        let fc1 = nn::linear(&root / "fc1", config.conv.1 * side * side, config.hidden, Default::default());
-        let fc2 = nn::linear(&root / "fc2", config.hidden, config.num_classes, Default::default());
-        Ok(SmallCnn { config, vs, conv1, conv2, fc1, fc2 })
+        let conv1 = nn::conv2d(root / "conv1", config.channels, config.conv.0, 5, Default::default());
+        let conv2 = nn::conv2d(root / "conv2", config.conv.0, config.conv.1, 5, Default::default());
+        let fc1 = nn::linear(root / "fc1", config.conv.1 * side * side, config.hidden, Default::default());
+        let fc2 = nn::linear(root / "fc2", config.hidden, config.num_classes, Default::default());
+        Ok(SmallCnn { config, conv1, conv2, fc1, fc2 })
     }
 
     /// The network's configuration.
     pub fn config(&self) -> &SmallCnnConfig {
         &self.config
     }
+}
 
-    /// Trainable variables.
-    pub fn var_store(&self) -> &nn::VarStore {
-        &self.vs
-    }
-
-    /// Logits for a `[N, C, H, W]` float batch.
-    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+impl nn::ModuleT for SmallCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply(&self.conv1)
             .max_pool2d_default(2)
             .relu()
@@ -99,69 +121,5 @@ impl SmallCnn {
             .relu()
             .dropout(self.config.dropout, train)
             .apply(&self.fc2)
-    }
-
-    /// Writes config and weights (as f32 arrays) into a model file writer.
-    pub fn write(&self, kind: &str) -> Result<ModelWriter> {
-        let mut w = ModelWriter::new(kind, &self.config)?;
-        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, t) in vars {
-            let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-            let flat = t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1);
-            let data = Vec::<f32>::try_from(&flat)?;
-            w = w.f32(&name, &shape, &data);
-        }
-        Ok(w)
-    }
-
-    /// Rebuilds a network from a model file, checking every weight's shape.
-    pub fn read(reader: &ModelReader, device: Device) -> Result<Self> {
-        let config: SmallCnnConfig = reader.meta()?;
-        let net = SmallCnn::new(config, device)?;
-        tch::no_grad(|| -> Result<()> {
-            for (name, mut var) in net.vs.variables() {
-                let (shape, data) = reader.f32(&name)?;
-                let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
-                if shape != expected {
-                    return Err(Error::format(format!(
-                        "weight {name:?} has shape {shape:?}, the network needs {expected:?}"
-                    )));
-                }
-                let dims: Vec<i64> = expected.iter().map(|&d| d as i64).collect();
-                var.copy_(&Tensor::from_slice(&data).reshape(dims.as_slice()).to_device(device));
-            }
-            Ok(())
-        })?;
-        Ok(net)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tch::nn::OptimizerConfig;
-
-    /// The tch smoke test: forward, backward, one optimiser step, save, reload, same outputs.
-    #[test]
-    fn forward_backward_save_reload() {
-        tch::manual_seed(0);
-        let net = SmallCnn::new(SmallCnnConfig::default(), Device::Cpu).unwrap();
-        let xs = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
-        let ys = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
-        let mut opt = nn::Adam::default().build(net.var_store(), 1e-3).unwrap();
-        let loss_before = net.forward(&xs, true).cross_entropy_for_logits(&ys);
-        opt.backward_step(&loss_before);
-        let grad_norm: f64 =
-            net.var_store().trainable_variables().iter().map(|v| v.grad().norm().double_value(&[])).sum();
-        assert!(grad_norm > 0.0, "backward pass produced gradients");
-
-        let out = net.forward(&xs, false);
-        assert_eq!(out.size(), vec![8, 10]);
-        let bytes = net.write("vision.small_cnn").unwrap().to_bytes().unwrap();
-        let reader = ModelReader::from_bytes(bytes, "vision.small_cnn").unwrap();
-        let again = SmallCnn::read(&reader, Device::Cpu).unwrap();
-        let diff = (out - again.forward(&xs, false)).abs().max().double_value(&[]);
-        assert!(diff == 0.0, "reloaded network differs by {diff}");
     }
 }
