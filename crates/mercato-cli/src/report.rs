@@ -231,7 +231,7 @@ pub fn histogram(title: &str, xlabel: &str, samples: &[(&str, &[f64])], bins: us
     svg
 }
 
-#[allow(dead_code)] // drawn once the image classifier joins the demo
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // drawn by the demo's vision step
 /// A confusion matrix as a heat map with counts (rows = true class, columns = predicted).
 pub fn heatmap(title: &str, labels: &[String], counts: &[Vec<u64>]) -> String {
     let n = labels.len().max(1);
