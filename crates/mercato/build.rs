@@ -3,7 +3,8 @@
 //!
 //! torch-sys declares `links = "tch"` and exports the directory it linked against as
 //! `DEP_TCH_LIBTORCH_LIB`; a link argument only applies to this package's own targets, so
-//! every package with binaries that link libtorch repeats this (see mercato-cli's build.rs).
+//! every package with binaries that link libtorch uses this same file as its build script
+//! (crates/mercato-cli and benches point their `build` key here).
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
