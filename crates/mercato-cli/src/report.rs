@@ -237,7 +237,8 @@ pub fn heatmap(title: &str, labels: &[String], counts: &[Vec<u64>]) -> String {
     let n = labels.len().max(1);
     let size = 34.0;
     let (left, top) = (110.0, 40.0);
-    let (w, h) = (left + size * n as f64 + 20.0, top + size * n as f64 + 90.0);
+    // Room on the right and below for the rotated column labels.
+    let (w, h) = (left + size * n as f64 + 70.0, top + size * n as f64 + 90.0);
     let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="10">"#
