@@ -62,7 +62,7 @@ py-test: develop data
 test: lint rust-test py-test
 
 demo: $(STAMP) data
-	cargo run --release -q -p mercato-cli $(CARGO_FEATURES) -- demo
+	cargo run --release -q -p mercato-cli --features torch -- demo
 
 bench: $(STAMP) data
-	cargo bench -p mercato-benches $(CARGO_FEATURES)
+	cargo bench -p mercato-benches --features torch
