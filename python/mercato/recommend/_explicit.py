@@ -80,8 +80,11 @@ class _ExplicitModel:
         args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
         return f"{type(self).__name__}({args})"
 
-    def _rust_params(self) -> dict:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _rust_params(self) -> dict:
+        """Hyper-parameters as the Rust side names them; models whose names differ override this."""
+        p = dict(self._params)
+        p["scale"] = _scale(p.pop("rating_scale"))
+        return p
 
     # -- fit / predict ----------------------------------------------------------------
     def fit(
@@ -300,11 +303,6 @@ class FunkSVD(_ExplicitModel):
             num_threads=num_threads,
         )
 
-    def _rust_params(self) -> dict:
-        p = dict(self._params)
-        p["scale"] = _scale(p.pop("rating_scale"))
-        return p
-
     @property
     def global_mean_(self):
         return self._attr("global_mean")
@@ -365,11 +363,6 @@ class SVDpp(_ExplicitModel):
             seed=seed,
             num_threads=num_threads,
         )
-
-    def _rust_params(self) -> dict:
-        p = dict(self._params)
-        p["scale"] = _scale(p.pop("rating_scale"))
-        return p
 
     @property
     def user_factors_(self):
