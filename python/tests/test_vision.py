@@ -219,5 +219,5 @@ def test_pretrained_fashion_mnist():
     assert clf.class_names_ == FASHION_MNIST_CLASSES
     _, (x_test, y_test) = load_fashion_mnist()
     ev = clf.evaluate(x_test, y_test)
-    # Issue target 0.92; the shipped model reaches 0.9187 (models/fashion_cnn.md).
-    assert ev["accuracy"] >= 0.915, ev["report"]
+    # Issue target 0.92; the shipped model reaches 0.9274 (models/fashion_cnn.md).
+    assert ev["accuracy"] >= 0.92, ev["report"]

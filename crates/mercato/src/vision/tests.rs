@@ -276,6 +276,6 @@ fn shipped_model_on_fashion_mnist_test_set() {
     let fm = crate::data::idx::load_fashion_mnist(Some(&data)).unwrap();
     let labels: Vec<usize> = fm.test_labels.iter().map(|&l| l as usize).collect();
     let ev = clf.evaluate(&fm.test_images, &labels).unwrap();
-    // Issue target 0.92; the shipped model reaches 0.9187 (models/fashion_cnn.md), so guard 0.915.
-    assert!(ev.accuracy >= 0.915, "shipped model test accuracy {}\n{ev}", ev.accuracy);
+    // Issue target 0.92; the shipped model reaches 0.9274 (models/fashion_cnn.md).
+    assert!(ev.accuracy >= 0.92, "shipped model test accuracy {}\n{ev}", ev.accuracy);
 }
