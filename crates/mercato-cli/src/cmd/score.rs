@@ -167,7 +167,6 @@ pub fn run(a: ScoreArgs) -> CliResult<()> {
         }
     }
     flush(&mut values, &mut ids)?;
-    drop(flush);
     out.flush().map_err(write_err)?;
     drop(out);
 
