@@ -58,6 +58,11 @@ impl CliError {
         CliError { code: RUNTIME, message: message.into() }
     }
 
+    /// Stops the command early with success and no message (a closed output pipe).
+    pub fn stop() -> Self {
+        CliError { code: OK, message: String::new() }
+    }
+
     /// The command needs the `torch` feature (exit 4).
     #[cfg_attr(feature = "torch", allow(dead_code))]
     pub fn no_torch(command: &str) -> Self {

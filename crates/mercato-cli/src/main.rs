@@ -111,6 +111,7 @@ fn run(cli: Cli) -> exit::CliResult<()> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if e.code == exit::OK => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.code)

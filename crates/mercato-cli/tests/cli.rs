@@ -498,3 +498,30 @@ fn classifier_train_classify_eval() {
         .code(3)
         .stderr(predicate::str::contains("broken.png"));
 }
+
+#[test]
+fn score_stops_quietly_when_the_reader_closes_the_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("h.mercato");
+    let tx = marketplace("transactions.csv");
+    mercato()
+        .args(["train", "detector", "--algo", "hbos", "--exclude-cols", "tx_id,user,pattern,label", "--input"])
+        .arg(&tx)
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    // 20k scored rows are far more than a pipe buffer: `head` closes the pipe mid-stream
+    let script = format!(
+        "set -o pipefail; '{}' score --model '{}' --input '{}' | head -n 3",
+        env!("CARGO_BIN_EXE_mercato"),
+        model.display(),
+        tx.display()
+    );
+    Command::new("bash")
+        .args(["-c", &script])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("row,score,label,risk\n1,"))
+        .stderr(predicate::str::contains("error").not());
+}

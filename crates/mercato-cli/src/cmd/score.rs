@@ -68,6 +68,15 @@ fn write_err(e: impl std::fmt::Display) -> CliError {
     CliError::runtime(format!("cannot write the scores: {e}"))
 }
 
+/// A write error on the scores. A closed pipe (`mercato score ... | head`) is the reader
+/// saying it has enough: stop quietly with success, as Unix tools do.
+fn csv_write_err(e: csv::Error) -> CliError {
+    match e.kind() {
+        csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => CliError::stop(),
+        _ => write_err(e),
+    }
+}
+
 /// Scores the input and writes `id,score,label,risk[,feature_1,contribution_1,...]`.
 pub fn run(a: ScoreArgs) -> CliResult<()> {
     let to_stdout = a.output.as_os_str() == "-";
@@ -113,7 +122,7 @@ pub fn run(a: ScoreArgs) -> CliResult<()> {
         header.push(format!("feature_{k}"));
         header.push(format!("contribution_{k}"));
     }
-    out.write_record(&header).map_err(write_err)?;
+    out.write_record(&header).map_err(csv_write_err)?;
 
     let d = cols.len();
     let t = Instant::now();
@@ -145,7 +154,7 @@ pub fn run(a: ScoreArgs) -> CliResult<()> {
                     line.extend([String::new(), String::new()]);
                 }
             }
-            out.write_record(&line).map_err(write_err)?;
+            out.write_record(&line).map_err(csv_write_err)?;
         }
         rows += ids.len();
         values.clear();
@@ -167,7 +176,10 @@ pub fn run(a: ScoreArgs) -> CliResult<()> {
         }
     }
     flush(&mut values, &mut ids)?;
-    out.flush().map_err(write_err)?;
+    out.flush().map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => CliError::stop(),
+        _ => write_err(e),
+    })?;
     drop(out);
 
     let seconds = secs(t);
