@@ -40,7 +40,7 @@ pub struct TripleArgs {
     /// play counts (implicit algorithms; default: every row counts 1).
     #[arg(long)]
     pub rating_col: Option<String>,
-    /// Field separator: one character, or `tab`.
+    /// Field separator, e.g. `,`, `;`, `tab` or `::`.
     #[arg(long, default_value = ",")]
     pub delimiter: String,
     /// The file has no header line; columns are then 0-based indices.
