@@ -399,7 +399,11 @@ pub fn read_features(path: &Path, delimiter: u8, exclude: &[String]) -> CliResul
     let mut rec = csv::StringRecord::new();
     while table.next_record(&mut rec)? {
         for &j in &cols {
-            values.push(table.number(&rec, j)?);
+            let v = table.number(&rec, j).map_err(|mut e| {
+                e.message.push_str(" (leave non-numeric columns out with --exclude-cols)");
+                e
+            })?;
+            values.push(v);
         }
     }
     let n = values.len() / cols.len();
