@@ -1,18 +1,28 @@
 //! `mercato`: the command line for demos, training, evaluation and scoring.
 //!
-//! Exit codes: 0 success, 1 runtime error (bad data, unknown id, bad model file), 2 usage
-//! error (clap). Errors go to stderr as `error: ...`.
+//! Exit codes (see [`exit`]): 0 success, 1 runtime or model error, 2 usage error, 3 input
+//! data error, 4 feature not built. Errors go to stderr as `error: ...`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd;
 mod demo;
+mod exit;
+mod models;
+mod output;
 mod report;
+mod table;
 
 #[derive(Parser)]
-#[command(name = "mercato", version, about = "Recommenders, fraud scoring and product-image classification")]
+#[command(
+    name = "mercato",
+    version,
+    about = "Recommenders, fraud scoring and product-image classification",
+    after_help = exit::EXIT_CODES_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +44,24 @@ enum Command {
         #[command(subcommand)]
         command: DatasetsCommand,
     },
+    /// Train a model from plain files and save it.
+    #[command(subcommand, after_help = exit::EXIT_CODES_HELP)]
+    Train(cmd::train::TrainCommand),
+    /// Top-N items for a user from a saved recommender.
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Recommend(cmd::recommend::RecommendArgs),
+    /// Items most similar to an item (implicit recommenders).
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Similar(cmd::recommend::SimilarArgs),
+    /// Score a CSV of transactions with a saved detector, streaming row by row.
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Score(cmd::score::ScoreArgs),
+    /// Classify image files with a saved CNN.
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Classify(cmd::classify::ClassifyArgs),
+    /// Evaluate a saved model on held-out data.
+    #[command(subcommand, after_help = exit::EXIT_CODES_HELP)]
+    Eval(cmd::eval::EvalCommand),
 }
 
 #[derive(Subcommand)]
@@ -52,10 +80,10 @@ enum DatasetsCommand {
     },
 }
 
-fn run(cli: Cli) -> mercato::Result<()> {
+fn run(cli: Cli) -> exit::CliResult<()> {
     match cli.command {
         Command::Demo { marketplace, report } => {
-            demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace), report)
+            Ok(demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace), report)?)
         }
         Command::Datasets { command: DatasetsCommand::Generate { seed, scale, out } } => {
             let config = mercato::data::synth::Scale::parse(&scale)?.config(seed);
@@ -71,15 +99,22 @@ fn run(cli: Cli) -> mercato::Result<()> {
             );
             Ok(())
         }
+        Command::Train(c) => cmd::train::run(c),
+        Command::Recommend(a) => cmd::recommend::run(a),
+        Command::Similar(a) => cmd::recommend::similar(a),
+        Command::Score(a) => cmd::score::run(a),
+        Command::Classify(a) => cmd::classify::run(a),
+        Command::Eval(c) => cmd::eval::run(c),
     }
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if e.code == exit::OK => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.code)
         }
     }
 }

@@ -1,0 +1,141 @@
+//! `mercato recommend` and `mercato similar`: serve a saved recommender by external id.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use mercato::data::ExternalId;
+use mercato::recommend::Filter;
+use serde_json::{json, Value};
+
+use super::path_str;
+use crate::exit::{CliError, CliResult};
+use crate::models::{AnyRecommender, LoadedRecommender};
+use crate::output::{emit, id_str, num32};
+
+/// `mercato recommend`.
+#[derive(Args)]
+pub struct RecommendArgs {
+    /// A model from `mercato train recommender` (any algorithm).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The user id, as in the training file.
+    #[arg(long)]
+    pub user: String,
+    /// Number of items.
+    #[arg(short = 'n', long = "n", default_value_t = 10)]
+    pub n: usize,
+    /// Leave out the items the user interacted with in training (the default).
+    #[arg(long, overrides_with = "include_seen")]
+    pub exclude_seen: bool,
+    /// Allow items the user interacted with in training.
+    #[arg(long, overrides_with = "exclude_seen")]
+    pub include_seen: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn unknown(kind: &'static str, id: &ExternalId) -> CliError {
+    mercato::Error::UnknownId { kind, id: id.to_string() }.into()
+}
+
+fn check_n(n: usize) -> CliResult<()> {
+    if n == 0 {
+        return Err(CliError::usage("-n must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Prints the top-N list of one user.
+pub fn run(a: RecommendArgs) -> CliResult<()> {
+    check_n(a.n)?;
+    let loaded = LoadedRecommender::load(&a.model)?;
+    let user = ExternalId::parse(&a.user);
+    let exclude = !a.include_seen;
+    let (items, fallback): (Vec<(ExternalId, f32)>, bool) = match &loaded.model {
+        AnyRecommender::Explicit(m) => {
+            let r = m.ratings();
+            // The library falls back to item biases for unknown users; a script asking for a
+            // user it mistyped should hear about it instead.
+            match r.users().index(&user) {
+                Some(u) if r.user_known(u) => {}
+                _ => return Err(unknown("user", &user)),
+            }
+            (m.recommend(&user, a.n, exclude, &Filter::new())?, false)
+        }
+        AnyRecommender::Implicit { model, users, items } => {
+            let u = users.index(&user).ok_or_else(|| unknown("user", &user))?;
+            let recs = model.recommend(u, a.n, &Filter::new().exclude_seen(exclude))?;
+            (recs.items.into_iter().map(|(i, s)| (items.id(i).clone(), s)).collect(), recs.popularity_fallback)
+        }
+    };
+    let list: Vec<Value> = items.iter().map(|(id, s)| json!({"item": id, "score": num32(*s)})).collect();
+    let out = json!({
+        "model": path_str(&a.model),
+        "kind": loaded.kind,
+        "user": user,
+        "exclude_seen": exclude,
+        "popularity_fallback": fallback,
+        "items": list,
+    });
+    emit(a.json, &out, || {
+        let what = if loaded.is_explicit() { "predicted rating" } else { "score" };
+        println!("top {} for user {} ({}):", items.len(), id_str(&user), loaded.kind);
+        println!("{:>4}  {:<24} {what}", "rank", "item");
+        for (rank, (id, s)) in items.iter().enumerate() {
+            println!("{:>4}  {:<24} {s:.4}", rank + 1, id_str(id));
+        }
+        if fallback {
+            println!("(the user has no training interactions: popularity ranking)");
+        }
+    });
+    Ok(())
+}
+
+/// `mercato similar`.
+#[derive(Args)]
+pub struct SimilarArgs {
+    /// A model from `mercato train recommender --algo als|bpr|itemknn`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The item id, as in the training file.
+    #[arg(long)]
+    pub item: String,
+    /// Number of similar items (the item itself is left out).
+    #[arg(short = 'n', long = "n", default_value_t = 10)]
+    pub n: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the items most similar to one item.
+pub fn similar(a: SimilarArgs) -> CliResult<()> {
+    check_n(a.n)?;
+    let loaded = LoadedRecommender::load(&a.model)?;
+    let item = ExternalId::parse(&a.item);
+    let AnyRecommender::Implicit { model, items, .. } = &loaded.model else {
+        return Err(CliError::runtime(format!(
+            "{} is a {} model; `similar` needs an implicit one (train with --algo als, bpr or itemknn)",
+            a.model.display(),
+            loaded.kind
+        )));
+    };
+    let i = items.index(&item).ok_or_else(|| unknown("item", &item))?;
+    let found: Vec<(ExternalId, f32)> = model
+        .similar_items(i, a.n + 1)?
+        .into_iter()
+        .filter(|&(j, _)| j != i)
+        .take(a.n)
+        .map(|(j, s)| (items.id(j).clone(), s))
+        .collect();
+    let list: Vec<Value> = found.iter().map(|(id, s)| json!({"item": id, "similarity": num32(*s)})).collect();
+    let out = json!({"model": path_str(&a.model), "kind": loaded.kind, "item": item, "items": list});
+    emit(a.json, &out, || {
+        println!("items similar to {} ({}):", id_str(&item), loaded.kind);
+        for (rank, (id, s)) in found.iter().enumerate() {
+            println!("{:>4}  {:<24} {s:.4}", rank + 1, id_str(id));
+        }
+    });
+    Ok(())
+}
