@@ -91,14 +91,25 @@ def _ids(x, what):
     return np.ascontiguousarray(a.reshape(-1), dtype=np.int64)
 
 
+def _positive(v, what):
+    v = int(v)
+    if v <= 0:
+        raise ValueError(f"{what} must be positive, got {v}")
+    return v
+
+
 class _Base:
     """Shared serving, persistence and pickling."""
 
     _rust_cls = None
 
     def fit(self, user_items, show_progress=None):
-        """Trains on a users x items matrix; returns self."""
-        self._model.fit(_csr(user_items))
+        """Trains on a users x items matrix; returns self. ``show_progress`` (default: the
+        constructor's) draws a progress bar on a terminal (ALS and BPR)."""
+        if show_progress is None or isinstance(self, ItemKNN):
+            self._model.fit(_csr(user_items))
+        else:
+            self._model.fit(_csr(user_items), bool(show_progress))
         return self
 
     def _check(self):
@@ -116,7 +127,7 @@ class _Base:
         recalculate_user=False,
         items=None,
         return_fallback=False,
-        batch_size=256,
+        batch_size=None,
     ):
         """Top ``N`` items for ``userid`` (an int, or an array for a batch).
 
@@ -125,7 +136,8 @@ class _Base:
         ``filter_items``: deny-list; unknown ids raise ``KeyError``. ``recalculate_user``:
         score from ``user_items`` by fold-in instead of the stored user factors. Users past
         the trained range are folded in from ``user_items``. ``batch_size`` users are scored
-        at a time (peak memory ~ threads x batch_size x n_items x 4 bytes).
+        at a time (peak memory ~ threads x batch_size x n_items x 4 bytes); the default
+        fits 4 MiB of scores per batch (1,048,576 / n_items users, between 16 and 1024).
         """
         model = self._check()
         single = np.ndim(userid) == 0
@@ -157,7 +169,7 @@ class _Base:
             allow,
             deny,
             bool(recalculate_user),
-            int(batch_size),
+            0 if batch_size is None else _positive(batch_size, "batch_size"),
         )
         if single:
             keep = ids[0] >= 0
@@ -204,7 +216,10 @@ class _Base:
         self.__init__(**state)
 
     def _restore_params(self):
-        pass
+        """After loading: the constructor arguments back as attributes."""
+        for name, value in self._model.hyper_params.items():
+            setattr(self, name, value)
+        self.show_progress = False
 
     def _params(self):
         return {}
@@ -213,12 +228,15 @@ class _Base:
 class ALS(_Base):
     """Implicit-feedback ALS (Hu, Koren & Volinsky), conjugate gradient or exact Cholesky.
 
-    Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``,
-    ``regularization=30``, 15 iterations) were chosen by a grid search on a validation split
-    of Last.fm training data (``benches/compare/implicit.py --tune``) and work on raw counts.
-    ``confidence='linear'`` gives ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight``
-    input; implicit uses ``alpha * r``).
-    Results do not depend on ``num_threads``.
+    Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``, 15 iterations,
+    and ``regularization=None``: a penalty scaled to the data, ``lambda`` = the mean number
+    of interactions per user) were chosen by grid searches on a validation split of Last.fm
+    training data and on the marketplace demo data (``benches/compare/implicit.py --tune``)
+    and work on raw counts. A number for ``regularization`` is an absolute ``lambda``, as in
+    implicit; ``regularization_`` is the one used. ``confidence='linear'`` gives
+    ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight`` input; implicit uses
+    ``alpha * r``). ``calculate_training_loss=True`` records ``loss_history_`` (one value
+    per iteration, as implicit's). Results do not depend on ``num_threads``.
     """
 
     _rust_cls = _r._ALS
@@ -226,22 +244,24 @@ class ALS(_Base):
     def __init__(
         self,
         factors=64,
-        regularization=30.0,
+        regularization=None,
         alpha=10.0,
         iterations=15,
         confidence="binary",
         use_cg=True,
         cg_steps=3,
+        calculate_training_loss=False,
         num_threads=0,
         seed=42,
         show_progress=False,
     ):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.confidence, self.use_cg, self.cg_steps = iterations, confidence, use_cg, cg_steps
+        self.calculate_training_loss = calculate_training_loss
         self.seed, self.show_progress = seed, show_progress
         self._model = _r._ALS(
             int(factors),
-            float(regularization),
+            None if regularization is None else float(regularization),
             float(alpha),
             int(iterations),
             str(confidence),
@@ -250,6 +270,7 @@ class ALS(_Base):
             int(seed),
             int(num_threads),
             bool(show_progress),
+            bool(calculate_training_loss),
         )
 
     def _params(self):
@@ -261,14 +282,21 @@ class ALS(_Base):
             confidence=self.confidence,
             use_cg=self.use_cg,
             cg_steps=self.cg_steps,
+            calculate_training_loss=self.calculate_training_loss,
             num_threads=self._model.num_threads,
             seed=self.seed,
             show_progress=self.show_progress,
         )
 
-    def _restore_params(self):
-        f = self._model.user_factors
-        self.factors = f.shape[1]
+    @property
+    def regularization_(self):
+        """The penalty ``lambda`` used in training (resolved from the data by default)."""
+        return self._check().regularization
+
+    @property
+    def loss_history_(self):
+        """Training loss after each iteration (empty unless ``calculate_training_loss``)."""
+        return np.asarray(self._check().loss_history, dtype=np.float32)
 
     def partial_fit_users(self, userids, user_items):
         """Solves only ``userids``' factors from their rows of ``user_items`` (one row per
@@ -276,6 +304,15 @@ class ALS(_Base):
         users = _ids(userids, "userids")
         self._check()
         self._model.partial_fit_users(users, _csr(user_items))
+        return self
+
+    def partial_fit_items(self, itemids, item_users):
+        """Solves only ``itemids``' factors from their rows of ``item_users`` (items x users,
+        one row per id), exactly, against the fixed user factors. Ids past the end add
+        items; the stored interactions are updated (seen-item filtering follows)."""
+        items = _ids(itemids, "itemids")
+        self._check()
+        self._model.partial_fit_items(items, _csr(item_users))
         return self
 
     @property
@@ -312,10 +349,12 @@ class BPR(_Base):
         verify_negative_samples=True,
         negative_sampling="popularity",
         blocks=4,
+        calculate_training_loss=False,
         num_threads=0,
         seed=42,
         show_progress=False,
     ):
+        self.calculate_training_loss = calculate_training_loss
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.verify_negative_samples = iterations, verify_negative_samples
         self.negative_sampling, self.blocks, self.seed, self.show_progress = (
@@ -335,10 +374,12 @@ class BPR(_Base):
             int(seed),
             int(num_threads),
             bool(show_progress),
+            bool(calculate_training_loss),
         )
 
     def _params(self):
         return dict(
+            calculate_training_loss=self.calculate_training_loss,
             factors=self.factors,
             learning_rate=self.learning_rate,
             regularization=self.regularization,
@@ -350,6 +391,12 @@ class BPR(_Base):
             seed=self.seed,
             show_progress=self.show_progress,
         )
+
+    @property
+    def loss_history_(self):
+        """Mean loss ``-log sigmoid(x_u . (y_i - y_j))`` of each epoch's sampled triples
+        (empty unless ``calculate_training_loss``)."""
+        return np.asarray(self._check().loss_history, dtype=np.float32)
 
     @property
     def user_factors_(self):
@@ -379,6 +426,10 @@ class ItemKNN(_Base):
 
     def _params(self):
         return dict(K=self.K, weighting=self.weighting, K1=self.K1, B=self.B, num_threads=self._model.num_threads)
+
+    def _restore_params(self):
+        self.K1, self.B = 1.2, 0.75  # stored only for BM25 weighting
+        super()._restore_params()
 
     @property
     def similarity(self):

@@ -34,9 +34,19 @@ use super::{check_n, top_n, Filter};
 use crate::{Error, Result};
 pub(crate) use thread_pool as pool;
 
-/// Users scored together by [`Recommender::recommend_batch`]: one chunk's score buffer is
-/// `chunk × n_items × 4` bytes, and at most one chunk per worker thread is alive.
-pub const DEFAULT_CHUNK: usize = 256;
+/// Bytes of `f32` scores one chunk of [`Recommender::recommend_batch`] holds (4 MiB): the
+/// default chunk is this budget divided by the catalogue size, see [`default_chunk`].
+pub const CHUNK_SCORE_BYTES: usize = 4 << 20;
+
+/// Users scored together by [`Recommender::recommend_batch`] for a catalogue of `n_items`:
+/// as many as fit [`CHUNK_SCORE_BYTES`] of scores, between 16 and 1024. One chunk's score
+/// buffer is `chunk × n_items × 4` bytes and at most one chunk per worker thread is alive,
+/// so peak memory is about `threads × 4 MiB` whatever the catalogue size (down to 16 users
+/// per chunk, i.e. up to 65,536 items; larger catalogues pay `threads × 64 × n_items` bytes).
+/// A smaller block costs little speed: the scores are one GEMM per chunk against all items.
+pub fn default_chunk(n_items: usize) -> usize {
+    (CHUNK_SCORE_BYTES / 4 / n_items.max(1)).clamp(16, 1024)
+}
 
 /// A ranked list for one user, best first.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,10 +197,10 @@ pub trait Recommender: Send + Sync {
         Ok(self.recommend_batch(&[user], n, filter)?.remove(0))
     }
 
-    /// Top `n` items for each of `users`, in chunks of [`DEFAULT_CHUNK`] users, in parallel
+    /// Top `n` items for each of `users`, in chunks of [`default_chunk`] users, in parallel
     /// on the current rayon pool (wrap the call in `pool.install` to bound the threads).
     fn recommend_batch(&self, users: &[usize], n: usize, filter: &Filter) -> Result<Vec<Recs>> {
-        self.recommend_batch_chunked(users, None, n, filter, DEFAULT_CHUNK)
+        self.recommend_batch_chunked(users, None, n, filter, default_chunk(self.n_items()))
     }
 
     /// [`Recommender::recommend_batch`] with an explicit chunk size and, optionally, the
