@@ -400,7 +400,8 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
     let (dir, ap) = rest.split_at_mut(k);
     matvec(g, x, r);
     r.iter_mut().for_each(|v| *v = -*v);
-    for (&i, &w) in items.iter().zip(vals) {
+    for (j, (&i, &w)) in items.iter().zip(vals).enumerate() {
+        prefetch_ahead(y, items, j, k);
         if w <= 0.0 {
             continue;
         }
@@ -415,7 +416,8 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
     }
     for _ in 0..p.cg_steps {
         matvec(g, dir, ap);
-        for (&i, &w) in items.iter().zip(vals) {
+        for (j, (&i, &w)) in items.iter().zip(vals).enumerate() {
+            prefetch_ahead(y, items, j, k);
             if w <= 0.0 {
                 continue;
             }
@@ -440,6 +442,31 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
         }
         rs_old = rs_new;
     }
+}
+
+/// Entries ahead of the current one whose factor row is prefetched.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Asks the CPU to start loading the factor row of entry `j + PREFETCH_DISTANCE`: the rows
+/// of a user's items (an item's users) are scattered over a factor matrix far larger than
+/// the caches, and without prefetching every entry waits for its row from memory.
+#[inline(always)]
+fn prefetch_ahead(y: &[f32], items: &[u32], j: usize, k: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(&next) = items.get(j + PREFETCH_DISTANCE) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = next as usize * k;
+        if let Some(row) = y.get(start..start + k) {
+            // one prefetch per 64-byte line, plus the last element (rows need not be aligned)
+            for off in (0..k).step_by(16).chain(std::iter::once(k - 1)) {
+                // SAFETY: prefetching is a hint with no effect on memory; the address is
+                // inside `row`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(off).cast::<i8>()) };
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (y, items, j, k);
 }
 
 /// The exact solution in f64 by Cholesky; falls back to leaving `x` unchanged if the
