@@ -14,8 +14,9 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::convert::{model_from_pybytes, model_to_pybytes};
+use crate::convert::{external_ids, ids_to_py, model_from_pybytes, model_to_pybytes};
 use crate::errors::PyResultExt;
+use mercato::data::{ExternalId, IdMap};
 
 type Csr<'py> = (PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f32>, usize, usize);
 
@@ -135,6 +136,11 @@ fn serve<'py, M: Recommender>(
 fn pairs<'py>(py: Python<'py>, v: Vec<(usize, f32)>) -> (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>) {
     let (i, s): (Vec<i32>, Vec<f32>) = v.into_iter().map(|(i, s)| (i as i32, s)).unzip();
     (PyArray1::from_vec(py, i), PyArray1::from_vec(py, s))
+}
+
+fn id_map(ids: Option<&mercato::recommend::ModelIds>, users: bool) -> PyResult<&IdMap> {
+    let ids = ids.ok_or_else(|| PyValueError::new_err("the model has no ids (trained on indices)"))?;
+    Ok(if users { &ids.users } else { &ids.items })
 }
 
 fn indices(ids: &PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<usize>> {
@@ -266,6 +272,87 @@ macro_rules! shared_methods {
                     ("ndcg".into(), r.ndcg),
                     ("auc".into(), r.auc),
                 ])
+            }
+
+            /// Names the users and items (index i = the i-th id); duplicates are an error.
+            fn set_ids(&mut self, users: &Bound<'_, PyAny>, items: &Bound<'_, PyAny>) -> PyResult<()> {
+                let ids = mercato::recommend::ModelIds {
+                    users: IdMap::from_ids(external_ids(users)?).py()?,
+                    items: IdMap::from_ids(external_ids(items)?).py()?,
+                };
+                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("set_ids")))?;
+                m.set_ids(Some(ids)).py()
+            }
+
+            #[getter]
+            fn has_ids(&self) -> PyResult<bool> {
+                Ok(self.fitted()?.ids().is_some())
+            }
+
+            /// Indices of external user (`users=true`) or item ids; `KeyError` for unknown ones.
+            fn to_indices(&self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<Vec<i64>> {
+                let map = id_map(self.fitted()?.ids(), users)?;
+                external_ids(ids)?
+                    .iter()
+                    .map(|id| {
+                        map.index(id).map(|i| i as i64).ok_or_else(|| {
+                            PyKeyError::new_err(format!("unknown {} id: {id}", if users { "user" } else { "item" }))
+                        })
+                    })
+                    .collect()
+            }
+
+            /// External ids of user or item indices (a list, or an int64 array when all are ints).
+            fn to_ids<'py>(
+                &self,
+                py: Python<'py>,
+                indices: PyReadonlyArray1<'py, i64>,
+                users: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let map = id_map(self.fitted()?.ids(), users)?;
+                let ids: Vec<ExternalId> = slice(&indices, "indices")?
+                    .iter()
+                    .map(|&i| {
+                        usize::try_from(i).ok().and_then(|i| map.get_id(i)).cloned().ok_or_else(|| {
+                            PyKeyError::new_err(format!("{} index {i} has no id", if users { "user" } else { "item" }))
+                        })
+                    })
+                    .collect::<PyResult<_>>()?;
+                ids_to_py(py, &ids)
+            }
+
+            /// Indices of user or item ids for a fold-in: known ids keep theirs, unknown ones get
+            /// the next free indices (`n_users()`, ...) in order of first appearance.
+            fn fold_in_indices(&self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<Vec<i64>> {
+                let m = self.fitted()?;
+                let map = id_map(m.ids(), users)?;
+                let n = if users { m.n_users() } else { m.n_items() };
+                if map.len() != n {
+                    return Err(PyValueError::new_err("the model has users or items without ids"));
+                }
+                let mut fresh = IdMap::new();
+                Ok(external_ids(ids)?
+                    .into_iter()
+                    .map(|id| match map.index(&id) {
+                        Some(i) => i as i64,
+                        None => (n + fresh.insert(id)) as i64,
+                    })
+                    .collect())
+            }
+
+            /// Appends ids for the users (items) a fold-in added, in index order.
+            fn extend_ids(&mut self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<()> {
+                let new = external_ids(ids)?;
+                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("extend_ids")))?;
+                let mut map = m.ids().cloned().ok_or_else(|| PyValueError::new_err("the model has no ids"))?;
+                let target = if users { &mut map.users } else { &mut map.items };
+                for id in new {
+                    let before = target.len();
+                    if target.insert(id.clone()) != before {
+                        return Err(PyValueError::new_err(format!("id {id} is already known")));
+                    }
+                }
+                m.set_ids(Some(map)).py()
             }
 
             /// The stored training rows as (indptr, indices, data).

@@ -99,16 +99,6 @@ impl Default for AlsParams {
     }
 }
 
-macro_rules! setter {
-    ($name:ident, $t:ty) => {
-        #[doc = concat!("Sets `", stringify!($name), "`.")]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
 impl AlsParams {
     setter!(factors, usize);
 
@@ -169,8 +159,11 @@ impl AlsParams {
     }
 
     /// Trains on `data` (users × items, non-negative weights).
+    /// The model keeps `data`'s user and item ids ([`Als::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Als> {
-        self.fit_rows(&Rows::from_csmat(data.matrix())?)
+        let mut model = self.fit_rows(&Rows::from_csmat(data.matrix())?)?;
+        model.ids = Some(super::ModelIds::of(data));
+        Ok(model)
     }
 
     /// Trains on interaction rows (users × items).
@@ -203,6 +196,7 @@ impl AlsParams {
         let popularity = rows.column_counts();
         Ok(Als {
             params: self.clone(),
+            ids: None,
             lambda,
             n_users,
             n_items,
@@ -244,6 +238,7 @@ impl AlsParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Als {
     params: AlsParams,
+    ids: Option<super::ModelIds>,
     lambda: f32,
     n_users: usize,
     n_items: usize,
@@ -504,6 +499,8 @@ impl Als {
         AlsParams::default()
     }
 
+    super::ids_methods!();
+
     /// The hyper-parameters the model was trained with.
     pub fn hyper_params(&self) -> &AlsParams {
         &self.params
@@ -681,6 +678,8 @@ struct AlsMeta {
     n_users: usize,
     n_items: usize,
     #[serde(default)]
+    ids: Option<super::ModelIds>,
+    #[serde(default)]
     loss_history: Vec<f32>,
     /// Absent in files written before the penalty could scale: `regularization` then is `λ`.
     #[serde(default)]
@@ -698,6 +697,7 @@ impl Persist for Als {
             n_items: self.n_items,
             loss_history: self.loss_history.clone(),
             lambda: Some(self.lambda),
+            ids: self.ids.clone(),
         };
         let w = ModelWriter::new(Self::KIND, &meta)?.f32("user_factors", &[self.n_users, k], &self.user_factors).f32(
             "item_factors",
@@ -719,8 +719,11 @@ impl Persist for Als {
         if !(lambda.is_finite() && lambda >= 0.0) {
             return Err(Error::format(format!("regularization {lambda} is not a valid penalty")));
         }
+        super::ModelIds::check(meta.ids.as_ref(), meta.n_users, meta.n_items)
+            .map_err(|e| Error::format(e.to_string()))?;
         Ok(Als {
             params: meta.params,
+            ids: meta.ids,
             lambda,
             n_users: meta.n_users,
             n_items: meta.n_items,

@@ -74,16 +74,6 @@ impl Default for BprParams {
     }
 }
 
-macro_rules! setter {
-    ($name:ident, $t:ty) => {
-        #[doc = concat!("Sets `", stringify!($name), "`.")]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
 impl BprParams {
     setter!(factors, usize);
     setter!(learning_rate, f32);
@@ -114,8 +104,11 @@ impl BprParams {
     }
 
     /// Trains on `data` (users × items; any positive weight counts as a positive).
+    /// The model keeps `data`'s user and item ids ([`Bpr::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Bpr> {
-        self.fit_rows(&Rows::from_csmat(data.matrix())?)
+        let mut model = self.fit_rows(&Rows::from_csmat(data.matrix())?)?;
+        model.ids = Some(super::ModelIds::of(data));
+        Ok(model)
     }
 
     /// Trains on interaction rows (users × items).
@@ -273,6 +266,7 @@ impl BprParams {
         let popularity = rows.column_counts();
         Ok(Bpr {
             params: self.clone(),
+            ids: None,
             n_users,
             n_items,
             user_factors,
@@ -370,6 +364,7 @@ fn softplus(x: f32) -> f32 {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bpr {
     params: BprParams,
+    ids: Option<super::ModelIds>,
     n_users: usize,
     n_items: usize,
     user_factors: Vec<f32>,
@@ -384,6 +379,8 @@ impl Bpr {
     pub fn params() -> BprParams {
         BprParams::default()
     }
+
+    super::ids_methods!();
 
     /// The hyper-parameters the model was trained with.
     pub fn hyper_params(&self) -> &BprParams {
@@ -485,6 +482,8 @@ struct BprMeta {
     n_users: usize,
     n_items: usize,
     #[serde(default)]
+    ids: Option<super::ModelIds>,
+    #[serde(default)]
     loss_history: Vec<f32>,
 }
 
@@ -498,6 +497,7 @@ impl Persist for Bpr {
             n_users: self.n_users,
             n_items: self.n_items,
             loss_history: self.loss_history.clone(),
+            ids: self.ids.clone(),
         };
         let w = ModelWriter::new(Self::KIND, &meta)?.f32("user_factors", &[self.n_users, d], &self.user_factors).f32(
             "item_factors",
@@ -515,8 +515,11 @@ impl Persist for Bpr {
         let itf = r.array2_f32("item_factors", [Some(meta.n_items), Some(d)])?;
         let rows = Rows::read(r, "rows", meta.n_users, meta.n_items)?;
         let popularity = rows.column_counts();
+        super::ModelIds::check(meta.ids.as_ref(), meta.n_users, meta.n_items)
+            .map_err(|e| Error::format(e.to_string()))?;
         Ok(Bpr {
             params: meta.params,
+            ids: meta.ids,
             n_users: meta.n_users,
             n_items: meta.n_items,
             user_factors: uf.into_raw_vec_and_offset().0,

@@ -13,6 +13,18 @@
 //! popularity ranking (items by number of users in training), flagged by
 //! [`Recs::popularity_fallback`], instead of scores from an uninformed factor.
 
+/// A builder method `name(v)` setting the hyper-parameter field `name` (shared by the
+/// parameter structs of the models below; defined before them so they see it).
+macro_rules! setter {
+    ($name:ident, $t:ty) => {
+        #[doc = concat!("Sets `", stringify!($name), "`.")]
+        pub fn $name(mut self, v: $t) -> Self {
+            self.$name = v;
+            self
+        }
+    };
+}
+
 mod als;
 mod bpr;
 mod eval;
@@ -47,6 +59,56 @@ pub const CHUNK_SCORE_BYTES: usize = 4 << 20;
 pub fn default_chunk(n_items: usize) -> usize {
     (CHUNK_SCORE_BYTES / 4 / n_items.max(1)).clamp(16, 1024)
 }
+
+/// The external ids of a model's users and items, index `i` naming user (item) `i`.
+///
+/// `fit(&Interactions)` keeps the data's [`IdMap`](crate::data::IdMap)s so that indices can
+/// be translated back (`ids.items.id(i)`) after the model is saved and loaded; `fit_rows`
+/// has none. Users or items added later by index (`partial_fit_users` / `_items`) are
+/// unnamed until [`Als::set_ids`] (and the same method of every model) names them.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelIds {
+    /// User ids by index (at most `n_users()` of them).
+    pub users: crate::data::IdMap,
+    /// Item ids by index (at most `n_items()` of them).
+    pub items: crate::data::IdMap,
+}
+
+impl ModelIds {
+    /// The ids of `data`'s users and items.
+    pub fn of(data: &crate::data::Interactions) -> ModelIds {
+        ModelIds { users: data.users().clone(), items: data.items().clone() }
+    }
+
+    /// Checks there are no more ids than users and items.
+    pub(crate) fn check(ids: Option<&ModelIds>, n_users: usize, n_items: usize) -> Result<()> {
+        if let Some(ids) = ids {
+            crate::ensure!(ids.users.len() <= n_users, "{} user ids for {n_users} users", ids.users.len());
+            crate::ensure!(ids.items.len() <= n_items, "{} item ids for {n_items} items", ids.items.len());
+        }
+        Ok(())
+    }
+}
+
+/// Accessors for a model's optional [`ModelIds`] (field `ids`, sizes `n_users`/`n_items`).
+macro_rules! ids_methods {
+    () => {
+        /// The external ids of the users and items, when trained with `fit(&Interactions)`
+        /// or named with `set_ids`.
+        pub fn ids(&self) -> Option<&super::ModelIds> {
+            self.ids.as_ref()
+        }
+
+        /// Names (or renames, or with `None` forgets) the users and items; at most
+        /// `n_users()` user ids and `n_items()` item ids.
+        pub fn set_ids(&mut self, ids: Option<super::ModelIds>) -> Result<()> {
+            super::ModelIds::check(ids.as_ref(), self.n_users, self.n_items)?;
+            self.ids = ids;
+            Ok(())
+        }
+    };
+}
+pub(crate) use ids_methods;
 
 /// A ranked list for one user, best first.
 #[derive(Clone, Debug, PartialEq)]
