@@ -66,6 +66,25 @@ pub fn default_chunk(n_items: usize) -> usize {
 /// be translated back (`ids.items.id(i)`) after the model is saved and loaded; `fit_rows`
 /// has none. Users or items added later by index (`partial_fit_users` / `_items`) are
 /// unnamed until [`Als::set_ids`] (and the same method of every model) names them.
+///
+/// ```
+/// use mercato::data::{DuplicatePolicy, Interactions};
+/// use mercato::recommend::{Als, Filter, Recommender};
+/// let events = Interactions::from_triples(
+///     [("ann", "tea", 3.0), ("ann", "mug", 1.0), ("bob", "tea", 2.0), ("bob", "pot", 5.0), ("cy", "mug", 1.0)],
+///     DuplicatePolicy::Sum,
+/// )?;
+/// let als = Als::params().factors(8).iterations(10).calculate_training_loss(true).fit(&events)?;
+/// let ids = als.ids().expect("fit(&Interactions) keeps the ids");
+/// let cy = ids.users.index(&"cy".into()).expect("a training user");
+/// let recs = als.recommend(cy, 2, &Filter::new().exclude_seen(true))?;
+/// let names: Vec<String> = recs.items.iter().map(|&(i, _)| ids.items.id(i).to_string()).collect();
+/// assert_eq!(names.len(), 2);
+/// assert!(!names.contains(&"mug".to_string()), "already seen");
+/// assert_eq!(als.loss_history().len(), 10);
+/// assert!((als.regularization() - 5.0 / 3.0).abs() < 1e-6); // λ = mean interactions per user
+/// # Ok::<(), mercato::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelIds {
     /// User ids by index (at most `n_users()` of them).
@@ -300,11 +319,15 @@ pub trait Recommender: Send + Sync {
         let out: Vec<Vec<Recs>> = (0..users.len())
             .collect::<Vec<_>>()
             .par_chunks(chunk)
-            .map(|ks| {
+            // one score buffer per worker, reused across its chunks: a fresh multi-megabyte
+            // allocation per chunk costs a page fault per 4 KiB (the OS zeroes each page)
+            .map_init(Vec::new, |buffer: &mut Vec<f32>, ks| {
                 let chunk_users: Vec<usize> = ks.iter().map(|&k| users[k]).collect();
                 let chunk_rows: Vec<(&[u32], &[f32])> = ks.iter().map(|&k| row_of(k)).collect();
-                let mut scores = vec![0f32; ks.len() * n_items];
-                self.score_chunk(&chunk_users, &chunk_rows, &mut scores);
+                buffer.clear();
+                buffer.resize(ks.len() * n_items, 0.0);
+                let scores = &mut buffer[..];
+                self.score_chunk(&chunk_users, &chunk_rows, scores);
                 scores
                     .chunks_mut(n_items.max(1))
                     .zip(&chunk_rows)
