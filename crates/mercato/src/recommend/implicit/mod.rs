@@ -415,8 +415,12 @@ pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 /// Dense factor scoring shared by ALS and BPR: `out = U[users] · Vᵀ` as one GEMM per chunk.
+///
+/// The GEMM covers the first multiple of 8 columns; the few columns left (BPR's bias column
+/// makes its width 65) are added as rank-1 updates from contiguous copies, which is faster
+/// than an odd-width GEMM.
 pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize, users: &[usize], out: &mut [f32]) {
-    use ndarray::{ArrayView2, ArrayViewMut2};
+    use ndarray::{s, ArrayView2, ArrayViewMut2};
     let n_items = item_factors.len() / k.max(1);
     if k == 0 || n_items == 0 {
         out.iter_mut().for_each(|s| *s = 0.0);
@@ -426,10 +430,17 @@ pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize
     for &u in users {
         q.extend_from_slice(&user_factors[u * k..(u + 1) * k]);
     }
-    let q = ArrayView2::from_shape((users.len(), k), &q).expect("query shape");
+    let main = if k > 8 { k - k % 8 } else { k };
+    let qv = ArrayView2::from_shape((users.len(), k), &q).expect("query shape");
     let v = ArrayView2::from_shape((n_items, k), item_factors).expect("item factor shape");
-    let mut o = ArrayViewMut2::from_shape((users.len(), n_items), out).expect("score buffer shape");
-    ndarray::linalg::general_mat_mul(1.0, &q, &v.t(), 0.0, &mut o);
+    let mut o = ArrayViewMut2::from_shape((users.len(), n_items), &mut *out).expect("score buffer shape");
+    ndarray::linalg::general_mat_mul(1.0, &qv.slice(s![.., ..main]), &v.slice(s![.., ..main]).t(), 0.0, &mut o);
+    for c in main..k {
+        let column: Vec<f32> = item_factors.chunks_exact(k).map(|row| row[c]).collect();
+        for (row, qu) in out.chunks_exact_mut(n_items).zip(q.chunks_exact(k)) {
+            axpy(qu[c], &column, row);
+        }
+    }
 }
 
 /// A progress bar shown only when asked for and stderr is a terminal.
