@@ -14,8 +14,9 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::convert::{model_from_pybytes, model_to_pybytes};
+use crate::convert::{external_ids, ids_to_py, model_from_pybytes, model_to_pybytes};
 use crate::errors::PyResultExt;
+use mercato::data::{ExternalId, IdMap};
 
 type Csr<'py> = (PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f32>, usize, usize);
 
@@ -137,6 +138,18 @@ fn pairs<'py>(py: Python<'py>, v: Vec<(usize, f32)>) -> (Bound<'py, PyArray1<i32
     (PyArray1::from_vec(py, i), PyArray1::from_vec(py, s))
 }
 
+fn id_map(ids: Option<&mercato::recommend::ModelIds>, users: bool) -> PyResult<&IdMap> {
+    let ids = ids.ok_or_else(|| PyValueError::new_err("the model has no ids (trained on indices)"))?;
+    Ok(if users { &ids.users } else { &ids.items })
+}
+
+fn indices(ids: &PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<usize>> {
+    slice(ids, what)?
+        .iter()
+        .map(|&u| usize::try_from(u).map_err(|_| PyKeyError::new_err(format!("{what} must be >= 0, got {u}"))))
+        .collect()
+}
+
 fn to_index(v: i64, kind: &str, n: usize) -> PyResult<usize> {
     match usize::try_from(v) {
         Ok(u) if u < n => Ok(u),
@@ -184,7 +197,7 @@ macro_rules! shared_methods {
                 Ok(self.fitted()?.n_items())
             }
 
-            #[pyo3(signature = (users, n, filter_seen, rows=None, allow=None, deny=None, recalculate=false, chunk=256))]
+            #[pyo3(signature = (users, n, filter_seen, rows=None, allow=None, deny=None, recalculate=false, chunk=0))]
             #[allow(clippy::too_many_arguments)]
             fn recommend<'py>(
                 &self,
@@ -216,9 +229,8 @@ macro_rules! shared_methods {
                         )));
                     }
                 }
-                if chunk == 0 {
-                    return Err(PyValueError::new_err("chunk must be positive"));
-                }
+                // 0 = the default: a fixed budget of scores per chunk (see `default_chunk`)
+                let chunk = if chunk == 0 { imp::default_chunk(n_items) } else { chunk };
                 let users = slice(&users, "userid")?.to_vec();
                 serve(py, m, &users, n, rows, filter, recalculate, chunk, self.threads)
             }
@@ -260,6 +272,87 @@ macro_rules! shared_methods {
                     ("ndcg".into(), r.ndcg),
                     ("auc".into(), r.auc),
                 ])
+            }
+
+            /// Names the users and items (index i = the i-th id); duplicates are an error.
+            fn set_ids(&mut self, users: &Bound<'_, PyAny>, items: &Bound<'_, PyAny>) -> PyResult<()> {
+                let ids = mercato::recommend::ModelIds {
+                    users: IdMap::from_ids(external_ids(users)?).py()?,
+                    items: IdMap::from_ids(external_ids(items)?).py()?,
+                };
+                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("set_ids")))?;
+                m.set_ids(Some(ids)).py()
+            }
+
+            #[getter]
+            fn has_ids(&self) -> PyResult<bool> {
+                Ok(self.fitted()?.ids().is_some())
+            }
+
+            /// Indices of external user (`users=true`) or item ids; `KeyError` for unknown ones.
+            fn to_indices(&self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<Vec<i64>> {
+                let map = id_map(self.fitted()?.ids(), users)?;
+                external_ids(ids)?
+                    .iter()
+                    .map(|id| {
+                        map.index(id).map(|i| i as i64).ok_or_else(|| {
+                            PyKeyError::new_err(format!("unknown {} id: {id}", if users { "user" } else { "item" }))
+                        })
+                    })
+                    .collect()
+            }
+
+            /// External ids of user or item indices (a list, or an int64 array when all are ints).
+            fn to_ids<'py>(
+                &self,
+                py: Python<'py>,
+                indices: PyReadonlyArray1<'py, i64>,
+                users: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let map = id_map(self.fitted()?.ids(), users)?;
+                let ids: Vec<ExternalId> = slice(&indices, "indices")?
+                    .iter()
+                    .map(|&i| {
+                        usize::try_from(i).ok().and_then(|i| map.get_id(i)).cloned().ok_or_else(|| {
+                            PyKeyError::new_err(format!("{} index {i} has no id", if users { "user" } else { "item" }))
+                        })
+                    })
+                    .collect::<PyResult<_>>()?;
+                ids_to_py(py, &ids)
+            }
+
+            /// Indices of user or item ids for a fold-in: known ids keep theirs, unknown ones get
+            /// the next free indices (`n_users()`, ...) in order of first appearance.
+            fn fold_in_indices(&self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<Vec<i64>> {
+                let m = self.fitted()?;
+                let map = id_map(m.ids(), users)?;
+                let n = if users { m.n_users() } else { m.n_items() };
+                if map.len() != n {
+                    return Err(PyValueError::new_err("the model has users or items without ids"));
+                }
+                let mut fresh = IdMap::new();
+                Ok(external_ids(ids)?
+                    .into_iter()
+                    .map(|id| match map.index(&id) {
+                        Some(i) => i as i64,
+                        None => (n + fresh.insert(id)) as i64,
+                    })
+                    .collect())
+            }
+
+            /// Appends ids for the users (items) a fold-in added, in index order.
+            fn extend_ids(&mut self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<()> {
+                let new = external_ids(ids)?;
+                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("extend_ids")))?;
+                let mut map = m.ids().cloned().ok_or_else(|| PyValueError::new_err("the model has no ids"))?;
+                let target = if users { &mut map.users } else { &mut map.items };
+                for id in new {
+                    let before = target.len();
+                    if target.insert(id.clone()) != before {
+                        return Err(PyValueError::new_err(format!("id {id} is already known")));
+                    }
+                }
+                m.set_ids(Some(map)).py()
             }
 
             /// The stored training rows as (indptr, indices, data).
@@ -323,10 +416,10 @@ impl PyAls {
 shared_methods!(PyAls, Als, "ALS", {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (factors, regularization, alpha, iterations, confidence, solver, cg_steps, seed, num_threads, show_progress))]
+    #[pyo3(signature = (factors, regularization, alpha, iterations, confidence, solver, cg_steps, seed, num_threads, show_progress, calculate_training_loss=false))]
     fn new(
         factors: usize,
-        regularization: f32,
+        regularization: Option<f32>,
         alpha: f32,
         iterations: usize,
         confidence: &str,
@@ -335,6 +428,7 @@ shared_methods!(PyAls, Als, "ALS", {
         seed: u64,
         num_threads: usize,
         show_progress: bool,
+        calculate_training_loss: bool,
     ) -> PyResult<Self> {
         let confidence = match confidence {
             "linear" => Confidence::Linear,
@@ -350,7 +444,6 @@ shared_methods!(PyAls, Als, "ALS", {
         };
         let params = Als::params()
             .factors(factors)
-            .regularization(regularization)
             .alpha(alpha)
             .iterations(iterations)
             .confidence(confidence)
@@ -358,25 +451,68 @@ shared_methods!(PyAls, Als, "ALS", {
             .cg_steps(cg_steps)
             .seed(seed)
             .num_threads((num_threads > 0).then_some(num_threads))
-            .show_progress(show_progress);
+            .show_progress(show_progress)
+            .calculate_training_loss(calculate_training_loss);
+        // None: the data-scaled default (λ = mean interactions per user)
+        let params = match regularization {
+            Some(r) => params.regularization(r),
+            None => params,
+        };
         Ok(PyAls { params, threads: num_threads, model: None })
     }
 
-    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+    #[pyo3(signature = (csr, show_progress=None))]
+    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        let mut params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        if let Some(show) = show_progress {
+            params = params.show_progress(show);
+        }
         self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
         Ok(())
     }
 
     fn partial_fit_users(&mut self, py: Python<'_>, users: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let users: Vec<usize> = slice(&users, "userids")?
-            .iter()
-            .map(|&u| usize::try_from(u).map_err(|_| PyKeyError::new_err(format!("user ids must be >= 0, got {u}"))))
-            .collect::<PyResult<_>>()?;
+        let users = indices(&users, "userids")?;
         let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
         py.detach(|| m.partial_fit_users(&users, &rows)).py()
+    }
+
+    fn partial_fit_items(&mut self, py: Python<'_>, items: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+        let rows = rows_from(&csr)?;
+        let items = indices(&items, "itemids")?;
+        let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_items")))?;
+        py.detach(|| m.partial_fit_items(&items, &rows)).py()
+    }
+
+    /// Training loss per iteration (empty unless `calculate_training_loss`).
+    #[getter]
+    fn loss_history(&self) -> PyResult<Vec<f32>> {
+        Ok(self.fitted()?.loss_history().to_vec())
+    }
+
+    /// The penalty λ the model was trained with.
+    #[getter]
+    fn regularization(&self) -> PyResult<f32> {
+        Ok(self.fitted()?.regularization())
+    }
+
+    /// Constructor arguments as the Python class names them (restored after loading).
+    #[getter]
+    fn hyper_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let p = &self.params;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("factors", p.factors)?;
+        d.set_item("regularization", (!p.scale_regularization).then_some(p.regularization))?;
+        d.set_item("alpha", p.alpha)?;
+        d.set_item("iterations", p.iterations)?;
+        d.set_item("confidence", if p.confidence == Confidence::Linear { "linear" } else { "binary" })?;
+        d.set_item("use_cg", p.solver == AlsSolver::ConjugateGradient)?;
+        d.set_item("cg_steps", p.cg_steps)?;
+        d.set_item("seed", p.seed)?;
+        d.set_item("calculate_training_loss", p.calculate_training_loss)?;
+        Ok(d)
     }
 
     #[getter]
@@ -409,7 +545,7 @@ impl PyBpr {
 shared_methods!(PyBpr, Bpr, "BPR", {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (factors, learning_rate, regularization, iterations, verify_negative_samples, negative_sampling, blocks, seed, num_threads, show_progress))]
+    #[pyo3(signature = (factors, learning_rate, regularization, iterations, verify_negative_samples, negative_sampling, blocks, seed, num_threads, show_progress, calculate_training_loss=false))]
     fn new(
         factors: usize,
         learning_rate: f32,
@@ -421,6 +557,7 @@ shared_methods!(PyBpr, Bpr, "BPR", {
         seed: u64,
         num_threads: usize,
         show_progress: bool,
+        calculate_training_loss: bool,
     ) -> PyResult<Self> {
         let negative_sampling = match negative_sampling {
             "uniform" => NegativeSampling::Uniform,
@@ -440,15 +577,44 @@ shared_methods!(PyBpr, Bpr, "BPR", {
             .negative_sampling(negative_sampling)
             .blocks(blocks)
             .seed(seed)
-            .show_progress(show_progress);
+            .show_progress(show_progress)
+            .calculate_training_loss(calculate_training_loss);
         Ok(PyBpr { params, threads: num_threads, model: None })
     }
 
-    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+    #[pyo3(signature = (csr, show_progress=None))]
+    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        let mut params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        if let Some(show) = show_progress {
+            params = params.show_progress(show);
+        }
         self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
         Ok(())
+    }
+
+    /// Mean BPR loss per epoch (empty unless `calculate_training_loss`).
+    #[getter]
+    fn loss_history(&self) -> PyResult<Vec<f32>> {
+        Ok(self.fitted()?.loss_history().to_vec())
+    }
+
+    /// Constructor arguments as the Python class names them (restored after loading).
+    #[getter]
+    fn hyper_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let p = &self.params;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("factors", p.factors)?;
+        d.set_item("learning_rate", p.learning_rate)?;
+        d.set_item("regularization", p.regularization)?;
+        d.set_item("iterations", p.iterations)?;
+        d.set_item("verify_negative_samples", p.verify_negative_samples)?;
+        let ns = if p.negative_sampling == NegativeSampling::Uniform { "uniform" } else { "popularity" };
+        d.set_item("negative_sampling", ns)?;
+        d.set_item("blocks", p.blocks)?;
+        d.set_item("seed", p.seed)?;
+        d.set_item("calculate_training_loss", p.calculate_training_loss)?;
+        Ok(d)
     }
 
     #[getter]
@@ -501,6 +667,25 @@ shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
         let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
         self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
         Ok(())
+    }
+
+    /// Constructor arguments as the Python class names them (restored after loading).
+    #[getter]
+    fn hyper_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("K", self.params.k)?;
+        let (name, k1, b) = match self.params.weighting {
+            KnnWeighting::Cosine => ("cosine", None, None),
+            KnnWeighting::Bm25 { k1, b } => ("bm25", Some(k1), Some(b)),
+            KnnWeighting::TfIdf => ("tfidf", None, None),
+            KnnWeighting::None => ("none", None, None),
+        };
+        d.set_item("weighting", name)?;
+        if let (Some(k1), Some(b)) = (k1, b) {
+            d.set_item("K1", k1)?;
+            d.set_item("B", b)?;
+        }
+        Ok(d)
     }
 
     /// The item × item similarity as (indptr, indices, data).

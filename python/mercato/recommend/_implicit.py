@@ -3,8 +3,13 @@ and the weighting helpers ``bm25_weight``, ``tfidf_weight``, ``log_weight``.
 
 Input is a users x items ``scipy.sparse`` matrix (any format; unsorted indices and
 duplicates are normalised: sorted, summed) or a pandas DataFrame whose first three columns
-are (user index, item index, value). Ids are the matrix row and column indices, as in
-implicit. Values must be finite and non-negative (``ValueError`` otherwise).
+are (user, item, value). Ids are the matrix row and column indices, as in implicit, unless
+``fit`` gets a DataFrame whose user or item column is not integer (e.g. strings): then both
+columns are mapped to indices (in order of first appearance), and ``recommend``,
+``similar_items``, ``similar_users``, the ``items``/``filter_items`` lists and the partial
+fits take and return the original ids (``user_items`` matrices stay in index space); the
+mapping is saved and pickled with the model. Values must be finite and non-negative
+(``ValueError`` otherwise).
 
 ``recommend`` returns ``(ids, scores)`` numpy arrays, 1-D for one user and 2-D for an array
 of users (rows padded with id ``-1`` / score ``-inf`` when the filters leave fewer than
@@ -57,6 +62,32 @@ def _csr(user_items, n_cols=None):
     )
 
 
+def _is_frame(x):
+    return hasattr(x, "iloc") and hasattr(x, "columns")
+
+
+def _needs_ids(df):
+    """True when a DataFrame's user or item column does not hold integer indices."""
+    if df.shape[1] < 2:
+        raise ValueError("a DataFrame needs (user, item[, value]) columns")
+    return not all(np.issubdtype(df.iloc[:, c].to_numpy().dtype, np.integer) for c in (0, 1))
+
+
+def _map_frame(df):
+    """(users x items CSR, user ids, item ids) of a DataFrame with arbitrary ids, indices in
+    order of first appearance."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    users, user_ids = pd.factorize(df.iloc[:, 0], sort=False)
+    items, item_ids = pd.factorize(df.iloc[:, 1], sort=False)
+    if (users < 0).any() or (items < 0).any():
+        raise ValueError("user and item ids must not be missing (NaN/None)")
+    values = df.iloc[:, 2].to_numpy(np.float32) if df.shape[1] > 2 else np.ones(len(df), np.float32)
+    m = sp.coo_matrix((values, (users, items)), shape=(len(user_ids), len(item_ids)))
+    return m, list(user_ids), list(item_ids)
+
+
 def _from_raw(raw, shape):
     import scipy.sparse as sp
 
@@ -91,15 +122,64 @@ def _ids(x, what):
     return np.ascontiguousarray(a.reshape(-1), dtype=np.int64)
 
 
+def _positive(v, what):
+    v = int(v)
+    if v <= 0:
+        raise ValueError(f"{what} must be positive, got {v}")
+    return v
+
+
 class _Base:
     """Shared serving, persistence and pickling."""
 
     _rust_cls = None
 
     def fit(self, user_items, show_progress=None):
-        """Trains on a users x items matrix; returns self."""
-        self._model.fit(_csr(user_items))
+        """Trains on a users x items matrix or a (user, item[, value]) DataFrame; returns
+        self. ``show_progress`` (default: the constructor's) draws a progress bar on a
+        terminal (ALS and BPR)."""
+        ids = None
+        if _is_frame(user_items) and _needs_ids(user_items):
+            user_items, *ids = _map_frame(user_items)
+        if show_progress is None or isinstance(self, ItemKNN):
+            self._model.fit(_csr(user_items))
+        else:
+            self._model.fit(_csr(user_items), bool(show_progress))
+        if ids is not None:
+            self._model.set_ids(*ids)
         return self
+
+    def _mapped(self):
+        return self._model.is_fitted and self._model.has_ids
+
+    def _in(self, ids, users):
+        """Indices of external ids (a scalar or a sequence) for a model with ids."""
+        return np.asarray(self._model.to_indices(list(np.atleast_1d(np.asarray(ids, dtype=object))), users), np.int64)
+
+    def _out(self, idx, users):
+        """External ids of an index array (any shape, -1 = none: -1 / None in the result)."""
+        idx = np.asarray(idx)
+        valid = idx >= 0
+        got = self._model.to_ids(np.ascontiguousarray(idx[valid], dtype=np.int64), users)
+        if isinstance(got, np.ndarray):
+            out = np.full(idx.shape, -1, dtype=np.int64)
+        else:
+            out = np.full(idx.shape, None, dtype=object)
+            got = np.asarray(got + [None], dtype=object)[:-1]  # keeps tuples etc. unsplit
+        out[valid] = got
+        return out
+
+    @property
+    def user_ids(self):
+        """Original user ids by index (None when trained on indices)."""
+        m = self._check()
+        return self._out(np.arange(m.n_users), True) if m.has_ids else None
+
+    @property
+    def item_ids(self):
+        """Original item ids by index (None when trained on indices)."""
+        m = self._check()
+        return self._out(np.arange(m.n_items), False) if m.has_ids else None
 
     def _check(self):
         if not self._model.is_fitted:
@@ -116,7 +196,7 @@ class _Base:
         recalculate_user=False,
         items=None,
         return_fallback=False,
-        batch_size=256,
+        batch_size=None,
     ):
         """Top ``N`` items for ``userid`` (an int, or an array for a batch).
 
@@ -125,11 +205,19 @@ class _Base:
         ``filter_items``: deny-list; unknown ids raise ``KeyError``. ``recalculate_user``:
         score from ``user_items`` by fold-in instead of the stored user factors. Users past
         the trained range are folded in from ``user_items``. ``batch_size`` users are scored
-        at a time (peak memory ~ threads x batch_size x n_items x 4 bytes).
+        at a time (peak memory ~ threads x batch_size x n_items x 4 bytes); the default
+        fits 4 MiB of scores per batch (1,048,576 / n_items users, between 16 and 1024).
         """
         model = self._check()
+        mapped = model.has_ids
         single = np.ndim(userid) == 0
-        users = _ids(userid, "userid")
+        if mapped:
+            ext = list(np.atleast_1d(np.asarray(userid, dtype=object)))
+            users = np.asarray(
+                model.fold_in_indices(ext, True) if user_items is not None else model.to_indices(ext, True), np.int64
+            )
+        else:
+            users = _ids(userid, "userid")
         rows = None
         if user_items is not None:
             import scipy.sparse as sp
@@ -147,8 +235,12 @@ class _Base:
                             "or the full users x items matrix"
                         )
                 rows = _csr(m)
-        allow = None if items is None else _ids(items, "items")
-        deny = None if filter_items is None else _ids(filter_items, "filter_items")
+        if mapped:
+            allow = None if items is None else self._in(items, False)
+            deny = None if filter_items is None else self._in(filter_items, False)
+        else:
+            allow = None if items is None else _ids(items, "items")
+            deny = None if filter_items is None else _ids(filter_items, "filter_items")
         ids, scores, fallback = model.recommend(
             users,
             int(N),
@@ -157,20 +249,30 @@ class _Base:
             allow,
             deny,
             bool(recalculate_user),
-            int(batch_size),
+            0 if batch_size is None else _positive(batch_size, "batch_size"),
         )
         if single:
             keep = ids[0] >= 0
             ids, scores, fallback = ids[0][keep], scores[0][keep], bool(fallback[0])
+        if mapped:
+            ids = self._out(ids, False)
         return (ids, scores, fallback) if return_fallback else (ids, scores)
 
     def similar_items(self, itemid, N=10):
         """The ``N`` items most similar to ``itemid`` (itself first), as (ids, scores)."""
-        return self._check().similar_items(int(itemid), int(N))
+        m = self._check()
+        if not m.has_ids:
+            return m.similar_items(int(itemid), int(N))
+        ids, scores = m.similar_items(int(self._in(itemid, False)[0]), int(N))
+        return self._out(ids, False), scores
 
     def similar_users(self, userid, N=10):
         """The ``N`` users most similar to ``userid`` (itself first), as (ids, scores)."""
-        return self._check().similar_users(int(userid), int(N))
+        m = self._check()
+        if not m.has_ids:
+            return m.similar_users(int(userid), int(N))
+        ids, scores = m.similar_users(int(self._in(userid, True)[0]), int(N))
+        return self._out(ids, True), scores
 
     @property
     def num_threads(self):
@@ -204,7 +306,10 @@ class _Base:
         self.__init__(**state)
 
     def _restore_params(self):
-        pass
+        """After loading: the constructor arguments back as attributes."""
+        for name, value in self._model.hyper_params.items():
+            setattr(self, name, value)
+        self.show_progress = False
 
     def _params(self):
         return {}
@@ -213,12 +318,15 @@ class _Base:
 class ALS(_Base):
     """Implicit-feedback ALS (Hu, Koren & Volinsky), conjugate gradient or exact Cholesky.
 
-    Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``,
-    ``regularization=30``, 15 iterations) were chosen by a grid search on a validation split
-    of Last.fm training data (``benches/compare/implicit.py --tune``) and work on raw counts.
-    ``confidence='linear'`` gives ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight``
-    input; implicit uses ``alpha * r``).
-    Results do not depend on ``num_threads``.
+    Defaults (64 factors, binary confidence ``1 + alpha`` with ``alpha=10``, 15 iterations,
+    and ``regularization=None``: a penalty scaled to the data, ``lambda`` = the mean number
+    of interactions per user) were chosen by grid searches on a validation split of Last.fm
+    training data and on the marketplace demo data (``benches/compare/implicit.py --tune``)
+    and work on raw counts. A number for ``regularization`` is an absolute ``lambda``, as in
+    implicit; ``regularization_`` is the one used. ``confidence='linear'`` gives
+    ``1 + alpha * r`` (use it with ``bm25_weight``/``log_weight`` input; implicit uses
+    ``alpha * r``). ``calculate_training_loss=True`` records ``loss_history_`` (one value
+    per iteration, as implicit's). Results do not depend on ``num_threads``.
     """
 
     _rust_cls = _r._ALS
@@ -226,22 +334,24 @@ class ALS(_Base):
     def __init__(
         self,
         factors=64,
-        regularization=30.0,
+        regularization=None,
         alpha=10.0,
         iterations=15,
         confidence="binary",
         use_cg=True,
         cg_steps=3,
+        calculate_training_loss=False,
         num_threads=0,
         seed=42,
         show_progress=False,
     ):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.confidence, self.use_cg, self.cg_steps = iterations, confidence, use_cg, cg_steps
+        self.calculate_training_loss = calculate_training_loss
         self.seed, self.show_progress = seed, show_progress
         self._model = _r._ALS(
             int(factors),
-            float(regularization),
+            None if regularization is None else float(regularization),
             float(alpha),
             int(iterations),
             str(confidence),
@@ -250,6 +360,7 @@ class ALS(_Base):
             int(seed),
             int(num_threads),
             bool(show_progress),
+            bool(calculate_training_loss),
         )
 
     def _params(self):
@@ -261,21 +372,49 @@ class ALS(_Base):
             confidence=self.confidence,
             use_cg=self.use_cg,
             cg_steps=self.cg_steps,
+            calculate_training_loss=self.calculate_training_loss,
             num_threads=self._model.num_threads,
             seed=self.seed,
             show_progress=self.show_progress,
         )
 
-    def _restore_params(self):
-        f = self._model.user_factors
-        self.factors = f.shape[1]
+    @property
+    def regularization_(self):
+        """The penalty ``lambda`` used in training (resolved from the data by default)."""
+        return self._check().regularization
+
+    @property
+    def loss_history_(self):
+        """Training loss after each iteration (empty unless ``calculate_training_loss``)."""
+        return np.asarray(self._check().loss_history, dtype=np.float32)
 
     def partial_fit_users(self, userids, user_items):
         """Solves only ``userids``' factors from their rows of ``user_items`` (one row per
         id), exactly, against the fixed item factors. Ids past the end add users."""
-        users = _ids(userids, "userids")
-        self._check()
-        self._model.partial_fit_users(users, _csr(user_items))
+        m = self._check()
+        if not m.has_ids:
+            m.partial_fit_users(_ids(userids, "userids"), _csr(user_items))
+            return self
+        ext = list(np.atleast_1d(np.asarray(userids, dtype=object)))
+        idx = np.asarray(m.fold_in_indices(ext, True), np.int64)
+        n_before = m.n_users
+        m.partial_fit_users(idx, _csr(user_items))
+        m.extend_ids([e for _, e in sorted((i, e) for i, e in zip(idx.tolist(), ext) if i >= n_before)], True)
+        return self
+
+    def partial_fit_items(self, itemids, item_users):
+        """Solves only ``itemids``' factors from their rows of ``item_users`` (items x users,
+        one row per id), exactly, against the fixed user factors. Ids past the end add
+        items; the stored interactions are updated (seen-item filtering follows)."""
+        m = self._check()
+        if not m.has_ids:
+            m.partial_fit_items(_ids(itemids, "itemids"), _csr(item_users))
+            return self
+        ext = list(np.atleast_1d(np.asarray(itemids, dtype=object)))
+        idx = np.asarray(m.fold_in_indices(ext, False), np.int64)
+        n_before = m.n_items
+        m.partial_fit_items(idx, _csr(item_users))
+        m.extend_ids([e for _, e in sorted((i, e) for i, e in zip(idx.tolist(), ext) if i >= n_before)], False)
         return self
 
     @property
@@ -312,10 +451,12 @@ class BPR(_Base):
         verify_negative_samples=True,
         negative_sampling="popularity",
         blocks=4,
+        calculate_training_loss=False,
         num_threads=0,
         seed=42,
         show_progress=False,
     ):
+        self.calculate_training_loss = calculate_training_loss
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.verify_negative_samples = iterations, verify_negative_samples
         self.negative_sampling, self.blocks, self.seed, self.show_progress = (
@@ -335,10 +476,12 @@ class BPR(_Base):
             int(seed),
             int(num_threads),
             bool(show_progress),
+            bool(calculate_training_loss),
         )
 
     def _params(self):
         return dict(
+            calculate_training_loss=self.calculate_training_loss,
             factors=self.factors,
             learning_rate=self.learning_rate,
             regularization=self.regularization,
@@ -350,6 +493,12 @@ class BPR(_Base):
             seed=self.seed,
             show_progress=self.show_progress,
         )
+
+    @property
+    def loss_history_(self):
+        """Mean loss ``-log sigmoid(x_u . (y_i - y_j))`` of each epoch's sampled triples
+        (empty unless ``calculate_training_loss``)."""
+        return np.asarray(self._check().loss_history, dtype=np.float32)
 
     @property
     def user_factors_(self):
@@ -379,6 +528,10 @@ class ItemKNN(_Base):
 
     def _params(self):
         return dict(K=self.K, weighting=self.weighting, K1=self.K1, B=self.B, num_threads=self._model.num_threads)
+
+    def _restore_params(self):
+        self.K1, self.B = 1.2, 0.75  # stored only for BM25 weighting
+        super()._restore_params()
 
     @property
     def similarity(self):

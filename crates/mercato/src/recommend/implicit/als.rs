@@ -34,18 +34,28 @@ pub enum Confidence {
     Binary,
 }
 
-/// Hyper-parameters of [`Als`]. Defaults (`64` factors, binary confidence with `alpha 10`,
-/// `regularization 30`, `15` iterations, CG with 3 steps) were chosen by a grid search
-/// (alpha 2–40 × reg 0.1–100, linear and log confidence) on a validation split carved out
-/// of the Last.fm-2k *training* data (`python3 benches/compare/implicit.py --tune`); they work
-/// on raw counts without weighting. The penalty is not scaled by a user's number of
-/// interactions, so datasets with much longer rows may want a larger one.
+/// Hyper-parameters of [`Als`]. Defaults: `64` factors, binary confidence with `alpha 10`,
+/// a penalty scaled to the data (`λ = 1 ×` the mean number of interactions per user, see
+/// [`AlsParams::regularization_per_interaction`]), `15` iterations, CG with 3 steps; they
+/// work on raw counts without weighting. They were chosen by grids (alpha 2–40, λ 0.1–450,
+/// linear and log confidence; `python3 benches/compare/implicit.py --tune`) on a validation
+/// split carved out of the Last.fm-2k *training* data and on the marketplace demo's
+/// views/purchases: a fixed λ that suits one catalogue does not suit the other (Last.fm-2k
+/// rows average 31–39 interactions and the best λ was 30–47; the marketplace's 56 and
+/// 56–84), while `λ = mean row length` was within noise of the best on both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlsParams {
     /// Latent dimension.
     pub factors: usize,
-    /// L2 penalty `λ` on every factor vector.
+    /// L2 penalty on every factor vector: `λ` itself, or, when `scale_regularization` is
+    /// set, `λ` per interaction (`λ = regularization × nnz / n_users` of the training data).
+    /// [`Als::regularization`] gives the `λ` a model was trained with.
     pub regularization: f32,
+    /// Whether `regularization` is per interaction (see there); the builder methods
+    /// [`AlsParams::regularization`] (absolute, as implicit) and
+    /// [`AlsParams::regularization_per_interaction`] set both fields.
+    #[serde(default)]
+    pub scale_regularization: bool,
     /// Confidence scale, see [`Confidence`].
     pub alpha: f32,
     /// How weights become confidences.
@@ -64,13 +74,18 @@ pub struct AlsParams {
     /// Show a progress bar on a terminal.
     #[serde(skip)]
     pub show_progress: bool,
+    /// Compute the training loss after every iteration into [`Als::loss_history`] (implicit's
+    /// `calculate_training_loss`): one more pass over the data per iteration.
+    #[serde(default)]
+    pub calculate_training_loss: bool,
 }
 
 impl Default for AlsParams {
     fn default() -> Self {
         AlsParams {
             factors: 64,
-            regularization: 30.0,
+            regularization: 1.0,
+            scale_regularization: true,
             alpha: 10.0,
             confidence: Confidence::Binary,
             iterations: 15,
@@ -79,23 +94,45 @@ impl Default for AlsParams {
             seed: 42,
             num_threads: None,
             show_progress: false,
+            calculate_training_loss: false,
         }
     }
 }
 
-macro_rules! setter {
-    ($name:ident, $t:ty) => {
-        #[doc = concat!("Sets `", stringify!($name), "`.")]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
 impl AlsParams {
     setter!(factors, usize);
-    setter!(regularization, f32);
+
+    /// Sets an absolute penalty `λ` (as implicit's `regularization`), whatever the data.
+    pub fn regularization(mut self, lambda: f32) -> Self {
+        self.regularization = lambda;
+        self.scale_regularization = false;
+        self
+    }
+
+    /// Sets the penalty per interaction: `λ = r × nnz / n_users` of the training data, so one
+    /// value suits catalogues with short and long rows (the default, with `r = 1`).
+    pub fn regularization_per_interaction(mut self, r: f32) -> Self {
+        self.regularization = r;
+        self.scale_regularization = true;
+        self
+    }
+
+    /// The `λ` these parameters give on `rows`.
+    pub fn lambda(&self, rows: &Rows) -> f32 {
+        if self.scale_regularization {
+            self.regularization * rows.nnz() as f32 / rows.n_rows().max(1) as f32
+        } else {
+            self.regularization
+        }
+    }
+
+    /// These parameters with `regularization` replaced by the absolute `lambda`.
+    fn with_lambda(&self, lambda: f32) -> AlsParams {
+        let mut p = self.clone();
+        p.regularization = lambda;
+        p.scale_regularization = false;
+        p
+    }
     setter!(alpha, f32);
     setter!(confidence, Confidence);
     setter!(iterations, usize);
@@ -104,6 +141,7 @@ impl AlsParams {
     setter!(seed, u64);
     setter!(num_threads, Option<usize>);
     setter!(show_progress, bool);
+    setter!(calculate_training_loss, bool);
 
     fn check(&self) -> Result<()> {
         ensure!(self.factors > 0, "factors must be positive");
@@ -121,13 +159,18 @@ impl AlsParams {
     }
 
     /// Trains on `data` (users × items, non-negative weights).
+    /// The model keeps `data`'s user and item ids ([`Als::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Als> {
-        self.fit_rows(&Rows::from_csmat(data.matrix())?)
+        let mut model = self.fit_rows(&Rows::from_csmat(data.matrix())?)?;
+        model.ids = Some(super::ModelIds::of(data));
+        Ok(model)
     }
 
     /// Trains on interaction rows (users × items).
     pub fn fit_rows(&self, rows: &Rows) -> Result<Als> {
         self.check()?;
+        let lambda = self.lambda(rows);
+        let solve = self.with_lambda(lambda);
         let (n_users, n_items, k) = (rows.n_rows(), rows.n_cols(), self.factors);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut init = |n: usize| -> Vec<f32> { (0..n * k).map(|_| rng.random::<f32>() * 0.01).collect() };
@@ -136,16 +179,33 @@ impl AlsParams {
         let by_item = rows.transpose();
         let pool = pool(self.num_threads)?;
         let bar = super::progress(self.show_progress, self.iterations as u64, "ALS");
+        let mut loss_history = Vec::new();
         pool.install(|| {
             for _ in 0..self.iterations {
-                solve_all(self, rows, &item_factors, &mut user_factors, false);
-                solve_all(self, &by_item, &user_factors, &mut item_factors, false);
+                solve_all(&solve, rows, &item_factors, &mut user_factors, false);
+                solve_all(&solve, &by_item, &user_factors, &mut item_factors, false);
+                if self.calculate_training_loss {
+                    let loss = training_loss(&solve, rows, &user_factors, &item_factors);
+                    bar.set_message(format!("ALS loss {loss:.5}"));
+                    loss_history.push(loss);
+                }
                 bar.inc(1);
             }
         });
         bar.finish_and_clear();
         let popularity = rows.column_counts();
-        Ok(Als { params: self.clone(), n_users, n_items, user_factors, item_factors, rows: rows.clone(), popularity })
+        Ok(Als {
+            params: self.clone(),
+            ids: None,
+            lambda,
+            n_users,
+            n_items,
+            user_factors,
+            item_factors,
+            rows: rows.clone(),
+            popularity,
+            loss_history,
+        })
     }
 }
 
@@ -178,12 +238,65 @@ impl AlsParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Als {
     params: AlsParams,
+    ids: Option<super::ModelIds>,
+    lambda: f32,
     n_users: usize,
     n_items: usize,
     user_factors: Vec<f32>,
     item_factors: Vec<f32>,
     rows: Rows,
     popularity: Vec<f32>,
+    loss_history: Vec<f32>,
+}
+
+/// The objective ALS minimises, `Σ_{u,i} c_ui (p_ui − x_uᵀy_i)² + λ (Σ‖x_u‖² + Σ‖y_i‖²)`,
+/// divided by `Σ c_ui` over all pairs (implicit's `calculate_loss`). The sum over all pairs
+/// is `Σ_u x_uᵀ(YᵀY)x_u` plus a correction per observed entry, so it costs one pass over
+/// the data; users are summed in fixed blocks so the value does not depend on the threads.
+fn training_loss(p: &AlsParams, rows: &Rows, x: &[f32], y: &[f32]) -> f32 {
+    const BLOCK: usize = 1024;
+    let k = p.factors;
+    let g = gram(y, k, 0.0);
+    let n_users = rows.n_rows();
+    let partials: Vec<(f64, f64, u64)> = (0..n_users.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let (mut loss, mut conf, mut observed) = (0f64, 0f64, 0u64);
+            let mut gx = vec![0f32; k];
+            for u in b * BLOCK..((b + 1) * BLOCK).min(n_users) {
+                let xu = &x[u * k..(u + 1) * k];
+                matvec(&g, xu, &mut gx);
+                loss += dot(xu, &gx) as f64 + p.regularization as f64 * dot(xu, xu) as f64;
+                let (items, vals) = rows.row(u);
+                for (&i, &w) in items.iter().zip(vals) {
+                    if w <= 0.0 {
+                        continue;
+                    }
+                    let c = confidence(p, w) as f64;
+                    let s = dot(xu, &y[i as usize * k..(i as usize + 1) * k]) as f64;
+                    // c (1 − s)² replaces the 1 · s² counted in xᵀ(YᵀY)x
+                    loss += (c - 1.0) * s * s - 2.0 * c * s + c;
+                    conf += c;
+                    observed += 1;
+                }
+            }
+            (loss, conf, observed)
+        })
+        .collect();
+    let (mut loss, mut conf, mut observed) = (0f64, 0f64, 0u64);
+    for (l, c, o) in partials {
+        loss += l;
+        conf += c;
+        observed += o;
+    }
+    let items_norm: f64 = y.chunks_exact(k.max(1)).map(|r| dot(r, r) as f64).sum();
+    loss += p.regularization as f64 * items_norm;
+    let total = conf + (n_users as f64 * (y.len() / k.max(1)) as f64 - observed as f64);
+    if total > 0.0 {
+        (loss / total) as f32
+    } else {
+        0.0
+    }
 }
 
 /// `YᵀY + λI` (row-major k × k), summed in fixed blocks of rows so the floating-point result
@@ -282,7 +395,8 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
     let (dir, ap) = rest.split_at_mut(k);
     matvec(g, x, r);
     r.iter_mut().for_each(|v| *v = -*v);
-    for (&i, &w) in items.iter().zip(vals) {
+    for (j, (&i, &w)) in items.iter().zip(vals).enumerate() {
+        prefetch_ahead(y, items, j, k);
         if w <= 0.0 {
             continue;
         }
@@ -297,7 +411,8 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
     }
     for _ in 0..p.cg_steps {
         matvec(g, dir, ap);
-        for (&i, &w) in items.iter().zip(vals) {
+        for (j, (&i, &w)) in items.iter().zip(vals).enumerate() {
+            prefetch_ahead(y, items, j, k);
             if w <= 0.0 {
                 continue;
             }
@@ -322,6 +437,31 @@ fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x:
         }
         rs_old = rs_new;
     }
+}
+
+/// Entries ahead of the current one whose factor row is prefetched.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Asks the CPU to start loading the factor row of entry `j + PREFETCH_DISTANCE`: the rows
+/// of a user's items (an item's users) are scattered over a factor matrix far larger than
+/// the caches, and without prefetching every entry waits for its row from memory.
+#[inline(always)]
+fn prefetch_ahead(y: &[f32], items: &[u32], j: usize, k: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(&next) = items.get(j + PREFETCH_DISTANCE) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = next as usize * k;
+        if let Some(row) = y.get(start..start + k) {
+            // one prefetch per 64-byte line, plus the last element (rows need not be aligned)
+            for off in (0..k).step_by(16).chain(std::iter::once(k - 1)) {
+                // SAFETY: prefetching is a hint with no effect on memory; the address is
+                // inside `row`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(off).cast::<i8>()) };
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (y, items, j, k);
 }
 
 /// The exact solution in f64 by Cholesky; falls back to leaving `x` unchanged if the
@@ -359,9 +499,17 @@ impl Als {
         AlsParams::default()
     }
 
+    super::ids_methods!();
+
     /// The hyper-parameters the model was trained with.
     pub fn hyper_params(&self) -> &AlsParams {
         &self.params
+    }
+
+    /// The penalty `λ` the model was trained with (resolved from the data when
+    /// [`AlsParams::scale_regularization`] is set).
+    pub fn regularization(&self) -> f32 {
+        self.lambda
     }
 
     /// User factors, row-major `n_users × factors`.
@@ -377,6 +525,62 @@ impl Als {
     /// Latent dimension.
     pub fn factors(&self) -> usize {
         self.params.factors
+    }
+
+    /// Training loss after each iteration (see [`AlsParams::calculate_training_loss`]);
+    /// empty when it was not asked for.
+    pub fn loss_history(&self) -> &[f32] {
+        &self.loss_history
+    }
+
+    /// Solves the factors of `item_ids` from their (new or changed) interaction columns
+    /// `item_users` (items × users, `item_users.n_rows() == item_ids.len()`, user indices
+    /// below `n_users()`) against the fixed user factors, exactly, without retraining
+    /// (implicit's `partial_fit_items`). Ids at or past `n_items()` add items (intermediate
+    /// ids get no interactions and zero factors). The stored interactions are updated, so
+    /// seen-item filtering and popularity follow.
+    pub fn partial_fit_items(&mut self, item_ids: &[usize], item_users: &Rows) -> Result<()> {
+        ensure!(
+            item_users.n_rows() == item_ids.len(),
+            "{} rows supplied for {} items",
+            item_users.n_rows(),
+            item_ids.len()
+        );
+        ensure!(
+            item_users.n_cols() <= self.n_users,
+            "rows have {} users, the model {}",
+            item_users.n_cols(),
+            self.n_users
+        );
+        let mut seen = std::collections::HashSet::new();
+        for &i in item_ids {
+            ensure!(seen.insert(i), "item {i} appears twice in item_ids");
+            ensure!(i < u32::MAX as usize, "item id {i} is too large");
+        }
+        let k = self.params.factors;
+        let new_n = self.n_items.max(item_ids.iter().map(|&i| i + 1).max().unwrap_or(0));
+        let p = self.params.with_lambda(self.lambda);
+        let g = gram(&self.user_factors, k, self.lambda);
+        let pool = pool(self.params.num_threads)?;
+        let solved: Vec<Vec<f32>> = pool.install(|| {
+            (0..item_ids.len())
+                .into_par_iter()
+                .map(|j| {
+                    let (users, vals) = item_users.row(j);
+                    let mut y = vec![0f32; k];
+                    solve_exact(&p, &g, &self.user_factors, users, vals, &mut y);
+                    y
+                })
+                .collect()
+        });
+        self.item_factors.resize(new_n * k, 0.0);
+        self.n_items = new_n;
+        for (&i, y) in item_ids.iter().zip(solved) {
+            self.item_factors[i * k..(i + 1) * k].copy_from_slice(&y);
+        }
+        self.rows.set_cols(item_ids, item_users, self.n_users, new_n);
+        self.popularity = self.rows.column_counts();
+        Ok(())
     }
 
     /// Solves the factors of `user_ids` from their (new or changed) interaction `rows`
@@ -395,7 +599,8 @@ impl Als {
         let new_n = self.n_users.max(user_ids.iter().map(|&u| u + 1).max().unwrap_or(0));
         self.user_factors.resize(new_n * k, 0.0);
         self.n_users = new_n;
-        let g = gram(&self.item_factors, k, self.params.regularization);
+        let p = self.params.with_lambda(self.lambda);
+        let g = gram(&self.item_factors, k, self.lambda);
         let pool = pool(self.params.num_threads)?;
         let solved: Vec<Vec<f32>> = pool.install(|| {
             (0..user_ids.len())
@@ -403,7 +608,7 @@ impl Als {
                 .map(|j| {
                     let (items, vals) = rows.row(j);
                     let mut x = vec![0f32; k];
-                    solve_exact(&self.params, &g, &self.item_factors, items, vals, &mut x);
+                    solve_exact(&p, &g, &self.item_factors, items, vals, &mut x);
                     x
                 })
                 .collect()
@@ -420,7 +625,7 @@ impl Als {
     /// exactly against the item factors.
     pub fn user_vector(&self, items: &[u32], values: &[f32]) -> Vec<f32> {
         let k = self.params.factors;
-        let g = gram(&self.item_factors, k, self.params.regularization);
+        let g = gram(&self.item_factors, k, self.lambda);
         let mut x = vec![0f32; k];
         solve_exact(&self.params, &g, &self.item_factors, items, values, &mut x);
         x
@@ -472,6 +677,13 @@ struct AlsMeta {
     params: AlsParams,
     n_users: usize,
     n_items: usize,
+    #[serde(default)]
+    ids: Option<super::ModelIds>,
+    #[serde(default)]
+    loss_history: Vec<f32>,
+    /// Absent in files written before the penalty could scale: `regularization` then is `λ`.
+    #[serde(default)]
+    lambda: Option<f32>,
 }
 
 impl Persist for Als {
@@ -479,7 +691,14 @@ impl Persist for Als {
 
     fn write(&self) -> Result<ModelWriter> {
         let k = self.params.factors;
-        let meta = AlsMeta { params: self.params.clone(), n_users: self.n_users, n_items: self.n_items };
+        let meta = AlsMeta {
+            params: self.params.clone(),
+            n_users: self.n_users,
+            n_items: self.n_items,
+            loss_history: self.loss_history.clone(),
+            lambda: Some(self.lambda),
+            ids: self.ids.clone(),
+        };
         let w = ModelWriter::new(Self::KIND, &meta)?.f32("user_factors", &[self.n_users, k], &self.user_factors).f32(
             "item_factors",
             &[self.n_items, k],
@@ -496,14 +715,23 @@ impl Persist for Als {
         let itf = r.array2_f32("item_factors", [Some(meta.n_items), Some(k)])?;
         let rows = Rows::read(r, "rows", meta.n_users, meta.n_items)?;
         let popularity = rows.column_counts();
+        let lambda = meta.lambda.unwrap_or(meta.params.regularization);
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::format(format!("regularization {lambda} is not a valid penalty")));
+        }
+        super::ModelIds::check(meta.ids.as_ref(), meta.n_users, meta.n_items)
+            .map_err(|e| Error::format(e.to_string()))?;
         Ok(Als {
             params: meta.params,
+            ids: meta.ids,
+            lambda,
             n_users: meta.n_users,
             n_items: meta.n_items,
             user_factors: uf.into_raw_vec_and_offset().0,
             item_factors: itf.into_raw_vec_and_offset().0,
             rows,
             popularity,
+            loss_history: meta.loss_history,
         })
     }
 }

@@ -14,11 +14,11 @@ use crate::{ensure, Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NegativeSampling {
     /// Every item equally likely (Rendle et al.).
-    #[default]
     Uniform,
     /// Items in proportion to their number of interactions, which is what implicit 0.7
     /// does (it draws the item of a random training entry); popular items are pushed down
-    /// harder, which usually ranks better on popularity-skewed data.
+    /// harder, which usually ranks better on popularity-skewed data. The default.
+    #[default]
     Popularity,
 }
 
@@ -50,6 +50,10 @@ pub struct BprParams {
     /// Show a progress bar on a terminal.
     #[serde(skip)]
     pub show_progress: bool,
+    /// Record the mean loss `−ln σ(x_u·(y_i − y_j))` of each epoch's triples (taken before
+    /// each triple's update) into [`Bpr::loss_history`]; costs a logarithm per triple.
+    #[serde(default)]
+    pub calculate_training_loss: bool,
 }
 
 impl Default for BprParams {
@@ -60,23 +64,14 @@ impl Default for BprParams {
             regularization: 0.01,
             iterations: 100,
             verify_negative_samples: true,
-            negative_sampling: NegativeSampling::Uniform,
+            negative_sampling: NegativeSampling::Popularity,
             blocks: 4,
             seed: 42,
             num_threads: None,
             show_progress: false,
+            calculate_training_loss: false,
         }
     }
-}
-
-macro_rules! setter {
-    ($name:ident, $t:ty) => {
-        #[doc = concat!("Sets `", stringify!($name), "`.")]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
 }
 
 impl BprParams {
@@ -90,6 +85,7 @@ impl BprParams {
     setter!(seed, u64);
     setter!(num_threads, Option<usize>);
     setter!(show_progress, bool);
+    setter!(calculate_training_loss, bool);
 
     fn check(&self) -> Result<()> {
         ensure!(self.factors > 0, "factors must be positive");
@@ -108,8 +104,11 @@ impl BprParams {
     }
 
     /// Trains on `data` (users × items; any positive weight counts as a positive).
+    /// The model keeps `data`'s user and item ids ([`Bpr::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Bpr> {
-        self.fit_rows(&Rows::from_csmat(data.matrix())?)
+        let mut model = self.fit_rows(&Rows::from_csmat(data.matrix())?)?;
+        model.ids = Some(super::ModelIds::of(data));
+        Ok(model)
     }
 
     /// Trains on interaction rows (users × items).
@@ -120,11 +119,22 @@ impl BprParams {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut user_factors: Vec<f32> = (0..n_users * d).map(|_| (rng.random::<f32>() - 0.5) / k as f32).collect();
         let mut item_factors: Vec<f32> = (0..n_items * d).map(|_| (rng.random::<f32>() - 0.5) / k as f32).collect();
+        // Users and items without interactions get zero factors (as implicit): an item never
+        // seen in training scores 0 instead of a random value.
+        let counts = rows.column_counts();
         for u in 0..n_users {
-            user_factors[u * d + k] = 1.0;
+            let f = &mut user_factors[u * d..(u + 1) * d];
+            if rows.row(u).0.is_empty() {
+                f.fill(0.0);
+            }
+            f[k] = 1.0;
         }
-        for i in 0..n_items {
-            item_factors[i * d + k] = 0.0;
+        for (i, &c) in counts.iter().enumerate() {
+            let f = &mut item_factors[i * d..(i + 1) * d];
+            if c == 0.0 {
+                f.fill(0.0);
+            }
+            f[k] = 0.0;
         }
         let nb = self.blocks.min(n_users.max(1)).min(n_items.max(1));
         // Users go to block u % B; items to blocks by a seeded shuffle (popular items are
@@ -174,8 +184,11 @@ impl BprParams {
         let pool = pool(self.num_threads)?;
         let bar = super::progress(self.show_progress, self.iterations as u64, "BPR");
         let (lr, reg) = (self.learning_rate, self.regularization);
+        let mut loss_history = Vec::new();
+        let track_loss = self.calculate_training_loss;
         pool.install(|| {
             for epoch in 0..self.iterations {
+                let (mut epoch_loss, mut epoch_used) = (0f64, 0u64);
                 for shift in 0..nb {
                     let mut item_refs: Vec<Option<&mut Vec<f32>>> = iblocks.iter_mut().map(Some).collect();
                     let pairs: Vec<(usize, &mut Vec<f32>)> = (0..nb)
@@ -184,35 +197,57 @@ impl BprParams {
                             (ib, item_refs[ib].take().expect("each item block is paired once"))
                         })
                         .collect();
-                    ublocks.par_iter_mut().zip(pairs).enumerate().for_each(|(ub, (uf, (ib, itf)))| {
-                        let stratum = &strata[ub][ib];
-                        if stratum.is_empty() {
-                            return;
-                        }
-                        let stream = (epoch as u64) << 40 ^ (ub as u64) << 20 ^ ib as u64;
-                        let mut rng =
-                            Xoshiro256PlusPlus::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                        let n_block_items = block_items[ib].len();
-                        let entries = &block_entries[ib];
-                        for _ in 0..stratum.len() {
-                            let (ul, il, ug) = stratum[rng.random_range(0..stratum.len())];
-                            let jl = match self.negative_sampling {
-                                NegativeSampling::Uniform => rng.random_range(0..n_block_items),
-                                NegativeSampling::Popularity => entries[rng.random_range(0..entries.len())] as usize,
-                            };
-                            if self.verify_negative_samples {
-                                let j = block_items[ib][jl];
-                                if jl as u32 == il || rows.row(ug as usize).0.binary_search(&j).is_ok() {
+                    let mut sums = vec![(0f64, 0u64); nb];
+                    ublocks.par_iter_mut().zip(pairs).zip(sums.par_iter_mut()).enumerate().for_each(
+                        |(ub, ((uf, (ib, itf)), acc))| {
+                            let stratum = &strata[ub][ib];
+                            if stratum.is_empty() {
+                                return;
+                            }
+                            let stream = (epoch as u64) << 40 ^ (ub as u64) << 20 ^ ib as u64;
+                            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                                self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                            );
+                            let n_block_items = block_items[ib].len();
+                            let entries = &block_entries[ib];
+                            let (mut loss, mut used) = (0f64, 0u64);
+                            for _ in 0..stratum.len() {
+                                let (ul, il, ug) = stratum[rng.random_range(0..stratum.len())];
+                                let jl = match self.negative_sampling {
+                                    NegativeSampling::Uniform => rng.random_range(0..n_block_items),
+                                    NegativeSampling::Popularity => {
+                                        entries[rng.random_range(0..entries.len())] as usize
+                                    }
+                                };
+                                // a draw of the positive itself, or (verified) of another liked
+                                // item, skips the triple as implicit does
+                                if jl as u32 == il
+                                    || (self.verify_negative_samples
+                                        && rows.row(ug as usize).0.binary_search(&block_items[ib][jl]).is_ok())
+                                {
                                     continue;
                                 }
+                                let (il, ul) = (il as usize, ul as usize);
+                                let x = &mut uf[ul * d..(ul + 1) * d];
+                                let score = sgd_step(x, itf, il, jl, d, lr, reg, true);
+                                if track_loss {
+                                    loss += softplus(-score) as f64;
+                                    used += 1;
+                                }
                             }
-                            let (il, jl, ul) = (il as usize, jl, ul as usize);
-                            if il == jl {
-                                continue;
-                            }
-                            sgd_step(&mut uf[ul * d..(ul + 1) * d], itf, il, jl, d, lr, reg, true);
-                        }
-                    });
+                            *acc = (loss, used);
+                        },
+                    );
+                    // summed in block order, so the history does not depend on the threads
+                    for (l, n) in sums {
+                        epoch_loss += l;
+                        epoch_used += n;
+                    }
+                }
+                if track_loss {
+                    let loss = if epoch_used > 0 { (epoch_loss / epoch_used as f64) as f32 } else { 0.0 };
+                    bar.set_message(format!("BPR loss {loss:.4}"));
+                    loss_history.push(loss);
                 }
                 bar.inc(1);
             }
@@ -229,7 +264,17 @@ impl BprParams {
             }
         }
         let popularity = rows.column_counts();
-        Ok(Bpr { params: self.clone(), n_users, n_items, user_factors, item_factors, rows: rows.clone(), popularity })
+        Ok(Bpr {
+            params: self.clone(),
+            ids: None,
+            n_users,
+            n_items,
+            user_factors,
+            item_factors,
+            rows: rows.clone(),
+            popularity,
+            loss_history,
+        })
     }
 }
 
@@ -237,9 +282,19 @@ impl BprParams {
 /// (positive) and `j` (negative) of `items` (rows of width `d`, last component the bias):
 /// with `z = σ(−x·(y_i − y_j))`, `x += lr (z (y_i − y_j) − reg x)`,
 /// `y_i += lr (z x − reg y_i)`, `y_j += lr (−z x − reg y_j)`, all from the old values.
+/// Returns the score `x·(y_i − y_j)` before the step.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn sgd_step(x: &mut [f32], items: &mut [f32], i: usize, j: usize, d: usize, lr: f32, reg: f32, update_items: bool) {
+fn sgd_step(
+    x: &mut [f32],
+    items: &mut [f32],
+    i: usize,
+    j: usize,
+    d: usize,
+    lr: f32,
+    reg: f32,
+    update_items: bool,
+) -> f32 {
     let k = d - 1;
     let (yi, yj) = if i < j {
         let (a, b) = items.split_at_mut(j * d);
@@ -265,6 +320,17 @@ fn sgd_step(x: &mut [f32], items: &mut [f32], i: usize, j: usize, d: usize, lr: 
     if update_items {
         yi[k] += lr * (z - reg * yi[k]);
         yj[k] += lr * (-z - reg * yj[k]);
+    }
+    score
+}
+
+/// `ln(1 + eˣ)` without overflow; a triple's BPR loss `−ln σ(s)` is `softplus(−s)`.
+#[inline]
+fn softplus(x: f32) -> f32 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
     }
 }
 
@@ -298,12 +364,14 @@ fn sgd_step(x: &mut [f32], items: &mut [f32], i: usize, j: usize, d: usize, lr: 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bpr {
     params: BprParams,
+    ids: Option<super::ModelIds>,
     n_users: usize,
     n_items: usize,
     user_factors: Vec<f32>,
     item_factors: Vec<f32>,
     rows: Rows,
     popularity: Vec<f32>,
+    loss_history: Vec<f32>,
 }
 
 impl Bpr {
@@ -311,6 +379,8 @@ impl Bpr {
     pub fn params() -> BprParams {
         BprParams::default()
     }
+
+    super::ids_methods!();
 
     /// The hyper-parameters the model was trained with.
     pub fn hyper_params(&self) -> &BprParams {
@@ -325,6 +395,13 @@ impl Bpr {
     /// Item factors, row-major `n_items × (factors + 1)`, last column the item bias.
     pub fn item_factors(&self) -> &[f32] {
         &self.item_factors
+    }
+
+    /// Mean BPR loss `−ln σ(x_u·(y_i − y_j))` of the triples sampled in each epoch, taken
+    /// before each triple's update (see [`BprParams::calculate_training_loss`]; empty when
+    /// it was not asked for).
+    pub fn loss_history(&self) -> &[f32] {
+        &self.loss_history
     }
 
     /// Row width of the factor arrays (`factors + 1`).
@@ -404,6 +481,10 @@ struct BprMeta {
     params: BprParams,
     n_users: usize,
     n_items: usize,
+    #[serde(default)]
+    ids: Option<super::ModelIds>,
+    #[serde(default)]
+    loss_history: Vec<f32>,
 }
 
 impl Persist for Bpr {
@@ -411,7 +492,13 @@ impl Persist for Bpr {
 
     fn write(&self) -> Result<ModelWriter> {
         let d = self.width();
-        let meta = BprMeta { params: self.params.clone(), n_users: self.n_users, n_items: self.n_items };
+        let meta = BprMeta {
+            params: self.params.clone(),
+            n_users: self.n_users,
+            n_items: self.n_items,
+            loss_history: self.loss_history.clone(),
+            ids: self.ids.clone(),
+        };
         let w = ModelWriter::new(Self::KIND, &meta)?.f32("user_factors", &[self.n_users, d], &self.user_factors).f32(
             "item_factors",
             &[self.n_items, d],
@@ -428,14 +515,18 @@ impl Persist for Bpr {
         let itf = r.array2_f32("item_factors", [Some(meta.n_items), Some(d)])?;
         let rows = Rows::read(r, "rows", meta.n_users, meta.n_items)?;
         let popularity = rows.column_counts();
+        super::ModelIds::check(meta.ids.as_ref(), meta.n_users, meta.n_items)
+            .map_err(|e| Error::format(e.to_string()))?;
         Ok(Bpr {
             params: meta.params,
+            ids: meta.ids,
             n_users: meta.n_users,
             n_items: meta.n_items,
             user_factors: uf.into_raw_vec_and_offset().0,
             item_factors: itf.into_raw_vec_and_offset().0,
             rows,
             popularity,
+            loss_history: meta.loss_history,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Filter, Recommender, Rows, DEFAULT_CHUNK};
+use super::{Filter, Recommender, Rows};
 use crate::{ensure, Result};
 
 /// Mean ranking quality at K over the users with at least one test item.
@@ -34,8 +34,13 @@ pub fn ranking_metrics_at_k(model: &dyn Recommender, train: &Rows, test: &Rows, 
     ensure!(test.n_cols() <= n_items && train.n_cols() <= n_items, "more items in the data than in the model");
     let users: Vec<usize> = (0..test.n_rows()).filter(|&u| !test.row(u).0.is_empty()).collect();
     let rows = train.select(&users);
-    let recs =
-        model.recommend_batch_chunked(&users, Some(&rows), k, &Filter::new().exclude_seen(true), DEFAULT_CHUNK)?;
+    let recs = model.recommend_batch_chunked(
+        &users,
+        Some(&rows),
+        k,
+        &Filter::new().exclude_seen(true),
+        super::default_chunk(model.n_items()),
+    )?;
     let cg: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
     let cg_sum: Vec<f64> = cg
         .iter()

@@ -47,23 +47,9 @@ impl Default for ItemKnnParams {
 }
 
 impl ItemKnnParams {
-    /// Sets the number of neighbours.
-    pub fn k(mut self, k: usize) -> Self {
-        self.k = k;
-        self
-    }
-
-    /// Sets the weighting.
-    pub fn weighting(mut self, w: KnnWeighting) -> Self {
-        self.weighting = w;
-        self
-    }
-
-    /// Sets the thread count.
-    pub fn num_threads(mut self, t: Option<usize>) -> Self {
-        self.num_threads = t;
-        self
-    }
+    setter!(k, usize);
+    setter!(weighting, KnnWeighting);
+    setter!(num_threads, Option<usize>);
 
     fn check(&self) -> Result<()> {
         ensure!(self.k > 0, "K must be positive");
@@ -75,8 +61,11 @@ impl ItemKnnParams {
     }
 
     /// Trains on `data` (users × items, non-negative weights).
+    /// The model keeps `data`'s user and item ids ([`ItemKnn::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<ItemKnn> {
-        self.fit_rows(&Rows::from_csmat(data.matrix())?)
+        let mut model = self.fit_rows(&Rows::from_csmat(data.matrix())?)?;
+        model.ids = Some(super::ModelIds::of(data));
+        Ok(model)
     }
 
     /// Trains on interaction rows (users × items).
@@ -126,7 +115,7 @@ impl ItemKnnParams {
         }
         let similarity = similarity_rows(n_items, &triplets);
         let popularity = rows.column_counts();
-        Ok(ItemKnn { params: self.clone(), n_users, n_items, similarity, rows: rows.clone(), popularity })
+        Ok(ItemKnn { params: self.clone(), ids: None, n_users, n_items, similarity, rows: rows.clone(), popularity })
     }
 }
 
@@ -199,6 +188,7 @@ fn weigh_items(items: &Rows, w: KnnWeighting, n_users: usize) -> Rows {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemKnn {
     params: ItemKnnParams,
+    ids: Option<super::ModelIds>,
     n_users: usize,
     n_items: usize,
     similarity: Rows,
@@ -207,6 +197,8 @@ pub struct ItemKnn {
 }
 
 impl ItemKnn {
+    super::ids_methods!();
+
     /// Default hyper-parameters.
     pub fn params() -> ItemKnnParams {
         ItemKnnParams::default()
@@ -299,13 +291,20 @@ struct KnnMeta {
     params: ItemKnnParams,
     n_users: usize,
     n_items: usize,
+    #[serde(default)]
+    ids: Option<super::ModelIds>,
 }
 
 impl Persist for ItemKnn {
     const KIND: &'static str = "recommend.item_knn";
 
     fn write(&self) -> Result<ModelWriter> {
-        let meta = KnnMeta { params: self.params.clone(), n_users: self.n_users, n_items: self.n_items };
+        let meta = KnnMeta {
+            params: self.params.clone(),
+            ids: self.ids.clone(),
+            n_users: self.n_users,
+            n_items: self.n_items,
+        };
         let w = ModelWriter::new(Self::KIND, &meta)?;
         Ok(self.rows.write(self.similarity.write(w, "similarity"), "rows"))
     }
@@ -316,6 +315,16 @@ impl Persist for ItemKnn {
         let similarity = Rows::read(r, "similarity", meta.n_items, meta.n_items)?;
         let rows = Rows::read(r, "rows", meta.n_users, meta.n_items)?;
         let popularity = rows.column_counts();
-        Ok(ItemKnn { params: meta.params, n_users: meta.n_users, n_items: meta.n_items, similarity, rows, popularity })
+        super::ModelIds::check(meta.ids.as_ref(), meta.n_users, meta.n_items)
+            .map_err(|e| Error::format(e.to_string()))?;
+        Ok(ItemKnn {
+            params: meta.params,
+            ids: meta.ids,
+            n_users: meta.n_users,
+            n_items: meta.n_items,
+            similarity,
+            rows,
+            popularity,
+        })
     }
 }

@@ -13,6 +13,18 @@
 //! popularity ranking (items by number of users in training), flagged by
 //! [`Recs::popularity_fallback`], instead of scores from an uninformed factor.
 
+/// A builder method `name(v)` setting the hyper-parameter field `name` (shared by the
+/// parameter structs of the models below; defined before them so they see it).
+macro_rules! setter {
+    ($name:ident, $t:ty) => {
+        #[doc = concat!("Sets `", stringify!($name), "`.")]
+        pub fn $name(mut self, v: $t) -> Self {
+            self.$name = v;
+            self
+        }
+    };
+}
+
 mod als;
 mod bpr;
 mod eval;
@@ -34,9 +46,88 @@ use super::{check_n, top_n, Filter};
 use crate::{Error, Result};
 pub(crate) use thread_pool as pool;
 
-/// Users scored together by [`Recommender::recommend_batch`]: one chunk's score buffer is
-/// `chunk × n_items × 4` bytes, and at most one chunk per worker thread is alive.
-pub const DEFAULT_CHUNK: usize = 256;
+/// Bytes of `f32` scores one chunk of [`Recommender::recommend_batch`] holds (4 MiB): the
+/// default chunk is this budget divided by the catalogue size, see [`default_chunk`].
+pub const CHUNK_SCORE_BYTES: usize = 4 << 20;
+
+/// Users scored together by [`Recommender::recommend_batch`] for a catalogue of `n_items`:
+/// as many as fit [`CHUNK_SCORE_BYTES`] of scores, between 16 and 1024. One chunk's score
+/// buffer is `chunk × n_items × 4` bytes and at most one chunk per worker thread is alive,
+/// so peak memory is about `threads × 4 MiB` whatever the catalogue size (down to 16 users
+/// per chunk, i.e. up to 65,536 items; larger catalogues pay `threads × 64 × n_items` bytes).
+/// A smaller block costs little speed: the scores are one GEMM per chunk against all items.
+pub fn default_chunk(n_items: usize) -> usize {
+    (CHUNK_SCORE_BYTES / 4 / n_items.max(1)).clamp(16, 1024)
+}
+
+/// The external ids of a model's users and items, index `i` naming user (item) `i`.
+///
+/// `fit(&Interactions)` keeps the data's [`IdMap`](crate::data::IdMap)s so that indices can
+/// be translated back (`ids.items.id(i)`) after the model is saved and loaded; `fit_rows`
+/// has none. Users or items added later by index (`partial_fit_users` / `_items`) are
+/// unnamed until [`Als::set_ids`] (and the same method of every model) names them.
+///
+/// ```
+/// use mercato::data::{DuplicatePolicy, Interactions};
+/// use mercato::recommend::{Als, Filter, Recommender};
+/// let events = Interactions::from_triples(
+///     [("ann", "tea", 3.0), ("ann", "mug", 1.0), ("bob", "tea", 2.0), ("bob", "pot", 5.0), ("cy", "mug", 1.0)],
+///     DuplicatePolicy::Sum,
+/// )?;
+/// let als = Als::params().factors(8).iterations(10).calculate_training_loss(true).fit(&events)?;
+/// let ids = als.ids().expect("fit(&Interactions) keeps the ids");
+/// let cy = ids.users.index(&"cy".into()).expect("a training user");
+/// let recs = als.recommend(cy, 2, &Filter::new().exclude_seen(true))?;
+/// let names: Vec<String> = recs.items.iter().map(|&(i, _)| ids.items.id(i).to_string()).collect();
+/// assert_eq!(names.len(), 2);
+/// assert!(!names.contains(&"mug".to_string()), "already seen");
+/// assert_eq!(als.loss_history().len(), 10);
+/// assert!((als.regularization() - 5.0 / 3.0).abs() < 1e-6); // λ = mean interactions per user
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelIds {
+    /// User ids by index (at most `n_users()` of them).
+    pub users: crate::data::IdMap,
+    /// Item ids by index (at most `n_items()` of them).
+    pub items: crate::data::IdMap,
+}
+
+impl ModelIds {
+    /// The ids of `data`'s users and items.
+    pub fn of(data: &crate::data::Interactions) -> ModelIds {
+        ModelIds { users: data.users().clone(), items: data.items().clone() }
+    }
+
+    /// Checks there are no more ids than users and items.
+    pub(crate) fn check(ids: Option<&ModelIds>, n_users: usize, n_items: usize) -> Result<()> {
+        if let Some(ids) = ids {
+            crate::ensure!(ids.users.len() <= n_users, "{} user ids for {n_users} users", ids.users.len());
+            crate::ensure!(ids.items.len() <= n_items, "{} item ids for {n_items} items", ids.items.len());
+        }
+        Ok(())
+    }
+}
+
+/// Accessors for a model's optional [`ModelIds`] (field `ids`, sizes `n_users`/`n_items`).
+macro_rules! ids_methods {
+    () => {
+        /// The external ids of the users and items, when trained with `fit(&Interactions)`
+        /// or named with `set_ids`.
+        pub fn ids(&self) -> Option<&super::ModelIds> {
+            self.ids.as_ref()
+        }
+
+        /// Names (or renames, or with `None` forgets) the users and items; at most
+        /// `n_users()` user ids and `n_items()` item ids.
+        pub fn set_ids(&mut self, ids: Option<super::ModelIds>) -> Result<()> {
+            super::ModelIds::check(ids.as_ref(), self.n_users, self.n_items)?;
+            self.ids = ids;
+            Ok(())
+        }
+    };
+}
+pub(crate) use ids_methods;
 
 /// A ranked list for one user, best first.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,10 +278,10 @@ pub trait Recommender: Send + Sync {
         Ok(self.recommend_batch(&[user], n, filter)?.remove(0))
     }
 
-    /// Top `n` items for each of `users`, in chunks of [`DEFAULT_CHUNK`] users, in parallel
+    /// Top `n` items for each of `users`, in chunks of [`default_chunk`] users, in parallel
     /// on the current rayon pool (wrap the call in `pool.install` to bound the threads).
     fn recommend_batch(&self, users: &[usize], n: usize, filter: &Filter) -> Result<Vec<Recs>> {
-        self.recommend_batch_chunked(users, None, n, filter, DEFAULT_CHUNK)
+        self.recommend_batch_chunked(users, None, n, filter, default_chunk(self.n_items()))
     }
 
     /// [`Recommender::recommend_batch`] with an explicit chunk size and, optionally, the
@@ -228,11 +319,15 @@ pub trait Recommender: Send + Sync {
         let out: Vec<Vec<Recs>> = (0..users.len())
             .collect::<Vec<_>>()
             .par_chunks(chunk)
-            .map(|ks| {
+            // one score buffer per worker, reused across its chunks: a fresh multi-megabyte
+            // allocation per chunk costs a page fault per 4 KiB (the OS zeroes each page)
+            .map_init(Vec::new, |buffer: &mut Vec<f32>, ks| {
                 let chunk_users: Vec<usize> = ks.iter().map(|&k| users[k]).collect();
                 let chunk_rows: Vec<(&[u32], &[f32])> = ks.iter().map(|&k| row_of(k)).collect();
-                let mut scores = vec![0f32; ks.len() * n_items];
-                self.score_chunk(&chunk_users, &chunk_rows, &mut scores);
+                buffer.clear();
+                buffer.resize(ks.len() * n_items, 0.0);
+                let scores = &mut buffer[..];
+                self.score_chunk(&chunk_users, &chunk_rows, scores);
                 scores
                     .chunks_mut(n_items.max(1))
                     .zip(&chunk_rows)
@@ -320,8 +415,12 @@ pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 /// Dense factor scoring shared by ALS and BPR: `out = U[users] · Vᵀ` as one GEMM per chunk.
+///
+/// The GEMM covers the first multiple of 8 columns; the few columns left (BPR's bias column
+/// makes its width 65) are added as rank-1 updates from contiguous copies, which is faster
+/// than an odd-width GEMM.
 pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize, users: &[usize], out: &mut [f32]) {
-    use ndarray::{ArrayView2, ArrayViewMut2};
+    use ndarray::{s, ArrayView2, ArrayViewMut2};
     let n_items = item_factors.len() / k.max(1);
     if k == 0 || n_items == 0 {
         out.iter_mut().for_each(|s| *s = 0.0);
@@ -331,10 +430,17 @@ pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize
     for &u in users {
         q.extend_from_slice(&user_factors[u * k..(u + 1) * k]);
     }
-    let q = ArrayView2::from_shape((users.len(), k), &q).expect("query shape");
+    let main = if k > 8 { k - k % 8 } else { k };
+    let qv = ArrayView2::from_shape((users.len(), k), &q).expect("query shape");
     let v = ArrayView2::from_shape((n_items, k), item_factors).expect("item factor shape");
-    let mut o = ArrayViewMut2::from_shape((users.len(), n_items), out).expect("score buffer shape");
-    ndarray::linalg::general_mat_mul(1.0, &q, &v.t(), 0.0, &mut o);
+    let mut o = ArrayViewMut2::from_shape((users.len(), n_items), &mut *out).expect("score buffer shape");
+    ndarray::linalg::general_mat_mul(1.0, &qv.slice(s![.., ..main]), &v.slice(s![.., ..main]).t(), 0.0, &mut o);
+    for c in main..k {
+        let column: Vec<f32> = item_factors.chunks_exact(k).map(|row| row[c]).collect();
+        for (row, qu) in out.chunks_exact_mut(n_items).zip(q.chunks_exact(k)) {
+            axpy(qu[c], &column, row);
+        }
+    }
 }
 
 /// A progress bar shown only when asked for and stderr is a terminal.

@@ -244,6 +244,18 @@ impl Rows {
         *self = out;
     }
 
+    /// Replaces (or appends) the columns `ids` by the rows of `new` (columns × rows), the
+    /// result having `n_rows` rows and `n_cols` columns (both at least the current ones).
+    pub(crate) fn set_cols(&mut self, ids: &[usize], new: &Rows, n_rows: usize, n_cols: usize) {
+        let mut t = self.transpose();
+        t.n_cols = t.n_cols.max(n_rows);
+        t.set_rows(ids, new);
+        while t.n_rows() < n_cols {
+            t.indptr.push(t.indices.len());
+        }
+        *self = t.transpose();
+    }
+
     /// Raw parts (indptr, indices, data).
     pub fn raw(&self) -> (&[usize], &[u32], &[f32]) {
         (&self.indptr, &self.indices, &self.data)
