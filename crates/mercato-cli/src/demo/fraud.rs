@@ -47,6 +47,17 @@ pub fn marketplace(market: &Marketplace) -> FraudData<'_> {
     }
 }
 
+/// A feature value as people write it: integers plain, others with at most 3 significant decimals.
+fn short(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').to_string()
+    }
+}
+
 /// Fit on every transaction (unlabelled), score, compare with the hidden labels.
 pub fn run(data: &FraudData, report: &mut Report) -> Result<()> {
     let _s = Step::start(&format!("Fraud: unsupervised detectors on {}", data.title));
@@ -111,7 +122,7 @@ pub fn run(data: &FraudData, report: &mut Report) -> Result<()> {
     for &i in order.iter().take(10) {
         let e = ensemble.explain(&x.row(i).to_vec())?;
         let reasons: Vec<String> =
-            e.top(3).iter().map(|&(j, c)| format!("{}={} ({c:.2})", names[j], x[[i, j]])).collect();
+            e.top(3).iter().map(|&(j, c)| format!("{}={} ({c:.2})", names[j], short(x[[i, j]]))).collect();
         let line = format!("{} — {}", (data.describe)(i), reasons.join(", "));
         println!("   {line}");
         risky.push(vec![format!("{:.3}", scores[i]), line]);

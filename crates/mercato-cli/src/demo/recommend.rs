@@ -4,9 +4,9 @@ use mercato::data::synth::Marketplace;
 use mercato::data::{holdout_per_user, ExternalId, Interactions};
 use mercato::metrics;
 use mercato::recommend::{
-    ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, Centering, Confidence, Filter, FunkSVD,
-    FunkSVDParams, ItemKnn, KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams, SvdParams, TruncatedSvd,
-    KNN,
+    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, Confidence,
+    Filter, FunkSVD, FunkSVDParams, ItemKnn, KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams,
+    SvdParams, TruncatedSvd, KNN,
 };
 use mercato::Result;
 
@@ -29,6 +29,12 @@ pub struct RecData<'a> {
     pub svdpp: bool,
     /// Implicit step: ALS hyper-parameters fitted to the data's size.
     pub als: AlsParams,
+    /// Implicit step: BPR hyper-parameters.
+    pub bpr: BprParams,
+    /// Implicit step: neighbours kept per item by item kNN.
+    pub knn_k: usize,
+    /// Implicit step: train ALS and BPR on BM25-weighted counts (long-tailed play counts).
+    pub bm25: bool,
 }
 
 /// The marketplace's ratings (explicit) or events (implicit), 20% of each user's held out.
@@ -56,6 +62,9 @@ pub fn marketplace(market: &Marketplace, implicit: bool) -> Result<RecData<'_>> 
         // ALS's defaults are tuned for Last.fm (17k artists, long rows); for this 400-product
         // catalogue a small grid on the marketplace picked fewer factors and a lighter confidence.
         als: Als::params().factors(16).confidence(Confidence::Binary).alpha(2.0).regularization(10.0),
+        bpr: Bpr::params(),
+        knn_k: 20,
+        bm25: false,
     })
 }
 
@@ -74,6 +83,14 @@ pub fn explicit(data: &RecData, report: &mut Report) -> Result<()> {
     let _s = Step::start(&format!("Recommenders: explicit {}", data.title));
     let (train, test) = (&data.train, &data.test);
     println!("   {} training and {} held-out ratings", train.nnz(), test.nnz());
+    let (funk_p, knn_p) = (FunkSVDParams::default(), KNNParams::default());
+    println!(
+        "   settings: FunkSVD {} factors, {} epochs; SVD++ {}; item kNN k={}; TruncatedSVD k=16 (user-centred)",
+        funk_p.factors,
+        funk_p.epochs,
+        if data.svdpp { "defaults" } else { "skipped (its cost grows with the rows' lengths)" },
+        knn_p.k
+    );
     let bar = progress(if data.svdpp { 5 } else { 4 }, "fitting");
     let fit = |name: &str| {
         bar.set_message(name.to_string());
@@ -82,7 +99,7 @@ pub fn explicit(data: &RecData, report: &mut Report) -> Result<()> {
     fit("Baseline");
     let (baseline, t_base) = timed(|| Baseline::fit(train, &BaselineParams::default()))?;
     fit("FunkSVD");
-    let (funk, t_funk) = timed(|| FunkSVD::fit(train, &FunkSVDParams::default()))?;
+    let (funk, t_funk) = timed(|| FunkSVD::fit(train, &funk_p))?;
     let svdpp = if data.svdpp {
         fit("SVD++");
         Some(timed(|| SVDpp::fit(train, &SVDppParams::default()))?)
@@ -90,7 +107,7 @@ pub fn explicit(data: &RecData, report: &mut Report) -> Result<()> {
         None
     };
     fit("item kNN");
-    let (knn, t_knn) = timed(|| KNN::fit(train, &KNNParams::default()))?;
+    let (knn, t_knn) = timed(|| KNN::fit(train, &knn_p))?;
     fit("TruncatedSVD");
     let (svd, t_svd) = timed(|| TruncatedSvd::fit(train, &SvdParams::new(16).center(Centering::User)))?;
     bar.finish_and_clear();
@@ -149,18 +166,31 @@ pub fn implicit(data: &RecData, report: &mut Report) -> Result<()> {
     println!("   {} training and {} held-out interactions", train.nnz(), test.nnz());
     let (train_rows, test_rows) = (Rows::from_csmat(train.matrix())?, Rows::from_csmat(test.matrix())?);
     println!(
-        "   ALS: {} factors, {} iterations, alpha {}, regularization {}",
-        data.als.factors, data.als.iterations, data.als.alpha, data.als.regularization
+        "   settings: ALS {} factors, {} iterations, alpha {}, regularization {}, {:?} confidence; BPR {} factors, {} iterations; ItemKNN cosine K={}{}",
+        data.als.factors,
+        data.als.iterations,
+        data.als.alpha,
+        data.als.regularization,
+        data.als.confidence,
+        data.bpr.factors,
+        data.bpr.iterations,
+        data.knn_k,
+        if data.bm25 { "; ALS and BPR on BM25-weighted counts (K1 100, B 0.8)" } else { "" }
     );
-    let (als, t_als) = timed(|| data.als.clone().show_progress(true).fit(train))?;
-    let (bpr, t_bpr) = timed(|| Bpr::params().show_progress(true).fit(train))?;
-    let (knn, t_knn) = timed(|| ItemKnn::params().fit(train))?;
+    let weighted = if data.bm25 { Some(bm25_items(train, 100.0, 0.8)?) } else { None };
+    let fit_on = weighted.as_ref().unwrap_or(train);
+    let (als, t_als) = timed(|| data.als.clone().show_progress(true).fit(fit_on))?;
+    let (bpr, t_bpr) = timed(|| data.bpr.clone().show_progress(true).fit(fit_on))?;
+    let (knn, t_knn) = timed(|| ItemKnn::params().k(data.knn_k).fit(train))?;
     println!("   {:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "model", "P@10", "NDCG@10", "MAP@10", "AUC", "fit s");
     let (mut rows, mut p_bars, mut n_bars) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, model, fit_s) in
-        [("ALS", &als as &dyn Recommender, t_als), ("BPR", &bpr, t_bpr), ("ItemKNN", &knn, t_knn)]
-    {
+    let models = [("ALS", &als as &dyn Recommender, t_als), ("BPR", &bpr, t_bpr), ("ItemKNN", &knn, t_knn)];
+    let mut best = (0, f64::MIN);
+    for (k, &(name, model, fit_s)) in models.iter().enumerate() {
         let m = ranking_metrics_at_k(model, &train_rows, &test_rows, 10)?;
+        if m.ndcg > best.1 {
+            best = (k, m.ndcg);
+        }
         println!("   {name:<10} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {fit_s:>8.3}", m.precision, m.ndcg, m.map, m.auc);
         rows.push(vec![
             name.to_string(),
@@ -174,14 +204,15 @@ pub fn implicit(data: &RecData, report: &mut Report) -> Result<()> {
         n_bars.push((name.to_string(), m.ndcg));
     }
 
-    // The most viewed product, and its neighbours by co-occurrence (item kNN).
+    // The most popular item, and its neighbours by the model that ranked best here.
     let counts = train.item_counts();
     let product = (0..counts.len()).max_by_key(|&i| counts[i]).unwrap_or(0);
-    let similar = knn.similar_items(product, 6)?;
+    let (best_name, best_model, _) = models[best.0];
+    let similar = best_model.similar_items(product, 6)?;
     let names: Vec<String> =
         similar.iter().skip(1).map(|&(i, s)| format!("{} [{s:.2}]", (data.name)(train.items().id(i)))).collect();
     let shown = (data.name)(train.items().id(product));
-    println!("\n   Items similar to {shown} (item kNN):");
+    println!("\n   Items similar to {shown} ({best_name}, the best NDCG@10 here):");
     for n in &names {
         println!("     {n}");
     }
@@ -191,6 +222,9 @@ pub fn implicit(data: &RecData, report: &mut Report) -> Result<()> {
     );
     report.table(&["model", "P@10", "NDCG@10", "MAP@10", "AUC", "fit s"], &rows);
     report.charts(&[report::bars("precision@10", "P@10", &p_bars), report::bars("NDCG@10", "NDCG@10", &n_bars)]);
-    report.table(&[&format!("similar to {shown}")], &names.into_iter().map(|n| vec![n]).collect::<Vec<_>>());
+    report.table(
+        &[&format!("similar to {shown} ({best_name})")],
+        &names.into_iter().map(|n| vec![n]).collect::<Vec<_>>(),
+    );
     Ok(())
 }
