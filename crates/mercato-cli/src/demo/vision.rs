@@ -127,6 +127,13 @@ fn sample_images(model: &ImageClassifier, dir: &Path, report: &mut Report) -> Re
             rows.len()
         ),
     );
+    let thumbs: Vec<(String, Vec<u8>)> = folder
+        .paths
+        .iter()
+        .zip(&rows)
+        .filter_map(|(path, r)| Some((format!("{} → {}", r[1], r[2]), std::fs::read(path).ok()?)))
+        .collect();
+    report.images(&thumbs);
     report.table(&["file", "drawn as", "predicted", "right"], &rows);
     Ok(())
 }
