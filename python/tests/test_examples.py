@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, shared_datasets
 
 DATA = shared_datasets()
@@ -118,8 +117,6 @@ def test_rust_example(name, rust_examples):
     binary = rust_examples / name
     if name in TORCH_EXAMPLES and not binary.exists():
         pytest.skip(f"{name} needs the torch feature")
-    out = subprocess.run(
-        [str(binary), *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300
-    )
+    out = subprocess.run([str(binary), *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"{name} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
     assert out.stdout.strip(), f"{name} printed nothing"

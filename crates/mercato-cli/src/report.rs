@@ -296,6 +296,7 @@ pub fn heatmap(title: &str, labels: &[String], counts: &[Vec<u64>]) -> String {
 }
 
 /// Standard base64 with padding (RFC 4648), for data URLs.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // only the image step embeds pictures
 fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
@@ -373,6 +374,7 @@ impl Report {
     }
 
     /// Adds small images (PNG bytes, embedded as data URLs) with captions, in a row.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     pub fn images(&mut self, images: &[(String, Vec<u8>)]) {
         self.body.push_str(r#"<div class="charts">"#);
         for (caption, png) in images {
@@ -409,7 +411,7 @@ impl Report {
             }
         }
         for (i, svg) in self.svgs.iter().enumerate() {
-            let file = charts.join(format!("{:02}-{}.svg", i + 1, slug(&svg)));
+            let file = charts.join(format!("{:02}-{}.svg", i + 1, slug(svg)));
             std::fs::write(&file, svg).map_err(|e| Error::io(&file, e))?;
         }
         Ok(path)

@@ -44,13 +44,13 @@ fn main() -> mercato::Result<()> {
     let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
     let mut latencies = Vec::with_capacity(n_stream);
     let mut shown = 0;
-    for i in n_history..n_history + n_stream {
+    for (i, &label) in y.iter().enumerate().skip(n_history).take(n_stream) {
         let row = x.row(i).to_vec();
         let t = Instant::now();
         let score = service.score_one(&row)?;
         latencies.push(t.elapsed().as_secs_f64() * 1e6);
         let alert = score > threshold;
-        match (alert, y[i] == 1) {
+        match (alert, label == 1) {
             (true, true) => tp += 1,
             (true, false) => fp += 1,
             (false, true) => fn_ += 1,
@@ -61,7 +61,7 @@ fn main() -> mercato::Result<()> {
             let why = service.explain(&row)?;
             let reasons: Vec<String> =
                 why.top(3).iter().map(|&(j, c)| format!("{}={} ({c:.2})", names[j], row[j])).collect();
-            let truth = if y[i] == 1 { "fraud" } else { "legitimate" };
+            let truth = if label == 1 { "fraud" } else { "legitimate" };
             println!("ALERT row {i} score {score:.3} [{truth}]: {}", reasons.join(", "));
         }
     }

@@ -330,17 +330,13 @@ fn draw(label: usize, rng: &mut impl Rng) -> Drawing {
 /// `per_class` drawings of every class, deterministic for `seed`.
 pub fn sample_images(seed: u64, per_class: usize) -> Vec<SampleImage> {
     let mut out = Vec::with_capacity(per_class * FOLDERS.len());
-    for label in 0..FOLDERS.len() {
+    for (label, &class_name) in FASHION_MNIST_CLASSES.iter().enumerate() {
         for k in 0..per_class {
             // One stream per image, so adding a class or an image changes no other drawing.
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ ((label as u64) << 32 | k as u64));
             let drawing = draw(label, &mut rng);
             let base = rng.random_range(0.9..1.1);
-            out.push(SampleImage {
-                label,
-                class_name: FASHION_MNIST_CLASSES[label],
-                pixels: drawing.render(&mut rng, base),
-            });
+            out.push(SampleImage { label, class_name, pixels: drawing.render(&mut rng, base) });
         }
     }
     out
