@@ -126,6 +126,11 @@ fn skipped(what: &str, missing: &Path) {
 /// settings cheap enough for two cores; missing parts are skipped with a message.
 pub fn run_real(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
     let started = Instant::now();
+    mercato::ensure!(
+        dir.is_dir(),
+        "--data {} is not a folder (expected a layout like ../shared/datasets)",
+        dir.display()
+    );
     let mut report = Report::default();
     println!("Real data under {}", dir.display());
 
@@ -173,7 +178,22 @@ pub fn run_real(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
     }
 
     let anomaly = dir.join("anomaly");
-    let fraud_csv = anomaly.join("creditcard_fraud_subset.csv");
+    // The credit-card subset, else any other labelled CSV with "fraud" in its name.
+    let fraud_csv = Some(anomaly.join("creditcard_fraud_subset.csv"))
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&anomaly)
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.contains("fraud") && name.ends_with(".csv")
+                })
+                .collect();
+            found.sort();
+            found.into_iter().next()
+        })
+        .unwrap_or_else(|| anomaly.join("creditcard_fraud_subset.csv"));
     if fraud_csv.is_file() {
         let table = load_anomaly_csv(&fraud_csv)?;
         let y = table.y.clone().ok_or_else(|| mercato::Error::invalid("the fraud CSV has no label column"))?;
@@ -183,7 +203,11 @@ pub fn run_real(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
         let x_ref = x.clone();
         let labels = y.clone();
         let data = fraud::FraudData {
-            title: format!("{} real card transactions (creditcard_fraud_subset.csv)", x.nrows()),
+            title: format!(
+                "{} real card transactions ({})",
+                x.nrows(),
+                fraud_csv.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ),
             names: table.feature_names,
             describe: Box::new(move |i| {
                 let truth = if labels[i] == 1 { "fraud" } else { "legitimate" };
