@@ -10,7 +10,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use mercato::data::synth::Marketplace;
 use mercato::data::{holdout_per_user, load_anomaly_csv, load_lastfm, ml100k_fold, ExternalId};
-use mercato::recommend::{Als, Bpr};
+use mercato::recommend::{Als, Bpr, NegativeSampling};
 use mercato::Result;
 
 use crate::report::Report;
@@ -166,9 +166,10 @@ pub fn run_real(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
             name: named(names_file(&lastfm.join("artists.dat"), '\t')),
             svdpp: false,
             // The library's ALS defaults were tuned on Last.fm-2k's training split (raw counts);
-            // BPR and item kNN as in examples/recommend_implicit.rs.
+            // BPR and item kNN as in examples/recommend_implicit.rs (popularity-weighted negatives:
+            // P@10 0.133 there, against 0.065 with uniform ones on these long-tailed counts).
             als: Als::params(),
-            bpr: Bpr::params().factors(64).iterations(100),
+            bpr: Bpr::params().factors(64).iterations(100).negative_sampling(NegativeSampling::Popularity),
             knn_k: 100,
             bm25: false,
         };

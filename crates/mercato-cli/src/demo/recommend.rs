@@ -166,7 +166,7 @@ pub fn implicit(data: &RecData, report: &mut Report) -> Result<()> {
     println!("   {} training and {} held-out interactions", train.nnz(), test.nnz());
     let (train_rows, test_rows) = (Rows::from_csmat(train.matrix())?, Rows::from_csmat(test.matrix())?);
     println!(
-        "   settings: ALS {} factors, {} iterations, alpha {}, regularization {}, {:?} confidence; BPR {} factors, {} iterations; ItemKNN cosine K={}{}",
+        "   settings: ALS {} factors, {} iterations, alpha {}, regularization {}, {:?} confidence; BPR {} factors, {} iterations, {:?} negatives; ItemKNN cosine K={}{}",
         data.als.factors,
         data.als.iterations,
         data.als.alpha,
@@ -174,6 +174,7 @@ pub fn implicit(data: &RecData, report: &mut Report) -> Result<()> {
         data.als.confidence,
         data.bpr.factors,
         data.bpr.iterations,
+        data.bpr.negative_sampling,
         data.knn_k,
         if data.bm25 { "; ALS and BPR on BM25-weighted counts (K1 100, B 0.8)" } else { "" }
     );
