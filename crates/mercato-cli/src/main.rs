@@ -35,6 +35,10 @@ enum Command {
         /// Folder with the marketplace CSVs (default: the bundled datasets/marketplace).
         #[arg(long)]
         marketplace: Option<PathBuf>,
+        /// Run on real data laid out like ../shared/datasets (movielens-100k, lastfm-2k,
+        /// anomaly/creditcard_fraud_subset.csv, optionally fashion-mnist); missing parts are skipped.
+        #[arg(long, conflicts_with = "marketplace")]
+        data: Option<PathBuf>,
         /// Where to write the HTML report.
         #[arg(long, default_value = "report")]
         report: PathBuf,
@@ -77,15 +81,23 @@ enum DatasetsCommand {
         /// Output folder.
         #[arg(long, default_value = "datasets/marketplace")]
         out: PathBuf,
+        /// Also draw the 28x28 sample product images (2 per class) into this folder.
+        #[arg(long)]
+        images: Option<PathBuf>,
     },
 }
 
 fn run(cli: Cli) -> exit::CliResult<()> {
     match cli.command {
-        Command::Demo { marketplace, report } => {
-            Ok(demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace), report)?)
-        }
-        Command::Datasets { command: DatasetsCommand::Generate { seed, scale, out } } => {
+        Command::Demo { marketplace, data, report } => Ok(match data {
+            Some(data) => demo::run_real(data, report),
+            None => demo::run(marketplace.unwrap_or_else(demo::bundled_marketplace), report),
+        }?),
+        Command::Datasets { command: DatasetsCommand::Generate { seed, scale, out, images } } => {
+            if let Some(dir) = images {
+                let n = mercato::data::synth_images::write_sample_images(&dir, seed, 2)?.len();
+                println!("wrote {n} sample images to {}", dir.display());
+            }
             let config = mercato::data::synth::Scale::parse(&scale)?.config(seed);
             let m = mercato::data::synth::Marketplace::generate(config);
             m.write(&out)?;

@@ -124,7 +124,18 @@ pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(&str, Vec<(f64,
     let mut svg = String::new();
     axes(&mut svg, &f, title, xlabel, ylabel);
     for (k, (_, points)) in series.iter().enumerate() {
-        let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", f.px(x), f.py(y))).collect();
+        // A ROC curve has one point per threshold (tens of thousands); drop points that move
+        // the pen by less than half a pixel, keeping the ends, so files stay small.
+        let mut path: Vec<String> = Vec::new();
+        let mut last: Option<(f64, f64)> = None;
+        for (i, &(x, y)) in points.iter().enumerate() {
+            let (px, py) = (f.px(x), f.py(y));
+            let moved = last.is_none_or(|(lx, ly)| (px - lx).abs() >= 0.5 || (py - ly).abs() >= 0.5);
+            if moved || i + 1 == points.len() {
+                path.push(format!("{px:.1},{py:.1}"));
+                last = Some((px, py));
+            }
+        }
         let _ = write!(
             svg,
             r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>"#,
@@ -284,10 +295,49 @@ pub fn heatmap(title: &str, labels: &[String], counts: &[Vec<u64>]) -> String {
     svg
 }
 
+/// Standard base64 with padding (RFC 4648), for data URLs.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // only the image step embeds pictures
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A file-name slug from a chart's title (its first, bold, text element), or "chart".
+fn slug(svg: &str) -> String {
+    let title = svg
+        .split("font-weight=\"bold\">")
+        .nth(1)
+        .and_then(|t| t.split("</text>").next())
+        .unwrap_or("chart")
+        .replace("&amp;", "and");
+    let s: String =
+        title.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let s = s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
+    if s.is_empty() {
+        "chart".into()
+    } else {
+        s
+    }
+}
+
 /// A report under construction: sections of text, tables and charts.
 #[derive(Default)]
 pub struct Report {
     body: String,
+    /// Every chart added, also written as its own `charts/NN.svg` (for slides and READMEs).
+    svgs: Vec<String>,
 }
 
 impl Report {
@@ -318,6 +368,22 @@ impl Report {
         self.body.push_str(r#"<div class="charts">"#);
         for svg in svgs {
             let _ = write!(self.body, r#"<figure>{svg}</figure>"#);
+            self.svgs.push(svg.clone());
+        }
+        self.body.push_str("</div>");
+    }
+
+    /// Adds small images (PNG bytes, embedded as data URLs) with captions, in a row.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
+    pub fn images(&mut self, images: &[(String, Vec<u8>)]) {
+        self.body.push_str(r#"<div class="charts">"#);
+        for (caption, png) in images {
+            let _ = write!(
+                self.body,
+                r#"<figure><img src="data:image/png;base64,{}" width="84" height="84" style="image-rendering:pixelated" alt="{c}"><figcaption style="font-size:11px;max-width:90px">{c}</figcaption></figure>"#,
+                base64(png),
+                c = esc(caption)
+            );
         }
         self.body.push_str("</div>");
     }
@@ -336,6 +402,18 @@ impl Report {
         );
         let path = dir.join("index.html");
         std::fs::write(&path, html).map_err(|e| Error::io(&path, e))?;
+        let charts = dir.join("charts");
+        std::fs::create_dir_all(&charts).map_err(|e| Error::io(&charts, e))?;
+        // Charts of an earlier run (maybe with other steps) must not linger beside these.
+        for old in std::fs::read_dir(&charts).map_err(|e| Error::io(&charts, e))?.flatten() {
+            if old.path().extension().is_some_and(|x| x == "svg") {
+                std::fs::remove_file(old.path()).map_err(|e| Error::io(old.path(), e))?;
+            }
+        }
+        for (i, svg) in self.svgs.iter().enumerate() {
+            let file = charts.join(format!("{:02}-{}.svg", i + 1, slug(svg)));
+            std::fs::write(&file, svg).map_err(|e| Error::io(&file, e))?;
+        }
         Ok(path)
     }
 }
@@ -345,9 +423,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn base64_matches_rfc4648() {
+        for (plain, coded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+
+    #[test]
     fn charts_are_well_formed_svg() {
         let roc = lines("ROC", "FPR", "TPR", &[("model", vec![(0.0, 0.0), (0.2, 0.8), (1.0, 1.0)])], true);
         assert!(roc.starts_with("<svg") && roc.ends_with("</svg>") && roc.contains("polyline"));
+        let dense: Vec<(f64, f64)> =
+            (0..=20_000).map(|i| (i as f64 / 20_000.0, (i as f64 / 20_000.0).sqrt())).collect();
+        let thin = lines("ROC", "FPR", "TPR", &[("m", dense)], true);
+        let kept = thin.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split(' ').count();
+        assert!((100..2000).contains(&kept), "{kept} points kept of 20001");
+        assert!(thin.contains("500.0,36.0\""), "the curve's last point (1, 1) is kept: {thin}");
         let h = histogram("scores", "score", &[("normal", &[0.1, 0.2, 0.2]), ("fraud", &[0.9])], 10);
         assert_eq!(h.matches("<rect").count(), 20 + 1 + 2, "two series of 10 bins, a frame, two legend keys");
         let b = bars("P@10", "precision", &[("ALS".into(), 0.2), ("<pop>".into(), 0.1)]);
@@ -361,5 +452,10 @@ mod tests {
         r.charts(&[roc]);
         let path = r.write(dir.path(), "mercato demo").unwrap();
         assert!(std::fs::read_to_string(path).unwrap().contains("<table>"));
+        let charts: Vec<_> = std::fs::read_dir(dir.path().join("charts")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(charts.len(), 1);
+        let svg = std::fs::read_to_string(&charts[0]).unwrap();
+        assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg""#), "{svg}");
+        assert!(charts[0].ends_with("01-roc.svg"), "{charts:?}");
     }
 }

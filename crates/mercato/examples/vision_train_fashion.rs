@@ -11,7 +11,8 @@
 //! --patience [4], --validation [0.1], --no-augment, --seed [42], --threads [libtorch default],
 //! --device auto|cpu|cuda|cuda:N [auto], --data DIR [$MERCATO_FASHION_MNIST or
 //! /usr/share/datasets/fashion-mnist], --out FILE [none], --init FILE (fine-tune a saved
-//! model instead of starting from random weights).
+//! model instead of starting from random weights), --small (2,000 training and 1,000 test
+//! images, 1 epoch, hidden 64: the test suite's smoke run; also MERCATO_EXAMPLE_SMALL=1).
 
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut arch_name, mut hidden, mut out, mut data, mut init) = ("small_cnn".to_string(), 512i64, None, None, None);
     let mut cfg = TrainConfig::default().epochs(15).seed(42).weight_decay(1e-4).patience(Some(4));
+    let mut small = std::env::var("MERCATO_EXAMPLE_SMALL").is_ok_and(|v| v == "1");
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -40,6 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--data" => data = Some(val()?),
             "--out" => out = Some(val()?),
             "--init" => init = Some(val()?),
+            "--small" => small = true,
             "-h" | "--help" => {
                 println!("see the header of crates/mercato/examples/vision_train_fashion.rs");
                 return Ok(());
@@ -47,10 +50,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown option {other}").into()),
         }
     }
+    if small {
+        cfg.epochs = 1;
+        hidden = 64;
+    }
     if cfg.validation_fraction == 0.0 {
         cfg.patience = None;
     }
-    let fm = load_fashion_mnist(data.as_deref())?;
+    let mut fm = load_fashion_mnist(data.as_deref())?;
+    if small {
+        use ndarray::s;
+        fm.train_images = fm.train_images.slice(s![..2000, .., ..]).to_owned();
+        fm.train_labels = fm.train_labels.slice(s![..2000]).to_owned();
+        fm.test_images = fm.test_images.slice(s![..1000, .., ..]).to_owned();
+        fm.test_labels = fm.test_labels.slice(s![..1000]).to_owned();
+    }
     let mut arch = Arch::from_name(&arch_name, 10, 1, 28)?;
     if let Arch::SmallCnn(c) = &mut arch {
         c.hidden = hidden;
@@ -78,7 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test_labels: Vec<usize> = fm.test_labels.iter().map(|&l| l as usize).collect();
     let started = Instant::now();
     let report = clf.evaluate(&fm.test_images, &test_labels)?;
-    println!("test set ({:.0} images/s inference):\n{report}", 10_000.0 / started.elapsed().as_secs_f64());
+    println!(
+        "test set ({:.0} images/s inference):\n{report}",
+        test_labels.len() as f64 / started.elapsed().as_secs_f64()
+    );
     println!("weights: {}", clf.num_weights());
     if let Some(path) = out {
         clf.save(&path)?;

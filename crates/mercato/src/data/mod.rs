@@ -13,3 +13,4 @@ pub use interactions::{DuplicatePolicy, Interactions};
 pub use loaders::{load_anomaly_csv, load_lastfm, load_movielens, load_triples, LabelledTable, TripleFormat};
 pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};
 pub mod synth;
+pub mod synth_images;

@@ -180,7 +180,7 @@ pub struct Transaction {
     pub distance_km: f64,
     /// Amount divided by the card holder's median amount.
     pub amount_ratio: f64,
-    /// `normal`, `card_testing`, `account_takeover` or `unusual_amount_geo`.
+    /// `normal`, `card_testing`, `account_takeover`, `unusual_amount_geo` or `friendly_fraud`.
     pub pattern: String,
     /// 1 = fraud.
     pub label: u8,
@@ -370,122 +370,178 @@ impl Marketplace {
     }
 }
 
+/// Per-card-holder habits that both legitimate and fraudulent transactions are drawn around.
+struct Holders {
+    /// Typical amount (log-normal, median ≈ 30).
+    scale: Vec<f64>,
+    /// Age in days of the holder's usual device.
+    home_device: Vec<f64>,
+    /// Three usual merchant categories (grocery always; a second and third at random, so
+    /// some holders buy digital goods every week and tiny charges there are normal for them).
+    favourite_mcc: Vec<[u8; 3]>,
+}
+
+fn round_to(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn day_hour(rng: &mut impl Rng) -> f64 {
+    (15.0 + normal(rng, 4.5)).rem_euclid(24.0)
+}
+
+fn exp_mean(rng: &mut impl Rng, mean: f64) -> f64 {
+    Exp::<f64>::new(1.0 / mean).map(|d| d.sample(rng)).unwrap_or(mean)
+}
+
+/// A legitimate transaction of holder `u`, including the rare-but-normal events that make
+/// fraud hard to separate: big-ticket purchases, travel, cross-border online shops, shopping
+/// sprees (high velocity) and a new phone (new device).
+fn legitimate(rng: &mut impl Rng, h: &Holders, u: usize, tx_id: u64, pattern: &str, label: u8) -> Transaction {
+    let scale = h.scale[u];
+    let (amount, merchant_category) = if rng.random::<f64>() < 0.03 {
+        (scale * rng.random_range(3.0..12.0), [4u8, 5].choose(rng).copied().unwrap_or(4))
+    } else {
+        (
+            scale * LogNormal::new(0.0, 0.7).map(|d| d.sample(rng)).unwrap_or(1.0),
+            *h.favourite_mcc[u].choose(rng).unwrap_or(&0),
+        )
+    };
+    let travelling = rng.random::<f64>() < 0.04;
+    let online_abroad = !travelling && rng.random::<f64>() < 0.03;
+    let velocity_1h = if rng.random::<f64>() < 0.03 {
+        rng.random_range(2..8)
+    } else {
+        Poisson::new(0.5).map(|d| d.sample(rng) as u32).unwrap_or(0)
+    };
+    let device_age_days = if rng.random::<f64>() < 0.02 {
+        rng.random_range(0.0..5.0)
+    } else {
+        h.home_device[u] + rng.random_range(0.0..30.0)
+    };
+    let distance_km = if travelling { rng.random_range(300.0..6000.0) } else { exp_mean(rng, 8.0) };
+    Transaction {
+        tx_id,
+        user: u as u32,
+        amount,
+        hour: day_hour(rng),
+        merchant_category,
+        country_mismatch: u8::from(travelling || online_abroad),
+        velocity_1h,
+        device_age_days: device_age_days.round(),
+        distance_km: distance_km.round(),
+        amount_ratio: amount / scale,
+        pattern: pattern.into(),
+        label,
+    }
+}
+
 fn generate_transactions(
     rng: &mut Xoshiro256PlusPlus,
     config: &MarketplaceConfig,
     user_scale: &[f64],
 ) -> Vec<Transaction> {
     let n_users = user_scale.len().max(1);
-    let hours_peak = Normal::<f64>::new(16.0, 4.0).ok();
-    let mut out = Vec::with_capacity(config.n_transactions);
+    let scale = if user_scale.is_empty() { vec![30.0] } else { user_scale.to_vec() };
     let home_device: Vec<f64> = (0..n_users).map(|_| rng.random_range(20.0..1500.0)).collect();
     let favourite_mcc: Vec<[u8; 3]> =
         (0..n_users).map(|_| [0, rng.random_range(1..6), rng.random_range(0..8)]).collect();
+    let h = Holders { scale, home_device, favourite_mcc };
+    let mut out = Vec::with_capacity(config.n_transactions);
     let mut tx_id = 1u64;
     while out.len() < config.n_transactions {
         let u = rng.random_range(0..n_users);
-        let scale = user_scale[u];
+        let scale = h.scale[u];
         let fraud = rng.random::<f64>() < config.fraud_rate;
         if !fraud {
-            let travelling = rng.random::<f64>() < 0.03;
-            let amount = scale * LogNormal::new(0.0, 0.6).map(|d| d.sample(rng)).unwrap_or(1.0);
-            let hour = hours_peak.map(|d| d.sample(rng)).unwrap_or(15.0).rem_euclid(24.0);
-            out.push(Transaction {
-                tx_id,
-                user: u as u32,
-                amount: (amount * 100.0).round() / 100.0,
-                hour: (hour * 10.0).round() / 10.0,
-                merchant_category: *favourite_mcc[u].choose(rng).unwrap_or(&0),
-                country_mismatch: u8::from(travelling),
-                velocity_1h: Poisson::new(0.4).map(|d| d.sample(rng) as u32).unwrap_or(0),
-                device_age_days: (home_device[u] + rng.random_range(0.0..30.0)).round(),
-                distance_km: if travelling {
-                    rng.random_range(300.0..6000.0)
-                } else {
-                    Exp::<f64>::new(1.0 / 8.0).map(|d| d.sample(rng)).unwrap_or(5.0)
-                }
-                .round(),
-                amount_ratio: amount / scale,
-                pattern: "normal".into(),
-                label: 0,
-            });
+            out.push(legitimate(rng, &h, u, tx_id, "normal", 0));
             tx_id += 1;
             continue;
         }
         let pattern = rng.random::<f64>();
-        if pattern < 0.4 {
-            // Card testing: a burst of tiny charges at digital-goods merchants, often a new device.
-            let burst = rng.random_range(3..9);
-            let new_device = rng.random::<f64>() < 0.6;
+        if pattern < 0.25 {
+            // Card testing: a burst of small charges at digital goods (or online retail). Each
+            // charge alone looks like a holder who buys apps; the velocity grows along the burst,
+            // so its first charges are barely visible.
+            let burst = rng.random_range(3..7);
+            let new_device = rng.random::<f64>() < 0.4;
             let hour = rng.random_range(0.0..24.0);
+            let mismatch = u8::from(rng.random::<f64>() < 0.3);
+            let merchant_category = if rng.random::<f64>() < 0.7 { 6 } else { 3 };
             for k in 0..burst {
-                let amount = rng.random_range(0.5..3.0);
+                let amount = rng.random_range(0.5..5.0);
+                let device_age_days = if new_device { rng.random_range(0.0..2.0) } else { h.home_device[u] };
+                let velocity_1h = k / 2 + Poisson::new(1.0).map(|d| d.sample(rng) as u32).unwrap_or(0);
                 out.push(Transaction {
                     tx_id,
                     user: u as u32,
-                    amount: (amount * 100.0f64).round() / 100.0,
-                    hour: ((hour + k as f64 * 0.05) % 24.0 * 10.0).round() / 10.0,
-                    merchant_category: 6,
-                    country_mismatch: u8::from(rng.random::<f64>() < 0.3),
-                    velocity_1h: 3 + k + rng.random_range(0..4),
-                    device_age_days: if new_device {
-                        rng.random_range(0.0..2.0f64).round()
-                    } else {
-                        home_device[u].round()
-                    },
-                    distance_km: Exp::<f64>::new(1.0 / 50.0).map(|d| d.sample(rng)).unwrap_or(20.0).round(),
+                    amount,
+                    hour: (hour + k as f64 * 0.05).rem_euclid(24.0),
+                    merchant_category,
+                    country_mismatch: mismatch,
+                    velocity_1h,
+                    device_age_days: device_age_days.round(),
+                    distance_km: exp_mean(rng, 30.0).round(),
                     amount_ratio: amount / scale,
                     pattern: "card_testing".into(),
                     label: 1,
                 });
                 tx_id += 1;
             }
-        } else if pattern < 0.75 {
-            // Account takeover: a brand-new device, often abroad and at night, spending big.
-            let amount = scale * rng.random_range(3.0..10.0);
+        } else if pattern < 0.62 {
+            // Account takeover: the amount looks like the holder's own, but from a new device,
+            // often abroad and at night.
+            let amount = scale * LogNormal::new(0.3, 0.6).map(|d| d.sample(rng)).unwrap_or(1.3);
+            let new_device = rng.random::<f64>() < 0.85;
+            let mismatch = rng.random::<f64>() < 0.55;
+            let hour = if rng.random::<f64>() < 0.5 { rng.random_range(0.0..6.0) } else { day_hour(rng) };
             out.push(Transaction {
                 tx_id,
                 user: u as u32,
-                amount: (amount * 100.0).round() / 100.0,
-                hour: if rng.random::<f64>() < 0.5 {
-                    rng.random_range(0.0..5.0f64)
-                } else {
-                    rng.random_range(0.0..24.0)
-                },
-                merchant_category: [3u8, 4, 5].choose(rng).copied().unwrap_or(4),
-                country_mismatch: u8::from(rng.random::<f64>() < 0.7),
-                velocity_1h: rng.random_range(0..3),
-                device_age_days: rng.random_range(0.0..1.5f64).round(),
-                distance_km: rng.random_range(50.0..9000.0f64).round(),
+                amount,
+                hour,
+                merchant_category: [3u8, 4, 6].choose(rng).copied().unwrap_or(3),
+                country_mismatch: u8::from(mismatch),
+                velocity_1h: Poisson::new(0.8).map(|d| d.sample(rng) as u32).unwrap_or(0),
+                device_age_days: if new_device { rng.random_range(0.0..3.0f64) } else { h.home_device[u] }.round(),
+                distance_km: if mismatch { rng.random_range(300.0..9000.0) } else { exp_mean(rng, 40.0) }.round(),
                 amount_ratio: amount / scale,
                 pattern: "account_takeover".into(),
                 label: 1,
             });
             tx_id += 1;
-        } else {
-            // Unusual amount and place on the card holder's own device.
-            let amount = scale * rng.random_range(8.0..30.0);
+        } else if pattern < 0.85 {
+            // Unusual amount, sometimes far away, on the holder's own device: overlaps with
+            // legitimate big-ticket purchases and travel.
+            let amount = scale * rng.random_range(2.5..12.0);
+            let far = rng.random::<f64>() < 0.5;
             out.push(Transaction {
                 tx_id,
                 user: u as u32,
-                amount: (amount * 100.0).round() / 100.0,
-                hour: hours_peak.map(|d| d.sample(rng)).unwrap_or(15.0).rem_euclid(24.0),
+                amount,
+                hour: day_hour(rng),
                 merchant_category: [4u8, 5].choose(rng).copied().unwrap_or(4),
-                country_mismatch: u8::from(rng.random::<f64>() < 0.6),
-                velocity_1h: Poisson::new(0.4).map(|d| d.sample(rng) as u32).unwrap_or(0),
-                device_age_days: home_device[u].round(),
-                distance_km: rng.random_range(500.0..8000.0f64).round(),
+                country_mismatch: u8::from(rng.random::<f64>() < 0.4),
+                velocity_1h: Poisson::new(0.5).map(|d| d.sample(rng) as u32).unwrap_or(0),
+                device_age_days: (h.home_device[u] + rng.random_range(0.0..30.0)).round(),
+                distance_km: if far { rng.random_range(100.0..8000.0) } else { exp_mean(rng, 8.0) }.round(),
                 amount_ratio: amount / scale,
                 pattern: "unusual_amount_geo".into(),
                 label: 1,
             });
             tx_id += 1;
+        } else {
+            // Friendly fraud (a disputed purchase the holder made): drawn exactly like a
+            // legitimate transaction, so no detector can see it — the label noise of real data.
+            out.push(legitimate(rng, &h, u, tx_id, "friendly_fraud", 1));
+            tx_id += 1;
         }
     }
     out.truncate(config.n_transactions);
     for t in &mut out {
-        t.hour = (t.hour * 10.0).round() / 10.0;
-        t.amount_ratio = (t.amount_ratio * 1000.0).round() / 1000.0;
+        t.amount = round_to(t.amount, 2).max(0.01);
+        t.hour = round_to(t.hour, 1).rem_euclid(24.0);
+        t.amount_ratio = round_to(t.amount / h.scale[t.user as usize], 3);
     }
     out
 }
@@ -530,6 +586,58 @@ mod tests {
         let x = a.rating_interactions().unwrap();
         assert_eq!(x.n_users(), 600);
         assert!(a.event_interactions().unwrap().nnz() > 10_000);
+    }
+
+    /// The fraud must be learnable but not trivial: detectors in the range they reach on real
+    /// card data (ROC-AUC 0.8-0.97, average precision far from 1), the disguised pattern invisible.
+    #[test]
+    fn fraud_is_realistically_hard() {
+        use crate::fraud::{Detector, Ecod, IsolationForest};
+        use crate::metrics::{average_precision, roc_auc};
+        let m = Marketplace::generate(Scale::Small.config(42));
+        let (x, y, _) = m.transaction_features();
+        let mut forest = IsolationForest::new().seed(7);
+        let mut ecod = Ecod::new();
+        let mut aucs = Vec::new();
+        for det in [&mut forest as &mut dyn Detector, &mut ecod] {
+            det.fit(&x.view()).unwrap();
+            let s = det.decision_scores().unwrap();
+            let (auc, ap) = (roc_auc(s, &y).unwrap(), average_precision(s, &y).unwrap());
+            assert!((0.8..0.97).contains(&auc), "ROC-AUC {auc}");
+            assert!(ap < 0.75, "AP {ap}");
+            aucs.push(auc);
+
+            // Friendly fraud is drawn like legitimate use: ranked no better than chance.
+            let (mut sub_s, mut sub_y) = (Vec::new(), Vec::new());
+            for (t, &v) in m.transactions.iter().zip(s) {
+                if t.pattern == "friendly_fraud" || t.label == 0 {
+                    sub_s.push(v);
+                    sub_y.push(t.label);
+                }
+            }
+            let auc_friendly = roc_auc(&sub_s, &sub_y).unwrap();
+            assert!((0.3..0.7).contains(&auc_friendly), "friendly fraud ROC-AUC {auc_friendly}");
+        }
+        assert!((aucs[0] - aucs[1]).abs() > 0.005, "detectors should differ: {aucs:?}");
+        for pattern in ["card_testing", "account_takeover", "unusual_amount_geo", "friendly_fraud"] {
+            assert!(m.transactions.iter().any(|t| t.pattern == pattern), "{pattern} missing");
+        }
+    }
+
+    /// `datasets/marketplace` is exactly what `mercato datasets generate --seed 42 --scale small` writes.
+    #[test]
+    fn bundled_files_regenerate_byte_identical() {
+        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/marketplace");
+        if !bundled.is_dir() {
+            eprintln!("skipping: {} not found", bundled.display());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        Marketplace::generate(Scale::Small.config(42)).write(dir.path()).unwrap();
+        for file in ["products.csv", "ratings.csv", "events.csv", "transactions.csv"] {
+            let (a, b) = (std::fs::read(bundled.join(file)).unwrap(), std::fs::read(dir.path().join(file)).unwrap());
+            assert!(a == b, "{file} differs from a fresh generation: regenerate datasets/marketplace");
+        }
     }
 
     #[test]
