@@ -4,9 +4,9 @@ use mercato::data::synth::Marketplace;
 use mercato::data::{holdout_per_user, ExternalId, Interactions};
 use mercato::metrics;
 use mercato::recommend::{
-    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, Confidence,
-    Filter, FunkSVD, FunkSVDParams, ItemKnn, KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams,
-    SvdParams, TruncatedSvd, KNN,
+    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, NegativeSampling, Filter,
+    FunkSVD, FunkSVDParams, ItemKnn, KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams, SvdParams,
+    TruncatedSvd, KNN,
 };
 use mercato::Result;
 
@@ -59,10 +59,12 @@ pub fn marketplace(market: &Marketplace, implicit: bool) -> Result<RecData<'_>> 
         }),
         shown_users: (0..3u32).map(ExternalId::from).collect(),
         svdpp: true,
-        // ALS's defaults are tuned for Last.fm (17k artists, long rows); for this 400-product
-        // catalogue a small grid on the marketplace picked fewer factors and a lighter confidence.
-        als: Als::params().factors(16).confidence(Confidence::Binary).alpha(2.0).regularization(10.0),
-        bpr: Bpr::params(),
+        // ALS's default penalty scales with the mean row length, so the defaults that were
+        // chosen on Last.fm also suit this 400-product catalogue.
+        als: Als::params(),
+        // Popularity-weighted negatives (the default, as implicit's) suit long-tailed catalogues
+        // like Last.fm; on 400 products uniform negatives rank better (P@10 0.35 against 0.20).
+        bpr: Bpr::params().negative_sampling(NegativeSampling::Uniform),
         knn_k: 20,
         bm25: false,
     })
