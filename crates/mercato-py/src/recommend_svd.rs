@@ -1,7 +1,7 @@
 //! Bindings for `mercato::recommend::TruncatedSvd`: a native `_TruncatedSVD` that holds a
 //! fitted model; `mercato.recommend.TruncatedSVD` (Python) adds the scikit-learn surface.
 
-use mercato::data::{DuplicatePolicy, Interactions};
+use mercato::data::Interactions;
 use mercato::persist::Persist;
 use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -10,10 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use sprs::CsMat;
 
-use crate::convert::{
-    external_id, external_ids, f64_vec, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes,
-};
+use crate::convert::{external_id, external_ids, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes};
 use crate::errors::PyResultExt;
+use crate::recommend_explicit::{interactions, read_triples};
 
 /// (values, fallback flags) of `predict`.
 type Predictions<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<bool>>);
@@ -128,24 +127,8 @@ fn _svd_fit_triples(
     num_threads: Option<usize>,
 ) -> PyResult<PyTruncatedSvd> {
     let p = params(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads)?;
-    let users = external_ids(users)?;
-    let items = external_ids(items)?;
-    let ratings = f64_vec(ratings, "ratings")?;
-    if users.len() != items.len() || users.len() != ratings.len() {
-        return Err(PyValueError::new_err(format!(
-            "users, items and ratings must have the same length, got {}, {} and {}",
-            users.len(),
-            items.len(),
-            ratings.len()
-        )));
-    }
-    let model = py
-        .detach(|| {
-            let triples = users.into_iter().zip(items).zip(ratings).map(|((u, i), r)| (u, i, r as f32));
-            let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-            TruncatedSvd::fit(&data, &p)
-        })
-        .py()?;
+    let (users, items, ratings) = read_triples(users, items, ratings)?;
+    let model = py.detach(|| TruncatedSvd::fit(&interactions(users, items, &ratings)?, &p)).py()?;
     Ok(PyTruncatedSvd { model })
 }
 

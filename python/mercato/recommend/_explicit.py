@@ -278,7 +278,7 @@ class FunkSVD(_ExplicitModel):
         reg_bias: float = 0.02,
         init_std: float = 0.05,
         biased: bool = True,
-        blocks: int = 16,
+        blocks: int | None = None,
         validation_fraction: float = 0.0,
         patience: int = 3,
         rating_scale: tuple[float, float] | None = None,

@@ -182,6 +182,11 @@ impl RatingSet {
     fn span(&self, u: usize) -> std::ops::Range<usize> {
         self.indptr[u] as usize..self.indptr[u + 1] as usize
     }
+    /// Position of user `u`'s first rating in row order (as in [`RatingSet::triples`]).
+    #[inline]
+    pub(crate) fn offset(&self, u: usize) -> usize {
+        self.indptr[u] as usize
+    }
     /// Items rated by user `u` (sorted).
     #[inline]
     pub fn user_items(&self, u: usize) -> &[u32] {

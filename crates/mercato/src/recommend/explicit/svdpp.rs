@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::known;
 use super::core::{check_param, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet};
-use super::funk::{dot, init_rows, pad, setter, stride_for, unpad, TrainingHistory, LANES};
+use super::funk::{init_rows, pad, setter, unpad, TrainingHistory};
+use super::simd::{dot, stride_for, LANES};
 use super::RatingPredictor;
 use crate::data::Interactions;
 use crate::persist::{ModelReader, ModelWriter, Persist};
