@@ -271,9 +271,9 @@ class FunkSVD(_ExplicitModel):
     def __init__(
         self,
         factors: int = 32,
-        epochs: int = 25,
-        lr: float = 0.03,
-        lr_decay: float = 0.95,
+        epochs: int = 15,
+        lr: float = 0.07,
+        lr_decay: float = 0.88,
         reg: float = 0.1,
         reg_bias: float = 0.02,
         init_std: float = 0.05,
