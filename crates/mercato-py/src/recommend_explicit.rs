@@ -25,23 +25,32 @@ enum Model {
     Knn(KNN),
 }
 
+/// Runs `$body` with `$m` bound to the model inside any variant (the four share the
+/// [`RatingPredictor`] and [`Persist`] APIs).
+macro_rules! each_model {
+    ($model:expr, $m:ident => $body:expr) => {
+        match $model {
+            Model::Baseline($m) => $body,
+            Model::Funk($m) => $body,
+            Model::Svdpp($m) => $body,
+            Model::Knn($m) => $body,
+        }
+    };
+}
+
 impl Model {
     fn predictor(&self) -> &dyn RatingPredictor {
-        match self {
-            Model::Baseline(m) => m,
-            Model::Funk(m) => m,
-            Model::Svdpp(m) => m,
-            Model::Knn(m) => m,
-        }
+        each_model!(self, m => m as &dyn RatingPredictor)
     }
 
     fn to_bytes(&self) -> mercato::Result<Vec<u8>> {
-        match self {
-            Model::Baseline(m) => m.to_bytes(),
-            Model::Funk(m) => m.to_bytes(),
-            Model::Svdpp(m) => m.to_bytes(),
-            Model::Knn(m) => m.to_bytes(),
-        }
+        each_model!(self, m => m.to_bytes())
+    }
+
+    /// The hyper-parameters as JSON (the Rust field names; f32 values print shortest, so
+    /// `0.07` stays `0.07`).
+    fn params_json(&self) -> serde_json::Result<String> {
+        each_model!(self, m => serde_json::to_string(m.params()))
     }
 
     fn from_bytes(bytes: Vec<u8>) -> mercato::Result<Self> {
@@ -366,13 +375,12 @@ impl PyExplicitModel {
 
     /// Saves to `path`.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| match &self.model {
-            Model::Baseline(m) => m.save(&path),
-            Model::Funk(m) => m.save(&path),
-            Model::Svdpp(m) => m.save(&path),
-            Model::Knn(m) => m.save(&path),
-        })
-        .py()
+        py.detach(|| each_model!(&self.model, m => m.save(&path))).py()
+    }
+
+    /// The fitted model's hyper-parameters as JSON, as the Rust parameter struct names them.
+    fn params_json(&self) -> PyResult<String> {
+        self.model.params_json().map_err(|e| PyValueError::new_err(format!("cannot encode parameters: {e}")))
     }
 
     /// Loads from `path`.
@@ -385,12 +393,10 @@ impl PyExplicitModel {
     /// The model kind in the file header, e.g. "recommend.funk_svd".
     #[getter]
     fn kind(&self) -> &'static str {
-        match &self.model {
-            Model::Baseline(_) => Baseline::KIND,
-            Model::Funk(_) => FunkSVD::KIND,
-            Model::Svdpp(_) => SVDpp::KIND,
-            Model::Knn(_) => KNN::KIND,
+        fn kind_of<M: Persist>(_: &M) -> &'static str {
+            M::KIND
         }
+        each_model!(&self.model, m => kind_of(m))
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {

@@ -294,6 +294,14 @@ pub(crate) fn check_param(ok: bool, name: &str, value: impl std::fmt::Display, e
     Ok(())
 }
 
+/// Rejects a factor model's rank `k` above `min(n_users, n_items)`: the rating matrix has no
+/// more independent directions than that, so larger factors only fit noise.
+pub(crate) fn check_rank(k: usize, data: &RatingSet) -> Result<()> {
+    let (nu, ni) = (data.n_users(), data.n_items());
+    ensure!(k <= nu.min(ni), "factors ({k}) must not exceed min(n_users, n_items) = min({nu}, {ni}) = {}", nu.min(ni));
+    Ok(())
+}
+
 /// Reads a 1-D f32 array of exactly `len` values, all finite.
 pub(crate) fn read_vec(r: &ModelReader, name: &str, len: usize) -> Result<Vec<f32>> {
     let (shape, data) = r.f32(name)?;

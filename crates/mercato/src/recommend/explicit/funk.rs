@@ -8,7 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::known;
-use super::core::{check_param, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet};
+use super::core::{
+    check_param, check_rank, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet,
+};
 use super::simd::{dot, dot_with, sgd_pair, stride_for, Portable, Simd, LANES};
 use super::RatingPredictor;
 use crate::data::Interactions;
@@ -390,6 +392,7 @@ impl FunkSVD {
     pub fn fit(data: &Interactions, params: &FunkSVDParams) -> Result<Self> {
         params.validate()?;
         let data = RatingSet::new(data, params.scale)?;
+        check_rank(params.factors, &data)?;
         let pool = pool(params.num_threads)?;
         pool.install(|| Self::train(data, params.clone()))
     }

@@ -5,7 +5,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::known;
-use super::core::{check_param, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet};
+use super::core::{
+    check_param, check_rank, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet,
+};
 use super::funk::{init_rows, pad, setter, unpad, TrainingHistory};
 use super::simd::{dot, stride_for, LANES};
 use super::RatingPredictor;
@@ -127,7 +129,7 @@ impl SVDppParams {
 /// let triples: Vec<(u32, u32, f32)> =
 ///     (0..40).flat_map(|u| (0..15).map(move |i| (u, i * 2 + u % 2, ((u * i) % 5 + 1) as f32))).collect();
 /// let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-/// let model = SVDpp::fit(&data, &SVDppParams::default().epochs(5))?;
+/// let model = SVDpp::fit(&data, &SVDppParams::default().factors(8).epochs(5))?;
 /// assert!((1.0..=5.0).contains(&model.predict(&1.into(), &3.into()).value));
 /// # Ok::<(), mercato::Error>(())
 /// ```
@@ -176,6 +178,7 @@ impl SVDpp {
     pub fn fit(data: &Interactions, params: &SVDppParams) -> Result<Self> {
         params.validate()?;
         let data = RatingSet::new(data, params.scale)?;
+        check_rank(params.factors, &data)?;
         let pool = pool(params.num_threads)?;
         pool.install(|| Self::train(data, params.clone()))
     }

@@ -174,6 +174,14 @@ fn bad_input_is_a_typed_error() {
     assert!(FunkSVD::fit(&data, &FunkSVDParams::default().lr(f32::NAN)).is_err());
     assert!(FunkSVD::fit(&data, &FunkSVDParams::default().num_threads(Some(0))).is_err());
     assert!(KNN::fit(&data, &KNNParams::default().k(5).min_k(6)).is_err());
+    // A rank above min(n_users, n_items) = min(60, 30).
+    for k in [31, 100] {
+        let err = FunkSVD::fit(&data, &FunkSVDParams::default().factors(k)).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)) && err.to_string().contains("min(n_users, n_items)"), "{err}");
+        let err = SVDpp::fit(&data, &SVDppParams::default().factors(k).epochs(1)).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    }
+    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().factors(30).epochs(1)).is_ok());
     let diverged = FunkSVD::fit(&data, &FunkSVDParams::default().lr(50.0).lr_decay(1.0).epochs(50));
     assert!(matches!(diverged, Err(Error::InvalidInput(_))), "divergence must be reported");
     // A declared scale wider than the data clips to itself.
