@@ -97,36 +97,63 @@ macro_rules! setter {
 }
 pub(crate) use setter;
 
+/// The builder methods and checks of the hyper-parameters every SGD factor model has
+/// ([`FunkSVDParams`], [`super::SVDppParams`]): one list, so their docs and bounds agree.
+macro_rules! sgd_params {
+    () => {
+        setter! {
+            /// Sets the number of factors.
+            factors: usize,
+            /// Sets the number of epochs.
+            epochs: usize,
+            /// Sets the learning rate.
+            lr: f32,
+            /// Sets the per-epoch learning-rate decay.
+            lr_decay: f32,
+            /// Sets the factor regularisation.
+            reg: f32,
+            /// Sets the bias regularisation.
+            reg_bias: f32,
+            /// Sets the initialisation standard deviation.
+            init_std: f32,
+            /// Sets the rating scale.
+            scale: RatingScale,
+            /// Sets the seed.
+            seed: u64,
+            /// Sets the thread count.
+            num_threads: Option<usize>,
+        }
+
+        /// Checks the fields shared by the SGD models.
+        fn validate_sgd(&self) -> Result<()> {
+            self.scale.validate()?;
+            check_param(self.factors > 0 && self.factors <= 10_000, "factors", self.factors, "in 1..=10000")?;
+            check_param(self.epochs > 0, "epochs", self.epochs, "positive")?;
+            check_param(self.lr > 0.0 && self.lr.is_finite(), "lr", self.lr, "positive")?;
+            check_param(self.lr_decay > 0.0 && self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")?;
+            for (name, v) in [("reg", self.reg), ("reg_bias", self.reg_bias), ("init_std", self.init_std)] {
+                check_param(v >= 0.0 && v.is_finite(), name, v, ">= 0")?;
+            }
+            if let Some(n) = self.num_threads {
+                check_param(n > 0, "num_threads", n, "positive")?;
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use sgd_params;
+
 impl FunkSVDParams {
+    sgd_params!();
     setter! {
-        /// Sets the number of factors.
-        factors: usize,
-        /// Sets the number of epochs.
-        epochs: usize,
-        /// Sets the learning rate.
-        lr: f32,
-        /// Sets the per-epoch learning-rate decay.
-        lr_decay: f32,
-        /// Sets the factor regularisation.
-        reg: f32,
-        /// Sets the bias regularisation.
-        reg_bias: f32,
-        /// Sets the initialisation standard deviation.
-        init_std: f32,
         /// Learns biases or not.
         biased: bool,
-        /// Sets the block grid size.
+        /// Sets the block grid size (`None`: from the data size, see [`FunkSVDParams::grid`]).
         blocks: Option<usize>,
         /// Sets the early-stopping hold-out fraction.
         validation_fraction: f32,
         /// Sets the early-stopping patience.
         patience: usize,
-        /// Sets the rating scale.
-        scale: RatingScale,
-        /// Sets the seed.
-        seed: u64,
-        /// Sets the thread count.
-        num_threads: Option<usize>,
     }
 
     /// The grid size used for `nnz` training ratings: [`FunkSVDParams::blocks`] when set,
@@ -139,14 +166,7 @@ impl FunkSVDParams {
 
     /// Validates every field.
     pub fn validate(&self) -> Result<()> {
-        self.scale.validate()?;
-        check_param(self.factors > 0 && self.factors <= 10_000, "factors", self.factors, "in 1..=10000")?;
-        check_param(self.epochs > 0, "epochs", self.epochs, "positive")?;
-        check_param(self.lr > 0.0 && self.lr.is_finite(), "lr", self.lr, "positive")?;
-        check_param(self.lr_decay > 0.0 && self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")?;
-        check_param(self.reg >= 0.0 && self.reg.is_finite(), "reg", self.reg, ">= 0")?;
-        check_param(self.reg_bias >= 0.0 && self.reg_bias.is_finite(), "reg_bias", self.reg_bias, ">= 0")?;
-        check_param(self.init_std >= 0.0 && self.init_std.is_finite(), "init_std", self.init_std, ">= 0")?;
+        self.validate_sgd()?;
         if let Some(b) = self.blocks {
             check_param(b > 0 && b <= 256, "blocks", b, "in 1..=256")?;
         }
@@ -157,9 +177,6 @@ impl FunkSVDParams {
             "in [0, 0.9)",
         )?;
         check_param(self.patience > 0, "patience", self.patience, "positive")?;
-        if let Some(n) = self.num_threads {
-            check_param(n > 0, "num_threads", n, "positive")?;
-        }
         Ok(())
     }
 }
@@ -434,9 +451,10 @@ impl FunkSVD {
         let mut valid: Vec<(u32, u32, f32)> = Vec::new();
         let mut n_train = 0usize;
         for ub in 0..b {
-            for pu in users.bounds[ub]..users.bounds[ub + 1] {
-                let u = by_pos[pu] as usize;
-                let (start, local) = (data.offset(u), (pu - users.bounds[ub]) as u32);
+            let first = users.bounds[ub];
+            for (local, &u) in by_pos[first..users.bounds[ub + 1]].iter().enumerate() {
+                let (u, pu, local) = (u as usize, first + local, local as u32);
+                let start = data.offset(u);
                 for (j, (&i, &r)) in data.user_items(u).iter().zip(data.user_ratings(u)).enumerate() {
                     if held.get(start + j).copied().unwrap_or(false) {
                         valid.push((pu as u32, items.pos[i as usize], r));

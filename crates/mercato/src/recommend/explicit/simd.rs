@@ -123,18 +123,28 @@ impl Simd for Avx2 {
     }
 }
 
+/// A `chunks_exact(LANES)` chunk as an array (the length check folds away).
+#[inline(always)]
+fn lanes(c: &[f32]) -> &[f32; LANES] {
+    c.try_into().expect("chunks_exact yields LANES values")
+}
+
+/// Mutable [`lanes`].
+#[inline(always)]
+fn lanes_mut(c: &mut [f32]) -> &mut [f32; LANES] {
+    c.try_into().expect("chunks_exact yields LANES values")
+}
+
 /// Dot product of two equally long, `LANES`-padded rows: two accumulators (even and odd
 /// chunks) so consecutive multiply-adds do not wait on each other, then the fixed tree.
 #[inline(always)]
 pub(crate) fn dot_with<S: Simd>(s: S, a: &[f32], b: &[f32]) -> f32 {
-    let (a, _) = a.as_chunks::<LANES>();
-    let (b, _) = b.as_chunks::<LANES>();
     let (mut even, mut odd) = (s.splat(0.0), s.splat(0.0));
-    let mut pairs = a.iter().zip(b);
+    let mut pairs = a.chunks_exact(LANES).zip(b.chunks_exact(LANES));
     while let Some((x, y)) = pairs.next() {
-        even = s.fma(s.load(x), s.load(y), even);
+        even = s.fma(s.load(lanes(x)), s.load(lanes(y)), even);
         if let Some((x, y)) = pairs.next() {
-            odd = s.fma(s.load(x), s.load(y), odd);
+            odd = s.fma(s.load(lanes(x)), s.load(lanes(y)), odd);
         }
     }
     s.hsum(s.add(even, odd))
@@ -164,9 +174,8 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 pub(crate) fn sgd_pair<S: Simd>(s: S, p: &mut [f32], q: &mut [f32], step: f32, keep: f32) {
     let (e, k) = (s.splat(step), s.splat(keep));
-    let (p, _) = p.as_chunks_mut::<LANES>();
-    let (q, _) = q.as_chunks_mut::<LANES>();
-    for (pc, qc) in p.iter_mut().zip(q.iter_mut()) {
+    for (pc, qc) in p.chunks_exact_mut(LANES).zip(q.chunks_exact_mut(LANES)) {
+        let (pc, qc) = (lanes_mut(pc), lanes_mut(qc));
         let (a, b) = (s.load(pc), s.load(qc));
         s.store(s.fma(e, b, s.mul(a, k)), pc);
         s.store(s.fma(e, a, s.mul(b, k)), qc);
