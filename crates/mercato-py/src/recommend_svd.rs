@@ -23,27 +23,21 @@ pub struct PyTruncatedSvd {
     model: TruncatedSvd,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn params(
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
-) -> PyResult<SvdParams> {
-    let algorithm = match algorithm {
+/// The hyper-parameters as one tuple, in `TruncatedSVD`'s `_PARAMS` order: k, algorithm,
+/// n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads.
+#[derive(FromPyObject)]
+struct FitArgs(usize, String, Option<usize>, usize, Option<String>, f64, usize, Option<usize>, u64, Option<usize>);
+
+fn params(a: FitArgs) -> PyResult<SvdParams> {
+    let FitArgs(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads) = a;
+    let algorithm = match algorithm.as_str() {
         "randomized" => SvdAlgorithm::Randomized,
         "accurate" => SvdAlgorithm::Accurate,
         other => {
             return Err(PyValueError::new_err(format!("algorithm must be 'randomized' or 'accurate', got {other:?}")))
         }
     };
-    let center = match center {
+    let center = match center.as_deref() {
         None | Some("none") => Centering::None,
         Some("global") => Centering::Global,
         Some("user") => Centering::User,
@@ -77,26 +71,15 @@ fn usize_vec(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<usize>> {
 
 /// Fits on a CSR matrix given as its arrays (rows = users, columns = items, ids = indices).
 #[pyfunction]
-#[pyo3(signature = (indptr, indices, data, shape, k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads))]
-#[allow(clippy::too_many_arguments)]
 fn _svd_fit_csr(
     py: Python<'_>,
     indptr: &Bound<'_, PyAny>,
     indices: &Bound<'_, PyAny>,
     data: PyReadonlyArray1<'_, f32>,
     shape: (usize, usize),
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
+    args: FitArgs,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads)?;
+    let p = params(args)?;
     let indptr = usize_vec(indptr, "indptr")?;
     let indices = usize_vec(indices, "indices")?;
     let data = data.as_array().to_vec();
@@ -108,25 +91,14 @@ fn _svd_fit_csr(
 
 /// Fits on (user, item, rating) triples; a repeated (user, item) pair is an error.
 #[pyfunction]
-#[pyo3(signature = (users, items, ratings, k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads))]
-#[allow(clippy::too_many_arguments)]
 fn _svd_fit_triples(
     py: Python<'_>,
     users: &Bound<'_, PyAny>,
     items: &Bound<'_, PyAny>,
     ratings: &Bound<'_, PyAny>,
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
+    args: FitArgs,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads)?;
+    let p = params(args)?;
     let (users, items, ratings) = read_triples(users, items, ratings)?;
     let model = py.detach(|| TruncatedSvd::fit(&interactions(users, items, &ratings)?, &p)).py()?;
     Ok(PyTruncatedSvd { model })
