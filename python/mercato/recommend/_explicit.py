@@ -268,8 +268,12 @@ class FunkSVD(_ExplicitModel):
 
     Parallel and deterministic: the ratings are cut into ``blocks x blocks`` user x item
     blocks and each epoch runs ``blocks`` strata of mutually independent blocks in
-    parallel, so the result depends on ``seed`` only, never on ``num_threads``.
-    ``validation_fraction > 0`` holds ratings out for early stopping (``patience``).
+    parallel, so the result depends on ``seed`` (and ``blocks``) only, never on
+    ``num_threads``. ``blocks=None`` picks the grid from the data size alone (4 for
+    MovieLens-100k, up to 16 from a million ratings). ``factors`` may not exceed
+    ``min(n_users, n_items)``. ``validation_fraction > 0`` holds ratings out for early
+    stopping (``patience``). Defaults were tuned on an inner split of MovieLens-100k
+    ``u1.base`` (see the Rust docs of ``FunkSVDParams``).
     """
 
     _kind = "funk_svd"
