@@ -130,10 +130,41 @@ def test_save_load_and_pickle(cls, tmp_path):
         unfitted.predict([1], [1])
 
 
+CUSTOM = {
+    Baseline: {"method": "sgd", "epochs": 7, "lr": 0.01, "reg": 0.05, "rating_scale": (1.0, 5.0)},
+    FunkSVD: {"factors": 6, "epochs": 4, "lr": 0.07, "reg": 0.2, "blocks": 2, "seed": 5},
+    SVDpp: {"factors": 5, "epochs": 3, "reg_implicit": 0.3, "rating_scale": (0.5, 5.5)},
+    KNN: {"k": 7, "similarity": "msd", "variant": "means", "user_based": True, "baseline_reg_user": 4.0},
+}
+
+
+@pytest.mark.parametrize("cls", list(CUSTOM))
+def test_load_and_unpickle_restore_hyper_parameters(cls, tmp_path):
+    users, items, ratings = toy()
+    model = cls(**CUSTOM[cls]).fit(users, items, ratings)
+    expected = {**cls().get_params(), **CUSTOM[cls]}
+    assert model.get_params() == expected
+    model.save(tmp_path / "m.mercato")
+    loaded = cls.load(tmp_path / "m.mercato")
+    assert loaded.get_params() == expected
+    assert repr(loaded) == repr(model)
+    # The model bytes alone carry them (the pickle also passes the dict, for unfitted models).
+    assert cls._restore(bytes(model._model.to_bytes())).get_params() == expected
+    assert pickle.loads(pickle.dumps(model)).get_params() == expected
+
+
+def test_rank_above_min_users_items_is_rejected():
+    users, items, ratings = toy()  # 50 users x 25 items
+    for cls in (FunkSVD, SVDpp):
+        with pytest.raises(ValueError, match=r"min\(n_users, n_items\)"):
+            cls(factors=26, epochs=1).fit(users, items, ratings)
+        assert cls(factors=25, epochs=1).fit(users, items, ratings).user_factors_.shape == (50, 25)
+
+
 def test_thread_count_does_not_change_funk_svd():
     users, items, ratings = toy()
-    a = FunkSVD(factors=8, epochs=5, num_threads=1).fit(users, items, ratings)
-    b = FunkSVD(factors=8, epochs=5, num_threads=2).fit(users, items, ratings)
+    a = FunkSVD(factors=8, epochs=5, blocks=4, num_threads=1).fit(users, items, ratings)
+    b = FunkSVD(factors=8, epochs=5, blocks=4, num_threads=2).fit(users, items, ratings)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     assert a.user_factors_.shape == (50, 8)
     assert len(a.history_["train_rmse"]) == 5

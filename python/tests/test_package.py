@@ -86,6 +86,8 @@ def _fitted(module, cls):
         return cls().fit(sp.csr_matrix((ratings, (users, items)), shape=(12, 15)))
     if cls.__name__ == "TruncatedSVD":
         return cls(k=2).fit(users, items, ratings)
+    if cls.__name__ in {"FunkSVD", "SVDpp"}:  # a rank above min(12 users, 15 items) is rejected
+        return cls(factors=4).fit(users, items, ratings)
     return cls().fit(users, items, ratings)
 
 

@@ -1,7 +1,7 @@
 //! Bindings for `mercato::recommend::TruncatedSvd`: a native `_TruncatedSVD` that holds a
 //! fitted model; `mercato.recommend.TruncatedSVD` (Python) adds the scikit-learn surface.
 
-use mercato::data::{DuplicatePolicy, Interactions};
+use mercato::data::Interactions;
 use mercato::persist::Persist;
 use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -10,10 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use sprs::CsMat;
 
-use crate::convert::{
-    external_id, external_ids, f64_vec, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes,
-};
+use crate::convert::{external_id, external_ids, idmap_to_py, ids_to_py, model_from_pybytes, model_to_pybytes};
 use crate::errors::PyResultExt;
+use crate::recommend_explicit::{interactions, read_triples};
 
 /// (values, fallback flags) of `predict`.
 type Predictions<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<bool>>);
@@ -24,27 +23,21 @@ pub struct PyTruncatedSvd {
     model: TruncatedSvd,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn params(
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
-) -> PyResult<SvdParams> {
-    let algorithm = match algorithm {
+/// The hyper-parameters as one tuple, in `TruncatedSVD`'s `_PARAMS` order: k, algorithm,
+/// n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads.
+#[derive(FromPyObject)]
+struct FitArgs(usize, String, Option<usize>, usize, Option<String>, f64, usize, Option<usize>, u64, Option<usize>);
+
+fn params(a: FitArgs) -> PyResult<SvdParams> {
+    let FitArgs(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads) = a;
+    let algorithm = match algorithm.as_str() {
         "randomized" => SvdAlgorithm::Randomized,
         "accurate" => SvdAlgorithm::Accurate,
         other => {
             return Err(PyValueError::new_err(format!("algorithm must be 'randomized' or 'accurate', got {other:?}")))
         }
     };
-    let center = match center {
+    let center = match center.as_deref() {
         None | Some("none") => Centering::None,
         Some("global") => Centering::Global,
         Some("user") => Centering::User,
@@ -78,26 +71,15 @@ fn usize_vec(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<usize>> {
 
 /// Fits on a CSR matrix given as its arrays (rows = users, columns = items, ids = indices).
 #[pyfunction]
-#[pyo3(signature = (indptr, indices, data, shape, k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads))]
-#[allow(clippy::too_many_arguments)]
 fn _svd_fit_csr(
     py: Python<'_>,
     indptr: &Bound<'_, PyAny>,
     indices: &Bound<'_, PyAny>,
     data: PyReadonlyArray1<'_, f32>,
     shape: (usize, usize),
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
+    args: FitArgs,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads)?;
+    let p = params(args)?;
     let indptr = usize_vec(indptr, "indptr")?;
     let indices = usize_vec(indices, "indices")?;
     let data = data.as_array().to_vec();
@@ -109,43 +91,16 @@ fn _svd_fit_csr(
 
 /// Fits on (user, item, rating) triples; a repeated (user, item) pair is an error.
 #[pyfunction]
-#[pyo3(signature = (users, items, ratings, k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads))]
-#[allow(clippy::too_many_arguments)]
 fn _svd_fit_triples(
     py: Python<'_>,
     users: &Bound<'_, PyAny>,
     items: &Bound<'_, PyAny>,
     ratings: &Bound<'_, PyAny>,
-    k: usize,
-    algorithm: &str,
-    n_iter: Option<usize>,
-    n_oversamples: usize,
-    center: Option<&str>,
-    tol: f64,
-    max_restarts: usize,
-    ncv: Option<usize>,
-    seed: u64,
-    num_threads: Option<usize>,
+    args: FitArgs,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads)?;
-    let users = external_ids(users)?;
-    let items = external_ids(items)?;
-    let ratings = f64_vec(ratings, "ratings")?;
-    if users.len() != items.len() || users.len() != ratings.len() {
-        return Err(PyValueError::new_err(format!(
-            "users, items and ratings must have the same length, got {}, {} and {}",
-            users.len(),
-            items.len(),
-            ratings.len()
-        )));
-    }
-    let model = py
-        .detach(|| {
-            let triples = users.into_iter().zip(items).zip(ratings).map(|((u, i), r)| (u, i, r as f32));
-            let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-            TruncatedSvd::fit(&data, &p)
-        })
-        .py()?;
+    let p = params(args)?;
+    let (users, items, ratings) = read_triples(users, items, ratings)?;
+    let model = py.detach(|| TruncatedSvd::fit(&interactions(users, items, &ratings)?, &p)).py()?;
     Ok(PyTruncatedSvd { model })
 }
 

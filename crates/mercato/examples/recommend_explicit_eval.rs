@@ -72,7 +72,7 @@ fn main() -> mercato::Result<()> {
                     .reg(f("reg", fd.reg))
                     .reg_bias(f("reg_bias", fd.reg_bias))
                     .init_std(f("init_std", fd.init_std))
-                    .blocks(n("blocks", fd.blocks))
+                    .blocks(kv.get("blocks").map(|v| v.parse().unwrap()))
                     .seed(n("seed", 0) as u64)
                     .num_threads(threads),
             )?),

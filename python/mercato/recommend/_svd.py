@@ -113,7 +113,7 @@ class TruncatedSVD:
     ) -> TruncatedSVD:
         """Fits on a scipy.sparse matrix (rows = users, ids = indices), a DataFrame of
         (user, item, rating) rows, or three arrays ``fit(users, items, ratings)``."""
-        params = [self.get_params()[n] for n in _PARAMS]
+        params = tuple(self.get_params()[n] for n in _PARAMS)
         if _is_sparse(X):
             if items is not None or ratings is not None:
                 raise TypeError("fit(matrix) takes no items/ratings")
@@ -125,7 +125,7 @@ class TruncatedSVD:
                 _index_array(csr.indices),
                 np.ascontiguousarray(csr.data, dtype=np.float32),
                 tuple(int(d) for d in csr.shape),
-                *params,
+                params,
             )
             return self
         if _is_frame(X):
@@ -140,7 +140,7 @@ class TruncatedSVD:
             if items is None or ratings is None:
                 raise TypeError("fit needs a scipy.sparse matrix, a DataFrame, or (users, items, ratings)")
         self._model = _native._svd_fit_triples(
-            _ids(users), _ids(items), np.ascontiguousarray(ratings, dtype=np.float64), *params
+            _ids(users), _ids(items), np.ascontiguousarray(ratings, dtype=np.float64), params
         )
         return self
 

@@ -182,6 +182,11 @@ impl RatingSet {
     fn span(&self, u: usize) -> std::ops::Range<usize> {
         self.indptr[u] as usize..self.indptr[u + 1] as usize
     }
+    /// Position of user `u`'s first rating in row order (as in [`RatingSet::triples`]).
+    #[inline]
+    pub(crate) fn offset(&self, u: usize) -> usize {
+        self.indptr[u] as usize
+    }
     /// Items rated by user `u` (sorted).
     #[inline]
     pub fn user_items(&self, u: usize) -> &[u32] {
@@ -286,6 +291,14 @@ impl RatingSet {
 /// Checks a common hyper-parameter condition.
 pub(crate) fn check_param(ok: bool, name: &str, value: impl std::fmt::Display, expected: &str) -> Result<()> {
     ensure!(ok, "{name} must be {expected}, got {value}");
+    Ok(())
+}
+
+/// Rejects a factor model's rank `k` above `min(n_users, n_items)`: the rating matrix has no
+/// more independent directions than that, so larger factors only fit noise.
+pub(crate) fn check_rank(k: usize, data: &RatingSet) -> Result<()> {
+    let (nu, ni) = (data.n_users(), data.n_items());
+    ensure!(k <= nu.min(ni), "factors ({k}) must not exceed min(n_users, n_items) = min({nu}, {ni}) = {}", nu.min(ni));
     Ok(())
 }
 

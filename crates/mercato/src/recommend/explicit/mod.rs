@@ -22,6 +22,7 @@ mod baseline;
 mod core;
 mod funk;
 mod knn;
+mod simd;
 mod svdpp;
 
 pub use baseline::{Baseline, BaselineMethod, BaselineParams, Biases};

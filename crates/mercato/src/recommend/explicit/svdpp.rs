@@ -5,8 +5,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::known;
-use super::core::{check_param, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet};
-use super::funk::{dot, init_rows, pad, setter, stride_for, unpad, TrainingHistory, LANES};
+use super::core::{
+    check_param, check_rank, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet,
+};
+use super::funk::{init_rows, pad, setter, sgd_params, unpad, TrainingHistory};
+use super::simd::{dot, stride_for, LANES};
 use super::RatingPredictor;
 use crate::data::Interactions;
 use crate::persist::{ModelReader, ModelWriter, Persist};
@@ -64,46 +67,21 @@ impl Default for SVDppParams {
 }
 
 impl SVDppParams {
+    sgd_params!();
     setter! {
-        /// Sets the number of factors.
-        factors: usize,
-        /// Sets the number of epochs.
-        epochs: usize,
-        /// Sets the learning rate.
-        lr: f32,
-        /// Sets the per-epoch learning-rate decay.
-        lr_decay: f32,
-        /// Sets the factor regularisation.
-        reg: f32,
-        /// Sets the bias regularisation.
-        reg_bias: f32,
         /// Sets the implicit-factor regularisation.
         reg_implicit: f32,
-        /// Sets the initialisation standard deviation.
-        init_std: f32,
-        /// Sets the rating scale.
-        scale: RatingScale,
-        /// Sets the seed.
-        seed: u64,
-        /// Sets the thread count.
-        num_threads: Option<usize>,
     }
 
     /// Validates every field.
     pub fn validate(&self) -> Result<()> {
-        self.scale.validate()?;
-        check_param(self.factors > 0 && self.factors <= 10_000, "factors", self.factors, "in 1..=10000")?;
-        check_param(self.epochs > 0, "epochs", self.epochs, "positive")?;
-        check_param(self.lr > 0.0 && self.lr.is_finite(), "lr", self.lr, "positive")?;
-        check_param(self.lr_decay > 0.0 && self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")?;
-        for (name, v) in [("reg", self.reg), ("reg_bias", self.reg_bias), ("reg_implicit", self.reg_implicit)] {
-            check_param(v >= 0.0 && v.is_finite(), name, v, ">= 0")?;
-        }
-        check_param(self.init_std >= 0.0 && self.init_std.is_finite(), "init_std", self.init_std, ">= 0")?;
-        if let Some(n) = self.num_threads {
-            check_param(n > 0, "num_threads", n, "positive")?;
-        }
-        Ok(())
+        self.validate_sgd()?;
+        check_param(
+            self.reg_implicit >= 0.0 && self.reg_implicit.is_finite(),
+            "reg_implicit",
+            self.reg_implicit,
+            ">= 0",
+        )
     }
 }
 
@@ -126,7 +104,7 @@ impl SVDppParams {
 /// let triples: Vec<(u32, u32, f32)> =
 ///     (0..40).flat_map(|u| (0..15).map(move |i| (u, i * 2 + u % 2, ((u * i) % 5 + 1) as f32))).collect();
 /// let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-/// let model = SVDpp::fit(&data, &SVDppParams::default().epochs(5))?;
+/// let model = SVDpp::fit(&data, &SVDppParams::default().factors(8).epochs(5))?;
 /// assert!((1.0..=5.0).contains(&model.predict(&1.into(), &3.into()).value));
 /// # Ok::<(), mercato::Error>(())
 /// ```
@@ -175,6 +153,7 @@ impl SVDpp {
     pub fn fit(data: &Interactions, params: &SVDppParams) -> Result<Self> {
         params.validate()?;
         let data = RatingSet::new(data, params.scale)?;
+        check_rank(params.factors, &data)?;
         let pool = pool(params.num_threads)?;
         pool.install(|| Self::train(data, params.clone()))
     }

@@ -108,11 +108,15 @@ fn predict_batch_matches_predict_and_checks_lengths() {
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let data = toy();
-    let fit = |t| FunkSVD::fit(&data, &FunkSVDParams::default().factors(8).epochs(5).seed(3).num_threads(Some(t)));
+    // The toy set is small enough for the automatic grid to be 1 x 1; ask for a real grid.
+    assert_eq!(FunkSVDParams::default().grid(data.nnz()), 1);
+    let p = FunkSVDParams::default().factors(8).epochs(5).seed(3).blocks(Some(4));
+    let fit = |t| FunkSVD::fit(&data, &p.clone().num_threads(Some(t)));
     let (a, b) = (fit(1).unwrap(), fit(2).unwrap());
     assert_eq!(a.user_factors(), b.user_factors());
     assert_eq!(a.item_factors(), b.item_factors());
     assert_eq!(a.history(), b.history());
+    assert_eq!(fit(3).unwrap().item_factors(), a.item_factors());
     let c = FunkSVD::fit(&data, &FunkSVDParams::default().factors(8).epochs(5).seed(4)).unwrap();
     assert_ne!(a.user_factors(), c.user_factors(), "the seed must matter");
     let fit = |t| SVDpp::fit(&data, &SVDppParams::default().factors(8).epochs(5).num_threads(Some(t)));
@@ -170,6 +174,14 @@ fn bad_input_is_a_typed_error() {
     assert!(FunkSVD::fit(&data, &FunkSVDParams::default().lr(f32::NAN)).is_err());
     assert!(FunkSVD::fit(&data, &FunkSVDParams::default().num_threads(Some(0))).is_err());
     assert!(KNN::fit(&data, &KNNParams::default().k(5).min_k(6)).is_err());
+    // A rank above min(n_users, n_items) = min(60, 30).
+    for k in [31, 100] {
+        let err = FunkSVD::fit(&data, &FunkSVDParams::default().factors(k)).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)) && err.to_string().contains("min(n_users, n_items)"), "{err}");
+        let err = SVDpp::fit(&data, &SVDppParams::default().factors(k).epochs(1)).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    }
+    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().factors(30).epochs(1)).is_ok());
     let diverged = FunkSVD::fit(&data, &FunkSVDParams::default().lr(50.0).lr_decay(1.0).epochs(50));
     assert!(matches!(diverged, Err(Error::InvalidInput(_))), "divergence must be reported");
     // A declared scale wider than the data clips to itself.
