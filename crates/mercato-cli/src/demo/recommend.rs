@@ -4,9 +4,9 @@ use mercato::data::synth::Marketplace;
 use mercato::data::{holdout_per_user, ExternalId, Interactions};
 use mercato::metrics;
 use mercato::recommend::{
-    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, NegativeSampling, Filter,
-    FunkSVD, FunkSVDParams, ItemKnn, KNNParams, RatingPredictor, Recommender, Rows, SVDpp, SVDppParams, SvdParams,
-    TruncatedSvd, KNN,
+    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, Filter,
+    FunkSVD, FunkSVDParams, ItemKnn, KNNParams, NegativeSampling, RatingPredictor, Recommender, Rows, SVDpp,
+    SVDppParams, SvdParams, TruncatedSvd, KNN,
 };
 use mercato::Result;
 
