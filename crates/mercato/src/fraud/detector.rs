@@ -56,6 +56,19 @@ pub trait Detector: Send + Sync {
     /// Short name, e.g. `"iforest"` (also the model-file kind suffix).
     fn name(&self) -> &'static str;
 
+    /// Feature names recorded with [`Detector::set_feature_names`] (kept in model files).
+    fn feature_names(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// Records the names of the fitted features (one per column; `None` clears them), so
+    /// explanations can be shown by name after a save/load round trip. The default
+    /// implementation, for detectors that do not keep names, refuses.
+    fn set_feature_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
+        let _ = names;
+        bail!("{} does not keep feature names", self.name())
+    }
+
     /// The decision threshold: scores strictly above it are flagged.
     fn threshold(&self) -> Result<f64> {
         Ok(self.calibration()?.threshold)
@@ -352,12 +365,33 @@ pub(crate) struct FitState {
     pub n_features: usize,
     pub decision_scores: Vec<f64>,
     pub calibration: Calibration,
+    /// Optional names of the features (absent from files written before names were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl FitState {
     pub fn new(n_features: usize, decision_scores: Vec<f64>, contamination: f64) -> Result<Self> {
         let calibration = Calibration::from_scores(&decision_scores, contamination)?;
-        Ok(FitState { n_features, decision_scores, calibration })
+        Ok(FitState { n_features, decision_scores, calibration, feature_names: None })
+    }
+
+    /// The names, unless their count does not match the features (a tampered file).
+    pub fn names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref().filter(|n| n.len() == self.n_features)
+    }
+
+    pub fn set_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
+        if let Some(n) = &names {
+            crate::ensure!(
+                n.len() == self.n_features,
+                "{} feature names given for {} features",
+                n.len(),
+                self.n_features
+            );
+        }
+        self.feature_names = names;
+        Ok(())
     }
 }
 
@@ -375,6 +409,12 @@ macro_rules! fit_state_accessors {
         }
         fn calibration_mut(&mut self) -> $crate::Result<&mut $crate::fraud::Calibration> {
             self.state.as_mut().map(|s| &mut s.calibration).ok_or($crate::Error::NotFitted($what))
+        }
+        fn feature_names(&self) -> Option<&[String]> {
+            self.state.as_ref().and_then(|s| s.names())
+        }
+        fn set_feature_names(&mut self, names: Option<Vec<String>>) -> $crate::Result<()> {
+            self.state.as_mut().ok_or($crate::Error::NotFitted($what))?.set_names(names)
         }
     };
 }

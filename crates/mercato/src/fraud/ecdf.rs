@@ -523,8 +523,12 @@ mod tests {
         b.fit(&x.view()).unwrap();
         assert_eq!(a.model, b.model);
         assert_eq!(a.decision_scores().unwrap(), b.decision_scores().unwrap());
+        assert!(a.set_feature_names(Some(vec!["a".into(), "b".into()])).is_err(), "2 names for 3 features");
+        a.set_feature_names(Some(vec!["amount".into(), "hour".into(), "country".into()])).unwrap();
         let back = Copod::from_bytes(a.to_bytes().unwrap()).unwrap();
         assert_eq!(back.score(&x.view()).unwrap(), a.score(&x.view()).unwrap());
+        assert_eq!(back.feature_names().unwrap()[2], "country", "names survive save/load");
+        assert_eq!(b.feature_names(), None);
         assert!(Ecod::from_bytes(a.to_bytes().unwrap()).is_err(), "kind is checked");
     }
 }
