@@ -9,8 +9,15 @@ into it (``maturin develop --release``). Data: ``$MERCATO_DATA/anomaly`` or
 ``../shared/datasets/anomaly`` (ADBench protocol: fit on all rows, score all rows).
 
 Prints one table: ROC-AUC, average precision and fit+score seconds per dataset and detector,
-mercato vs peer, with Δ (mercato − peer) and the time ratio mercato ÷ peer; then single-row
+mercato vs peer, with Δ (mercato − peer) and the time ratio mercato ÷ peer; then
+IsolationForest vs isotree (C++, when it installed) on 1 and 2 threads; then single-row
 latency percentiles and 1M-row batch throughput of IsolationForest vs scikit-learn.
+
+Timing is symmetric: each side is timed from the numpy array to the training rows' scores.
+mercato: ``fit(X)`` then ``decision_scores_`` (computed in fit, as PyOD's); PyOD: ``fit(X)``
+(which computes ``decision_scores_``) then ``decision_scores_``; scikit-learn:
+``fit(X).score_samples(X)``; isotree: ``fit(X).predict(X)``. The two sides alternate run by
+run and the best run counts (the build machine is shared).
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".bench-venv"
 PEERS = ["scikit-learn==1.9.*", "pyod", "numpy", "pandas", "maturin"]
+# Built from source (C++, about 15 minutes on 2 cores): installed after the others, and the
+# isotree table is skipped when it fails.
+OPTIONAL_PEERS = ["isotree"]
 
 
 def ensure_venv() -> None:
@@ -35,6 +45,8 @@ def ensure_venv() -> None:
         print(f"creating {VENV} with {' '.join(PEERS)} ...", flush=True)
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
         subprocess.check_call([str(py), "-m", "pip", "install", "-q", *PEERS])
+        if subprocess.call([str(py), "-m", "pip", "install", "-q", *OPTIONAL_PEERS]) != 0:
+            print(f"could not install {OPTIONAL_PEERS}: their rows are skipped", flush=True)
     if "--no-build" not in sys.argv:
         env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{VENV / 'bin'}:{os.environ['PATH']}")
         print("building mercato into .bench-venv (maturin develop --release) ...", flush=True)
@@ -158,6 +170,51 @@ def main() -> None:
             f"{(m[:, 1] - p[:, 1]).mean():+8.3f}{m[:, 2].sum():9.4f}{p[:, 2].sum():9.4f}{ratio:8.3f}"
             f"   speed-up {1 / ratio:5.1f}x (geo-mean)"
         )
+
+    # --- IsolationForest vs isotree (C++), 1 and 2 threads -------------------------------------
+    try:
+        from isotree import IsolationForest as IsoTree
+    except ImportError:
+        IsoTree = None
+        print("\nisotree not installed: IsolationForest vs isotree skipped")
+    if IsoTree is not None:
+        print()
+        print("IsolationForest vs isotree (100 trees, 256 samples, axis-parallel splits; fit + score all rows;")
+        print(f"AUC mean and best seconds over seeds {list(seeds)}):")
+        head = f"{'dataset':<14}{'AUC m':>7}{'AUC iso':>8}" + "".join(
+            f"{f's m {t}t':>9}{f's iso {t}t':>10}{'m÷iso':>7}" for t in (1, 2)
+        )
+        print(head)
+        print("-" * len(head))
+        ratios = {1: [], 2: []}
+        for name in DATASETS:
+            X, y = load(name)
+            auc = {"m": [], "i": []}
+            best = {}
+            for t in (1, 2):
+                for s in seeds:
+                    m_run = lambda s=s, t=t, X=X: m_fit(fraud.IsolationForest(seed=s, num_threads=t), X)  # noqa: E731
+                    i_run = lambda s=s, t=t, X=X: (
+                        IsoTree(  # noqa: E731
+                            ntrees=100, sample_size=256, ndim=1, missing_action="fail", random_seed=s, nthreads=t
+                        )
+                        .fit(X)
+                        .predict(X)
+                    )
+                    for side, fn in (("m", m_run), ("i", i_run)):
+                        scores, secs = timed(fn)
+                        best[(side, t)] = min(best.get((side, t), np.inf), secs)
+                        if t == 1:
+                            auc[side].append(roc_auc_score(y, scores))
+            row = f"{name[:13]:<14}{np.mean(auc['m']):7.3f}{np.mean(auc['i']):8.3f}"
+            for t in (1, 2):
+                r = best[("m", t)] / best[("i", t)]
+                ratios[t].append(r)
+                row += f"{best[('m', t)]:9.4f}{best[('i', t)]:10.4f}{r:7.3f}"
+            print(row, flush=True)
+        print("-" * len(head))
+        geo = {t: float(np.exp(np.mean(np.log(ratios[t])))) for t in (1, 2)}
+        print(f"geo-mean time ratio m÷isotree: 1 thread {geo[1]:.3f}, 2 threads {geo[2]:.3f}")
 
     # --- single-row latency and batch throughput (IsolationForest, cardio, 100 trees) -------
     X, _ = load("cardio")

@@ -129,6 +129,8 @@ class BaseDetector:
         arr, names = _as_matrix(X)
         model = self._new_native()
         model.fit(arr)
+        if names is not None:
+            model.set_feature_names(names)  # kept in the model file: survives save/load
         self._model = model
         self.feature_names_in_ = names
         self.n_features_in_ = arr.shape[1]
@@ -216,7 +218,7 @@ class BaseDetector:
             raise ValueError(f"the file holds a {model.kind()!r} detector, not a {cls.__name__}")
         obj = target._from_native(model)
         obj._model = model
-        obj.feature_names_in_ = feature_names
+        obj.feature_names_in_ = model.feature_names() or feature_names
         obj.n_features_in_ = model.n_features()
         return obj
 
@@ -236,7 +238,7 @@ def _restore(cls, params, blob, feature_names):
     obj = cls(**params)
     if blob is not None:
         obj._model = _native._Detector._from_bytes(blob)
-        obj.feature_names_in_ = feature_names
+        obj.feature_names_in_ = obj._model.feature_names() or feature_names
         obj.n_features_in_ = obj._model.n_features()
     return obj
 

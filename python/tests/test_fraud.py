@@ -74,6 +74,11 @@ def test_save_load_and_pandas(tmp_path, blob):
     det.save(path)
     back = fraud.ECOD.load(path)
     assert back.contamination == 0.05
+    assert back.feature_names_in_ == list(df.columns)  # names are kept in the model file
+    assert back.explain(df.iloc[-1], top=2)[0] == names
+    ens = fraud.Ensemble([fraud.HBOS(), fraud.KNN()]).fit(df)
+    ens.save(tmp_path / "ens.mercato")
+    assert fraud.Ensemble.load(tmp_path / "ens.mercato").feature_names_in_ == list(df.columns)
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(df))
     with pytest.raises(ValueError, match="not a"):
         fraud.IsolationForest.load(path)
@@ -178,3 +183,17 @@ def test_real_fraud_rows_rank_high():
     assert roc_auc(y, det.decision_scores_) > 0.9
     names, contrib = det.explain(df[y == 1].iloc[0], top=3)
     assert len(names) == 3 and contrib[0] > 0
+
+
+def test_stub_covers_the_public_classes():
+    import ast
+    import inspect
+
+    stub = ast.parse((Path(fraud.__file__).with_suffix(".pyi")).read_text())
+    classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
+    assert set(fraud.__all__) <= set(classes)
+    for name in fraud.__all__:
+        init = next((f for f in classes[name].body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        if init is not None:  # constructor parameters as in fraud.py
+            stub_params = [a.arg for a in init.args.args[1:]]
+            assert stub_params == list(inspect.signature(getattr(fraud, name).__init__).parameters)[1:], name

@@ -108,6 +108,16 @@ impl PyDetector {
         Ok((c.contamination, c.threshold, c.min, c.max, c.mean, c.std))
     }
 
+    /// Feature names kept in the model (None when fitted without names).
+    fn feature_names(&self) -> Option<Vec<String>> {
+        self.inner.feature_names().map(<[String]>::to_vec)
+    }
+
+    /// Records the feature names (one per fitted column) in the model.
+    fn set_feature_names(&mut self, names: Option<Vec<String>>) -> PyResult<()> {
+        self.inner.set_feature_names(names).py()
+    }
+
     /// Features seen in fit.
     fn n_features(&self) -> Option<usize> {
         self.inner.n_features()

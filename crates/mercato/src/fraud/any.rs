@@ -173,6 +173,12 @@ impl Detector for AnyDetector {
     fn name(&self) -> &'static str {
         dispatch!(self, d => d.name())
     }
+    fn feature_names(&self) -> Option<&[String]> {
+        dispatch!(self, d => d.feature_names())
+    }
+    fn set_feature_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
+        dispatch!(self, d => d.set_feature_names(names))
+    }
 }
 
 macro_rules! from_impl {

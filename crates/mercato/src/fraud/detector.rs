@@ -56,6 +56,19 @@ pub trait Detector: Send + Sync {
     /// Short name, e.g. `"iforest"` (also the model-file kind suffix).
     fn name(&self) -> &'static str;
 
+    /// Feature names recorded with [`Detector::set_feature_names`] (kept in model files).
+    fn feature_names(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// Records the names of the fitted features (one per column; `None` clears them), so
+    /// explanations can be shown by name after a save/load round trip. The default
+    /// implementation, for detectors that do not keep names, refuses.
+    fn set_feature_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
+        let _ = names;
+        bail!("{} does not keep feature names", self.name())
+    }
+
     /// The decision threshold: scores strictly above it are flagged.
     fn threshold(&self) -> Result<f64> {
         Ok(self.calibration()?.threshold)
@@ -284,16 +297,41 @@ pub(crate) fn row_major<'a>(x: &'a ArrayView2<'_, f64>) -> std::borrow::Cow<'a, 
     }
 }
 
-/// A local rayon pool with `n` threads (all cores when `None`).
-pub(crate) fn pool(num_threads: Option<usize>) -> Result<rayon::ThreadPool> {
+/// A rayon pool with `n` threads (all cores when `None`), local to mercato's fraud module
+/// (the global pool's configuration is never touched).
+///
+/// Pools are cached per thread count and reused: building one spawns its threads, which costs
+/// more than a whole ECOD fit on a few thousand rows. At most `MAX_POOLS` distinct counts
+/// are kept (least recently created dropped first); idle pool threads sleep.
+pub(crate) fn pool(num_threads: Option<usize>) -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    use std::sync::{Arc, Mutex};
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
     if let Some(0) = num_threads {
         bail!("num_threads must be positive when given, got 0");
     }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(num_threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::invalid(format!("cannot start a thread pool: {e}")))
+    // 0 = rayon's default (RAYON_NUM_THREADS or all cores).
+    let key = num_threads.unwrap_or(0);
+    // A panic elsewhere while holding the lock leaves the list itself valid.
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(k, _)| *k == key) {
+        return Ok(Arc::clone(p));
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(key)
+            .thread_name(|i| format!("mercato-fraud-{i}"))
+            .build()
+            .map_err(|e| Error::invalid(format!("cannot start a thread pool: {e}")))?,
+    );
+    if pools.len() >= MAX_POOLS {
+        pools.remove(0);
+    }
+    pools.push((key, Arc::clone(&p)));
+    Ok(p)
 }
+
+/// Distinct thread counts whose pools [`pool`] keeps.
+const MAX_POOLS: usize = 4;
 
 /// Scores the rows of a row-major matrix in parallel blocks with `f(row) -> score`.
 pub(crate) fn score_rows_parallel(
@@ -327,12 +365,33 @@ pub(crate) struct FitState {
     pub n_features: usize,
     pub decision_scores: Vec<f64>,
     pub calibration: Calibration,
+    /// Optional names of the features (absent from files written before names were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl FitState {
     pub fn new(n_features: usize, decision_scores: Vec<f64>, contamination: f64) -> Result<Self> {
         let calibration = Calibration::from_scores(&decision_scores, contamination)?;
-        Ok(FitState { n_features, decision_scores, calibration })
+        Ok(FitState { n_features, decision_scores, calibration, feature_names: None })
+    }
+
+    /// The names, unless their count does not match the features (a tampered file).
+    pub fn names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref().filter(|n| n.len() == self.n_features)
+    }
+
+    pub fn set_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
+        if let Some(n) = &names {
+            crate::ensure!(
+                n.len() == self.n_features,
+                "{} feature names given for {} features",
+                n.len(),
+                self.n_features
+            );
+        }
+        self.feature_names = names;
+        Ok(())
     }
 }
 
@@ -350,6 +409,12 @@ macro_rules! fit_state_accessors {
         }
         fn calibration_mut(&mut self) -> $crate::Result<&mut $crate::fraud::Calibration> {
             self.state.as_mut().map(|s| &mut s.calibration).ok_or($crate::Error::NotFitted($what))
+        }
+        fn feature_names(&self) -> Option<&[String]> {
+            self.state.as_ref().and_then(|s| s.names())
+        }
+        fn set_feature_names(&mut self, names: Option<Vec<String>>) -> $crate::Result<()> {
+            self.state.as_mut().ok_or($crate::Error::NotFitted($what))?.set_names(names)
         }
     };
 }

@@ -36,6 +36,8 @@
 //! # Ok::<(), mercato::Error>(())
 //! ```
 
+#[cfg(test)]
+mod alloc_count;
 mod any;
 mod detector;
 mod ecdf;
