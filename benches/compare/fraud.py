@@ -193,14 +193,13 @@ def main() -> None:
             best = {}
             for t in (1, 2):
                 for s in seeds:
-                    m_run = lambda s=s, t=t, X=X: m_fit(fraud.IsolationForest(seed=s, num_threads=t), X)  # noqa: E731
-                    i_run = lambda s=s, t=t, X=X: (
-                        IsoTree(  # noqa: E731
-                            ntrees=100, sample_size=256, ndim=1, missing_action="fail", random_seed=s, nthreads=t
-                        )
-                        .fit(X)
-                        .predict(X)
-                    )
+                    def m_run(s=s, t=t, X=X):
+                        return m_fit(fraud.IsolationForest(seed=s, num_threads=t), X)
+
+                    def i_run(s=s, t=t, X=X):
+                        iso = IsoTree(ntrees=100, sample_size=256, ndim=1, missing_action="fail", random_seed=s, nthreads=t)
+                        return iso.fit(X).predict(X)
+
                     for side, fn in (("m", m_run), ("i", i_run)):
                         scores, secs = timed(fn)
                         best[(side, t)] = min(best.get((side, t), np.inf), secs)
