@@ -197,7 +197,9 @@ def main() -> None:
                         return m_fit(fraud.IsolationForest(seed=s, num_threads=t), X)
 
                     def i_run(s=s, t=t, X=X):
-                        iso = IsoTree(ntrees=100, sample_size=256, ndim=1, missing_action="fail", random_seed=s, nthreads=t)
+                        iso = IsoTree(
+                            ntrees=100, sample_size=256, ndim=1, missing_action="fail", random_seed=s, nthreads=t
+                        )
                         return iso.fit(X).predict(X)
 
                     for side, fn in (("m", m_run), ("i", i_run)):
