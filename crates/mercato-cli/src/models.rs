@@ -12,7 +12,7 @@ use std::path::Path;
 
 use mercato::data::{ExternalId, IdMap};
 use mercato::fraud::AnyDetector;
-use mercato::persist::{ModelReader, ModelWriter, Persist, MAGIC};
+use mercato::persist::{peek_kind, ModelReader, ModelWriter, Persist};
 use mercato::recommend::{Als, Baseline, Bpr, FunkSVD, ItemKnn, RatingPredictor, Recommender, SVDpp, KNN};
 use mercato::Error;
 
@@ -21,19 +21,6 @@ use crate::exit::{write_failure, CliError, CliResult};
 const USER_IDS: &str = "mercato_cli.user_ids";
 const ITEM_IDS: &str = "mercato_cli.item_ids";
 const FEATURE_NAMES: &str = "mercato_cli.feature_names";
-
-/// The kind in a model file's header, without trusting anything else (the model's own
-/// reader validates the whole file afterwards).
-pub fn peek_kind(bytes: &[u8]) -> mercato::Result<String> {
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(Error::format("not a mercato model file (bad magic bytes)"));
-    }
-    let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let header = bytes.get(16..16usize.saturating_add(len)).ok_or_else(|| Error::format("truncated header"))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
-    v.get("kind").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(|| Error::format("header has no kind"))
-}
 
 /// Reads a model file: its bytes and the kind in its header. A missing file is a data error
 /// (exit 3); a file that is not a model is a model error (exit 1).

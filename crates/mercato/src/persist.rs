@@ -40,6 +40,30 @@ use crate::{Error, Result};
 pub const MAGIC: &[u8; 8] = b"MERCATO\x1a";
 /// Version of the container layout this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The `kind` written in a model file's header, read without trusting anything else (the
+/// model's own reader validates the whole file afterwards). Lets a caller dispatch a file of
+/// unknown kind to the right type.
+///
+/// ```
+/// use mercato::persist::{peek_kind, ModelWriter};
+/// let bytes = ModelWriter::new("example.kind", &serde_json::json!({"k": 3}))?.to_bytes()?;
+/// assert_eq!(peek_kind(&bytes)?, "example.kind");
+/// assert!(peek_kind(b"not a model").is_err());
+/// # Ok::<(), mercato::Error>(())
+/// ```
+pub fn peek_kind(bytes: &[u8]) -> Result<String> {
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err(Error::format("not a mercato model file (bad magic bytes)"));
+    }
+    let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+    let header = bytes
+        .get(16..16usize.saturating_add(len))
+        .ok_or_else(|| Error::format("truncated file (header runs past the end)"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
+    v.get("kind").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(|| Error::format("header has no model kind"))
+}
 const MAX_HEADER: usize = 1 << 16;
 
 #[derive(Serialize, Deserialize)]

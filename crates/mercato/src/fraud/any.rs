@@ -6,7 +6,7 @@ use ndarray::{Array1, ArrayView2};
 use super::{
     Calibration, Copod, Detector, Ecod, Ensemble, Explanation, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca,
 };
-use crate::persist::{Persist, MAGIC};
+use crate::persist::{peek_kind, Persist};
 use crate::{bail, Error, Result};
 
 /// Any mercato detector.
@@ -60,18 +60,6 @@ macro_rules! dispatch {
 
 fn params<T: serde::de::DeserializeOwned>(kind: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| Error::invalid(format!("bad parameters for {kind}: {e}")))
-}
-
-/// The model kind written in a model file's header (checked again, fully, when loading).
-pub fn peek_kind(bytes: &[u8]) -> Result<String> {
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(Error::format("not a mercato model file (bad magic bytes)"));
-    }
-    let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let header = bytes.get(16..16usize.saturating_add(len)).ok_or_else(|| Error::format("truncated header"))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
-    v.get("kind").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(|| Error::format("header has no kind"))
 }
 
 impl AnyDetector {

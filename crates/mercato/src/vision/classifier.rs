@@ -10,7 +10,7 @@ use super::images::{channel_stats, scale, Images};
 use super::net::{Arch, Network, KIND_RESNET, KIND_SMALL_CNN};
 use super::train::{train, History, Normalizer, ThreadGuard, TrainConfig, TrainData};
 use super::DeviceChoice;
-use crate::persist::{ModelReader, ModelWriter};
+use crate::persist::{peek_kind, ModelReader, ModelWriter};
 use crate::{ensure, Error, Result};
 
 /// Serialises fits: libtorch's random generator is shared by the whole process.
@@ -497,18 +497,4 @@ impl ImageClassifier {
             .ok_or_else(|| Error::UnknownId { kind: "pretrained model", id: name.to_string() })?;
         Self::load(Self::models_dir().join(file))
     }
-}
-
-/// The `kind` field of a model file's header, read without trusting anything else.
-fn peek_kind(bytes: &[u8]) -> Result<String> {
-    if bytes.len() < 16 || &bytes[..8] != crate::persist::MAGIC {
-        return Err(Error::format("not a mercato model file (bad magic bytes)"));
-    }
-    let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let header = bytes
-        .get(16..16usize.saturating_add(len))
-        .ok_or_else(|| Error::format("truncated file (header runs past the end)"))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| Error::format(format!("corrupt header: {e}")))?;
-    v.get("kind").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(|| Error::format("header has no model kind"))
 }
