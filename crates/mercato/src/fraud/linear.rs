@@ -85,6 +85,37 @@ impl Quadratic {
             Err(Error::format(format!("{kind}: model arrays do not match {d} features or are not finite")))
         }
     }
+
+    /// The training-set state of a freshly fitted form: its scores on `x` and the threshold.
+    fn fit_state(&self, x: &ArrayView2<f64>, num_threads: Option<usize>, contamination: f64) -> Result<FitState> {
+        let scores = score_rows_parallel(x, num_threads, |row| self.score(row))?;
+        FitState::new(self.d, scores.to_vec(), contamination)
+    }
+}
+
+/// `score`, `score_one` and `explain` of a detector whose fitted model is a [`Quadratic`]
+/// (`self.model()`): Mahalanobis and PCA differ only in how they fit the form.
+macro_rules! quadratic_scoring {
+    () => {
+        fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
+            let m = self.model()?;
+            check_score_input(x, m.d)?;
+            score_rows_parallel(x, self.params.num_threads, |row| m.score(row))
+        }
+
+        fn score_one(&self, x: &[f64]) -> Result<f64> {
+            let m = self.model()?;
+            check_row(x, m.d)?;
+            Ok(m.score(x))
+        }
+
+        /// Per-feature split of the score: [`Quadratic::contributions`].
+        fn explain(&self, x: &[f64]) -> Result<Explanation> {
+            let m = self.model()?;
+            check_row(x, m.d)?;
+            Ok(Explanation::from_values(m.score(x), m.contributions(x)))
+        }
+    };
 }
 
 fn mean_and_cov(x: &ArrayView2<f64>, rows: Option<&[usize]>) -> (Vec<f64>, DMatrix<f64>) {
@@ -290,33 +321,16 @@ impl Detector for Mahalanobis {
                 model = next;
             }
         }
-        let scores = score_rows_parallel(x, self.params.num_threads, |row| model.score(row))?;
-        self.state = Some(FitState::new(d, scores.to_vec(), self.params.contamination)?);
+        self.state = Some(model.fit_state(x, self.params.num_threads, self.params.contamination)?);
         self.model = Some(model);
         Ok(())
     }
 
-    fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let m = self.model()?;
-        check_score_input(x, m.d)?;
-        score_rows_parallel(x, self.params.num_threads, |row| m.score(row))
-    }
-
-    fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let m = self.model()?;
-        check_row(x, m.d)?;
-        Ok(m.score(x))
-    }
+    // explain: `u_j (Σ⁻¹ u)_j` with `u = x - centre`, an exact split of the squared distance (a
+    // feature can be negative when, through correlation, it makes the row *more* typical).
+    quadratic_scoring!();
 
     fit_state_accessors!("using Mahalanobis");
-
-    /// `u_j (Σ⁻¹ u)_j` with `u = x - centre`: an exact split of the squared distance (a
-    /// feature can be negative when, through correlation, it makes the row *more* typical).
-    fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let m = self.model()?;
-        check_row(x, m.d)?;
-        Ok(Explanation::from_values(m.score(x), m.contributions(x)))
-    }
 
     fn name(&self) -> &'static str {
         "mahalanobis"
@@ -453,32 +467,15 @@ impl Detector for Pca {
                 .map(|p| if self.params.score == PcaScore::Weighted { 1.0 / p.1 } else { 1.0 })
                 .collect(),
         };
-        let scores = score_rows_parallel(x, self.params.num_threads, |row| model.score(row))?;
-        self.state = Some(FitState::new(d, scores.to_vec(), self.params.contamination)?);
+        self.state = Some(model.fit_state(x, self.params.num_threads, self.params.contamination)?);
         self.model = Some(model);
         Ok(())
     }
 
-    fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let m = self.model()?;
-        check_score_input(x, m.d)?;
-        score_rows_parallel(x, self.params.num_threads, |row| m.score(row))
-    }
-
-    fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let m = self.model()?;
-        check_row(x, m.d)?;
-        Ok(m.score(x))
-    }
+    // explain: `u_j (M u)_j` on standardised values, an exact split of the score over features.
+    quadratic_scoring!();
 
     fit_state_accessors!("using Pca");
-
-    /// `u_j (M u)_j` on standardised values: an exact split of the score over features.
-    fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let m = self.model()?;
-        check_row(x, m.d)?;
-        Ok(Explanation::from_values(m.score(x), m.contributions(x)))
-    }
 
     fn name(&self) -> &'static str {
         "pca"
