@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::{check_out_dir, path_str, secs, TripleArgs};
 use crate::exit::{write_failure, CliError, CliResult};
-use crate::models::{save_detector, save_implicit};
+use crate::models::save_detector;
 use crate::output::{emit, num};
 use crate::table::{delimiter_byte, Table};
 
@@ -240,7 +240,7 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             )?;
             p.num_threads = a.threads;
             p.show_progress = true;
-            save_implicit(&p.fit(&x)?, x.users(), x.items(), &a.out)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (Als::KIND, json!(p))
         }
         RecAlgo::Bpr => {
@@ -252,14 +252,14 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             )?;
             p.num_threads = a.threads;
             p.show_progress = true;
-            save_implicit(&p.fit(&x)?, x.users(), x.items(), &a.out)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (Bpr::KIND, json!(p))
         }
         RecAlgo::Itemknn => {
             let mut p: ItemKnnParams =
                 configure(algo, ItemKnnParams::default(), &flags([none, none, none, none, none, &["k"], none]), extra)?;
             p.num_threads = a.threads;
-            save_implicit(&p.fit(&x)?, x.users(), x.items(), &a.out)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (ItemKnn::KIND, json!(p))
         }
     };
@@ -422,7 +422,7 @@ pub fn detector(a: DetectorArgs) -> CliResult<()> {
     let t = Instant::now();
     det.fit(&x.view())?;
     let seconds = secs(t);
-    save_detector(&det, &names, &a.out)?;
+    save_detector(&mut det, &names, &a.out)?;
     let threshold = det.threshold()?;
     let flagged = det.decision_scores()?.iter().filter(|&&s| s > threshold).count();
     let summary = json!({
