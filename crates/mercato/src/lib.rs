@@ -28,6 +28,7 @@ pub mod data;
 pub mod error;
 pub mod fraud;
 pub mod metrics;
+mod parallel;
 pub mod persist;
 pub mod recommend;
 #[cfg(feature = "torch")]

@@ -82,6 +82,11 @@ impl From<&ExternalId> for ExternalId {
 #[serde(from = "Vec<ExternalId>", into = "Vec<ExternalId>")]
 pub struct IdMap {
     ids: Vec<ExternalId>,
+    /// Length of the leading run of ids that equal their index (`Int(0), Int(1), ...`): those
+    /// are found without hashing and kept out of `index`, so the identity maps of models
+    /// fitted straight from a matrix cost no hash table.
+    identity_prefix: usize,
+    /// Index of every id past the identity prefix.
     index: HashMap<ExternalId, u32>,
 }
 
@@ -112,17 +117,28 @@ impl IdMap {
     /// Index of `id`, inserting it at the end when new.
     pub fn insert(&mut self, id: impl Into<ExternalId>) -> usize {
         let id = id.into();
-        if let Some(&i) = self.index.get(&id) {
-            return i as usize;
+        if let Some(i) = self.index(&id) {
+            return i;
         }
         let i = self.ids.len();
-        self.index.insert(id.clone(), i as u32);
+        if self.identity_prefix == i && id == ExternalId::Int(i as i64) {
+            self.identity_prefix += 1;
+        } else {
+            self.index.insert(id.clone(), i as u32);
+        }
         self.ids.push(id);
         i
     }
 
     /// Index of `id`, if known.
     pub fn index(&self, id: &ExternalId) -> Option<usize> {
+        if let ExternalId::Int(v) = *id {
+            if let Ok(i) = usize::try_from(v) {
+                if i < self.identity_prefix {
+                    return Some(i);
+                }
+            }
+        }
         self.index.get(id).map(|&i| i as usize)
     }
 
@@ -158,14 +174,14 @@ impl IdMap {
 
     /// True when every id is the integer equal to its index (an identity map).
     pub fn is_identity(&self) -> bool {
-        self.ids.iter().enumerate().all(|(i, id)| *id == ExternalId::Int(i as i64))
+        self.identity_prefix == self.ids.len()
     }
 }
 
 impl From<Vec<ExternalId>> for IdMap {
     /// Builds the map; a repeated id keeps its first index (use [`IdMap::from_ids`] to reject).
     fn from(ids: Vec<ExternalId>) -> Self {
-        let mut map = IdMap { ids: Vec::with_capacity(ids.len()), index: HashMap::with_capacity(ids.len()) };
+        let mut map = IdMap { ids: Vec::with_capacity(ids.len()), identity_prefix: 0, index: HashMap::new() };
         for id in ids {
             map.insert(id);
         }
@@ -206,6 +222,26 @@ mod tests {
         let err = m.index_or_err(&ExternalId::Int(7), "user").unwrap_err();
         assert!(matches!(err, Error::UnknownId { kind: "user", .. }), "{err}");
         assert!(IdMap::from_ids(vec![1.into(), 1.into()]).is_err());
+    }
+
+    #[test]
+    fn identity_prefix_then_other_ids() {
+        let mut m = IdMap::identity(3);
+        assert_eq!(m.insert(5), 3);
+        assert_eq!(m.insert(3), 4);
+        assert_eq!(m.insert("0"), 5);
+        assert!(!m.is_identity());
+        for (id, i) in [(0, 0), (2, 2), (5, 3), (3, 4)] {
+            assert_eq!(m.index(&ExternalId::Int(id)), Some(i), "id {id}");
+        }
+        assert_eq!(m.index(&ExternalId::Int(-1)), None);
+        assert_eq!(m.index(&ExternalId::Int(4)), None);
+        assert_eq!(m.insert(1), 1);
+        assert_eq!(m.len(), 6);
+        let ids: Vec<ExternalId> = vec![1.into(), 0.into()];
+        let swapped: IdMap = ids.into();
+        assert!(!swapped.is_identity());
+        assert_eq!(swapped.index(&ExternalId::Int(0)), Some(1));
     }
 
     #[test]

@@ -14,6 +14,10 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
+/// Columns of a sketch handled together in registers by [`Csr::gather_into`]; sketches are
+/// padded to a multiple of it (16 `f32` = one 64-byte cache line).
+pub(crate) const LANES: usize = 16;
+
 /// Rows per block in reductions and dense products; fixed so reductions do not depend on the
 /// thread count.
 pub(crate) const BLOCK: usize = 2048;
@@ -29,28 +33,57 @@ pub(crate) struct Csr {
 }
 
 impl Csr {
-    /// The transpose (cols × rows), rows sorted (counting sort, O(nnz)).
+    /// The transpose (cols × rows), rows sorted: a counting sort, O(nnz), in parallel over
+    /// row ranges (each range counts its columns, then writes its entries at offsets that
+    /// follow from those counts). The layout is the canonical one whatever the ranges.
     pub fn transpose(&self) -> Csr {
         let nnz = self.values.len();
+        let parts = rayon::current_num_threads().clamp(1, 16).min(nnz / 65_536 + 1);
+        let bounds: Vec<usize> = (0..=parts).map(|p| self.indptr.partition_point(|&x| x < nnz * p / parts)).collect();
+        let range = |p: usize| bounds[p].min(self.rows)..bounds[p + 1].min(self.rows).max(bounds[p].min(self.rows));
+        // counts[p][j]: entries of column j in row range p; turned into write offsets below.
+        let mut counts: Vec<Vec<usize>> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let mut c = vec![0usize; self.cols];
+                for r in range(p) {
+                    for &j in &self.indices[self.indptr[r]..self.indptr[r + 1]] {
+                        c[j as usize] += 1;
+                    }
+                }
+                c
+            })
+            .collect();
         let mut indptr = vec![0usize; self.cols + 1];
-        for &j in &self.indices {
-            indptr[j as usize + 1] += 1;
-        }
+        let mut running = 0;
         for j in 0..self.cols {
-            indptr[j + 1] += indptr[j];
-        }
-        let mut next = indptr.clone();
-        let mut indices = vec![0u32; nnz];
-        let mut values = vec![0f32; nnz];
-        for r in 0..self.rows {
-            for k in self.indptr[r]..self.indptr[r + 1] {
-                let j = self.indices[k] as usize;
-                let p = next[j];
-                indices[p] = r as u32;
-                values[p] = self.values[k];
-                next[j] += 1;
+            indptr[j] = running;
+            for c in counts.iter_mut() {
+                let here = c[j];
+                c[j] = running;
+                running += here;
             }
         }
+        indptr[self.cols] = running;
+        let mut indices = vec![0u32; nnz];
+        let mut values = vec![0f32; nnz];
+        // Each range writes disjoint positions (its own offsets per column).
+        let (ip, vp) = (SendPtr(indices.as_mut_ptr()), SendPtr(values.as_mut_ptr()));
+        counts.into_par_iter().enumerate().for_each(|(p, mut next)| {
+            let (ip, vp) = (&ip, &vp);
+            for r in range(p) {
+                for k in self.indptr[r]..self.indptr[r + 1] {
+                    let j = self.indices[k] as usize;
+                    // SAFETY: `next[j]` runs over this range's own slots of column j, which no
+                    // other range writes, and stays below nnz.
+                    unsafe {
+                        *ip.0.add(next[j]) = r as u32;
+                        *vp.0.add(next[j]) = self.values[k];
+                    }
+                    next[j] += 1;
+                }
+            }
+        });
         Csr { rows: self.cols, cols: self.rows, indptr, indices, values }
     }
 
@@ -70,75 +103,111 @@ impl Csr {
 
     /// `self · x` over row-major slices (x: cols × l), accumulating in `T`: each output row is
     /// gathered by one thread from the `x` rows its non-zeros name.
-    pub fn gather<T: Scalar>(&self, xs: &[T], l: usize) -> Vec<T> {
+    pub fn gather<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize) -> Vec<T> {
         let mut y = vec![T::default(); self.rows * l];
-        if l == 0 {
-            return y;
-        }
-        y.par_chunks_mut(l).enumerate().with_min_len(64).for_each(|(r, yrow)| {
-            let (start, end) = (self.indptr[r], self.indptr[r + 1]);
-            for (&j, &a) in self.indices[start..end].iter().zip(&self.values[start..end]) {
-                let a = T::from(a);
-                let j = j as usize;
-                for (yv, &xv) in yrow.iter_mut().zip(&xs[j * l..j * l + l]) {
-                    *yv += a * xv;
-                }
-            }
-        });
+        self.gather_into(xs, l, &mut y);
         y
     }
 
-    /// `selfᵀ · y` for a row-major `y` (rows × l), returned as cols × l in `f64`.
+    /// As [`Csr::gather`], into a caller's buffer of rows × l (overwritten), so iterative
+    /// solvers reuse one allocation instead of faulting in fresh pages every product.
     ///
-    /// Scatters each row of `self` into a partial result accumulated in `T`, so `y` is read
-    /// once in order and the writes land in a cols × l block that stays in cache (a gather
-    /// over the transpose would hop across all of `y`). The rows are cut into a number of
-    /// parts that depends only on the matrix (not on the thread count), and partials are
-    /// summed in part order: the result is the same for any number of threads.
-    pub fn scatter_t<T: Scalar>(&self, ys: &[T], l: usize) -> Array2<f64> {
-        let mut out = Array2::<f64>::zeros((self.cols, l));
-        if l == 0 || self.cols == 0 {
-            return out;
+    /// When `l` is a multiple of [`LANES`] (the padded sketches), each output row is built
+    /// [`LANES`] columns at a time in registers: per stored value one load of that slice of
+    /// the `x` row (one cache line when `x` is 64-byte aligned) and `LANES` multiply-adds,
+    /// instead of a load and store of the whole output row.
+    pub fn gather_into<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize, out: &mut [T]) {
+        debug_assert_eq!(xs.len(), self.cols * l);
+        debug_assert_eq!(out.len(), self.rows * l);
+        if l == 0 {
+            return;
         }
-        let nnz = self.values.len();
-        let part_bytes = self.cols * l * std::mem::size_of::<T>();
-        let max_by_memory = ((256usize << 20) / part_bytes.max(1)).max(1);
-        let parts = (nnz / 400_000).clamp(1, 8).min(max_by_memory);
-        // Row boundaries that split the non-zeros evenly.
-        let mut bounds = vec![0usize; parts + 1];
-        for (p, b) in bounds.iter_mut().enumerate().skip(1) {
-            let target = nnz * p / parts;
-            *b = self.indptr.partition_point(|&x| x < target).min(self.rows);
-        }
-        bounds[parts] = self.rows;
-        let partials: Vec<Vec<T>> = (0..parts)
-            .into_par_iter()
-            .map(|p| {
-                let mut z = vec![T::default(); self.cols * l];
-                for r in bounds[p]..bounds[p + 1].max(bounds[p]) {
-                    let yrow = &ys[r * l..r * l + l];
-                    let (start, end) = (self.indptr[r], self.indptr[r + 1]);
-                    for (&j, &a) in self.indices[start..end].iter().zip(&self.values[start..end]) {
+        out.par_chunks_mut(l).enumerate().with_min_len(64).for_each(|(r, yrow)| {
+            let (start, end) = (self.indptr[r], self.indptr[r + 1]);
+            let (idx, val) = (&self.indices[start..end], &self.values[start..end]);
+            if l % LANES == 0 {
+                for (c, ychunk) in yrow.chunks_exact_mut(LANES).enumerate() {
+                    let mut acc = [T::default(); LANES];
+                    for (&j, &a) in idx.iter().zip(val) {
                         let a = T::from(a);
-                        let j = j as usize;
-                        for (zv, &yv) in z[j * l..j * l + l].iter_mut().zip(yrow) {
-                            *zv += a * yv;
+                        let at = j as usize * l + c * LANES;
+                        for (s, &x) in acc.iter_mut().zip(&xs[at..at + LANES]) {
+                            *s += a * T::from(x);
                         }
                     }
+                    ychunk.copy_from_slice(&acc);
                 }
-                z
-            })
-            .collect();
-        let os = out.as_slice_mut().expect("contiguous");
-        os.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
-            let (lo, len) = (c * 4096, chunk.len());
-            for part in &partials {
-                for (o, &v) in chunk.iter_mut().zip(&part[lo..lo + len]) {
-                    *o += v.into();
+            } else {
+                yrow.fill(T::default());
+                for (&j, &a) in idx.iter().zip(val) {
+                    let a = T::from(a);
+                    let j = j as usize;
+                    for (yv, &xv) in yrow.iter_mut().zip(&xs[j * l..j * l + l]) {
+                        *yv += a * T::from(xv);
+                    }
                 }
             }
         });
-        out
+    }
+
+    /// `selfᵀ · y` for a row-major `y` (rows × l) into `out` (cols × l, overwritten),
+    /// accumulating in `T`.
+    ///
+    /// Scatters each row of `self` into a partial result, so `y` is read once in order and
+    /// the writes land in a cols × l block that stays in cache (a gather over the transpose
+    /// would hop across all of `y`). The rows are cut into `work.len()` parts (chosen from
+    /// the matrix, not the thread count: see [`Csr::scatter_parts`]) whose partials are
+    /// summed in part order: the same result for any number of threads. `work` holds the
+    /// partials (cols × l each, see [`Csr::scatter_work`]) between calls.
+    pub fn scatter_t_into<X: Copy + Sync, T: Scalar + From<X>>(
+        &self,
+        ys: &[X],
+        l: usize,
+        out: &mut [T],
+        work: &mut [Vec<T>],
+    ) {
+        debug_assert!(ys.len() == self.rows * l && out.len() == self.cols * l);
+        let parts = work.len().max(1);
+        let nnz = self.values.len();
+        let bounds: Vec<usize> = (0..=parts)
+            .map(|p| {
+                if p == parts {
+                    self.rows
+                } else {
+                    self.indptr.partition_point(|&x| x < nnz * p / parts).min(self.rows)
+                }
+            })
+            .collect();
+        work.par_iter_mut().enumerate().for_each(|(p, z)| {
+            z.fill(T::default());
+            for r in bounds[p]..bounds[p + 1].max(bounds[p]) {
+                let yrow = &ys[r * l..r * l + l];
+                let (start, end) = (self.indptr[r], self.indptr[r + 1]);
+                for (&j, &a) in self.indices[start..end].iter().zip(&self.values[start..end]) {
+                    let a = T::from(a);
+                    for (zv, &yv) in z[j as usize * l..j as usize * l + l].iter_mut().zip(yrow) {
+                        *zv += a * T::from(yv);
+                    }
+                }
+            }
+        });
+        let work = &*work;
+        out.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
+            let (lo, len) = (c * 4096, chunk.len());
+            chunk.copy_from_slice(&work[0][lo..lo + len]);
+            for part in &work[1..] {
+                for (o, &v) in chunk.iter_mut().zip(&part[lo..lo + len]) {
+                    *o += v;
+                }
+            }
+        });
+    }
+
+    /// The partials of [`Csr::scatter_t_into`] for `l` columns: one part per 1.25M stored
+    /// values, at most `max_parts`, each a cols × l block.
+    pub fn scatter_work<T: Zeroed>(&self, l: usize, max_parts: usize) -> Vec<Vec<T>> {
+        let parts = (self.values.len() / 1_250_000).clamp(1, max_parts.max(1));
+        (0..parts).map(|_| zeroed(self.cols * l)).collect()
     }
 
     /// `self · x` for a vector.
@@ -156,6 +225,12 @@ impl Csr {
         y
     }
 }
+
+/// A raw pointer that parallel writers share, each to its own disjoint positions.
+struct SendPtr<T>(*mut T);
+
+// SAFETY: only used where every thread writes a disjoint set of positions.
+unsafe impl<T> Sync for SendPtr<T> {}
 
 /// Element type of the dense operands in the sparse products: `f32` for the power
 /// iterations (half the memory traffic, as scikit-learn's float32 path), `f64` elsewhere.
@@ -238,8 +313,131 @@ pub(crate) fn mul_small(x: ArrayView2<'_, f64>, m: &DMatrix<f64>) -> Array2<f64>
     out
 }
 
+/// A zero-filled `Vec` for the large scratch blocks of the solvers. On Linux, blocks of 4 MiB
+/// and more are advised to use transparent huge pages (as numpy does for its arrays): the
+/// first touch of such a block then takes one page fault per 2 MiB instead of one per 4 KiB,
+/// which on virtual machines costs more than the arithmetic of a sparse product.
+pub(crate) fn zeroed<T: Zeroed>(len: usize) -> Vec<T> {
+    let v = T::zeroed_vec(len);
+    advise_huge_pages(&v);
+    v
+}
+
+/// Element types [`zeroed`] allocates as untouched zero pages (`vec![0.0; n]` is a calloc).
+pub(crate) trait Zeroed: Sized {
+    fn zeroed_vec(len: usize) -> Vec<Self>;
+}
+
+impl Zeroed for f32 {
+    fn zeroed_vec(len: usize) -> Vec<f32> {
+        vec![0.0; len]
+    }
+}
+
+impl Zeroed for f64 {
+    fn zeroed_vec(len: usize) -> Vec<f64> {
+        vec![0.0; len]
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(v: &[T]) {
+    const PAGE: usize = 4096;
+    let bytes = std::mem::size_of_val(v);
+    if bytes < 4 << 20 {
+        return;
+    }
+    let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
+    let end = (v.as_ptr() as usize + bytes) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: madvise only advises the kernel about pages inside this allocation (the range
+        // is rounded inwards to whole pages); MADV_HUGEPAGE never changes their contents, and a
+        // failure (THP disabled) is harmless, so its result is ignored.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_: &[T]) {}
+
+/// An `f32` buffer whose first element is 64-byte aligned, so the rows of a sketch padded to
+/// [`LANES`] columns start on cache lines.
+pub(crate) struct AlignedF32 {
+    buf: Vec<f32>,
+    offset: usize,
+    len: usize,
+}
+
+impl AlignedF32 {
+    /// `len` zeros.
+    pub fn zeros(len: usize) -> Self {
+        let buf = zeroed::<f32>(len + LANES);
+        let offset = buf.as_ptr().align_offset(64).min(LANES);
+        AlignedF32 { buf, offset, len }
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        &self.buf[self.offset..self.offset + self.len]
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.buf[self.offset..self.offset + self.len]
+    }
+}
+
+/// `yᵀ y` in f64 for the first `l` columns of a tall row-major f32 block `y` (n rows of
+/// stride `ld`): fixed row blocks converted to f64 and multiplied, summed in block order.
+pub(crate) fn gram_f32(y: &[f32], n: usize, ld: usize, l: usize) -> DMatrix<f64> {
+    debug_assert_eq!(y.len(), n * ld);
+    let blocks: Vec<Array2<f64>> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let rows = BLOCK.min(n - b * BLOCK);
+            let yb = &y[b * BLOCK * ld..(b * BLOCK + rows) * ld];
+            let xb = Array2::from_shape_fn((rows, l), |(i, j)| f64::from(yb[i * ld + j]));
+            xb.t().dot(&xb)
+        })
+        .collect();
+    let mut g = DMatrix::<f64>::zeros(l, l);
+    for p in blocks {
+        for i in 0..l {
+            for j in 0..l {
+                g[(i, j)] += p[[i, j]];
+            }
+        }
+    }
+    g
+}
+
+/// `y · m` for the first `l` columns of a tall row-major f32 block `y` (n rows of stride
+/// `ld`) and a small f64 `m` (l × c), in f64.
+pub(crate) fn mul_small_f32(y: &[f32], n: usize, ld: usize, l: usize, m: &DMatrix<f64>) -> Array2<f64> {
+    debug_assert_eq!(y.len(), n * ld);
+    let c = m.ncols();
+    let m = Array2::from_shape_fn((l, c), |(i, j)| m[(i, j)]);
+    let mut out = Array2::from_shape_vec((n, c), zeroed::<f64>(n * c)).expect("n × c");
+    out.axis_chunks_iter_mut(Axis(0), BLOCK).into_par_iter().enumerate().for_each(|(b, mut ob)| {
+        let rows = ob.nrows();
+        let yb = &y[b * BLOCK * ld..(b * BLOCK + rows) * ld];
+        let xb = Array2::from_shape_fn((rows, l), |(i, j)| f64::from(yb[i * ld + j]));
+        general_mat_mul(1.0, &xb, &m, 0.0, &mut ob);
+    });
+    out
+}
+
+/// The upper Cholesky factor `R` of a Gram matrix `g = Yᵀ Y` when one Cholesky QR step
+/// (`Q = Y R⁻¹`) is orthonormal to working precision: its loss of orthogonality is about
+/// `ε κ(Y)²`, so `R` is returned only when `‖R‖_F ‖R⁻¹‖_F ≤ 10⁴` (≥ κ(Y)), else `None`.
+pub(crate) fn cholesky_qr_factor(g: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+    let r = cholesky_upper(g)?;
+    let kappa = r.norm() * upper_inverse(&r).norm();
+    (kappa.is_finite() && kappa <= 1e4).then_some(r)
+}
+
 /// Inverse of an upper-triangular matrix by back substitution.
-fn upper_inverse(r: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn upper_inverse(r: &DMatrix<f64>) -> DMatrix<f64> {
     let l = r.nrows();
     let mut inv = DMatrix::<f64>::zeros(l, l);
     for j in 0..l {
@@ -436,6 +634,96 @@ mod tests {
         assert_eq!(y, Array2::from_shape_vec((2, 2), vec![3.0, 2.0, 0.0, 3.0]).unwrap());
         assert_eq!(a.mul_vec(&[1.0, 1.0, 1.0]), vec![3.0, 3.0]);
         assert_eq!(a.frobenius_sq(), 14.0);
+    }
+
+    /// A seeded random sparse matrix (about `density` of the cells stored).
+    fn random_csr(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
+        use rand::Rng;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
+        for _ in 0..rows {
+            for j in 0..cols {
+                if rng.random::<f64>() < density {
+                    indices.push(j as u32);
+                    values.push(rng.random::<f32>() * 4.0 - 2.0);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Csr { rows, cols, indptr, indices, values }
+    }
+
+    fn dense(a: &Csr) -> Array2<f64> {
+        let mut d = Array2::<f64>::zeros((a.rows, a.cols));
+        for r in 0..a.rows {
+            for k in a.indptr[r]..a.indptr[r + 1] {
+                d[[r, a.indices[k] as usize]] = f64::from(a.values[k]);
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn parallel_transpose_is_the_transpose() {
+        // Over 65,536 stored values: the transpose is cut into several row ranges.
+        let a = random_csr(700, 500, 0.4, 5);
+        assert!(a.values.len() > 2 * 65_536);
+        let t = a.transpose();
+        assert_eq!(dense(&t), dense(&a).t());
+        assert!((0..t.rows).all(|r| t.indices[t.indptr[r]..t.indptr[r + 1]].windows(2).all(|w| w[0] < w[1])));
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let t1 = one.install(|| a.transpose());
+        assert_eq!((t1.indptr, t1.indices, t1.values), (t.indptr, t.indices, t.values));
+    }
+
+    #[test]
+    fn sketch_products_match_dense_for_any_parts_and_threads() {
+        let a = random_csr(300, 120, 0.05, 9);
+        let d = dense(&a);
+        for l in [LANES * 2, 7] {
+            let x = gaussian(a.cols, l, 1, 0);
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let want = d.dot(&x.mapv(|v| f64::from(v as f32)));
+            let mut y = vec![0f32; a.rows * l];
+            a.gather_into(&xf, l, &mut y);
+            let err = want.iter().zip(&y).fold(0.0f64, |m, (w, &g)| m.max((w - f64::from(g)).abs()));
+            assert!(err < 1e-4, "gather l={l}: {err}");
+            // Aᵀ y with 1 and 3 parts, on 1 and 2 threads: f32 partials agree with the dense
+            // product, and a given part count gives the same bits on any pool.
+            let want_t = d.t().dot(&Array2::from_shape_fn((a.rows, l), |(i, j)| f64::from(y[i * l + j])));
+            let mut results = Vec::new();
+            for parts in [1, 3] {
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let mut work: Vec<Vec<f32>> = (0..parts).map(|_| vec![0f32; a.cols * l]).collect();
+                    let mut out = vec![0f32; a.cols * l];
+                    pool.install(|| a.scatter_t_into(&y, l, &mut out, &mut work));
+                    let err = want_t.iter().zip(&out).fold(0.0f64, |m, (w, &g)| m.max((w - f64::from(g)).abs()));
+                    assert!(err < 1e-3, "scatter l={l} parts={parts}: {err}");
+                    results.push((parts, out));
+                }
+            }
+            assert_eq!(results[0], results[1]);
+            assert_eq!(results[2], results[3]);
+        }
+    }
+
+    #[test]
+    fn aligned_buffer_and_cholesky_qr_factor() {
+        let mut b = AlignedF32::zeros(1000);
+        assert_eq!(b.as_slice().as_ptr() as usize % 64, 0);
+        b.as_mut_slice()[999] = 1.0;
+        assert_eq!(b.as_slice().len(), 1000);
+        let big: Vec<f64> = zeroed(1 << 20);
+        assert!(big.iter().all(|&v| v == 0.0));
+        // Well-conditioned: accepted; nearly dependent columns: refused (explicit path).
+        let x = gaussian(400, 6, 2, 0);
+        assert!(cholesky_qr_factor(&gram(x.view())).is_some());
+        let mut y = x.clone();
+        for i in 0..400 {
+            y[[i, 5]] = y[[i, 0]] + 1e-7 * y[[i, 1]];
+        }
+        assert!(cholesky_qr_factor(&gram(y.view())).is_none());
     }
 
     #[test]

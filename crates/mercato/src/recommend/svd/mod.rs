@@ -31,6 +31,7 @@ mod linalg;
 mod randomized;
 
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
@@ -253,6 +254,11 @@ fn means(sum: &[f64], count: &[usize], fallback: f64) -> Array1<f64> {
 impl TruncatedSvd {
     /// Fits on a user × item matrix with its id maps.
     pub fn fit(data: &Interactions, params: &SvdParams) -> Result<Self> {
+        // Everything, the preparation passes included, runs on the pool of `num_threads`.
+        crate::parallel::pool(params.num_threads)?.install(|| Self::fit_on_pool(data, params))
+    }
+
+    fn fit_on_pool(data: &Interactions, params: &SvdParams) -> Result<Self> {
         let (n, m) = (data.n_users(), data.n_items());
         ensure!(
             n > 0 && m > 0 && data.nnz() > 0,
@@ -261,40 +267,47 @@ impl TruncatedSvd {
         );
         params.validate(n, m)?;
         let matrix = data.matrix();
-        let indptr: Vec<usize> = (0..=n).map(|r| matrix.indptr().index(r)).collect();
-        let base = indptr[0];
-        let indptr: Vec<usize> = indptr.iter().map(|p| p - base).collect();
+        let base = matrix.indptr().index(0);
+        let indptr: Vec<usize> = (0..=n).map(|r| matrix.indptr().index(r) - base).collect();
         ensure!(m <= u32::MAX as usize, "at most {} items are supported, got {m}", u32::MAX);
-        let indices: Vec<u32> = matrix.indices().iter().map(|&j| j as u32).collect();
-        let raw: Vec<f32> = matrix.data().to_vec();
-        if let Some(v) = raw.iter().find(|v| !v.is_finite()) {
+        let indices: Vec<u32> = matrix.indices().par_iter().map(|&j| j as u32).collect();
+        let mut values: Vec<f32> = matrix.data().to_vec();
+        // One pass for the checks and the global statistics, over fixed chunks summed in order
+        // (the same total for any thread count).
+        let chunks: Vec<(f64, f32, f32, bool)> = values
+            .par_chunks(1 << 16)
+            .map(|c| {
+                let finite = c.iter().all(|v| v.is_finite());
+                let sum = c.iter().map(|&v| f64::from(v)).sum::<f64>();
+                let (lo, hi) = c.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                (sum, lo, hi, finite)
+            })
+            .collect();
+        if let Some(v) = chunks.iter().any(|c| !c.3).then(|| values.iter().find(|v| !v.is_finite())).flatten() {
             bail!("the matrix holds a non-finite value {v}");
         }
-
-        let nnz = raw.len();
-        let total: f64 = raw.iter().map(|&v| f64::from(v)).sum();
-        let global_mean = total / nnz as f64;
-        let (mut usum, mut ucount) = (vec![0.0; n], vec![0usize; n]);
-        let (mut isum, mut icount) = (vec![0.0; m], vec![0usize; m]);
-        for r in 0..n {
-            for k in indptr[r]..indptr[r + 1] {
-                let v = f64::from(raw[k]);
-                usum[r] += v;
-                ucount[r] += 1;
-                isum[indices[k] as usize] += v;
-                icount[indices[k] as usize] += 1;
-            }
-        }
-        let user_means = means(&usum, &ucount, global_mean);
-        let item_means = means(&isum, &icount, global_mean);
-        let (lo, hi) = raw
+        let nnz = values.len();
+        let total: f64 = chunks.iter().map(|c| c.0).sum();
+        let (lo, hi) = chunks
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(f64::from(v)), hi.max(f64::from(v))));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(f64::from(c.1)), hi.max(f64::from(c.2))));
+        let global_mean = total / nnz as f64;
+        let row_sums: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|r| values[indptr[r]..indptr[r + 1]].iter().map(|&v| f64::from(v)).sum())
+            .collect();
+        let row_counts: Vec<usize> = indptr.windows(2).map(|w| w[1] - w[0]).collect();
+        let (mut isum, mut icount) = (vec![0.0; m], vec![0usize; m]);
+        for (&j, &v) in indices.iter().zip(&values) {
+            isum[j as usize] += f64::from(v);
+            icount[j as usize] += 1;
+        }
+        let user_means = means(&row_sums, &row_counts, global_mean);
+        let item_means = means(&isum, &icount, global_mean);
 
-        let mut values = raw;
         match params.center {
             Centering::None => {}
-            Centering::Global => values.iter_mut().for_each(|v| *v = (f64::from(*v) - global_mean) as f32),
+            Centering::Global => values.par_iter_mut().for_each(|v| *v = (f64::from(*v) - global_mean) as f32),
             Centering::User => {
                 for r in 0..n {
                     for v in &mut values[indptr[r]..indptr[r + 1]] {
@@ -303,7 +316,7 @@ impl TruncatedSvd {
                 }
             }
         }
-        let a = Csr { rows: n, cols: m, indptr: indptr.clone(), indices: indices.clone(), values };
+        let a = Csr { rows: n, cols: m, indptr, indices, values };
         let norm_sq = a.frobenius_sq();
         ensure!(
             norm_sq > 0.0,
@@ -311,11 +324,7 @@ impl TruncatedSvd {
             if params.center == Centering::None { "" } else { "centred " }
         );
 
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(params.num_threads.unwrap_or(0))
-            .build()
-            .map_err(|e| Error::invalid(format!("cannot start {:?} threads: {e}", params.num_threads)))?;
-        let (factors, error) = pool.install(|| {
+        let (factors, error) = {
             let mut f = match params.algorithm {
                 SvdAlgorithm::Randomized => randomized::randomized(
                     &a,
@@ -333,7 +342,7 @@ impl TruncatedSvd {
             randomized::flip_signs(&mut f.u, &mut f.v);
             let error = relative_error(norm_sq, &f);
             (f, error)
-        });
+        };
         let Factors { u, s, v, iterations, products, converged, .. } = factors;
         Ok(TruncatedSvd {
             params: params.clone(),
@@ -346,8 +355,8 @@ impl TruncatedSvd {
             user_means,
             item_means,
             rating_range: (lo, hi),
-            seen_indptr: indptr,
-            seen_indices: indices,
+            seen_indptr: a.indptr,
+            seen_indices: a.indices,
             info: SvdFitInfo { reconstruction_error: error, iterations, products, converged },
         })
     }
@@ -491,12 +500,13 @@ impl TruncatedSvd {
 /// exact for any `U`, `V` (orthonormality is not assumed).
 fn relative_error(norm_sq: f64, f: &Factors) -> f64 {
     let k = f.s.len();
-    let utu = f.u.t().dot(&f.u);
-    let vtv = f.v.t().dot(&f.v);
+    // Gram matrices in parallel fixed blocks (U is tall: users × k).
+    let utu = linalg::gram(f.u.view());
+    let vtv = linalg::gram(f.v.view());
     let mut fit = 0.0;
     for i in 0..k {
         for j in 0..k {
-            fit += f.s[i] * utu[[i, j]] * f.s[j] * vtv[[j, i]];
+            fit += f.s[i] * utu[(i, j)] * f.s[j] * vtv[(j, i)];
         }
     }
     ((norm_sq - 2.0 * f.cross + fit).max(0.0) / norm_sq).sqrt()
