@@ -6,6 +6,7 @@
 //! order, and every reduction adds fixed-size partials in block order, so results are
 //! bit-identical for any number of threads.
 
+use multiversion::multiversion;
 use nalgebra::DMatrix;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, Axis};
@@ -16,7 +17,7 @@ use rayon::prelude::*;
 
 /// Columns of a sketch handled together in registers by [`Csr::gather_into`]; sketches are
 /// padded to a multiple of it (16 `f32` = one 64-byte cache line).
-pub(crate) const LANES: usize = 16;
+pub(crate) const LANES: usize = 32;
 
 /// Rows per block in reductions and dense products; fixed so reductions do not depend on the
 /// thread count.
@@ -124,29 +125,7 @@ impl Csr {
         }
         out.par_chunks_mut(l).enumerate().with_min_len(64).for_each(|(r, yrow)| {
             let (start, end) = (self.indptr[r], self.indptr[r + 1]);
-            let (idx, val) = (&self.indices[start..end], &self.values[start..end]);
-            if l % LANES == 0 {
-                for (c, ychunk) in yrow.chunks_exact_mut(LANES).enumerate() {
-                    let mut acc = [T::default(); LANES];
-                    for (&j, &a) in idx.iter().zip(val) {
-                        let a = T::from(a);
-                        let at = j as usize * l + c * LANES;
-                        for (s, &x) in acc.iter_mut().zip(&xs[at..at + LANES]) {
-                            *s += a * T::from(x);
-                        }
-                    }
-                    ychunk.copy_from_slice(&acc);
-                }
-            } else {
-                yrow.fill(T::default());
-                for (&j, &a) in idx.iter().zip(val) {
-                    let a = T::from(a);
-                    let j = j as usize;
-                    for (yv, &xv) in yrow.iter_mut().zip(&xs[j * l..j * l + l]) {
-                        *yv += a * T::from(xv);
-                    }
-                }
-            }
+            gather_row(&self.indices[start..end], &self.values[start..end], xs, l, yrow);
         });
     }
 
@@ -180,16 +159,17 @@ impl Csr {
             .collect();
         work.par_iter_mut().enumerate().for_each(|(p, z)| {
             z.fill(T::default());
-            for r in bounds[p]..bounds[p + 1].max(bounds[p]) {
-                let yrow = &ys[r * l..r * l + l];
-                let (start, end) = (self.indptr[r], self.indptr[r + 1]);
-                for (&j, &a) in self.indices[start..end].iter().zip(&self.values[start..end]) {
-                    let a = T::from(a);
-                    for (zv, &yv) in z[j as usize * l..j as usize * l + l].iter_mut().zip(yrow) {
-                        *zv += a * T::from(yv);
-                    }
-                }
-            }
+            let rows = bounds[p]..bounds[p + 1].max(bounds[p]);
+            let (start, end) = (self.indptr[rows.start], self.indptr[rows.end]);
+            let row_ys = &ys[rows.start * l..rows.end * l];
+            scatter_rows(
+                &self.indptr[rows.start..=rows.end],
+                &self.indices[start..end],
+                &self.values[start..end],
+                row_ys,
+                l,
+                z,
+            );
         });
         let work = &*work;
         out.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
@@ -223,6 +203,62 @@ impl Csr {
             *yv = acc;
         });
         y
+    }
+}
+
+/// One output row of [`Csr::gather_into`]: `yrow = Σ_k val[k] · x[idx[k]]` (x row-major,
+/// `l` columns).
+///
+/// Also compiled for AVX2 and picked at run time: the same additions in the same order per
+/// element, only wider, so the same bits on any x86-64 machine.
+#[multiversion(targets("x86_64+avx2"))]
+fn gather_row<X: Copy, T: Scalar + From<X>>(idx: &[u32], val: &[f32], xs: &[X], l: usize, yrow: &mut [T]) {
+    if l % LANES == 0 {
+        for (c, ychunk) in yrow.chunks_exact_mut(LANES).enumerate() {
+            let mut acc = [T::default(); LANES];
+            for (&j, &a) in idx.iter().zip(val) {
+                let a = T::from(a);
+                let at = j as usize * l + c * LANES;
+                for (s, &x) in acc.iter_mut().zip(&xs[at..at + LANES]) {
+                    *s += a * T::from(x);
+                }
+            }
+            ychunk.copy_from_slice(&acc);
+        }
+    } else {
+        yrow.fill(T::default());
+        for (&j, &a) in idx.iter().zip(val) {
+            let a = T::from(a);
+            let j = j as usize;
+            for (yv, &xv) in yrow.iter_mut().zip(&xs[j * l..j * l + l]) {
+                *yv += a * T::from(xv);
+            }
+        }
+    }
+}
+
+/// The scatter of a run of CSR rows into one partial of [`Csr::scatter_t_into`]:
+/// `z[j] += a_rj · y_r` for every stored `a_rj` (`indptr` the run's row starts, absolute into
+/// the full arrays, `indices`/`values` the run's entries, `ys` its `y` rows). Runtime-dispatched
+/// as [`gather_row`].
+#[multiversion(targets("x86_64+avx2"))]
+fn scatter_rows<X: Copy, T: Scalar + From<X>>(
+    indptr: &[usize],
+    indices: &[u32],
+    values: &[f32],
+    ys: &[X],
+    l: usize,
+    z: &mut [T],
+) {
+    let base = indptr.first().copied().unwrap_or(0);
+    for (r, w) in indptr.windows(2).enumerate() {
+        let yrow = &ys[r * l..r * l + l];
+        for (&j, &a) in indices[w[0] - base..w[1] - base].iter().zip(&values[w[0] - base..w[1] - base]) {
+            let a = T::from(a);
+            for (zv, &yv) in z[j as usize * l..j as usize * l + l].iter_mut().zip(yrow) {
+                *zv += a * T::from(yv);
+            }
+        }
     }
 }
 
