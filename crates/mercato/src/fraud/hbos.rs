@@ -499,10 +499,29 @@ mod tests {
             assert_eq!(*k as usize, h.edges.partition_point(|&e| e < *v));
         }
         assert!(h.uniform.is_some());
-        let probes = col.iter().copied().chain(h.edges.iter().copied()).chain([-1e9, 1e9, -50.0, 1e-300]);
+        let next = |e: f64, up: bool| if up { e.next_up() } else { e.next_down() };
+        let near_edges = h.edges.iter().flat_map(|&e| [next(e, true), next(e, false)]);
+        let probes =
+            col.iter().copied().chain(h.edges.iter().copied()).chain(near_edges).chain([-1e9, 1e9, -50.0, 1e-300]);
         for v in probes {
             assert_eq!(h.digitize(v), h.edges.partition_point(|&e| e < v), "{v}");
         }
+    }
+
+    #[test]
+    fn row_major_static_pass_equals_per_column_fit() {
+        // Integer-valued columns (many values on edges), a constant column and a wide one.
+        let x = ndarray::Array2::from_shape_fn((5_003, 4), |(i, j)| match j {
+            0 => (i % 11) as f64,
+            1 => 3.0,
+            2 => ((i * 7919) % 1013) as f64 * 1e6,
+            _ => -(((i * 31) % 97) as f64) / 3.0,
+        });
+        let p = HbosParams::default();
+        let (row_major, row_major_scores) = fit_static(&x.view(), &p).unwrap();
+        let (by_column, column_scores) = fit_by_column(&x.view(), &p).unwrap();
+        assert_eq!(row_major, by_column);
+        assert_eq!(row_major_scores, column_scores);
     }
 
     #[test]
