@@ -59,7 +59,12 @@ def _as_matrix(X: Any, what: str = "X") -> tuple[np.ndarray, list[str] | None]:
         raise ValueError(f"{what} must be numeric: {e}") from None
     if arr.ndim != 2:
         raise ValueError(f"{what} must be a 2-D array (rows x features), got {arr.ndim}-D")
-    return np.ascontiguousarray(arr), names
+    # Column-major arrays (what DataFrame.to_numpy gives) pass as they are: the column-wise
+    # detectors (ECOD, COPOD, HBOS) read them in memory order, and a transposing copy here
+    # would cost more than their whole fit.
+    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        arr = np.ascontiguousarray(arr)
+    return arr, names
 
 
 def _as_row(x: Any) -> np.ndarray:

@@ -141,6 +141,18 @@ def test_constant_columns_are_handled():
         assert np.isfinite(det.score_one([10.0, 3.0]))
 
 
+@pytest.mark.parametrize("make", ALL)
+def test_column_major_and_strided_input(make, blob):
+    """DataFrame.to_numpy gives column-major arrays: passed through uncopied, same model."""
+    X, _ = blob
+    ref = make().fit(np.ascontiguousarray(X))
+    fortran = make().fit(np.asfortranarray(X))
+    np.testing.assert_array_equal(ref.decision_scores_, fortran.decision_scores_)
+    np.testing.assert_array_equal(ref.decision_function(np.asfortranarray(X)), ref.decision_function(X))
+    strided = np.repeat(X, 2, axis=1)[:, ::2]  # neither C- nor F-contiguous
+    np.testing.assert_array_equal(make().fit(strided).decision_scores_, ref.decision_scores_)
+
+
 def test_seed_and_threads():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 5))

@@ -291,9 +291,27 @@ fn check_finite_matrix(x: &ArrayView2<f64>) -> Result<()> {
 
 /// A standard-layout copy of `x` (row-major) only when `x` is not already one.
 pub(crate) fn row_major<'a>(x: &'a ArrayView2<'_, f64>) -> std::borrow::Cow<'a, [f64]> {
-    match x.as_slice() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(x.iter().copied().collect()),
+    if let Some(s) = x.as_slice() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let (n, d) = x.dim();
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    match columns {
+        // Column-major input (pandas' `to_numpy`): transposed in blocks of rows, so the block
+        // being written stays in cache while every column is read in order.
+        Some(columns) if d > 0 => {
+            let mut out = vec![0.0; n * d];
+            for (b, block) in out.chunks_mut(256 * d).enumerate() {
+                let first = b * 256;
+                for (j, col) in columns.iter().enumerate() {
+                    for (row, &v) in block.chunks_exact_mut(d).zip(&col[first..]) {
+                        row[j] = v;
+                    }
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        }
+        _ => std::borrow::Cow::Owned(x.iter().copied().collect()),
     }
 }
 

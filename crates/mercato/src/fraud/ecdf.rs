@@ -284,10 +284,10 @@ impl Ecdf {
 }
 
 /// Cells above which fit and scoring run on the thread pool. The pool is cached (see
-/// [`pool`]), so handing work over costs microseconds on an idle machine, but on a loaded one
-/// the helper threads may wait a time slice for a core: below this size (a few milliseconds
-/// of work) one thread is as fast and its timing steadier.
-const PARALLEL_CELLS: usize = 1 << 18;
+/// [`pool`]), so handing columns over costs tens of microseconds (waking a sleeping worker on
+/// a virtual machine): from about 32k cells (a third of a millisecond of work) two threads
+/// win; below, one thread is as fast and its timing steadier.
+const PARALLEL_CELLS: usize = 1 << 15;
 
 /// `O_j` from the two tail scores and the column's skewness sign.
 #[inline]
