@@ -361,6 +361,45 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
     Ok((hists, scores))
 }
 
+/// Static bins straight from column-major input (what pandas' `to_numpy` gives): a column at
+/// a time, read in memory order, with one reused buffer of bin indices, so the matrix is
+/// never copied or transposed. Histograms and scores equal [`fit_static`]'s (row scores are
+/// summed in feature order in both).
+fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> (Vec<Hist>, Vec<f64>) {
+    let n = columns.first().map_or(0, |c| c.len());
+    let nb = p.n_bins;
+    let mut scores = vec![0.0; n];
+    let mut bins = vec![0u32; n];
+    let mut hists = Vec::with_capacity(columns.len());
+    for col in columns {
+        let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let mut h = Hist::with_edges(Hist::static_edges(lo, hi, nb), p);
+        let mut counts = vec![0u32; nb];
+        for (&v, b) in col.iter().zip(bins.iter_mut()) {
+            let k = h.digitize(v);
+            *b = k as u32;
+            counts[h.count_bin(k, v)] += 1;
+        }
+        h.set_counts(&counts, n, p.alpha);
+        // As in `fit_static`: training values are in range, k = 0 (the minimum) takes bin 0.
+        let table: Vec<f64> = (0..=nb).map(|k| -h.log_density[k.saturating_sub(1)]).collect();
+        for (s, &k) in scores.iter_mut().zip(&bins) {
+            *s += table[k as usize];
+        }
+        hists.push(h);
+    }
+    (hists, scores)
+}
+
+/// The columns of a column-major (Fortran-order) matrix as slices; `None` for any other
+/// layout (row-major included).
+fn column_slices<'a>(x: &'a ArrayView2<'_, f64>) -> Option<Vec<&'a [f64]>> {
+    if x.is_standard_layout() {
+        return None;
+    }
+    x.columns().into_iter().map(|c| c.to_slice()).collect()
+}
+
 /// Fits column by column (dynamic bins need each column sorted).
 fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64>)> {
     let d = x.ncols();
@@ -399,9 +438,10 @@ impl Detector for Hbos {
         check_contamination(p.contamination)?;
         let (n, d) = check_fit_input(x, 1, "Hbos")?;
         crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
-        let (hists, scores) = match p.bins {
-            BinMode::Static => fit_static(x, p)?,
-            BinMode::Dynamic => fit_by_column(x, p)?,
+        let (hists, scores) = match (p.bins, column_slices(x)) {
+            (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p),
+            (BinMode::Static, None) => fit_static(x, p)?,
+            (BinMode::Dynamic, _) => fit_by_column(x, p)?,
         };
         self.state = Some(FitState::new(d, scores, p.contamination)?);
         self.hists = Some(hists);
@@ -522,6 +562,13 @@ mod tests {
         let (by_column, column_scores) = fit_by_column(&x.view(), &p).unwrap();
         assert_eq!(row_major, by_column);
         assert_eq!(row_major_scores, column_scores);
+        let f_order = x.t().as_standard_layout().into_owned().reversed_axes();
+        let f_view = f_order.view();
+        let columns = column_slices(&f_view).unwrap();
+        assert!(column_slices(&x.view()).is_none());
+        let (from_columns, from_columns_scores) = fit_static_columns(&columns, &p);
+        assert_eq!(from_columns, row_major);
+        assert_eq!(from_columns_scores, row_major_scores);
     }
 
     #[test]
