@@ -308,13 +308,18 @@ pub(crate) fn gaussian(rows: usize, cols: usize, seed: u64, stream: u64) -> Arra
 /// block order.
 pub(crate) fn gram(x: ArrayView2<'_, f64>) -> DMatrix<f64> {
     let (n, l) = x.dim();
-    let blocks: Vec<Array2<f64>> = (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let xb = x.slice(s![b * BLOCK..((b + 1) * BLOCK).min(n), ..]);
-            xb.t().dot(&xb)
-        })
-        .collect();
+    gram_by_blocks(n, l, |lo, hi| {
+        let xb = x.slice(s![lo..hi, ..]);
+        xb.t().dot(&xb)
+    })
+}
+
+/// The sum of the l × l products `block(lo, hi)` over the fixed row blocks of `n` rows,
+/// computed in parallel and added in block order (the same bits for any thread count), made
+/// exactly symmetric (the blocks are symmetric up to rounding order).
+fn gram_by_blocks(n: usize, l: usize, block: impl Fn(usize, usize) -> Array2<f64> + Sync) -> DMatrix<f64> {
+    let blocks: Vec<Array2<f64>> =
+        (0..n.div_ceil(BLOCK)).into_par_iter().map(|b| block(b * BLOCK, ((b + 1) * BLOCK).min(n))).collect();
     let mut g = DMatrix::<f64>::zeros(l, l);
     for p in blocks {
         for i in 0..l {
@@ -323,7 +328,6 @@ pub(crate) fn gram(x: ArrayView2<'_, f64>) -> DMatrix<f64> {
             }
         }
     }
-    // Exact symmetry (the blocks are symmetric up to rounding order).
     for i in 0..l {
         for j in 0..i {
             let v = 0.5 * (g[(i, j)] + g[(j, i)]);
@@ -427,24 +431,10 @@ impl AlignedF32 {
 /// stride `ld`): fixed row blocks converted to f64 and multiplied, summed in block order.
 pub(crate) fn gram_f32(y: &[f32], n: usize, ld: usize, l: usize) -> DMatrix<f64> {
     debug_assert_eq!(y.len(), n * ld);
-    let blocks: Vec<Array2<f64>> = (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let rows = BLOCK.min(n - b * BLOCK);
-            let yb = &y[b * BLOCK * ld..(b * BLOCK + rows) * ld];
-            let xb = Array2::from_shape_fn((rows, l), |(i, j)| f64::from(yb[i * ld + j]));
-            xb.t().dot(&xb)
-        })
-        .collect();
-    let mut g = DMatrix::<f64>::zeros(l, l);
-    for p in blocks {
-        for i in 0..l {
-            for j in 0..l {
-                g[(i, j)] += p[[i, j]];
-            }
-        }
-    }
-    g
+    gram_by_blocks(n, l, |lo, hi| {
+        let xb = Array2::from_shape_fn((hi - lo, l), |(i, j)| f64::from(y[(lo + i) * ld + j]));
+        xb.t().dot(&xb)
+    })
 }
 
 /// `y · m` for the first `l` columns of a tall row-major f32 block `y` (n rows of stride
