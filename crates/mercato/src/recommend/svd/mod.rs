@@ -10,8 +10,12 @@
 //!   `k + n_oversamples` columns and `n_iter` power iterations re-normalised by Cholesky QR,
 //!   then the SVD of the small projected matrix. `n_iter = None` picks scikit-learn's 'auto'
 //!   (7 when `k < 0.1 · min(n, m)`, else 4). The sketch products run in `f32` (as
-//!   scikit-learn's float32 path); the projection `B = Qᵀ A`, the orthonormalisations and the
-//!   small SVD are `f64`, so `U S Vᵀ = Q Qᵀ A` holds to `f64` rounding for the basis found.
+//!   scikit-learn's float32 path) on sketches padded to 32 columns in aligned buffers that are
+//!   allocated once, built in registers 32 columns at a time and runtime-dispatched to AVX2;
+//!   the projection `B = Qᵀ A`, the orthonormalisations and the small SVD are `f64`, so
+//!   `U S Vᵀ = Q Qᵀ A` holds to `f64` rounding for the basis found. `Q = Y R⁻¹` stays implicit
+//!   (one Cholesky QR of the final sketch `Y`; the explicit two-pass path when `Y` is
+//!   ill-conditioned).
 //! * [`SvdAlgorithm::Accurate`]: thick-restart Golub–Kahan–Lanczos bidiagonalisation with
 //!   full one-sided reorthogonalisation, iterated until every wanted triplet has residual
 //!   `‖Aᵀu − σv‖ ≤ tol · σ₁` (ARPACK-grade singular values).
@@ -24,7 +28,9 @@
 //! `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`, which holds for any `U`, `V`.
 //!
 //! Results are identical for any `num_threads`: every random block has its own stream, every
-//! product row is computed by one thread and every reduction sums fixed blocks in order.
+//! product row is computed by one thread and every reduction sums fixed blocks in order. The
+//! AVX2 kernels do the same operations in the same order as the portable ones, only wider, so
+//! results do not depend on the CPU either.
 
 mod lanczos;
 mod linalg;
