@@ -109,7 +109,8 @@ macro_rules! quadratic_scoring {
             Ok(m.score(x))
         }
 
-        /// Per-feature split of the score: [`Quadratic::contributions`].
+        /// Per-feature split of the score: `u_j (M u)_j` with `u` the scaled, centred row and
+        /// `M` the detector's quadratic form, an exact additive split over features.
         fn explain(&self, x: &[f64]) -> Result<Explanation> {
             let m = self.model()?;
             check_row(x, m.d)?;

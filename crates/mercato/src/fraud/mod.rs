@@ -20,6 +20,8 @@
 //! `1 - contamination` quantile). [`Ensemble`] combines detectors on normalised scores;
 //! [`preprocess`] holds scalers, one-hot encoding and the missing-value policy;
 //! [`AnyDetector`] is the boxed-free union used by ensembles and the Python bindings.
+//! Each detector's module ([`iforest`], [`ecdf`], [`hbos`], [`neighbors`], [`linear`],
+//! [`ensemble`]) gives its exact definitions, peer conventions and costs.
 //!
 //! ```
 //! use mercato::fraud::{Detector, IsolationForest, ProbaMethod};
@@ -40,12 +42,12 @@
 mod alloc_count;
 mod any;
 mod detector;
-mod ecdf;
-mod ensemble;
-mod hbos;
-mod iforest;
-mod linear;
-mod neighbors;
+pub mod ecdf;
+pub mod ensemble;
+pub mod hbos;
+pub mod iforest;
+pub mod linear;
+pub mod neighbors;
 pub mod preprocess;
 #[cfg(test)]
 mod real_data;

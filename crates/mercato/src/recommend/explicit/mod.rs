@@ -12,7 +12,7 @@
 //!   has: `mu + b_i` for an unknown user, `mu + b_u` for an unknown item, `mu` for both,
 //!   and [`Prediction::status`] says so. The kNN models fall back to their Koren baseline,
 //!   also when fewer than `min_k` neighbours are available.
-//! * **Duplicates.** The training [`Interactions`] hold one rating per (user, item) pair;
+//! * **Duplicates.** The training [`Interactions`](crate::data::Interactions) hold one rating per (user, item) pair;
 //!   build them with `DuplicatePolicy::Error` to reject duplicates or `Last` to keep the
 //!   latest revision.
 //! * **Determinism.** Randomised fits take `seed` and `num_threads`; results are identical
