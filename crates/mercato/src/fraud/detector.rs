@@ -4,6 +4,7 @@
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::reduce;
 use crate::{bail, Error, Result};
 
 /// An unsupervised anomaly detector: fit on (mostly legitimate, unlabelled) rows, then score
@@ -145,23 +146,13 @@ impl Calibration {
         crate::ensure!(!scores.is_empty(), "cannot calibrate on zero training scores");
         crate::error::ensure_finite("training scores", scores)?;
         let n = scores.len() as f64;
-        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-        for &s in scores {
-            min = min.min(s);
-            max = max.max(s);
-            sum += s;
-        }
-        let mean = sum / n;
-        let var = scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n;
-        // The quantile needs two order statistics, not a full sort: O(n).
-        let mut work = scores.to_vec();
-        let pos = (1.0 - contamination) * (work.len() - 1) as f64;
-        let lo = pos.floor() as usize;
-        let (_, &mut lo_v, right) = work.select_nth_unstable_by(lo, f64::total_cmp);
-        let hi_v = if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min) } else { lo_v };
+        let (min, max) = reduce::min_max(scores);
+        // As numpy's `mean` and `std` (pairwise sums), which PyOD's "unify" probability uses.
+        let mean = reduce::pairwise_sum(scores, |s| s) / n;
+        let var = reduce::pairwise_sum(scores, |s| (s - mean) * (s - mean)) / n;
         Ok(Calibration {
             contamination,
-            threshold: lo_v + (hi_v - lo_v) * (pos - lo as f64),
+            threshold: reduce::percentile(scores, 1.0 - contamination),
             min,
             max,
             mean,
@@ -281,12 +272,27 @@ pub(crate) fn check_row(x: &[f64], n_features: usize) -> Result<()> {
 }
 
 fn check_finite_matrix(x: &ArrayView2<f64>) -> Result<()> {
+    // Contiguous input (either order): a branch-free scan in memory order; the row and column
+    // are looked for only when something is wrong.
+    if let Some(flat) = x.as_slice_memory_order() {
+        if all_finite(flat) {
+            return Ok(());
+        }
+    }
     for (i, row) in x.rows().into_iter().enumerate() {
         if let Some(j) = row.iter().position(|v| !v.is_finite()) {
             bail!("input must be finite (no NaN/inf), found {} at row {i}, column {j}", row[j]);
         }
     }
     Ok(())
+}
+
+/// Whether every value is finite (exponent bits not all set), 64 values per branch.
+fn all_finite(a: &[f64]) -> bool {
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    let finite = |v: &f64| v.to_bits() & EXPONENT != EXPONENT;
+    let mut chunks = a.chunks_exact(64);
+    chunks.all(|c| c.iter().fold(true, |ok, v| ok & finite(v))) && chunks.remainder().iter().all(finite)
 }
 
 /// A standard-layout copy of `x` (row-major) only when `x` is not already one.
@@ -420,6 +426,23 @@ mod tests {
         assert!(c.proba(100.0, ProbaMethod::Unify) > 0.999);
         for bad in [0.0, -0.1, 0.51, f64::NAN] {
             assert!(Calibration::from_scores(&[1.0], bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_finite_values_are_found_in_any_layout() {
+        let mut x = ndarray::Array2::<f64>::zeros((70, 3));
+        assert!(check_finite_matrix(&x.view()).is_ok());
+        for (i, j, bad) in [(0, 0, f64::NAN), (69, 2, f64::INFINITY), (33, 1, f64::NEG_INFINITY)] {
+            x[[i, j]] = bad;
+            for view in [x.view(), x.t().t(), x.view().reversed_axes()] {
+                let err = check_finite_matrix(&view).unwrap_err().to_string();
+                assert!(err.contains("finite"), "{err}");
+            }
+            let f = x.t().as_standard_layout().into_owned().reversed_axes();
+            assert!(check_finite_matrix(&f.view()).unwrap_err().to_string().contains(&format!("row {i}, column {j}")));
+            x[[i, j]] = 1e308;
+            assert!(check_finite_matrix(&x.view()).is_ok());
         }
     }
 

@@ -51,6 +51,7 @@ pub mod neighbors;
 pub mod preprocess;
 #[cfg(test)]
 mod real_data;
+mod reduce;
 
 pub use any::AnyDetector;
 pub use detector::{check_contamination, erf, Calibration, Detector, Explanation, ProbaMethod};

@@ -17,6 +17,9 @@
 //! value gets a large but finite score. Scoring one row costs `O(d log n)` (binary searches in
 //! the stored sorted columns), no allocation; fit costs `O(d n log n)`; memory `n d` floats.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
 use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,10 @@ use super::detector::{
 };
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
+
+mod column;
+
+use column::{skew_sign, Ranker, ROW_MASK};
 
 /// Hyper-parameters of [`Ecod`] and [`Copod`] (there are none besides the decision layer).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,10 +65,10 @@ struct Ecdf {
     sorted: Vec<f64>,
     /// Sign of each column's skewness: -1, 0 or 1.
     skew: Vec<i8>,
-    /// `ln(i)` for `i` in `0..=n + 1` (`ln 0` is never read): scoring reads tail
+    /// `ln(i)` for `i` in `0..=n + 1` at least (`ln 0` is never read): scoring reads tail
     /// probabilities as differences of two table entries instead of calling `ln` twice per
-    /// feature. Derived from `n`, so not stored in model files.
-    ln: Vec<f64>,
+    /// feature. Shared (see [`ln_table`]), not stored in model files.
+    ln: Arc<[f64]>,
 }
 
 impl PartialEq for Ecdf {
@@ -70,120 +77,60 @@ impl PartialEq for Ecdf {
     }
 }
 
-/// `ln(i)` for `i` in `0..=m`.
-fn ln_table(m: usize) -> Vec<f64> {
-    (0..=m).map(|i| (i as f64).ln()).collect()
-}
+/// Largest table [`ln_table`] keeps for later fits (32 MiB, 4M rows).
+const SHARED_LN_MAX: usize = 1 << 22;
 
-/// Maps an `f64` to a `u64` whose unsigned order is `f64::total_cmp`'s order.
-#[inline]
-fn order_key(v: f64) -> u64 {
-    let b = v.to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | (1 << 63)
+/// `ln(i)` for `i` in `0..=m` at least. Tables up to [`SHARED_LN_MAX`] entries are kept and
+/// shared by every model (computing `ln` of every row count is a tenth of a small fit).
+fn ln_table(m: usize) -> Arc<[f64]> {
+    static SHARED: Mutex<Option<Arc<[f64]>>> = Mutex::new(None);
+    let compute = |len: usize| -> Arc<[f64]> { (0..=len).map(|i| (i as f64).ln()).collect() };
+    if m > SHARED_LN_MAX {
+        return compute(m);
+    }
+    let mut shared = SHARED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*shared {
+        Some(table) if table.len() > m => table.clone(),
+        old => {
+            // Grow geometrically, so a run of slightly larger fits recomputes it rarely.
+            let len = old.as_ref().map_or(m, |t| m.max(2 * t.len())).min(SHARED_LN_MAX);
+            let table = compute(len);
+            *shared = Some(table.clone());
+            table
+        }
     }
 }
 
-/// Low 32 bits of a packed sort entry: the row.
-const ROW_MASK: u64 = 0xffff_ffff;
+/// Scratch a thread keeps between fits, up to this size: repeated fits (a rolling window, a
+/// service refitting every few minutes) reuse warm memory instead of faulting fresh pages in
+/// (about a microsecond per 4 KiB page here). Larger scratch is freed after each fit.
+const KEPT_SCRATCH_BYTES: usize = 4 << 20;
 
-/// Scratch for sorting one column (reused across the columns a thread handles).
-struct SortBuffers {
-    /// The column's values.
+/// Per-thread scratch for fitting columns (reused across the columns a thread handles).
+#[derive(Default)]
+struct ColumnScratch {
+    /// A copy of the column when the input is not column-major.
     values: Vec<f64>,
-    /// After [`SortBuffers::sort`]: `(high half of the order key << 32) | row`, in ascending
-    /// order of the values.
-    order: Vec<u64>,
-    tmp: Vec<u64>,
+    ranker: Ranker,
+    /// Per-feature scores of every training row, column-major (parallel fits only; kept by
+    /// the calling thread).
+    per_feature: Vec<f64>,
 }
 
-impl SortBuffers {
-    fn with_capacity(n: usize) -> Self {
-        SortBuffers { values: Vec::with_capacity(n), order: Vec::with_capacity(n), tmp: Vec::with_capacity(n) }
-    }
+thread_local! {
+    static SCRATCH: RefCell<ColumnScratch> = RefCell::new(ColumnScratch::default());
+}
 
-    /// Sorts the row ids of `values` by value (`f64::total_cmp` order).
-    ///
-    /// Each entry packs the high 32 bits of the value's order key (sign, exponent and 20
-    /// mantissa bits) with its row into one `u64`; an LSD radix sort on those 32 bits (8-bit
-    /// digits, digits shared by every key skipped) orders them in `O(n)` moving 8-byte words,
-    /// and the rare runs that agree on the high bits but hold different values (relative
-    /// differences below about 1e-6) are then sorted on the full key. Distinct real-valued
-    /// columns sort 2-3x faster than with a comparison sort of (key, row) pairs; columns with
-    /// few distinct values are about as fast.
-    fn sort(&mut self) {
-        let n = self.values.len();
-        debug_assert!(n <= ROW_MASK as usize);
-        self.order.clear();
-        self.order.extend(self.values.iter().enumerate().map(|(i, &v)| (order_key(v) & !ROW_MASK) | i as u64));
-        let mut hist = [[0u32; 256]; 4];
-        for &k in &self.order {
-            for (b, h) in hist.iter_mut().enumerate() {
-                h[((k >> (32 + 8 * b)) & 0xff) as usize] += 1;
-            }
-        }
-        // Columns of few distinct values (counts, codes, rounded amounts) leave the low digit
-        // of the high half nearly constant. LSD radix passes are slow on them (every entry
-        // bumps the same few counters, a serial dependency), while a comparison sort on the
-        // high half alone sees long runs of equal keys and partitions them away in linear time.
-        if n >= 1024 && hist[0].iter().filter(|&&c| c > 0).count() < 64 {
-            self.order.sort_unstable_by_key(|&p| p >> 32);
-        } else {
-            self.radix_high_half(&hist);
-        }
-        self.fix_up_runs();
+/// Runs `f` with this thread's kept scratch when `bytes` of it are small enough to keep,
+/// else with fresh scratch.
+fn with_scratch<R>(bytes: usize, f: impl FnOnce(&mut ColumnScratch) -> R) -> R {
+    if bytes > KEPT_SCRATCH_BYTES {
+        return f(&mut ColumnScratch::default());
     }
-
-    /// LSD radix sort of `order` on bits 32..64, given the four 8-bit digit histograms.
-    fn radix_high_half(&mut self, hist: &[[u32; 256]; 4]) {
-        let n = self.order.len();
-        self.tmp.clear();
-        self.tmp.resize(n, 0);
-        for (b, h) in hist.iter().enumerate() {
-            if h.iter().any(|&c| c as usize == n) {
-                continue; // every key has the same digit here
-            }
-            let mut offset = [0u32; 256];
-            let mut sum = 0;
-            for (o, &c) in offset.iter_mut().zip(h) {
-                *o = sum;
-                sum += c;
-            }
-            for &k in &self.order {
-                let digit = ((k >> (32 + 8 * b)) & 0xff) as usize;
-                self.tmp[offset[digit] as usize] = k;
-                offset[digit] += 1;
-            }
-            std::mem::swap(&mut self.order, &mut self.tmp);
-        }
-    }
-
-    /// Sorts the runs of `order` that are equal on the high half by the full key.
-    fn fix_up_runs(&mut self) {
-        let n = self.order.len();
-        // Runs equal on the high half: usually repeated values (nothing to do), else sort them
-        // on the full key.
-        let values = &self.values;
-        let full = |p: u64| order_key(values[(p & ROW_MASK) as usize]);
-        let mut a = 0;
-        while a < n {
-            let high = self.order[a] >> 32;
-            let mut b = a + 1;
-            while b < n && self.order[b] >> 32 == high {
-                b += 1;
-            }
-            if b - a > 1 {
-                let run = &mut self.order[a..b];
-                let first = full(run[0]);
-                if run[1..].iter().any(|&p| full(p) != first) {
-                    run.sort_unstable_by_key(|&p| full(p));
-                }
-            }
-            a = b;
-        }
-    }
+    SCRATCH.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut kept) => f(&mut kept),
+        Err(_) => f(&mut ColumnScratch::default()),
+    })
 }
 
 impl Ecdf {
@@ -194,12 +141,12 @@ impl Ecdf {
     /// Fits the sorted columns and returns the exact training scores, computed from the
     /// ranks found while sorting (one pass per column after the sort, no binary searches).
     ///
-    /// Per column: one gather of the values, a radix sort of the row ids by value (see
-    /// [`SortBuffers::sort`]), one pass over the runs of equal values reading the tail
-    /// probabilities from a table of logarithms. Columns run in parallel above
-    /// [`PARALLEL_CELLS`]; each column is computed the same way on any thread, and the
-    /// per-row sums are taken in feature order afterwards, so the result does not depend on
-    /// the thread count.
+    /// Per column (read in place when the input is column-major): the skewness sign, then the
+    /// ranks and the sorted column from [`Ranker::rank`] (a hash table of the distinct values
+    /// when there are few, else a radix sort), with the tail probabilities read from a table
+    /// of logarithms. Columns run in parallel above [`PARALLEL_CELLS`]; each column is computed
+    /// the same way on any thread, and the per-row sums are taken in feature order afterwards,
+    /// so the result does not depend on the thread count.
     fn fit(x: &ArrayView2<f64>, rule: Rule, num_threads: Option<usize>) -> Result<(Ecdf, Vec<f64>)> {
         let (n, d) = x.dim();
         crate::ensure!(n <= ROW_MASK as usize, "ECOD/COPOD: at most {ROW_MASK} rows, got {n}");
@@ -207,59 +154,61 @@ impl Ecdf {
         let mut skew = vec![0i8; d];
         let ln = ln_table(n + 1);
         let ln_n = ln[n];
-        let fit_column = |buf: &mut SortBuffers, j: usize, col: &mut [f64], sk: &mut i8, out: &mut [f64]| {
-            buf.values.clear();
-            buf.values.extend(x.column(j).iter().copied());
-            *sk = skew_sign(buf.values.iter().copied());
-            buf.sort();
-            let (values, order) = (&buf.values, &buf.order);
-            let mut a = 0;
-            while a < n {
-                let v = values[(order[a] & ROW_MASK) as usize];
-                let mut b = a + 1;
-                // f64 equality, as PyOD's ties (-0.0 == 0.0, which total order puts side by side).
-                while b < n && values[(order[b] & ROW_MASK) as usize] == v {
-                    b += 1;
+        let fit_column = |scratch: &mut ColumnScratch, j: usize, col: &mut [f64], sk: &mut i8, out: &mut [f64]| {
+            // Column-major input (pandas' `to_numpy`) is read in place; other layouts are copied.
+            let column = x.column(j);
+            let values = match column.as_slice() {
+                Some(values) => values,
+                None => {
+                    scratch.values.clear();
+                    scratch.values.extend(column.iter().copied());
+                    &scratch.values
                 }
-                // Ties share the largest rank (PyOD's ecdf_terminate_equals_inplace):
-                // F(x) = b / n, and n - a training values are >= x.
-                let o = combine(rule, *sk, ln_n - ln[b], ln_n - ln[n - a]);
-                for (&p, c) in order[a..b].iter().zip(&mut col[a..b]) {
-                    let row = (p & ROW_MASK) as usize;
-                    out[row] = o;
-                    *c = values[row];
-                }
-                a = b;
-            }
+            };
+            *sk = skew_sign(values);
+            let sk = *sk;
+            // Ties share the largest rank (PyOD's ecdf_terminate_equals_inplace): F(x) = at_most / n,
+            // and n - below training values are >= x.
+            scratch
+                .ranker
+                .rank(values, col, out, |below, at_most| combine(rule, sk, ln_n - ln[at_most], ln_n - ln[n - below]));
         };
         // Row scores are summed in feature order in both branches: the same floating-point
         // result for any thread count.
         let mut scores = vec![0.0; n];
+        let column_bytes = n * Ranker::BYTES_PER_ROW + Ranker::table_bytes(n);
         if n * d >= PARALLEL_CELLS && d > 1 && num_threads != Some(1) {
-            // Per-feature O_j of every training row, column-major.
-            let mut per_feature = vec![0.0; n * d];
-            let columns: Vec<_> =
-                sorted.chunks_mut(n).zip(skew.iter_mut()).zip(per_feature.chunks_mut(n)).enumerate().collect();
-            pool(num_threads)?.install(|| {
-                columns.into_par_iter().for_each_init(
-                    || SortBuffers::with_capacity(n),
-                    |buf, (j, ((col, sk), out))| fit_column(buf, j, col, sk, out),
-                )
-            });
-            for col in per_feature.chunks_exact(n) {
-                for (s, o) in scores.iter_mut().zip(col) {
-                    *s += o;
+            let columns: Vec<_> = sorted.chunks_mut(n).zip(skew.iter_mut()).enumerate().collect();
+            with_scratch(n * d * 8, |caller| -> Result<()> {
+                // Per-feature O_j of every training row, column-major.
+                let per_feature = &mut caller.per_feature;
+                per_feature.clear();
+                per_feature.resize(n * d, 0.0);
+                let jobs: Vec<_> = columns.into_iter().zip(per_feature.chunks_mut(n)).collect();
+                pool(num_threads)?.install(|| {
+                    jobs.into_par_iter().for_each(|((j, (col, sk)), out)| {
+                        with_scratch(column_bytes, |scratch| fit_column(scratch, j, col, sk, out))
+                    })
+                });
+                for col in per_feature.chunks_exact(n) {
+                    for (s, o) in scores.iter_mut().zip(col) {
+                        *s += o;
+                    }
                 }
-            }
+                Ok(())
+            })?;
         } else {
-            let mut buf = SortBuffers::with_capacity(n);
-            let mut out = vec![0.0; n];
-            for (j, (col, sk)) in sorted.chunks_mut(n).zip(skew.iter_mut()).enumerate() {
-                fit_column(&mut buf, j, col, sk, &mut out);
-                for (s, o) in scores.iter_mut().zip(&out) {
-                    *s += o;
+            with_scratch(column_bytes + n * 8, |scratch| {
+                let mut out = std::mem::take(&mut scratch.per_feature);
+                out.resize(n, 0.0);
+                for (j, (col, sk)) in sorted.chunks_mut(n).zip(skew.iter_mut()).enumerate() {
+                    fit_column(scratch, j, col, sk, &mut out);
+                    for (s, o) in scores.iter_mut().zip(&out) {
+                        *s += o;
+                    }
                 }
-            }
+                scratch.per_feature = out;
+            });
         }
         Ok((Ecdf { n, sorted, skew, ln }, scores))
     }
@@ -300,25 +249,6 @@ fn combine(rule: Rule, skew: i8, u_l: f64, u_r: f64) -> f64 {
     match rule {
         Rule::Ecod => u_l.max(u_r).max(u_skew),
         Rule::Copod => u_skew.max((u_l + u_r) / 2.0),
-    }
-}
-
-/// Sign of the (biased, as scipy.stats.skew) sample skewness; 0 for a constant column.
-fn skew_sign(col: impl Iterator<Item = f64> + Clone) -> i8 {
-    let (count, sum) = col.clone().fold((0usize, 0.0), |(c, s), v| (c + 1, s + v));
-    let mean = sum / count.max(1) as f64;
-    let (mut m2, mut m3) = (0.0, 0.0);
-    for v in col {
-        let dv = v - mean;
-        m2 += dv * dv;
-        m3 += dv * dv * dv;
-    }
-    if m2 <= 0.0 || m3 == 0.0 {
-        0
-    } else if m3 > 0.0 {
-        1
-    } else {
-        -1
     }
 }
 
@@ -476,27 +406,6 @@ mod tests {
         // New rows use (count + 1) / (n + 1): finite for unseen extremes.
         let far = e.score_one(&[-1e9, 1e9]).unwrap();
         assert!(far.is_finite() && far > e.decision_scores().unwrap().iter().cloned().fold(0.0, f64::max));
-    }
-
-    #[test]
-    fn column_sort_orders_like_total_cmp() {
-        let mut values = vec![3.5, -0.0, 0.0, -1e300, f64::MIN_POSITIVE, 2.0, -2.0, 3.5, 1e-300, -7.25, 0.0, 1e300];
-        // Values equal on the high 32 bits of their key, in reverse order: the fix-up pass.
-        values.extend((0..40).map(|i| 1.0 + (40 - i) as f64 * 1e-12));
-        values.extend((0..300).map(|i| ((i * 7919) % 301) as f64 / 7.0 - 20.0));
-        let mut buf = SortBuffers::with_capacity(values.len());
-        buf.values.extend(&values);
-        buf.sort();
-        let got: Vec<f64> = buf.order.iter().map(|&p| values[(p & ROW_MASK) as usize]).collect();
-        let mut want = values.clone();
-        want.sort_by(f64::total_cmp);
-        assert_eq!(
-            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-        let mut rows: Vec<u64> = buf.order.iter().map(|&p| p & ROW_MASK).collect();
-        rows.sort_unstable();
-        assert_eq!(rows, (0..values.len() as u64).collect::<Vec<_>>(), "a permutation of the rows");
     }
 
     #[test]
