@@ -19,6 +19,7 @@ use super::detector::{
     check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, score_rows_parallel,
     Detector, Explanation, FitState,
 };
+use super::reduce;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -69,6 +70,10 @@ struct Hist {
     /// arithmetic plus a rounding fix-up instead of a binary search.
     #[serde(skip)]
     uniform: Option<(f64, f64, f64)>,
+    /// The edges between `-inf` and `+inf` (`padded[k] = edges[k - 1]`): the branch-free
+    /// binning of training values reads both neighbours of any index without bounds logic.
+    #[serde(skip)]
+    padded: Vec<f64>,
 }
 
 impl Hist {
@@ -103,7 +108,8 @@ impl Hist {
 
     /// A histogram with these edges and no counts yet.
     fn with_edges(edges: Vec<f64>, p: &HbosParams) -> Hist {
-        let mut hist = Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None };
+        let mut hist =
+            Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None, padded: Vec::new() };
         if p.bins == BinMode::Static {
             hist.set_uniform();
         }
@@ -156,6 +162,74 @@ impl Hist {
         let nb = self.edges.len() - 1;
         let range = self.edges[nb] - self.edges[0];
         self.uniform = (range > 0.0 && range.is_finite()).then(|| (self.edges[0], nb as f64 / range, nb as f64));
+        self.padded = [f64::NEG_INFINITY].iter().chain(&self.edges).chain(&[f64::INFINITY]).copied().collect();
+    }
+
+    /// [`Hist::digitize`] and [`Hist::count_bin`] of a training value (within
+    /// `[edges[0], edges[nb]]`) of equal-width bins, without branches on the data: integer-
+    /// valued columns put many values on edges, and a branch per rounding fix-up mispredicts.
+    /// Returns `(digitize index, counting bin)`.
+    #[inline]
+    fn bin_training_value(&self, (e0, inv_w, nb_f): (f64, f64, f64), v: f64) -> (usize, usize) {
+        let (padded, nb) = (&self.padded, self.edges.len() - 1);
+        let g = (v - e0) * inv_w;
+        // `as usize` saturates (g >= 0 for training values anyway).
+        let mut k = if g < nb_f { g as usize + 1 } else { nb + 1 };
+        // Rounding puts v at most one bin off: one step each way.
+        k -= usize::from(padded[k] >= v);
+        k += usize::from(padded[k + 1] < v);
+        if !(padded[k] < v && v <= padded[k + 1]) {
+            k = self.edges.partition_point(|&e| e < v); // bins narrower than rounding: never seen
+        }
+        let count_bin = (k + usize::from(padded[k + 1] == v)).saturating_sub(1).min(nb - 1);
+        (k, count_bin)
+    }
+
+    /// Bins a training column (values within `[edges[0], edges[nb]]`): writes each value's
+    /// code `2 k + e` (`k` its `digitize` index, `e` 1 when it lies on edge `k`) to `codes`
+    /// and returns the bin counts. Equal-width bins take [`bin_equal_width`]; counting is a
+    /// second pass with four sets of counters used in turn (runs of equal values would
+    /// otherwise make each increment wait for the previous one).
+    fn bin_training_column(&self, col: &[f64], codes: &mut [u16]) -> Vec<u32> {
+        let nb = self.edges.len() - 1;
+        let arithmetic = self.equal_width();
+        if let Some(u) = arithmetic {
+            bin_equal_width(&u, col, codes);
+        } else {
+            for (&v, code) in col.iter().zip(codes.iter_mut()) {
+                let k = self.digitize(v);
+                *code = (2 * k + usize::from(k <= nb && self.edges[k] == v)) as u16;
+            }
+        }
+        // As `count_bin`: a value on an inner edge is counted to its right.
+        let bin_of_code: Vec<u16> =
+            (0..2 * (nb + 2)).map(|code| (code / 2 + code % 2).saturating_sub(1).min(nb - 1) as u16).collect();
+        let mut partial = vec![[0u32; 4]; nb];
+        let mut chunks = codes.chunks_exact(4);
+        for chunk in &mut chunks {
+            for (q, &code) in chunk.iter().enumerate() {
+                partial[usize::from(bin_of_code[usize::from(code)])][q] += 1;
+            }
+        }
+        for &code in chunks.remainder() {
+            partial[usize::from(bin_of_code[usize::from(code)])][0] += 1;
+        }
+        partial.iter().map(|p| p.iter().sum()).collect()
+    }
+
+    /// The edges as [`EqualWidth`] when they are exactly `first + i * step` (as
+    /// `static_edges` makes them) and well conditioned: the arithmetic binning path.
+    fn equal_width(&self) -> Option<EqualWidth> {
+        let nb = self.edges.len() - 1;
+        let (e0, _, _) = self.uniform?;
+        let u = EqualWidth {
+            first: e0,
+            step: (self.edges[nb] - e0) / nb as f64, // as `static_edges`
+            last: self.edges[nb],
+            bins_per_unit: nb as f64 / (self.edges[nb] - e0),
+            nb: nb as f64,
+        };
+        (u.well_conditioned() && (0..=nb).all(|i| u.edge(i as f64) == self.edges[i])).then_some(u)
     }
 
     /// `numpy.digitize(v, edges, right=True)`: the number of edges strictly below `v`.
@@ -214,6 +288,60 @@ impl Hist {
             self.log_density[i - 1]
         };
         -ld
+    }
+}
+
+/// Equal-width edges `first + i * step` (`i < nb`) and `last`, as [`Hist::static_edges`].
+#[derive(Clone, Copy)]
+struct EqualWidth {
+    first: f64,
+    step: f64,
+    last: f64,
+    bins_per_unit: f64,
+    nb: f64,
+}
+
+impl EqualWidth {
+    /// Edge `i` (`0..=nb`), bit-identical to the stored edge (the same operations).
+    fn edge(&self, i: f64) -> f64 {
+        if i >= self.nb {
+            self.last
+        } else {
+            i * self.step + self.first
+        }
+    }
+
+    /// Whether rounding in `(v - first) / width` and in the edges stays far below a bin (a
+    /// width at least 2^-40 of the magnitudes involved; rounding is 2^-52 of them), so
+    /// [`bin_equal_width`] is exact.
+    fn well_conditioned(&self) -> bool {
+        self.step > (self.first.abs() + self.last.abs()) * 2f64.powi(-40) && self.nb < 1e6
+    }
+}
+
+/// [`Hist::bin_training_column`]'s codes of every training value (within `[first, last]`),
+/// as straight-line floating-point code the compiler vectorizes: no branches on the data
+/// (integer-valued columns put many values on edges, where a branch per fix-up would
+/// mispredict) and no table lookups (edges are recomputed with the operations that made
+/// them, so bit-identical).
+///
+/// `k0 = floor((v - first) / width)` is within a small fraction of a bin of the truth when
+/// [`EqualWidth::well_conditioned`] holds, so the `digitize` index is `k0` plus the number of
+/// edges `k0` and `k0 + 1` below `v`.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn bin_equal_width(u: &EqualWidth, col: &[f64], codes: &mut [u16]) {
+    // Adding 2^52 puts a small non-negative integer in the low mantissa bits: an exact
+    // conversion the compiler vectorizes (`as` would saturate lane by lane).
+    const TO_INT: f64 = 4_503_599_627_370_496.0;
+    let last_bin = u.nb - 1.0;
+    for (&v, code) in col.iter().zip(codes.iter_mut()) {
+        let k0 = ((v - u.first) * u.bins_per_unit).trunc().min(last_bin);
+        let lower = k0 * u.step + u.first;
+        let k1 = k0 + 1.0;
+        let upper = if k1 >= u.nb { u.last } else { k1 * u.step + u.first };
+        let k = k0 + f64::from(u8::from(lower < v)) + f64::from(u8::from(upper < v));
+        let on_edge = f64::from(u8::from(v == lower) | u8::from(v == upper));
+        *code = (2.0 * k + on_edge + TO_INT).to_bits() as u16;
     }
 }
 
@@ -333,9 +461,15 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
         let mut counts = vec![0u32; d * nb];
         for (row, out) in rows.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
             for (j, ((h, &v), o)) in hists.iter().zip(row).zip(out.iter_mut()).enumerate() {
-                let k = h.digitize(v);
+                let (k, bin) = match h.uniform {
+                    Some(u) => h.bin_training_value(u, v),
+                    None => {
+                        let k = h.digitize(v);
+                        (k, h.count_bin(k, v))
+                    }
+                };
                 *o = k as u32;
-                counts[j * nb + h.count_bin(k, v)] += 1;
+                counts[j * nb + bin] += 1;
             }
         }
         counts
@@ -361,34 +495,58 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
     Ok((hists, scores))
 }
 
-/// Static bins straight from column-major input (what pandas' `to_numpy` gives): a column at
-/// a time, read in memory order, with one reused buffer of bin indices, so the matrix is
-/// never copied or transposed. Histograms and scores equal [`fit_static`]'s (row scores are
-/// summed in feature order in both).
-fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> (Vec<Hist>, Vec<f64>) {
-    let n = columns.first().map_or(0, |c| c.len());
-    let nb = p.n_bins;
-    let mut scores = vec![0.0; n];
-    let mut bins = vec![0u32; n];
-    let mut hists = Vec::with_capacity(columns.len());
-    for col in columns {
-        let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-        let mut h = Hist::with_edges(Hist::static_edges(lo, hi, nb), p);
-        let mut counts = vec![0u32; nb];
-        for (&v, b) in col.iter().zip(bins.iter_mut()) {
-            let k = h.digitize(v);
-            *b = k as u32;
-            counts[h.count_bin(k, v)] += 1;
-        }
-        h.set_counts(&counts, n, p.alpha);
-        // As in `fit_static`: training values are in range, k = 0 (the minimum) takes bin 0.
-        let table: Vec<f64> = (0..=nb).map(|k| -h.log_density[k.saturating_sub(1)]).collect();
-        for (s, &k) in scores.iter_mut().zip(&bins) {
-            *s += table[k as usize];
-        }
-        hists.push(h);
+/// Cells above which the column-major static fit runs on the thread pool (binning costs a
+/// few nanoseconds a cell: below, waking a second thread costs more than it saves).
+const PARALLEL_COLUMN_CELLS: usize = 1 << 16;
+
+/// Static bins straight from column-major input (what pandas' `to_numpy` gives), so the matrix
+/// is never copied or transposed: each column (in parallel above [`PARALLEL_COLUMN_CELLS`])
+/// gets its range, edges, bin indices (kept as `u16`) and counts; then each row's score is
+/// summed over its features in feature order (in parallel by blocks of rows). Histograms and
+/// scores equal [`fit_static`]'s for any thread count. `None` when the bin codes do not fit
+/// `u16` (more than 32,766 bins).
+fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<Hist>, Vec<f64>)>> {
+    use rayon::prelude::*;
+    let (n, d, nb) = (columns.first().map_or(0, |c| c.len()), columns.len(), p.n_bins);
+    if 2 * (nb + 1) + 1 > usize::from(u16::MAX) {
+        return Ok(None);
     }
-    (hists, scores)
+    let pool = if n * d >= PARALLEL_COLUMN_CELLS && p.num_threads != Some(1) {
+        Some(super::detector::pool(p.num_threads)?)
+    } else {
+        None
+    };
+    // Column j's bin codes are bins[j * n..(j + 1) * n].
+    let mut bins = vec![0u16; n * d];
+    let fit_column = |(col, bins): (&&[f64], &mut [u16])| {
+        let (lo, hi) = reduce::min_max(col);
+        let mut h = Hist::with_edges(Hist::static_edges(lo, hi, nb), p);
+        let counts = h.bin_training_column(col, bins);
+        h.set_counts(&counts, n, p.alpha);
+        // Scores by code 2 k + e. Training values are in range: digitize index k = 0 (the
+        // minimum) takes bin 0, k in 1..=nb bin k - 1.
+        let table: Vec<f64> = (0..2 * (nb + 1)).map(|code| -h.log_density[(code / 2).saturating_sub(1)]).collect();
+        (h, table)
+    };
+    let fitted: Vec<(Hist, Vec<f64>)> = match &pool {
+        Some(pool) => pool.install(|| columns.par_iter().zip(bins.par_chunks_mut(n.max(1))).map(fit_column).collect()),
+        None => columns.iter().zip(bins.chunks_mut(n.max(1))).map(fit_column).collect(),
+    };
+    let mut scores = vec![0.0; n];
+    let sum_block = |(b, out): (usize, &mut [f64])| {
+        let first = b * BLOCK_ROWS;
+        for (j, (_, table)) in fitted.iter().enumerate() {
+            for (s, &k) in out.iter_mut().zip(&bins[j * n + first..]) {
+                *s += table[usize::from(k)];
+            }
+        }
+    };
+    match &pool {
+        Some(pool) => pool.install(|| scores.par_chunks_mut(BLOCK_ROWS).enumerate().for_each(sum_block)),
+        None => scores.chunks_mut(BLOCK_ROWS).enumerate().for_each(sum_block),
+    }
+    let hists = fitted.into_iter().map(|(h, _)| h).collect();
+    Ok(Some((hists, scores)))
 }
 
 /// The columns of a column-major (Fortran-order) matrix as slices; `None` for any other
@@ -439,7 +597,10 @@ impl Detector for Hbos {
         let (n, d) = check_fit_input(x, 1, "Hbos")?;
         crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
         let (hists, scores) = match (p.bins, column_slices(x)) {
-            (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p),
+            (BinMode::Static, Some(columns)) => match fit_static_columns(&columns, p)? {
+                Some(fitted) => fitted,
+                None => fit_static(x, p)?,
+            },
             (BinMode::Static, None) => fit_static(x, p)?,
             (BinMode::Dynamic, _) => fit_by_column(x, p)?,
         };
@@ -545,13 +706,47 @@ mod tests {
             col.iter().copied().chain(h.edges.iter().copied()).chain(near_edges).chain([-1e9, 1e9, -50.0, 1e-300]);
         for v in probes {
             assert_eq!(h.digitize(v), h.edges.partition_point(|&e| e < v), "{v}");
+            if (h.edges[0]..=h.edges[7]).contains(&v) {
+                let k = h.digitize(v);
+                assert_eq!(h.bin_training_value(h.uniform.unwrap(), v), (k, h.count_bin(k, v)), "{v}");
+            }
+        }
+        // The column binning (arithmetic for equal widths) against searches, on values at,
+        // just beside and between the edges, for several scales and bin counts.
+        for (offset, scale, n_bins) in
+            [(0.0, 1.0, 10), (-50.0, 0.37, 7), (1e9, 1e-3, 13), (0.0, 1e300, 10), (3.0, 0.0, 10)]
+        {
+            let base: Vec<f64> = (0..=1000).map(|i| offset + scale * f64::from(i)).collect();
+            let (h, _) = Hist::fit(&base, &HbosParams { n_bins, ..HbosParams::default() });
+            let (lo, hi) = (h.edges[0].max(base[0]), h.edges[n_bins].min(base[1000]));
+            let near = h.edges.iter().flat_map(|&e| [e, e.next_up(), e.next_down()]);
+            let col: Vec<f64> = base.iter().copied().chain(near).filter(|v| (lo..=hi).contains(v)).collect();
+            let mut codes = vec![0u16; col.len()];
+            let counts = h.bin_training_column(&col, &mut codes);
+            assert!(h.equal_width().is_some(), "the arithmetic path is taken for {:?}", h.edges);
+            for (&v, &code) in col.iter().zip(&codes) {
+                let k = h.edges.partition_point(|&e| e < v);
+                let on_edge = k <= n_bins && h.edges[k] == v;
+                assert_eq!(code, (2 * k + usize::from(on_edge)) as u16, "{v} in {:?}", h.edges);
+            }
+            let mut want = vec![0u32; n_bins];
+            col.iter().for_each(|&v| want[h.count_bin(h.digitize(v), v)] += 1);
+            assert_eq!(counts, want);
+        }
+        // Integer-valued columns land on edges exactly.
+        let ints: Vec<f64> = (0..=100).map(f64::from).collect();
+        let (h, _) = Hist::fit(&ints, &HbosParams::default());
+        for &v in &ints {
+            let k = h.digitize(v);
+            assert_eq!(h.bin_training_value(h.uniform.unwrap(), v), (k, h.count_bin(k, v)), "{v}");
         }
     }
 
     #[test]
     fn row_major_static_pass_equals_per_column_fit() {
         // Integer-valued columns (many values on edges), a constant column and a wide one.
-        let x = ndarray::Array2::from_shape_fn((5_003, 4), |(i, j)| match j {
+        // 20003 x 4 cells: the parallel column path too, with a ragged last block of rows.
+        let x = ndarray::Array2::from_shape_fn((20_003, 4), |(i, j)| match j {
             0 => (i % 11) as f64,
             1 => 3.0,
             2 => ((i * 7919) % 1013) as f64 * 1e6,
@@ -566,9 +761,12 @@ mod tests {
         let f_view = f_order.view();
         let columns = column_slices(&f_view).unwrap();
         assert!(column_slices(&x.view()).is_none());
-        let (from_columns, from_columns_scores) = fit_static_columns(&columns, &p);
-        assert_eq!(from_columns, row_major);
-        assert_eq!(from_columns_scores, row_major_scores);
+        for threads in [1, 2] {
+            let p = HbosParams { num_threads: Some(threads), ..p.clone() };
+            let (from_columns, from_columns_scores) = fit_static_columns(&columns, &p).unwrap().unwrap();
+            assert_eq!(from_columns, row_major);
+            assert_eq!(from_columns_scores, row_major_scores);
+        }
     }
 
     #[test]
