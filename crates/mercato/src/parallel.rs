@@ -39,3 +39,48 @@ pub(crate) fn pool(num_threads: Option<usize>) -> Result<Arc<rayon::ThreadPool>>
 
 /// Distinct thread counts whose pools [`pool`] keeps.
 const MAX_POOLS: usize = 4;
+
+/// Runs `work` on every task, on the calling thread and up to `pool.current_num_threads() - 1`
+/// of the pool's workers, tasks handed out one at a time in order.
+///
+/// For short parallel sections (a fit of a millisecond or less). `pool.install` with a
+/// parallel iterator hands the whole section to a sleeping worker, which must then wake a
+/// second one: two wake-ups in a row (tens of microseconds each on a virtual machine) before
+/// the second core does anything, while the calling thread waits idle. Here the caller starts
+/// on the first task at once and only the helpers are woken. Which thread runs a task never
+/// changes what the task computes, so results stay independent of the thread count.
+pub(crate) fn run_tasks<T: Send>(pool: &rayon::ThreadPool, tasks: Vec<T>, work: impl Fn(T) + Sync) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let helpers = pool.current_num_threads().min(tasks.len()).saturating_sub(1);
+    let slots: Vec<Mutex<Option<T>>> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let next = AtomicUsize::new(0);
+    let run = || {
+        while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+            // Each slot is taken once; a poisoned lock (a panicking task) still holds its value.
+            if let Some(task) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                work(task);
+            }
+        }
+    };
+    pool.in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| run());
+        }
+        run();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_tasks_runs_each_task_once() {
+        let p = pool(Some(2)).unwrap();
+        let mut out = vec![0usize; 100];
+        let tasks: Vec<(usize, &mut usize)> = out.iter_mut().enumerate().collect();
+        run_tasks(&p, tasks, |(i, o)| *o += i * i);
+        assert!(out.iter().enumerate().all(|(i, &o)| o == i * i));
+        run_tasks(&p, Vec::<usize>::new(), |_| unreachable!());
+    }
+}

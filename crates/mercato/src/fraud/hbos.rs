@@ -20,6 +20,7 @@ use super::detector::{
     Detector, Explanation, FitState,
 };
 use super::reduce;
+use crate::parallel::run_tasks;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -506,7 +507,6 @@ const PARALLEL_COLUMN_CELLS: usize = 1 << 16;
 /// scores equal [`fit_static`]'s for any thread count. `None` when the bin codes do not fit
 /// `u16` (more than 32,766 bins).
 fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<Hist>, Vec<f64>)>> {
-    use rayon::prelude::*;
     let (n, d, nb) = (columns.first().map_or(0, |c| c.len()), columns.len(), p.n_bins);
     if 2 * (nb + 1) + 1 > usize::from(u16::MAX) {
         return Ok(None);
@@ -528,10 +528,13 @@ fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<
         let table: Vec<f64> = (0..2 * (nb + 1)).map(|code| -h.log_density[(code / 2).saturating_sub(1)]).collect();
         (h, table)
     };
-    let fitted: Vec<(Hist, Vec<f64>)> = match &pool {
-        Some(pool) => pool.install(|| columns.par_iter().zip(bins.par_chunks_mut(n.max(1))).map(fit_column).collect()),
-        None => columns.iter().zip(bins.chunks_mut(n.max(1))).map(fit_column).collect(),
-    };
+    let mut fitted: Vec<Option<(Hist, Vec<f64>)>> = vec![None; d];
+    let jobs = columns.iter().zip(bins.chunks_mut(n.max(1))).zip(fitted.iter_mut());
+    match &pool {
+        Some(pool) => run_tasks(pool, jobs.collect(), |(job, out)| *out = Some(fit_column(job))),
+        None => jobs.for_each(|(job, out)| *out = Some(fit_column(job))),
+    }
+    let fitted: Vec<(Hist, Vec<f64>)> = fitted.into_iter().flatten().collect();
     let mut scores = vec![0.0; n];
     let sum_block = |(b, out): (usize, &mut [f64])| {
         let first = b * BLOCK_ROWS;
@@ -542,7 +545,7 @@ fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<
         }
     };
     match &pool {
-        Some(pool) => pool.install(|| scores.par_chunks_mut(BLOCK_ROWS).enumerate().for_each(sum_block)),
+        Some(pool) => run_tasks(pool, scores.chunks_mut(BLOCK_ROWS).enumerate().collect(), sum_block),
         None => scores.chunks_mut(BLOCK_ROWS).enumerate().for_each(sum_block),
     }
     let hists = fitted.into_iter().map(|(h, _)| h).collect();

@@ -15,19 +15,20 @@
 //! (ties share the largest rank). A row scored later is treated as if appended to the training
 //! data, as PyOD does in `decision_function`: `F = (count + 1) / (n + 1)`, so an unseen extreme
 //! value gets a large but finite score. Scoring one row costs `O(d log n)` (binary searches in
-//! the stored sorted columns), no allocation; fit costs `O(d n log n)`; memory `n d` floats.
+//! the stored sorted columns), no allocation; fit costs `O(d n)` (each column ranked through a
+//! hash table of its distinct values when it has few, else a radix sort); memory `n d` floats.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use ndarray::{Array1, ArrayView2};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::detector::{
     check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, score_rows_parallel,
     Detector, Explanation, FitState,
 };
+use crate::parallel::run_tasks;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -185,10 +186,8 @@ impl Ecdf {
                 per_feature.clear();
                 per_feature.resize(n * d, 0.0);
                 let jobs: Vec<_> = columns.into_iter().zip(per_feature.chunks_mut(n)).collect();
-                pool(num_threads)?.install(|| {
-                    jobs.into_par_iter().for_each(|((j, (col, sk)), out)| {
-                        with_scratch(column_bytes, |scratch| fit_column(scratch, j, col, sk, out))
-                    })
+                run_tasks(&*pool(num_threads)?, jobs, |((j, (col, sk)), out)| {
+                    with_scratch(column_bytes, |scratch| fit_column(scratch, j, col, sk, out))
                 });
                 for col in per_feature.chunks_exact(n) {
                     for (s, o) in scores.iter_mut().zip(col) {
