@@ -55,6 +55,22 @@ fn fit_and_score(c: &mut Criterion) {
             })
         });
     }
+    // The empirical-distribution detectors on the two other common shapes of input: a
+    // column-major matrix (pandas' `to_numpy`, read in place) and few distinct values per
+    // column (codes, counts, rounded amounts: the hash-table path of ECOD/COPOD).
+    let column_major = x.t().as_standard_layout().into_owned().reversed_axes();
+    let rounded = x.mapv(|v| (v * 50.0).round());
+    for (name, det) in detectors().into_iter().filter(|(n, _)| matches!(*n, "ecod" | "copod" | "hbos")) {
+        for (label, input) in [("10000x16-column-major", &column_major), ("10000x16-101-values", &rounded)] {
+            group.bench_with_input(BenchmarkId::new(name, label), input, |b, x| {
+                b.iter(|| {
+                    let mut d = det.clone();
+                    d.fit(&x.view()).expect("fit");
+                    black_box(d.decision_scores().expect("scores").len())
+                })
+            });
+        }
+    }
     group.finish();
 
     let mut group = c.benchmark_group("fraud_score");

@@ -39,7 +39,7 @@ pub enum BinMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HbosParams {
-    /// Bins per feature (default 10).
+    /// Bins per feature (default 10; at most [`MAX_BINS`]).
     pub n_bins: usize,
     /// Regulariser added to densities before the log (default 0.1).
     pub alpha: f64,
@@ -71,10 +71,6 @@ struct Hist {
     /// arithmetic plus a rounding fix-up instead of a binary search.
     #[serde(skip)]
     uniform: Option<(f64, f64, f64)>,
-    /// The edges between `-inf` and `+inf` (`padded[k] = edges[k - 1]`): the branch-free
-    /// binning of training values reads both neighbours of any index without bounds logic.
-    #[serde(skip)]
-    padded: Vec<f64>,
 }
 
 impl Hist {
@@ -109,8 +105,7 @@ impl Hist {
 
     /// A histogram with these edges and no counts yet.
     fn with_edges(edges: Vec<f64>, p: &HbosParams) -> Hist {
-        let mut hist =
-            Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None, padded: Vec::new() };
+        let mut hist = Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None };
         if p.bins == BinMode::Static {
             hist.set_uniform();
         }
@@ -163,27 +158,6 @@ impl Hist {
         let nb = self.edges.len() - 1;
         let range = self.edges[nb] - self.edges[0];
         self.uniform = (range > 0.0 && range.is_finite()).then(|| (self.edges[0], nb as f64 / range, nb as f64));
-        self.padded = [f64::NEG_INFINITY].iter().chain(&self.edges).chain(&[f64::INFINITY]).copied().collect();
-    }
-
-    /// [`Hist::digitize`] and [`Hist::count_bin`] of a training value (within
-    /// `[edges[0], edges[nb]]`) of equal-width bins, without branches on the data: integer-
-    /// valued columns put many values on edges, and a branch per rounding fix-up mispredicts.
-    /// Returns `(digitize index, counting bin)`.
-    #[inline]
-    fn bin_training_value(&self, (e0, inv_w, nb_f): (f64, f64, f64), v: f64) -> (usize, usize) {
-        let (padded, nb) = (&self.padded, self.edges.len() - 1);
-        let g = (v - e0) * inv_w;
-        // `as usize` saturates (g >= 0 for training values anyway).
-        let mut k = if g < nb_f { g as usize + 1 } else { nb + 1 };
-        // Rounding puts v at most one bin off: one step each way.
-        k -= usize::from(padded[k] >= v);
-        k += usize::from(padded[k + 1] < v);
-        if !(padded[k] < v && v <= padded[k + 1]) {
-            k = self.edges.partition_point(|&e| e < v); // bins narrower than rounding: never seen
-        }
-        let count_bin = (k + usize::from(padded[k + 1] == v)).saturating_sub(1).min(nb - 1);
-        (k, count_bin)
     }
 
     /// Bins a training column (values within `[edges[0], edges[nb]]`): writes each value's
@@ -216,6 +190,13 @@ impl Hist {
             partial[usize::from(bin_of_code[usize::from(code)])][0] += 1;
         }
         partial.iter().map(|p| p.iter().sum()).collect()
+    }
+
+    /// Each training-value code's score (see [`Hist::bin_training_column`]). Training values
+    /// are in range: digitize index k = 0 (the minimum) takes bin 0, k in 1..=nb bin k - 1.
+    fn training_score_table(&self) -> Vec<f64> {
+        let nb = self.log_density.len();
+        (0..2 * (nb + 1)).map(|code| -self.log_density[(code / 2).saturating_sub(1)]).collect()
     }
 
     /// The edges as [`EqualWidth`] when they are exactly `first + i * step` (as
@@ -394,13 +375,16 @@ impl Hbos {
     }
 }
 
+/// Most bins per feature: a training value's bin code `2 k + e` (see
+/// [`Hist::bin_training_column`]) is kept as a `u16`.
+pub const MAX_BINS: usize = (u16::MAX as usize - 3) / 2;
+
 /// Rows per block of the row-major passes of [`fit_static`] (blocks are the unit of
 /// parallel work; their boundaries do not depend on the thread count).
 const BLOCK_ROWS: usize = 2048;
 
-/// Cells above which fitting runs on the thread pool (as ECOD's: below, a few milliseconds of
-/// work, one thread is as fast as waking others on a loaded machine).
-const PARALLEL_CELLS: usize = 1 << 18;
+/// Cells above which the row-major and dynamic-bin fits run on the thread pool.
+const PARALLEL_CELLS: usize = 1 << 16;
 
 /// Runs `f(first row, rows, out)` on each block of `BLOCK_ROWS` rows (row-major `data`, `d`
 /// columns) with the matching block of `out` (`per_row` values per row), on `parallel` when
@@ -413,12 +397,16 @@ fn for_blocks<T: Send, O: Send>(
     parallel: Option<&rayon::ThreadPool>,
     f: impl Fn(usize, &[f64], &mut [O]) -> T + Sync,
 ) -> Vec<T> {
-    use rayon::prelude::*;
     let (a, b) = (BLOCK_ROWS * d, BLOCK_ROWS * per_row);
     let f = |(i, (x, o)): (usize, (&[f64], &mut [O]))| f(i * BLOCK_ROWS, x, o);
+    let blocks = data.chunks(a).zip(out.chunks_mut(b)).enumerate();
     match parallel {
-        Some(pool) => pool.install(|| data.par_chunks(a).zip(out.par_chunks_mut(b)).enumerate().map(f).collect()),
-        None => data.chunks(a).zip(out.chunks_mut(b)).enumerate().map(f).collect(),
+        Some(pool) => {
+            let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(data.len().div_ceil(a)).collect();
+            run_tasks(pool, blocks.zip(results.iter_mut()).collect(), |(block, r)| *r = Some(f(block)));
+            results.into_iter().flatten().collect()
+        }
+        None => blocks.map(f).collect(),
     }
 }
 
@@ -454,23 +442,22 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
             Hist::with_edges(Hist::static_edges(lo, hi, p.n_bins), p)
         })
         .collect();
-    // 2. Bin every value (digitize index kept for the scores) and count (integer sums: exact
-    // in any order).
+    // 2. Bin every value and count (integer sums: exact in any order). Each block's columns
+    // are gathered into a small buffer and binned as in the column-major path; the block's
+    // codes are stored column by column: column j of the block starting at row r, of `len`
+    // rows, is codes[r * d + j * len..][..len].
     let nb = p.n_bins;
-    let mut bins = vec![0u32; n * d];
-    let counts = for_blocks(&data, d, &mut bins, d, pool, |_, rows, out| {
+    let mut codes = vec![0u16; n * d];
+    let counts = for_blocks(&data, d, &mut codes, d, pool, |_, rows, out| {
+        let len = rows.len() / d;
+        let mut column = vec![0.0; len];
         let mut counts = vec![0u32; d * nb];
-        for (row, out) in rows.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            for (j, ((h, &v), o)) in hists.iter().zip(row).zip(out.iter_mut()).enumerate() {
-                let (k, bin) = match h.uniform {
-                    Some(u) => h.bin_training_value(u, v),
-                    None => {
-                        let k = h.digitize(v);
-                        (k, h.count_bin(k, v))
-                    }
-                };
-                *o = k as u32;
-                counts[j * nb + bin] += 1;
+        for (j, (h, out)) in hists.iter().zip(out.chunks_exact_mut(len)).enumerate() {
+            for (c, row) in column.iter_mut().zip(rows.chunks_exact(d)) {
+                *c = row[j];
+            }
+            for (total, c) in counts[j * nb..(j + 1) * nb].iter_mut().zip(h.bin_training_column(&column, out)) {
+                *total += c;
             }
         }
         counts
@@ -479,18 +466,18 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
         let total: Vec<u32> = (0..nb).map(|b| counts.iter().map(|c| c[j * nb + b]).sum()).collect();
         h.set_counts(&total, n, p.alpha);
     }
-    // 3. Scores, summed per row in feature order (as `row_score`). A training value lies in
-    // [edges[0], edges[nb]], so `score_digitized` reduces to a lookup by digitize index:
-    // k = 0 (the minimum itself) takes bin 0, k in 1..=nb bin k - 1.
-    let width = nb + 1;
-    let table: Vec<f64> =
-        hists.iter().flat_map(|h| (0..width).map(move |k| -h.log_density[k.saturating_sub(1)])).collect();
+    // 3. Scores, summed per row in feature order (as `row_score`).
+    let width = 2 * (nb + 1);
+    let table: Vec<f64> = hists.iter().flat_map(Hist::training_score_table).collect();
     let mut scores = vec![0.0; n];
-    let (bins, table) = (&bins, &table);
+    let (codes, table) = (&codes, &table);
     for_blocks(&data, d, &mut scores, 1, pool, |first_row, rows, out| {
-        for (i, s) in (first_row..first_row + rows.len() / d).zip(out.iter_mut()) {
-            let k = &bins[i * d..(i + 1) * d];
-            *s = k.iter().zip(table.chunks_exact(width)).map(|(&k, t)| t[k as usize]).sum();
+        let len = rows.len() / d;
+        let block = &codes[first_row * d..first_row * d + len * d];
+        for (t, column) in table.chunks_exact(width).zip(block.chunks_exact(len)) {
+            for (s, &code) in out.iter_mut().zip(column) {
+                *s += t[usize::from(code)];
+            }
         }
     });
     Ok((hists, scores))
@@ -504,13 +491,9 @@ const PARALLEL_COLUMN_CELLS: usize = 1 << 16;
 /// is never copied or transposed: each column (in parallel above [`PARALLEL_COLUMN_CELLS`])
 /// gets its range, edges, bin indices (kept as `u16`) and counts; then each row's score is
 /// summed over its features in feature order (in parallel by blocks of rows). Histograms and
-/// scores equal [`fit_static`]'s for any thread count. `None` when the bin codes do not fit
-/// `u16` (more than 32,766 bins).
-fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<Hist>, Vec<f64>)>> {
+/// scores equal [`fit_static`]'s for any thread count.
+fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64>)> {
     let (n, d, nb) = (columns.first().map_or(0, |c| c.len()), columns.len(), p.n_bins);
-    if 2 * (nb + 1) + 1 > usize::from(u16::MAX) {
-        return Ok(None);
-    }
     let pool = if n * d >= PARALLEL_COLUMN_CELLS && p.num_threads != Some(1) {
         Some(super::detector::pool(p.num_threads)?)
     } else {
@@ -523,9 +506,7 @@ fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<
         let mut h = Hist::with_edges(Hist::static_edges(lo, hi, nb), p);
         let counts = h.bin_training_column(col, bins);
         h.set_counts(&counts, n, p.alpha);
-        // Scores by code 2 k + e. Training values are in range: digitize index k = 0 (the
-        // minimum) takes bin 0, k in 1..=nb bin k - 1.
-        let table: Vec<f64> = (0..2 * (nb + 1)).map(|code| -h.log_density[(code / 2).saturating_sub(1)]).collect();
+        let table = h.training_score_table();
         (h, table)
     };
     let mut fitted: Vec<Option<(Hist, Vec<f64>)>> = vec![None; d];
@@ -549,7 +530,7 @@ fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<Option<(Vec<
         None => scores.chunks_mut(BLOCK_ROWS).enumerate().for_each(sum_block),
     }
     let hists = fitted.into_iter().map(|(h, _)| h).collect();
-    Ok(Some((hists, scores)))
+    Ok((hists, scores))
 }
 
 /// The columns of a column-major (Fortran-order) matrix as slices; `None` for any other
@@ -593,17 +574,14 @@ fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<
 impl Detector for Hbos {
     fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
         let p = &self.params;
-        crate::ensure!(p.n_bins >= 1, "n_bins must be at least 1, got 0");
+        crate::ensure!((1..=MAX_BINS).contains(&p.n_bins), "n_bins must be between 1 and {MAX_BINS}, got {}", p.n_bins);
         crate::ensure!(p.alpha > 0.0 && p.alpha.is_finite(), "alpha must be positive, got {}", p.alpha);
         crate::ensure!(p.tol >= 0.0 && p.tol.is_finite(), "tol must be non-negative, got {}", p.tol);
         check_contamination(p.contamination)?;
         let (n, d) = check_fit_input(x, 1, "Hbos")?;
         crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
         let (hists, scores) = match (p.bins, column_slices(x)) {
-            (BinMode::Static, Some(columns)) => match fit_static_columns(&columns, p)? {
-                Some(fitted) => fitted,
-                None => fit_static(x, p)?,
-            },
+            (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p)?,
             (BinMode::Static, None) => fit_static(x, p)?,
             (BinMode::Dynamic, _) => fit_by_column(x, p)?,
         };
@@ -709,10 +687,6 @@ mod tests {
             col.iter().copied().chain(h.edges.iter().copied()).chain(near_edges).chain([-1e9, 1e9, -50.0, 1e-300]);
         for v in probes {
             assert_eq!(h.digitize(v), h.edges.partition_point(|&e| e < v), "{v}");
-            if (h.edges[0]..=h.edges[7]).contains(&v) {
-                let k = h.digitize(v);
-                assert_eq!(h.bin_training_value(h.uniform.unwrap(), v), (k, h.count_bin(k, v)), "{v}");
-            }
         }
         // The column binning (arithmetic for equal widths) against searches, on values at,
         // just beside and between the edges, for several scales and bin counts.
@@ -735,13 +709,6 @@ mod tests {
             let mut want = vec![0u32; n_bins];
             col.iter().for_each(|&v| want[h.count_bin(h.digitize(v), v)] += 1);
             assert_eq!(counts, want);
-        }
-        // Integer-valued columns land on edges exactly.
-        let ints: Vec<f64> = (0..=100).map(f64::from).collect();
-        let (h, _) = Hist::fit(&ints, &HbosParams::default());
-        for &v in &ints {
-            let k = h.digitize(v);
-            assert_eq!(h.bin_training_value(h.uniform.unwrap(), v), (k, h.count_bin(k, v)), "{v}");
         }
     }
 
@@ -766,7 +733,7 @@ mod tests {
         assert!(column_slices(&x.view()).is_none());
         for threads in [1, 2] {
             let p = HbosParams { num_threads: Some(threads), ..p.clone() };
-            let (from_columns, from_columns_scores) = fit_static_columns(&columns, &p).unwrap().unwrap();
+            let (from_columns, from_columns_scores) = fit_static_columns(&columns, &p).unwrap();
             assert_eq!(from_columns, row_major);
             assert_eq!(from_columns_scores, row_major_scores);
         }
@@ -800,6 +767,8 @@ mod tests {
             assert_eq!(back, h);
         }
         assert!(Hbos::new().n_bins(0).fit(&x.view()).is_err());
+        assert!(Hbos::new().n_bins(MAX_BINS + 1).fit(&x.view()).unwrap_err().to_string().contains("n_bins"));
+        assert!(Hbos::new().n_bins(MAX_BINS).fit(&x.view()).is_ok());
         let mut h = Hbos::new();
         h.fit(&x.view()).unwrap();
         assert!(h.score_one(&[1.0]).is_err());
