@@ -375,8 +375,8 @@ impl Hbos {
     }
 }
 
-/// Most bins per feature: a training value's bin code `2 k + e` (see
-/// [`Hist::bin_training_column`]) is kept as a `u16`.
+/// Most bins per feature: fitting keeps each training value's bin code (twice its bin index,
+/// plus one when it lies on an edge) as a `u16`.
 pub const MAX_BINS: usize = (u16::MAX as usize - 3) / 2;
 
 /// Rows per block of the row-major passes of [`fit_static`] (blocks are the unit of
