@@ -321,14 +321,18 @@ class COPOD(_EcdfDetector):
 
 
 class HBOS(BaseDetector):
-    """Histogram-based outlier score (as PyOD; ``bins="dynamic"`` for equal-frequency bins)."""
+    """Histogram-based outlier score (as PyOD).
+
+    ``n_bins`` is a number of equal-width bins, or ``"auto"`` to choose it per feature by the
+    Birgé–Rozenholc criterion, as PyOD; ``bins="dynamic"`` gives equal-frequency bins instead.
+    """
 
     _kind = "hbos"
     _param_names = ("n_bins", "alpha", "tol", "bins", "contamination", "num_threads")
 
     def __init__(
         self,
-        n_bins: int = 10,
+        n_bins: int | str = 10,
         alpha: float = 0.1,
         tol: float = 0.5,
         bins: str = "static",
@@ -343,13 +347,16 @@ class HBOS(BaseDetector):
         self.num_threads = num_threads
 
     def _rust_params(self) -> dict:
-        if self.bins not in ("static", "dynamic"):
-            raise ValueError(f"bins must be 'static' or 'dynamic', got {self.bins!r}")
+        if self.bins not in ("static", "dynamic", "auto"):
+            raise ValueError(f"bins must be 'static', 'dynamic' or 'auto', got {self.bins!r}")
+        auto = isinstance(self.n_bins, str) and self.n_bins.lower() == "auto"
+        if auto and self.bins == "dynamic":
+            raise ValueError("n_bins='auto' chooses equal-width bins: it cannot be combined with bins='dynamic'")
         return {
-            "n_bins": _check_int("n_bins", self.n_bins),
+            "n_bins": 10 if auto else _check_int("n_bins", self.n_bins),
             "alpha": float(self.alpha),
             "tol": float(self.tol),
-            "bins": self.bins,
+            "bins": "auto" if auto else self.bins,
             "contamination": _check_contamination(self.contamination),
             "num_threads": _check_threads(self.num_threads),
         }

@@ -79,17 +79,17 @@ class ECOD(_EcdfDetector): ...
 class COPOD(_EcdfDetector): ...
 
 class HBOS(BaseDetector):
-    n_bins: int
+    n_bins: int | Literal["auto"]
     alpha: float
     tol: float
-    bins: Literal["static", "dynamic"]
+    bins: Literal["static", "dynamic", "auto"]
     num_threads: int | None
     def __init__(
         self,
-        n_bins: int = 10,
+        n_bins: int | Literal["auto"] = 10,
         alpha: float = 0.1,
         tol: float = 0.5,
-        bins: Literal["static", "dynamic"] = "static",
+        bins: Literal["static", "dynamic", "auto"] = "static",
         contamination: float = 0.1,
         num_threads: int | None = None,
     ) -> None: ...

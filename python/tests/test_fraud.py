@@ -133,6 +133,24 @@ def test_bad_input_raises_value_error(blob):
         det.predict_proba(X, method="softmax")
 
 
+def test_hbos_auto_bins(blob):
+    X, _ = blob
+    det = fraud.HBOS(n_bins="auto").fit(X)
+    same = fraud.HBOS(bins="auto", n_bins=3).fit(X)
+    np.testing.assert_array_equal(det.decision_scores_, same.decision_scores_)
+    fixed = fraud.HBOS(n_bins=10).fit(X)
+    assert not np.array_equal(det.decision_scores_, fixed.decision_scores_)
+    back = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
+    assert back.get_params()["n_bins"] == "auto"
+    with pytest.raises(ValueError, match="dynamic"):
+        fraud.HBOS(n_bins="auto", bins="dynamic").fit(X)
+    with pytest.raises(ValueError, match="n_bins"):
+        fraud.HBOS(n_bins=40_000).fit(X)
+    with pytest.raises(ValueError, match="bins"):
+        fraud.HBOS(bins="fixed").fit(X)
+
+
 def test_constant_columns_are_handled():
     X = np.column_stack([np.arange(50.0), np.full(50, 3.0)])
     for make in ALL:

@@ -33,6 +33,9 @@ pub enum BinMode {
     Static,
     /// Equal-frequency bins (quantile edges; duplicate edges merged).
     Dynamic,
+    /// Equal-width bins, their number chosen per feature by the Birgé–Rozenholc criterion,
+    /// as PyOD's `n_bins="auto"` (`n_bins` is then ignored); see [`auto_bin_count`].
+    Auto,
 }
 
 /// Hyper-parameters of [`Hbos`] (names as PyOD's).
@@ -106,7 +109,7 @@ impl Hist {
     /// A histogram with these edges and no counts yet.
     fn with_edges(edges: Vec<f64>, p: &HbosParams) -> Hist {
         let mut hist = Hist { edges, log_density: Vec::new(), outside: p.alpha.log2(), uniform: None };
-        if p.bins == BinMode::Static {
+        if p.bins != BinMode::Dynamic {
             hist.set_uniform();
         }
         hist
@@ -139,6 +142,7 @@ impl Hist {
         let edges = match p.bins {
             BinMode::Static => Self::static_edges(lo, hi, p.n_bins),
             BinMode::Dynamic => Self::dynamic_edges(col, lo, hi, p.n_bins),
+            BinMode::Auto => Self::static_edges(lo, hi, auto_bin_count(col)),
         };
         let mut hist = Self::with_edges(edges, p);
         let mut counts = vec![0u32; hist.edges.len() - 1];
@@ -271,6 +275,42 @@ impl Hist {
         };
         -ld
     }
+}
+
+/// The bin count PyOD's `n_bins="auto"` chooses for a column (`get_optimal_n_bins`, after
+/// Birgé & Rozenholc 2006): the `b` in `1..max(2, ⌊√n⌋)` maximising
+/// `Σ_bins [h ln(b h / n + 1) - (b - 1 + ln(b)^2.5)]` over the equal-width histogram `h` of
+/// `b` bins (the penalty inside the sum, as PyOD has it), the first on ties. The column is
+/// sorted once; each candidate's counts are then differences of binary searches for its
+/// edges, `O(n log n)` in all instead of a histogram pass per candidate.
+pub fn auto_bin_count(col: &[f64]) -> usize {
+    let n = col.len();
+    let mut sorted = col.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let (lo, hi) = match (sorted.first(), sorted.last()) {
+        (Some(&lo), Some(&hi)) => (lo, hi),
+        _ => return 1,
+    };
+    let upper = ((n as f64).sqrt() as usize).max(2);
+    let below = |e: f64| sorted.partition_point(|&v| v < e);
+    let mut best = (f64::NEG_INFINITY, 1);
+    let mut terms = Vec::with_capacity(upper);
+    for b in 1..upper {
+        let edges = Hist::static_edges(lo, hi, b);
+        let penalty = (b - 1) as f64 + (b as f64).ln().powf(2.5);
+        // As `numpy.histogram`: bins [e_i, e_i+1), the last one closed.
+        terms.clear();
+        terms.extend((0..b).map(|i| {
+            let end = if i + 1 == b { n } else { below(edges[i + 1]) };
+            let h = (end - below(edges[i])) as f64;
+            h * ((b as f64 * h) / n as f64 + 1.0).ln() - penalty
+        }));
+        let likelihood = reduce::pairwise_sum(&terms, |t| t);
+        if likelihood > best.0 {
+            best = (likelihood, b);
+        }
+    }
+    best.1
 }
 
 /// Equal-width edges `first + i * step` (`i < nb`) and `last`, as [`Hist::static_edges`].
@@ -542,7 +582,8 @@ fn column_slices<'a>(x: &'a ArrayView2<'_, f64>) -> Option<Vec<&'a [f64]>> {
     x.columns().into_iter().map(|c| c.to_slice()).collect()
 }
 
-/// Fits column by column (dynamic bins need each column sorted).
+/// Fits column by column (dynamic bins need each column sorted, automatic bin counts differ
+/// by column).
 fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64>)> {
     let d = x.ncols();
     let tol = p.tol;
@@ -583,7 +624,7 @@ impl Detector for Hbos {
         let (hists, scores) = match (p.bins, column_slices(x)) {
             (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p)?,
             (BinMode::Static, None) => fit_static(x, p)?,
-            (BinMode::Dynamic, _) => fit_by_column(x, p)?,
+            (BinMode::Dynamic | BinMode::Auto, _) => fit_by_column(x, p)?,
         };
         self.state = Some(FitState::new(d, scores, p.contamination)?);
         self.hists = Some(hists);
@@ -642,7 +683,7 @@ impl Persist for Hbos {
         if hists.len() != state.n_features || !hists.iter().all(valid) {
             return Err(Error::format("fraud.hbos: histograms do not match the features or are malformed"));
         }
-        if params.bins == BinMode::Static {
+        if params.bins != BinMode::Dynamic {
             hists.iter_mut().for_each(Hist::set_uniform);
         }
         Ok(Hbos { params, hists: Some(hists), state: Some(state) })
@@ -713,6 +754,28 @@ mod tests {
     }
 
     #[test]
+    fn auto_bin_counts_are_pyods() {
+        // pyod.utils.utility.get_optimal_n_bins (PyOD 3.6.7) on the same columns.
+        let lin: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0).collect();
+        let squares: Vec<f64> = (0..500).map(|i| ((i % 11) * (i % 11)) as f64 * 1.5).chain([300.0, 310.0]).collect();
+        let exp: Vec<f64> = (0..2000).map(|i| (((i * 31) % 97) as f64 / 20.0).exp()).collect();
+        assert_eq!(auto_bin_count(&lin), 1);
+        assert_eq!(auto_bin_count(&squares), 4);
+        assert_eq!(auto_bin_count(&exp), 9);
+        assert_eq!(auto_bin_count(&[3.0; 50]), 3);
+        assert_eq!(auto_bin_count(&[1.0]), 1);
+        // Each feature gets its own count; scoring uses that feature's histogram.
+        let x = ndarray::Array2::from_shape_fn((2000, 2), |(i, j)| if j == 0 { exp[i] } else { lin[i % 1000] });
+        let mut h = Hbos::new().bins(BinMode::Auto);
+        h.fit(&x.view()).unwrap();
+        let bins: Vec<usize> = h.hists().unwrap().iter().map(|h| h.log_density.len()).collect();
+        assert_eq!(bins, [9, 1]);
+        let direct = h.score(&x.view()).unwrap();
+        let train = h.decision_scores().unwrap();
+        assert!(direct.iter().zip(train).all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+
+    #[test]
     fn row_major_static_pass_equals_per_column_fit() {
         // Integer-valued columns (many values on edges), a constant column and a wide one.
         // 20003 x 4 cells: the parallel column path too, with a ragged last block of rows.
@@ -755,7 +818,7 @@ mod tests {
     #[test]
     fn dynamic_bins_constant_columns_and_errors() {
         let x = array![[1.0, 3.0], [2.0, 3.0], [3.0, 3.0], [4.0, 3.0], [50.0, 3.0]];
-        for mode in [BinMode::Static, BinMode::Dynamic] {
+        for mode in [BinMode::Static, BinMode::Dynamic, BinMode::Auto] {
             let mut h = Hbos::new().n_bins(2).bins(mode);
             h.fit(&x.view()).unwrap();
             assert!(h.decision_scores().unwrap().iter().all(|v| v.is_finite()), "{mode:?}");
