@@ -408,6 +408,34 @@ mod tests {
     }
 
     #[test]
+    fn large_and_small_columns_agree_with_binary_searches() {
+        // 180k rows: scratch above the kept size (fresh per fit); a few-valued column (hash
+        // table), a continuous one (radix sort) and a column-major copy; 1 and 2 threads.
+        let n = 180_000;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| match j {
+            0 => ((i * 7919) % 37) as f64 - 18.0,
+            1 => ((i * 104_729) % 99_991) as f64 * 1e-3 - 20.0,
+            _ => (((i * 31) % 1000) as f64 * 0.37).sin(),
+        });
+        assert!(n * Ranker::BYTES_PER_ROW > KEPT_SCRATCH_BYTES);
+        let f_order = x.t().as_standard_layout().into_owned().reversed_axes();
+        let mut fits = Vec::new();
+        for (input, threads) in [(x.view(), 1), (x.view(), 2), (f_order.view(), 2)] {
+            let mut e = Ecod::new().num_threads(Some(threads));
+            e.fit(&input).unwrap();
+            fits.push(e);
+        }
+        assert_eq!(fits[0].decision_scores().unwrap(), fits[1].decision_scores().unwrap());
+        assert_eq!(fits[0].decision_scores().unwrap(), fits[2].decision_scores().unwrap());
+        let m = fits[0].model.as_ref().unwrap();
+        for i in (0..n).step_by(997) {
+            let row = x.row(i).to_vec();
+            let direct = m.row_score(Rule::Ecod, &row, 0);
+            assert!((direct - fits[0].decision_scores().unwrap()[i]).abs() < 1e-9, "row {i}");
+        }
+    }
+
+    #[test]
     fn constant_columns_and_bad_input() {
         let x = array![[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [4.0, 7.0]];
         let mut e = Ecod::new();
