@@ -13,9 +13,11 @@
 //! * **Otherwise** a least-significant-digit radix sort of the row ids by value. Each entry packs
 //!   the high 32 bits of the value's order key (sign, exponent, 20 mantissa bits), minus the
 //!   column's smallest, with its row into one `u64`; only as many digits as that range needs are
-//!   sorted (up to 11 bits each, fewer for short columns, so the counters fit the cache); the
-//!   rare runs equal on those bits but holding different values (relative differences below
-//!   about 1e-6) are then sorted on the full key.
+//!   sorted (up to 11 bits each, fewer for short columns, so the counters fit the cache). The
+//!   rare neighbours equal on those bits but out of order (relative differences below about
+//!   1e-6) are put in place by insertion while the sorted column is written (should a column
+//!   have many, its runs are sorted on the full key instead); the ranks then come from two
+//!   branch-free passes over the sorted column.
 //!
 //! Both give bit-identical results (tested against each other and against a comparison sort).
 
