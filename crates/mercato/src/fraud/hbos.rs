@@ -70,10 +70,10 @@ struct Hist {
     log_density: Vec<f64>,
     /// `log2(alpha)`: the score of a value far outside the training range.
     outside: f64,
-    /// `(first edge, bins / range, bins)` when the edges are equal width: binning is then
-    /// arithmetic plus a rounding fix-up instead of a binary search.
+    /// The edges as arithmetic when they are equal width (static and automatic bins):
+    /// binning is then arithmetic plus a rounding fix-up instead of a binary search.
     #[serde(skip)]
-    uniform: Option<(f64, f64, f64)>,
+    uniform: Option<EqualWidth>,
 }
 
 impl Hist {
@@ -138,7 +138,7 @@ impl Hist {
     /// Fits the histogram of `col`; also returns each value's `digitize` index, so the
     /// training scores need no second binning pass.
     fn fit(col: &[f64], p: &HbosParams) -> (Hist, Vec<u32>) {
-        let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = reduce::min_max(col);
         let edges = match p.bins {
             BinMode::Static => Self::static_edges(lo, hi, p.n_bins),
             BinMode::Dynamic => Self::dynamic_edges(col, lo, hi, p.n_bins),
@@ -161,7 +161,13 @@ impl Hist {
     fn set_uniform(&mut self) {
         let nb = self.edges.len() - 1;
         let range = self.edges[nb] - self.edges[0];
-        self.uniform = (range > 0.0 && range.is_finite()).then(|| (self.edges[0], nb as f64 / range, nb as f64));
+        self.uniform = (range > 0.0 && range.is_finite()).then(|| EqualWidth {
+            first: self.edges[0],
+            step: range / nb as f64, // as `static_edges`
+            last: self.edges[nb],
+            bins_per_unit: nb as f64 / range,
+            nb: nb as f64,
+        });
     }
 
     /// Bins a training column (values within `[edges[0], edges[nb]]`): writes each value's
@@ -207,15 +213,7 @@ impl Hist {
     /// `static_edges` makes them) and well conditioned: the arithmetic binning path.
     fn equal_width(&self) -> Option<EqualWidth> {
         let nb = self.edges.len() - 1;
-        let (e0, _, _) = self.uniform?;
-        let u = EqualWidth {
-            first: e0,
-            step: (self.edges[nb] - e0) / nb as f64, // as `static_edges`
-            last: self.edges[nb],
-            bins_per_unit: nb as f64 / (self.edges[nb] - e0),
-            nb: nb as f64,
-        };
-        (u.well_conditioned() && (0..=nb).all(|i| u.edge(i as f64) == self.edges[i])).then_some(u)
+        self.uniform.filter(|u| u.well_conditioned() && (0..=nb).all(|i| u.edge(i as f64) == self.edges[i]))
     }
 
     /// `numpy.digitize(v, edges, right=True)`: the number of edges strictly below `v`.
@@ -223,8 +221,8 @@ impl Hist {
     fn digitize(&self, v: f64) -> usize {
         let nb = self.edges.len() - 1;
         match self.uniform {
-            Some((e0, inv_w, nb_f)) => {
-                let g = (v - e0) * inv_w;
+            Some(EqualWidth { first, bins_per_unit, nb: nb_f, .. }) => {
+                let g = (v - first) * bins_per_unit;
                 // `as i64` truncates in one instruction (g is in [0, nb) on this branch).
                 let mut k = if g < 0.0 {
                     0
@@ -314,7 +312,7 @@ pub fn auto_bin_count(col: &[f64]) -> usize {
 }
 
 /// Equal-width edges `first + i * step` (`i < nb`) and `last`, as [`Hist::static_edges`].
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct EqualWidth {
     first: f64,
     step: f64,
@@ -423,7 +421,8 @@ pub const MAX_BINS: usize = (u16::MAX as usize - 3) / 2;
 /// parallel work; their boundaries do not depend on the thread count).
 const BLOCK_ROWS: usize = 2048;
 
-/// Cells above which the row-major and dynamic-bin fits run on the thread pool.
+/// Cells above which fitting runs on the thread pool (binning costs a few nanoseconds a
+/// cell: below, waking a second thread costs more than it saves).
 const PARALLEL_CELLS: usize = 1 << 16;
 
 /// Runs `f(first row, rows, out)` on each block of `BLOCK_ROWS` rows (row-major `data`, `d`
@@ -523,18 +522,14 @@ fn fit_static(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64
     Ok((hists, scores))
 }
 
-/// Cells above which the column-major static fit runs on the thread pool (binning costs a
-/// few nanoseconds a cell: below, waking a second thread costs more than it saves).
-const PARALLEL_COLUMN_CELLS: usize = 1 << 16;
-
 /// Static bins straight from column-major input (what pandas' `to_numpy` gives), so the matrix
-/// is never copied or transposed: each column (in parallel above [`PARALLEL_COLUMN_CELLS`])
+/// is never copied or transposed: each column (in parallel above [`PARALLEL_CELLS`])
 /// gets its range, edges, bin indices (kept as `u16`) and counts; then each row's score is
 /// summed over its features in feature order (in parallel by blocks of rows). Histograms and
 /// scores equal [`fit_static`]'s for any thread count.
 fn fit_static_columns(columns: &[&[f64]], p: &HbosParams) -> Result<(Vec<Hist>, Vec<f64>)> {
     let (n, d, nb) = (columns.first().map_or(0, |c| c.len()), columns.len(), p.n_bins);
-    let pool = if n * d >= PARALLEL_COLUMN_CELLS && p.num_threads != Some(1) {
+    let pool = if n * d >= PARALLEL_CELLS && p.num_threads != Some(1) {
         Some(super::detector::pool(p.num_threads)?)
     } else {
         None
