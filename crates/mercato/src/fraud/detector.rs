@@ -182,15 +182,6 @@ impl Calibration {
     }
 }
 
-/// `numpy.percentile(.., 100 q)` with linear interpolation on sorted data.
-pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let frac = pos - lo as f64;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
-}
-
 /// Error function, |error| < 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc).
 pub fn erf(x: f64) -> f64 {
     let z = x.abs();

@@ -65,7 +65,7 @@ pub struct Scaler {
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
-    super::detector::quantile_sorted(sorted, q)
+    super::reduce::percentile_sorted(sorted, q)
 }
 
 impl Scaler {

@@ -61,17 +61,31 @@ pub(crate) fn min_max(a: &[f64]) -> (f64, f64) {
     (lo, hi)
 }
 
+/// Where `numpy.percentile(.., 100 q)` falls among `n` sorted values: the index below and the
+/// interpolation fraction towards the next one.
+fn percentile_position(n: usize, q: f64) -> (usize, f64) {
+    let pos = q * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    (lo, pos - lo as f64)
+}
+
+/// `numpy.percentile(.., 100 q)` (linear interpolation) of non-empty sorted data.
+pub(crate) fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let (lo, frac) = percentile_position(sorted.len(), q);
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
 /// `numpy.percentile(a, 100 q)` (linear interpolation) of non-empty, NaN-free `a` in `O(n)`:
 /// a selection of the two order statistics on integer keys (the order of
 /// `f64::total_cmp`), no sort.
 pub(crate) fn percentile(a: &[f64], q: f64) -> f64 {
-    let pos = q * (a.len() - 1) as f64;
-    let lo = pos.floor() as usize;
+    let (lo, frac) = percentile_position(a.len(), q);
     let mut keys: Vec<u64> = a.iter().map(|&v| order_key(v)).collect();
     let (_, &mut lo_key, right) = keys.select_nth_unstable(lo);
     let lo_v = from_order_key(lo_key);
-    let hi_v = if pos > lo as f64 { right.iter().copied().min().map_or(lo_v, from_order_key) } else { lo_v };
-    lo_v + (hi_v - lo_v) * (pos - lo as f64)
+    let hi_v = if frac > 0.0 { right.iter().copied().min().map_or(lo_v, from_order_key) } else { lo_v };
+    lo_v + (hi_v - lo_v) * frac
 }
 
 #[cfg(test)]
@@ -112,5 +126,10 @@ mod tests {
         assert_eq!(percentile(&a, 0.9), 600.0);
         assert_eq!(min_max(&a), (-300.0, 700.0));
         assert_eq!(min_max(&[4.0, -1.0, 3.0]), (-1.0, 4.0));
+        let mut sorted = a.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.1, 0.5, 0.9, 0.95, 1.0] {
+            assert_eq!(percentile_sorted(&sorted, q), percentile(&a, q), "{q}");
+        }
     }
 }

@@ -166,8 +166,9 @@ impl Ranker {
         }
     }
 
-    /// Sorts the row ids of `values` by value (`f64::total_cmp` order) into `self.order`
-    /// (entries `(high key bits << 32) | row`).
+    /// Sorts the row ids of `values` by the high 32 bits of their order keys into `self.order`
+    /// (entries `(high key bits << 32) | row`); [`Ranker::forward_pass`] finishes the order
+    /// among values equal on those bits.
     fn radix_sort(&mut self, values: &[f64]) {
         let n = values.len();
         self.order.clear();
