@@ -38,9 +38,18 @@ shifted = [np.roll(images, (int(dy), int(dx)), axis=(2, 3)) for dy, dx in rng.in
 x_train, y_train = np.concatenate(shifted), np.tile(labels, copies)
 
 clf = vision.ImageClassifier(
-    "small_cnn", num_classes=len(class_names), class_names=class_names, hidden=128, seed=0, num_threads=2, patience=None
+    "small_cnn",
+    num_classes=len(class_names),
+    class_names=class_names,
+    hidden=128,
+    seed=0,
+    num_threads=2,
+    patience=None,
+    epochs=3 if SMALL else 10,
+    batch_size=64,
+    validation_fraction=0.1,
 )
-clf.fit(x_train, y_train, epochs=3 if SMALL else 10, batch_size=64, validation_fraction=0.1)
+clf.fit(x_train, y_train)
 for e in clf.history_["epochs"]:
     print(f"  epoch {e['epoch']}: train loss {e['train_loss']:.3f}, validation accuracy {e.get('val_accuracy')}")
 print(f"accuracy on the {len(images)} unshifted originals: {clf.score(images, labels):.3f}")

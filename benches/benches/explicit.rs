@@ -52,19 +52,19 @@ fn fit(c: &mut Criterion) {
     for (name, data) in &sets {
         g.throughput(Throughput::Elements(data.nnz() as u64));
         g.bench_with_input(BenchmarkId::new("baseline_als", name), data, |b, d| {
-            b.iter(|| Baseline::fit(black_box(d), &BaselineParams::default()).unwrap())
+            b.iter(|| BaselineParams::default().fit(black_box(d)).unwrap())
         });
         let funk = FunkSVDParams::default().factors(100).epochs(20).num_threads(Some(2));
         g.bench_with_input(BenchmarkId::new("funk_svd_k100_20ep_2t", name), data, |b, d| {
-            b.iter(|| FunkSVD::fit(black_box(d), &funk).unwrap())
+            b.iter(|| funk.fit(black_box(d)).unwrap())
         });
         let svdpp = SVDppParams::default().epochs(20);
         g.bench_with_input(BenchmarkId::new("svdpp_k50_20ep", name), data, |b, d| {
-            b.iter(|| SVDpp::fit(black_box(d), &svdpp).unwrap())
+            b.iter(|| svdpp.fit(black_box(d)).unwrap())
         });
         let knn = KNNParams::default().num_threads(Some(2));
         g.bench_with_input(BenchmarkId::new("knn_item_2t", name), data, |b, d| {
-            b.iter(|| KNN::fit(black_box(d), &knn).unwrap())
+            b.iter(|| knn.fit(black_box(d)).unwrap())
         });
     }
     g.finish();
@@ -72,7 +72,7 @@ fn fit(c: &mut Criterion) {
 
 fn predict(c: &mut Criterion) {
     let data = generated(20_000, 5_000, 20, 2);
-    let model = FunkSVD::fit(&data, &FunkSVDParams::default().epochs(2)).unwrap();
+    let model = FunkSVDParams::default().epochs(2).fit(&data).unwrap();
     let users: Vec<ExternalId> = (0..100_000u32).map(|k| ExternalId::from(k % 20_000)).collect();
     let items: Vec<ExternalId> = (0..100_000u32).map(|k| ExternalId::from((k * 7) % 5_000)).collect();
     let mut g = c.benchmark_group("explicit_predict");

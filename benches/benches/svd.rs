@@ -42,7 +42,7 @@ fn truncated_svd(c: &mut Criterion) {
         for (label, algo) in [("randomized", SvdAlgorithm::Randomized), ("accurate", SvdAlgorithm::Accurate)] {
             let params = SvdParams::new(50).algorithm(algo).num_threads(Some(2));
             group.bench_with_input(BenchmarkId::new(label, name), data, |b, d| {
-                b.iter(|| TruncatedSvd::fit(black_box(d), &params).expect("fit"))
+                b.iter(|| params.fit(black_box(d)).expect("fit"))
             });
         }
     }

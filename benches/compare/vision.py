@@ -120,8 +120,11 @@ def mercato_train(x: np.ndarray, y: np.ndarray, threads: int, seed: int) -> tupl
         seed=seed,
         device="cpu",
         show_progress=False,
+        epochs=1,
+        batch_size=BATCH,
+        validation_fraction=0.0,
     )
-    clf.fit(x, y, epochs=1, batch_size=BATCH, validation_fraction=0.0)
+    clf.fit(x, y)
     return clf.history_["images_per_second"], clf
 
 

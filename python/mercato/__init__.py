@@ -5,13 +5,28 @@ Submodules:
 - ``mercato.recommend``: explicit-rating and implicit-feedback recommenders;
 - ``mercato.fraud``: unsupervised anomaly detectors for transaction scoring;
 - ``mercato.vision``: CNN product-image classifier (needs ``pip install mercato[vision]``);
-- ``mercato.metrics`` and ``mercato.datasets``: evaluation and loaders.
+- ``mercato.metrics`` and ``mercato.datasets``: evaluation and loaders;
+- ``mercato.load(path_or_bytes)``: any model file as an estimator of the right class.
+
+Every estimator derives from ``mercato.Estimator`` (scikit-learn's contract: ``get_params``,
+``set_params``, ``clone``; ``save``/``load``/pickle through the checked model format).
 """
 
 from mercato import datasets, fraud, metrics, recommend
+from mercato._base import Estimator, NotFittedError, load
 from mercato._mercato import ModelFormatError, __version__
 
-__all__ = ["ModelFormatError", "__version__", "datasets", "fraud", "metrics", "recommend"]
+__all__ = [
+    "Estimator",
+    "ModelFormatError",
+    "NotFittedError",
+    "__version__",
+    "datasets",
+    "fraud",
+    "load",
+    "metrics",
+    "recommend",
+]
 
 
 def __getattr__(name: str):

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from mercato._base import Estimator, params_json
 from mercato._mercato import fraud as _native
 
 __all__ = [
@@ -94,39 +95,19 @@ def _check_contamination(c: Any) -> float:
     return float(c)
 
 
-class BaseDetector:
-    """Shared PyOD-style API. Subclasses define ``_kind`` and ``_rust_params``."""
+class BaseDetector(Estimator):
+    """Shared PyOD-style API. Subclasses define ``_kind`` (the detector's short name),
+    ``_kinds`` (its model-file kind) and ``_rust_params``."""
 
     _kind = ""
-
-    def __init__(self, contamination: float = 0.1):
-        self.contamination = contamination
-        self._model = None
-        self.feature_names_in_: list[str] | None = None
 
     # --- parameters -------------------------------------------------------------------
     def _rust_params(self) -> dict:
         raise NotImplementedError
 
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in self._param_names}
-
-    def set_params(self, **params) -> BaseDetector:
-        """Sets constructor parameters; takes effect at the next ``fit``."""
-        for k, v in params.items():
-            if k not in self._param_names:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names)
-        return f"{type(self).__name__}({args})"
-
     def _new_native(self):
         _check_contamination(self.contamination)
-        return _native._Detector(self._kind, json.dumps(self._rust_params()))
+        return _native._Detector(self._kind, params_json(self._rust_params()))
 
     # --- fitting and scoring ----------------------------------------------------------
     def fit(self, X, y=None):
@@ -136,15 +117,13 @@ class BaseDetector:
         model.fit(arr)
         if names is not None:
             model.set_feature_names(names)  # kept in the model file: survives save/load
-        self._model = model
-        self.feature_names_in_ = names
-        self.n_features_in_ = arr.shape[1]
+        self._adopt(model)
         return self
 
-    def _fitted(self):
-        if self._model is None:
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-        return self._model
+    def _adopt(self, native) -> None:
+        self._model = native
+        self.feature_names_in_ = native.feature_names()
+        self.n_features_in_ = native.n_features()
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly scores of the rows of X (higher = more anomalous)."""
@@ -206,46 +185,25 @@ class BaseDetector:
         """0/1 labels of the training rows."""
         return (self.decision_scores_ > self.threshold_).astype(np.int64)
 
-    # --- persistence ------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Saves the fitted model (mercato's model format)."""
-        self._fitted().save(str(path))
+    # --- persistence (the checked model format, see mercato._base) ------------------------
+    @classmethod
+    def _native_from_bytes(cls, data: bytes):
+        return _native._Detector._from_bytes(data)
 
     @classmethod
-    def load(cls, path):
-        """Loads a model saved with ``save``."""
-        return cls._wrap(_native._Detector.load(str(path)))
-
-    @classmethod
-    def _wrap(cls, model, feature_names=None):
-        target = _KINDS.get(model.kind())
-        if target is None or (cls is not BaseDetector and not issubclass(target, cls)):
-            raise ValueError(f"the file holds a {model.kind()!r} detector, not a {cls.__name__}")
-        obj = target._from_native(model)
-        obj._model = model
-        obj.feature_names_in_ = model.feature_names() or feature_names
-        obj.n_features_in_ = model.n_features()
-        return obj
-
-    @classmethod
-    def _from_native(cls, model):
+    def _params_from_native(cls, model) -> dict:
         p = json.loads(model.params_json())
-        kwargs = {k: p[k] for k in cls._param_names if k in p}
+        kwargs = {k: p[k] for k in cls._get_param_names() if k in p}
         kwargs["contamination"] = model.calibration()[0]
-        return cls(**kwargs)
+        return kwargs
 
-    def __reduce__(self):
-        blob = None if self._model is None else bytes(self._model.to_bytes())
-        return (_restore, (type(self), self.get_params(), blob, self.feature_names_in_))
-
-
-def _restore(cls, params, blob, feature_names):
-    obj = cls(**params)
-    if blob is not None:
-        obj._model = _native._Detector._from_bytes(blob)
-        obj.feature_names_in_ = obj._model.feature_names() or feature_names
-        obj.n_features_in_ = obj._model.n_features()
-    return obj
+    @staticmethod
+    def _from_native(model) -> BaseDetector:
+        """The estimator for a fitted native detector (an ensemble's member)."""
+        cls = _KINDS[model.kind()]
+        obj = cls(**cls._params_from_native(model))
+        obj._adopt(model)
+        return obj
 
 
 class IsolationForest(BaseDetector):
@@ -253,7 +211,7 @@ class IsolationForest(BaseDetector):
     (``decision_function`` = minus scikit-learn's ``score_samples``)."""
 
     _kind = "iforest"
-    _param_names = ("n_estimators", "max_samples", "max_features", "contamination", "seed", "num_threads")
+    _kinds = ("fraud.iforest",)
 
     def __init__(
         self,
@@ -264,7 +222,7 @@ class IsolationForest(BaseDetector):
         seed: int = 0,
         num_threads: int | None = None,
     ):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.max_features = max_features
@@ -295,10 +253,9 @@ class IsolationForest(BaseDetector):
 
 
 class _EcdfDetector(BaseDetector):
-    _param_names = ("contamination", "num_threads")
 
     def __init__(self, contamination: float = 0.1, num_threads: int | None = None):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.num_threads = num_threads
 
     def _rust_params(self) -> dict:
@@ -312,12 +269,14 @@ class ECOD(_EcdfDetector):
     """ECOD (Li et al. 2022): empirical-CDF tail probabilities, parameter free (as PyOD)."""
 
     _kind = "ecod"
+    _kinds = ("fraud.ecod",)
 
 
 class COPOD(_EcdfDetector):
     """COPOD (Li et al. 2020): copula-based outlier detection, parameter free (as PyOD)."""
 
     _kind = "copod"
+    _kinds = ("fraud.copod",)
 
 
 class HBOS(BaseDetector):
@@ -328,7 +287,7 @@ class HBOS(BaseDetector):
     """
 
     _kind = "hbos"
-    _param_names = ("n_bins", "alpha", "tol", "bins", "contamination", "num_threads")
+    _kinds = ("fraud.hbos",)
 
     def __init__(
         self,
@@ -339,7 +298,7 @@ class HBOS(BaseDetector):
         contamination: float = 0.1,
         num_threads: int | None = None,
     ):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.n_bins = n_bins
         self.alpha = alpha
         self.tol = tol
@@ -366,7 +325,7 @@ class KNN(BaseDetector):
     """k-nearest-neighbour distance (as PyOD): ``method`` is 'largest', 'mean' or 'median'."""
 
     _kind = "knn"
-    _param_names = ("n_neighbors", "method", "contamination", "num_threads")
+    _kinds = ("fraud.knn",)
 
     def __init__(
         self,
@@ -375,7 +334,7 @@ class KNN(BaseDetector):
         contamination: float = 0.1,
         num_threads: int | None = None,
     ):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.n_neighbors = n_neighbors
         self.method = method
         self.num_threads = num_threads
@@ -395,10 +354,10 @@ class LOF(BaseDetector):
     """Local outlier factor (as PyOD / scikit-learn; scores are ``-negative_outlier_factor_``)."""
 
     _kind = "lof"
-    _param_names = ("n_neighbors", "contamination", "num_threads")
+    _kinds = ("fraud.lof",)
 
     def __init__(self, n_neighbors: int = 20, contamination: float = 0.1, num_threads: int | None = None):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.n_neighbors = n_neighbors
         self.num_threads = num_threads
 
@@ -415,7 +374,7 @@ class Mahalanobis(BaseDetector):
     robust ('mcd', concentration steps) covariance."""
 
     _kind = "mahalanobis"
-    _param_names = ("covariance", "support_fraction", "contamination", "num_threads")
+    _kinds = ("fraud.mahalanobis",)
 
     def __init__(
         self,
@@ -424,7 +383,7 @@ class Mahalanobis(BaseDetector):
         contamination: float = 0.1,
         num_threads: int | None = None,
     ):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.covariance = covariance
         self.support_fraction = support_fraction
         self.num_threads = num_threads
@@ -444,14 +403,16 @@ class Mahalanobis(BaseDetector):
         }
 
     @classmethod
-    def _from_native(cls, model):
+    def _params_from_native(cls, model) -> dict:
         p = json.loads(model.params_json())
         cov = p["covariance"]
         sf = None
         if isinstance(cov, dict):
             sf = cov["mcd"]["support_fraction"]
             cov = "mcd"
-        return cls(covariance=cov, support_fraction=sf, contamination=model.calibration()[0])
+        return dict(
+            covariance=cov, support_fraction=sf, contamination=model.calibration()[0], num_threads=p.get("num_threads")
+        )
 
 
 class PCA(BaseDetector):
@@ -459,7 +420,7 @@ class PCA(BaseDetector):
     ``n_components``) or 'reconstruction' (squared distance to their span)."""
 
     _kind = "pca"
-    _param_names = ("n_components", "score", "standardize", "contamination", "num_threads")
+    _kinds = ("fraud.pca",)
 
     def __init__(
         self,
@@ -469,7 +430,7 @@ class PCA(BaseDetector):
         contamination: float = 0.1,
         num_threads: int | None = None,
     ):
-        super().__init__(contamination)
+        self.contamination = contamination
         self.n_components = n_components
         self.score = score
         self.standardize = standardize
@@ -496,11 +457,11 @@ class Ensemble(BaseDetector):
     """
 
     _kind = "ensemble"
-    _param_names = ("detectors", "normalize", "combine", "contamination")
+    _kinds = ("fraud.ensemble",)
 
     def __init__(self, detectors, normalize: str = "rank", combine: str = "mean", contamination: float = 0.1):
-        super().__init__(contamination)
-        self.detectors = list(detectors)
+        self.contamination = contamination
+        self.detectors = detectors
         self.normalize = normalize
         self.combine = combine
 
@@ -523,23 +484,13 @@ class Ensemble(BaseDetector):
             if not isinstance(d, BaseDetector):
                 raise ValueError(f"Ensemble members must be mercato.fraud detectors, got {type(d).__name__}")
             members.append(d._new_native())
-        return _native._Detector.ensemble(members, json.dumps(self._rust_params()))
+        return _native._Detector.ensemble(members, params_json(self._rust_params()))
 
     @classmethod
-    def _from_native(cls, model):
+    def _params_from_native(cls, model) -> dict:
         p = json.loads(model.params_json())
-        members = [BaseDetector._wrap(m) for m in model.members()]
-        return cls(members, normalize=p["normalize"], combine=p["combine"], contamination=p["contamination"])
-
-    def __reduce__(self):
-        blob = None if self._model is None else bytes(self._model.to_bytes())
-        if blob is not None:
-            return (_restore_ensemble, (blob, self.feature_names_in_))
-        return (_restore, (type(self), self.get_params(), None, None))
-
-
-def _restore_ensemble(blob, feature_names):
-    return BaseDetector._wrap(_native._Detector._from_bytes(blob), feature_names)
+        members = [BaseDetector._from_native(m) for m in model.members()]
+        return dict(detectors=members, normalize=p["normalize"], combine=p["combine"], contamination=p["contamination"])
 
 
 _KINDS = {
@@ -555,12 +506,12 @@ _KINDS = {
 }
 
 
-class _BaseScaler:
+class _BaseScaler(Estimator):
     _kind = ""
+    _kinds = ("fraud.scaler",)
 
     def __init__(self, missing: str | float = "reject"):
         self.missing = missing
-        self._model = None
 
     def _native(self):
         if isinstance(self.missing, str):
@@ -574,14 +525,12 @@ class _BaseScaler:
         arr, _ = _as_matrix(X)
         model = self._native()
         model.fit(arr)
-        self._model = model
+        self._adopt(model)
         return self
 
     def transform(self, X) -> np.ndarray:
         """Scales X (constant columns get scale 1)."""
-        if self._model is None:
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-        return self._model.transform(_as_matrix(X)[0])
+        return self._fitted().transform(_as_matrix(X)[0])
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """``fit(X).transform(X)``."""
@@ -590,36 +539,25 @@ class _BaseScaler:
     @property
     def center_(self) -> np.ndarray:
         """Per-column centre (mean or median)."""
-        return np.asarray(self._model.center()) if self._model else None
+        return np.asarray(self._fitted().center())
 
     @property
     def scale_(self) -> np.ndarray:
         """Per-column scale (std or IQR)."""
-        return np.asarray(self._model.scale()) if self._model else None
-
-    def save(self, path) -> None:
-        """Saves the fitted scaler."""
-        if self._model is None:
-            raise ValueError("not fitted")
-        self._model.save(str(path))
+        return np.asarray(self._fitted().scale())
 
     @classmethod
-    def load(cls, path):
-        """Loads a saved scaler."""
-        obj = cls()
-        obj._model = _native._Scaler.load(str(path))
-        return obj
+    def _native_from_bytes(cls, data: bytes):
+        return _native._Scaler._from_bytes(data)
 
-    def __reduce__(self):
-        blob = None if self._model is None else bytes(self._model.to_bytes())
-        return (_restore_scaler, (type(self), self.missing, blob))
+    @classmethod
+    def _class_for_native(cls, native):
+        return RobustScaler if native.kind() == "robust" else StandardScaler
 
-
-def _restore_scaler(cls, missing, blob):
-    obj = cls(missing)
-    if blob is not None:
-        obj._model = _native._Scaler._from_bytes(blob)
-    return obj
+    @classmethod
+    def _params_from_native(cls, native) -> dict:
+        missing = native.missing()
+        return {"missing": missing}
 
 
 class StandardScaler(_BaseScaler):

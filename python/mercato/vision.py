@@ -8,7 +8,7 @@ before or after ``import mercato.vision`` is fine: both use the same libtorch.
 >>> from mercato.vision import ImageClassifier
 >>> from mercato.datasets import load_fashion_mnist
 >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
->>> clf = ImageClassifier("small_cnn", num_classes=10).fit(x_train, y_train, epochs=5)  # doctest: +SKIP
+>>> clf = ImageClassifier("small_cnn", num_classes=10, epochs=5).fit(x_train, y_train)  # doctest: +SKIP
 >>> clf.evaluate(x_test, y_test)["accuracy"]  # doctest: +SKIP
 >>> ImageClassifier.pretrained("fashion_mnist").predict(x_test[:3])  # doctest: +SKIP
 """
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from mercato._base import Estimator, _read
 
 __all__ = ["ImageClassifier", "cuda_is_available", "load_image_folder", "load_image_files", "native"]
 
@@ -105,7 +107,7 @@ def _pixels(images, size: int, channels: int) -> np.ndarray:
     raise TypeError(f"images must be a numeric array or a list of image paths, got dtype {a.dtype}")
 
 
-class ImageClassifier:
+class ImageClassifier(Estimator):
     """A CNN image classifier trained and run by mercato's Rust core on libtorch.
 
     Parameters
@@ -124,6 +126,9 @@ class ImageClassifier:
     patience : early stopping on the validation loss (None = train all epochs); the best
         epoch's weights are kept.
     crop_padding, horizontal_flip : training augmentation (random crop after padding, flips).
+    epochs, batch_size : training length and mini-batch size.
+    validation_fraction : share of the training images held out (at random, by ``seed``) for
+        validation and early stopping; 0 trains on all and disables early stopping.
     seed, num_threads : reproducibility and libtorch threads during fit (None = default).
     device : "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     show_progress : progress bar while training (drawn only on a terminal).
@@ -151,6 +156,9 @@ class ImageClassifier:
         lr_schedule: str = "cosine",
         step_every: int = 10,
         step_gamma: float = 0.1,
+        epochs: int = 10,
+        batch_size: int = 128,
+        validation_fraction: float = 0.1,
         patience: int | None = 3,
         crop_padding: int = 2,
         horizontal_flip: bool = True,
@@ -160,7 +168,6 @@ class ImageClassifier:
         device: str = "auto",
         show_progress: bool = True,
     ):
-        native()  # fail early, with instructions, when the extension is missing
         self.arch = arch
         self.num_classes = num_classes
         self.channels = channels
@@ -177,6 +184,9 @@ class ImageClassifier:
         self.lr_schedule = lr_schedule
         self.step_every = step_every
         self.step_gamma = step_gamma
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
         self.patience = patience
         self.crop_padding = crop_padding
         self.horizontal_flip = horizontal_flip
@@ -185,40 +195,20 @@ class ImageClassifier:
         self.num_threads = num_threads
         self.device = device
         self.show_progress = show_progress
-        self._model = None
-        self._label_values = None  # original label values when they were not 0..k-1 ints
 
-    _PARAMS = (
-        "arch num_classes channels input_size class_names hidden dropout widths blocks_per_stage optimizer "
-        "learning_rate momentum weight_decay lr_schedule step_every step_gamma patience crop_padding "
-        "horizontal_flip normalization seed num_threads device show_progress"
-    ).split()
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters (scikit-learn protocol)."""
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params) -> ImageClassifier:
-        """Sets constructor parameters (scikit-learn protocol)."""
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ValueError(f"unknown parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        state = "fitted" if self._model is not None else "not fitted"
-        return f"ImageClassifier(arch={self.arch!r}, num_classes={self.num_classes}, {state})"
+    _kinds = ("vision.small_cnn", "vision.resnet")
+    _label_values = None  # original label values when they were not 0..k-1 ints
 
     # ---- training -------------------------------------------------------------------
 
-    def _encode_labels(self, labels) -> np.ndarray:
+    def _encode_labels(self, labels):
+        """(encoded labels, original label values or None, number of classes, class names);
+        the constructor's arguments are left as they are."""
         y = np.asarray(labels)
         if y.ndim != 1:
             raise ValueError(f"labels must be 1-D, got shape {y.shape}")
         if y.dtype.kind in "iu" or (y.dtype.kind == "f" and y.size and np.all(np.mod(y, 1) == 0)):
-            self._label_values = None
-            return y.astype(np.int64)
+            return y.astype(np.int64), None, self.num_classes, self.class_names
         # String (or other) labels: classes are the sorted distinct values, or class_names' order.
         values = list(self.class_names) if self.class_names is not None else sorted(set(y.tolist()))
         index = {v: i for i, v in enumerate(values)}
@@ -226,38 +216,35 @@ class ImageClassifier:
             encoded = np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
         except KeyError as e:
             raise ValueError(f"label {e.args[0]!r} is not one of the class names {values}") from None
-        self._label_values = np.asarray(values, dtype=object)
-        self.num_classes = len(values)
-        if self.class_names is None:
-            self.class_names = [str(v) for v in values]
-        return encoded
+        names = self.class_names if self.class_names is not None else [str(v) for v in values]
+        return encoded, np.asarray(values, dtype=object), len(values), names
 
-    def fit(self, images, labels, epochs: int = 10, batch_size: int = 128, validation_fraction: float = 0.1):
+    def fit(self, images, labels):
         """Trains on ``images`` (numpy array or list of image paths) with ``labels``.
 
         Labels are ints in ``0..num_classes`` or any hashable values (then the classes are
-        their sorted distinct values, or ``class_names``' order). Holds out
-        ``validation_fraction`` of the images (at random, by ``seed``) for validation and
-        early stopping; ``validation_fraction=0`` trains on all and disables early stopping.
-        Releases the GIL while training. Returns self.
+        their sorted distinct values, or ``class_names``' order). Training options
+        (``epochs``, ``batch_size``, ``validation_fraction``, ...) are the constructor's;
+        ``fit`` never changes them. Releases the GIL while training. Returns self.
         """
         x = _pixels(images, self.input_size, self.channels)
-        y = self._encode_labels(labels)
+        y, label_values, num_classes, class_names = self._encode_labels(labels)
+        validation_fraction = float(self.validation_fraction)
         patience = self.patience if validation_fraction > 0 else None
-        self._model = native().NativeClassifier.fit(
+        model = native().NativeClassifier.fit(
             x,
             y,
             arch=self.arch,
-            num_classes=int(self.num_classes),
+            num_classes=int(num_classes),
             channels=int(self.channels),
             size=int(self.input_size),
             hidden=self.hidden,
             widths=None if self.widths is None else [int(w) for w in self.widths],
             blocks_per_stage=self.blocks_per_stage,
             dropout=self.dropout,
-            class_names=None if self.class_names is None else [str(c) for c in self.class_names],
-            epochs=int(epochs),
-            batch_size=int(batch_size),
+            class_names=None if class_names is None else [str(c) for c in class_names],
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
             optimizer=self.optimizer,
             learning_rate=float(self.learning_rate),
             momentum=float(self.momentum),
@@ -265,7 +252,7 @@ class ImageClassifier:
             lr_schedule=self.lr_schedule,
             step_every=int(self.step_every),
             step_gamma=float(self.step_gamma),
-            validation_fraction=float(validation_fraction),
+            validation_fraction=validation_fraction,
             patience=patience,
             crop_padding=int(self.crop_padding),
             horizontal_flip=bool(self.horizontal_flip),
@@ -275,14 +262,15 @@ class ImageClassifier:
             device=self.device,
             show_progress=bool(self.show_progress),
         )
+        self._adopt(model)
+        self._label_values = label_values
         return self
 
     # ---- inference ------------------------------------------------------------------
 
-    def _fitted(self):
-        if self._model is None:
-            raise ValueError("model not fitted: call fit (or load / pretrained) before using it")
-        return self._model
+    def _adopt(self, native_model) -> None:
+        self._model = native_model
+        self._label_values = None
 
     def _input(self, images) -> np.ndarray:
         m = self._fitted()
@@ -365,26 +353,32 @@ class ImageClassifier:
     # ---- persistence ----------------------------------------------------------------
 
     @classmethod
-    def _wrap(cls, model, label_values=None) -> ImageClassifier:
-        obj = cls(
+    def _native_from_bytes(cls, data: bytes):
+        return native().NativeClassifier.from_bytes(bytes(data), "auto")
+
+    @classmethod
+    def _params_from_native(cls, model) -> dict:
+        return dict(
             arch=model.arch,
             num_classes=model.num_classes,
             channels=model.channels,
             input_size=model.input_size,
             class_names=list(model.class_names),
         )
-        obj._model = model
-        obj._label_values = None if label_values is None else np.asarray(label_values, dtype=object)
-        return obj
-
-    def save(self, path) -> None:
-        """Saves the model file (architecture, class names, normalisation, weights)."""
-        self._fitted().save(os.fspath(path))
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> ImageClassifier:
-        """Loads a model file of any architecture; a non-vision file raises ModelFormatError."""
-        return cls._wrap(native().NativeClassifier.load(os.fspath(path), device))
+    def load(cls, path_or_file, device: str = "auto") -> ImageClassifier:
+        """Loads a model file of any architecture (a path or a binary file object) onto
+        ``device``; a non-vision file raises ModelFormatError."""
+        return cls.from_bytes(_read(path_or_file), device)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, device: str = "auto") -> ImageClassifier:
+        """Reads a model from :meth:`to_bytes` output onto ``device``."""
+        model = native().NativeClassifier.from_bytes(bytes(data), device)
+        obj = cls(**cls._params_from_native(model), device=device)
+        obj._adopt(model)
+        return obj
 
     @classmethod
     def pretrained(cls, name: str = "fashion_mnist", device: str = "auto") -> ImageClassifier:
@@ -395,24 +389,16 @@ class ImageClassifier:
         """
         return cls.load(native().pretrained_path(name), device)
 
-    def to_bytes(self) -> bytes:
-        """The model file as bytes."""
-        return self._fitted().to_bytes()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, device: str = "auto") -> ImageClassifier:
-        """Reads a model from :meth:`to_bytes` output."""
-        return cls._wrap(native().NativeClassifier.from_bytes(bytes(data), device))
-
     def __reduce__(self):
-        data = None if self._model is None else self._model.to_bytes()
+        data = None if self._model is None else self.to_bytes()
         labels = None if self._label_values is None else self._label_values.tolist()
-        return (_restore, (self.get_params(), data, labels))
+        return (_restore, (self.get_params(deep=False), data, labels))
 
 
 def _restore(params: dict, data, label_values) -> ImageClassifier:
-    obj = ImageClassifier(**params)
-    if data is not None:
-        obj._model = native().NativeClassifier.from_bytes(data, params.get("device", "auto"))
-        obj._label_values = None if label_values is None else np.asarray(label_values, dtype=object)
+    if data is None:
+        return ImageClassifier(**params)
+    obj = ImageClassifier.from_bytes(data, params.get("device", "auto"))
+    obj.set_params(**params)
+    obj._label_values = None if label_values is None else np.asarray(label_values, dtype=object)
     return obj

@@ -137,8 +137,8 @@ def test_bad_input_raises_python_errors(data, fitted):
         ALS().fit([[1, 2]])
     with pytest.raises(ValueError):
         ALS().recommend(0)  # not fitted
-    with pytest.raises(ValueError):
-        ALS(confidence="cubic")
+    with pytest.raises(ValueError, match="confidence"):
+        ALS(confidence="cubic").fit(data)  # checked at fit, as scikit-learn does
     # unsorted indices and duplicates are normalised (sorted, summed), as scipy's sum_duplicates
     m = sp.csr_matrix((np.array([1.0, 2.0, 3.0], np.float32), np.array([2, 0, 2]), np.array([0, 3])), shape=(1, 3))
     assert not m.has_sorted_indices
@@ -221,10 +221,10 @@ def test_hyper_parameters_survive_pickle_and_load(tmp_path, data):
     ]
     for m in models:
         m.fit(data)
-        expect = m._params()
+        expect = m.get_params()
         m.save(tmp_path / "m.mercato")
         for back in (pickle.loads(pickle.dumps(m)), type(m).load(tmp_path / "m.mercato")):
-            got = back._params()
+            got = back.get_params()
             for key, value in expect.items():
                 if key not in ("num_threads", "show_progress"):
                     assert got[key] == pytest.approx(value) if isinstance(value, float) else got[key] == value, key

@@ -106,10 +106,10 @@ def test_tampered_pickle_is_model_format_error():
     if not classes:
         pytest.skip("no model classes exported yet")
     module, name, cls = classes[0]
-    fn, args = _fitted(module, cls).__reduce__()
-    data = bytearray(args[0])
+    fn, (klass, params, blob) = _fitted(module, cls).__reduce__()
+    data = bytearray(blob)
     data[-1] ^= 0xFF
     with pytest.raises(mercato.ModelFormatError):
-        fn(bytes(data))
+        fn(klass, params, bytes(data))
     with pytest.raises(mercato.ModelFormatError):
-        fn(bytes(data[: len(data) // 2]))
+        fn(klass, params, bytes(data[: len(data) // 2]))

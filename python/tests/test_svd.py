@@ -59,7 +59,7 @@ def test_identical_for_any_thread_count(algorithm):
 
 def test_bad_input_raises_value_error():
     A = random_sparse()
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="parameter `k`: must be positive"):
         TruncatedSVD(0).fit(A)
     with pytest.raises(ValueError, match="exceeds min"):
         TruncatedSVD(41).fit(A)

@@ -45,9 +45,7 @@ def small(**kw):
 @pytest.fixture(scope="module")
 def fitted():
     x, y = shapes(240, 1)
-    return small(class_names=["hbar", "vbar", "square"]).fit(
-        x, y, epochs=4, batch_size=32, validation_fraction=0.2
-    )
+    return small(class_names=["hbar", "vbar", "square"], epochs=4, batch_size=32, validation_fraction=0.2).fit(x, y)
 
 
 def write_png(path, pixels):
@@ -106,7 +104,7 @@ def test_fit_predict_evaluate(fitted):
 def test_string_labels():
     x, y = shapes(120, 3)
     names = np.array(["hbar", "vbar", "square"])[y]
-    clf = small().fit(x, names, epochs=3, batch_size=32, validation_fraction=0.0)
+    clf = small(epochs=3, batch_size=32, validation_fraction=0.0).fit(x, names)
     assert clf.num_classes == 3 and sorted(clf.class_names_) == ["hbar", "square", "vbar"]
     pred = clf.predict(x)
     assert set(pred.tolist()) <= {"hbar", "vbar", "square"}
@@ -153,17 +151,17 @@ def test_bad_input(fitted):
     with pytest.raises(ValueError, match="0..255"):
         fitted.predict(np.full((1, 16, 16), 300))
     with pytest.raises(ValueError, match="outside"):
-        small().fit(x, np.full(30, 5), epochs=1)
+        small(epochs=1).fit(x, np.full(30, 5))
     with pytest.raises(ValueError, match="negative"):
-        small().fit(x, -np.ones(30, np.int64), epochs=1)
+        small(epochs=1).fit(x, -np.ones(30, np.int64))
     with pytest.raises(ValueError, match="empty"):
-        small().fit(np.zeros((0, 16, 16), np.uint8), np.zeros(0, np.int64), epochs=1)
+        small(epochs=1).fit(np.zeros((0, 16, 16), np.uint8), np.zeros(0, np.int64))
     with pytest.raises(ValueError, match="labels"):
-        small().fit(x, y[:5], epochs=1)
+        small(epochs=1).fit(x, y[:5])
     with pytest.raises(ValueError, match="architecture"):
-        ImageClassifier("vgg", show_progress=False).fit(x, y, epochs=1)
+        ImageClassifier("vgg", show_progress=False, epochs=1).fit(x, y)
     with pytest.raises(ValueError, match="device"):
-        small(device="tpu").fit(x, y, epochs=1)
+        small(device="tpu", epochs=1).fit(x, y)
     with pytest.raises(KeyError):
         ImageClassifier.pretrained("imagenet")
     with pytest.raises(ValueError, match="not fitted"):
@@ -204,7 +202,10 @@ def test_resnet_trains():
         weight_decay=1e-4,
         device="cpu",
         show_progress=False,
-    ).fit(x, y, epochs=8, batch_size=16, validation_fraction=0.0)
+        epochs=8,
+        batch_size=16,
+        validation_fraction=0.0,
+    ).fit(x, y)
     assert clf.arch == "resnet" and clf.evaluate(x, y)["accuracy"] > 0.8
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(x), clf.predict_proba(x))
 

@@ -89,7 +89,8 @@ impl From<mercato::Error> for CliError {
         use mercato::Error as E;
         let code = match &e {
             E::Parse { .. } | E::ShapeMismatch { .. } | E::UnknownId { .. } | E::Io { .. } => DATA,
-            E::InvalidInput(_) | E::NotFitted(_) | E::ModelFormat(_) | E::Torch(_) => RUNTIME,
+            // InvalidInput, InvalidParameter, NotFitted, ModelFormat, Torch and later variants.
+            _ => RUNTIME,
         };
         CliError { code, message: e.to_string() }
     }

@@ -1,5 +1,5 @@
-//! Model files as the CLI writes and reads them: any recommender or detector, dispatched on
-//! the kind in the file header.
+//! Model files as the CLI writes and reads them: any recommender or detector, through the
+//! library's [`AnyModel`] handle (dispatched on the kind in the file header).
 //!
 //! The files are the library's own: implicit models keep the external user and item ids they
 //! were trained with (`ModelIds`) and detectors their feature names, so a model trained here
@@ -7,12 +7,11 @@
 
 use std::path::Path;
 
-use mercato::data::IdMap;
 use mercato::fraud::AnyDetector;
 use mercato::fraud::Detector;
-use mercato::persist::{peek_kind, ModelReader, Persist};
-use mercato::recommend::{Als, Baseline, Bpr, FunkSVD, ItemKnn, ModelIds, RatingPredictor, Recommender, SVDpp, KNN};
-use mercato::Error;
+use mercato::persist::peek_kind;
+use mercato::recommend::IdRecommender;
+use mercato::{AnyModel, Error};
 
 use crate::exit::{write_failure, CliError, CliResult};
 
@@ -32,87 +31,36 @@ pub fn in_file(path: &Path, e: Error) -> CliError {
     }
 }
 
-/// The external ids to serve an implicit model by: its own, which must name every user and
-/// item; the identity map (ids = indices) for a model trained on a bare matrix (e.g. from a
-/// scipy CSR in Python).
-fn serving_ids(ids: Option<&ModelIds>, n_users: usize, n_items: usize) -> mercato::Result<(IdMap, IdMap)> {
-    match ids {
-        None => Ok((IdMap::identity(n_users), IdMap::identity(n_items))),
-        Some(ids) if ids.users.len() == n_users && ids.items.len() == n_items => {
-            Ok((ids.users.clone(), ids.items.clone()))
-        }
-        Some(ids) => Err(Error::format(format!(
-            "the model names {} of its {n_users} users and {} of its {n_items} items; the CLI needs all of them",
-            ids.users.len(),
-            ids.items.len()
-        ))),
-    }
-}
-
-/// A recommender of any kind, with what the CLI needs to serve it by external id.
-pub enum AnyRecommender {
-    /// A rating predictor (baseline, funksvd, svdpp, knn): it keeps its own id maps.
-    Explicit(Box<dyn RatingPredictor + Send>),
-    /// An implicit-feedback model (als, bpr, itemknn) and its external ids.
-    Implicit {
-        /// The model (dense indices).
-        model: Box<dyn Recommender>,
-        /// External user ids by row.
-        users: IdMap,
-        /// External item ids by column.
-        items: IdMap,
-    },
-}
-
-/// A loaded recommender and the kind in its file.
+/// A recommender of any kind, loaded through the library's model handle.
 pub struct LoadedRecommender {
     /// e.g. `recommend.funk_svd`.
     pub kind: String,
-    /// The model.
-    pub model: AnyRecommender,
+    /// The model; [`AnyModel::as_recommender`] is always `Some`.
+    pub model: AnyModel,
 }
 
 impl LoadedRecommender {
     /// Loads any recommender file written by mercato.
     pub fn load(path: &Path) -> CliResult<Self> {
         let (bytes, kind) = read_model_file(path)?;
-        let r = ModelReader::from_bytes(bytes, &kind).map_err(|e| in_file(path, e))?;
-        let explicit = |m: Box<dyn RatingPredictor + Send>| AnyRecommender::Explicit(m);
-        let implicit = |model: Box<dyn Recommender>, ids: Option<&ModelIds>| -> mercato::Result<AnyRecommender> {
-            let (users, items) = serving_ids(ids, model.n_users(), model.n_items())?;
-            Ok(AnyRecommender::Implicit { model, users, items })
-        };
-        let model = match kind.as_str() {
-            Baseline::KIND => Baseline::read(&r).map(|m| explicit(Box::new(m))),
-            FunkSVD::KIND => FunkSVD::read(&r).map(|m| explicit(Box::new(m))),
-            SVDpp::KIND => SVDpp::read(&r).map(|m| explicit(Box::new(m))),
-            KNN::KIND => KNN::read(&r).map(|m| explicit(Box::new(m))),
-            Als::KIND => Als::read(&r).and_then(|m| {
-                let ids = m.ids().cloned();
-                implicit(Box::new(m), ids.as_ref())
-            }),
-            Bpr::KIND => Bpr::read(&r).and_then(|m| {
-                let ids = m.ids().cloned();
-                implicit(Box::new(m), ids.as_ref())
-            }),
-            ItemKnn::KIND => ItemKnn::read(&r).and_then(|m| {
-                let ids = m.ids().cloned();
-                implicit(Box::new(m), ids.as_ref())
-            }),
-            other => {
-                return Err(CliError::runtime(format!(
-                    "{} holds a {other:?} model, not a recommender (train one with `mercato train recommender`)",
-                    path.display()
-                )))
-            }
+        let model = AnyModel::from_bytes(bytes).map_err(|e| in_file(path, e))?;
+        if model.as_recommender().is_none() {
+            return Err(CliError::runtime(format!(
+                "{} holds a {kind:?} model, not a recommender (train one with `mercato train recommender`)",
+                path.display()
+            )));
         }
-        .map_err(|e| in_file(path, e))?;
         Ok(LoadedRecommender { kind, model })
+    }
+
+    /// The top-N role by external id.
+    pub fn recommender(&self) -> &dyn IdRecommender {
+        self.model.as_recommender().expect("checked by load")
     }
 
     /// True for rating predictors.
     pub fn is_explicit(&self) -> bool {
-        matches!(self.model, AnyRecommender::Explicit(_))
+        self.model.as_rating_predictor().is_some()
     }
 }
 

@@ -2,8 +2,9 @@
 //! ([`mercato::fraud::AnyDetector`]); the Python classes in `mercato/fraud.py` give each its
 //! PyOD-style constructor and pass the parameters here as JSON, validated by the Rust core.
 
-use mercato::fraud::preprocess::{MissingPolicy, Scaler};
+use mercato::fraud::preprocess::{MissingPolicy, Scaler, ScalerKind};
 use mercato::fraud::{AnyDetector, Detector, Ensemble, EnsembleParams, ProbaMethod};
+use mercato::params::Params;
 use mercato::persist::Persist;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -35,8 +36,7 @@ impl PyDetector {
     /// An ensemble of `members` (their copies are fitted by `fit`).
     #[staticmethod]
     fn ensemble(members: Vec<PyRef<'_, PyDetector>>, params_json: &str) -> PyResult<Self> {
-        let params: EnsembleParams = serde_json::from_str(params_json)
-            .map_err(|e| PyValueError::new_err(format!("bad parameters for Ensemble: {e}")))?;
+        let params = EnsembleParams::from_json(params_json).py()?;
         let mut e = Ensemble::new(members.iter().map(|m| m.inner.clone()).collect());
         e.params = params;
         Ok(PyDetector { inner: e.into() })
@@ -218,6 +218,23 @@ impl PyScaler {
     }
 
     /// Per-column centre.
+    fn kind(&self) -> &'static str {
+        match self.inner.kind {
+            ScalerKind::Standard => "standard",
+            ScalerKind::Robust => "robust",
+        }
+    }
+
+    /// The NaN policy as the Python constructor takes it: a name or the fill value.
+    fn missing(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self.inner.missing {
+            MissingPolicy::Reject => "reject".into_pyobject(py)?.into_any().unbind(),
+            MissingPolicy::Mean => "mean".into_pyobject(py)?.into_any().unbind(),
+            MissingPolicy::Median => "median".into_pyobject(py)?.into_any().unbind(),
+            MissingPolicy::Constant(c) => c.into_pyobject(py)?.into_any().unbind(),
+        })
+    }
+
     fn center(&self) -> Vec<f64> {
         self.inner.center().to_vec()
     }

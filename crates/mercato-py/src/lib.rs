@@ -16,6 +16,13 @@ mod recommend_explicit;
 mod recommend_implicit;
 mod recommend_svd;
 
+pyo3::create_exception!(
+    mercato,
+    ModelFormatError,
+    pyo3::exceptions::PyValueError,
+    "A model file (or pickle) that is truncated, tampered with, of another kind or from a newer mercato."
+);
+
 fn submodule<'py>(
     parent: &Bound<'py, PyModule>,
     name: &str,
@@ -29,10 +36,47 @@ fn submodule<'py>(
     parent.py().import("sys")?.getattr("modules")?.set_item(qualified, &m)
 }
 
+/// The kind in a model file's header (`"recommend.als"`, `"fraud.ecod"`, ...): how
+/// `mercato.load` picks the estimator class before the model's own reader checks the file.
+#[pyfunction]
+fn peek_kind(data: &[u8]) -> PyResult<String> {
+    use errors::PyResultExt;
+    mercato::persist::peek_kind(data).py()
+}
+
+/// The Rust defaults of a model family's hyper-parameters as JSON, by model-file kind: the
+/// Python constructors' defaults are tested against these.
+#[pyfunction]
+fn default_params(kind: &str) -> PyResult<String> {
+    use mercato::params::Params;
+    use mercato::{fraud, recommend};
+    Ok(match kind {
+        "recommend.baseline" => recommend::BaselineParams::default().to_json(),
+        "recommend.funk_svd" => recommend::FunkSVDParams::default().to_json(),
+        "recommend.svdpp" => recommend::SVDppParams::default().to_json(),
+        "recommend.knn" => recommend::KNNParams::default().to_json(),
+        "recommend.truncated_svd" => recommend::SvdParams::default().to_json(),
+        "recommend.als" => recommend::AlsParams::default().to_json(),
+        "recommend.bpr" => recommend::BprParams::default().to_json(),
+        "recommend.item_knn" => recommend::ItemKnnParams::default().to_json(),
+        "fraud.iforest" => fraud::IsolationForestParams::default().to_json(),
+        "fraud.ecod" | "fraud.copod" => fraud::EcdfParams::default().to_json(),
+        "fraud.hbos" => fraud::HbosParams::default().to_json(),
+        "fraud.knn" => fraud::NeighborsParams::default().to_json(),
+        "fraud.lof" => fraud::NeighborsParams::lof_default().to_json(),
+        "fraud.mahalanobis" => fraud::MahalanobisParams::default().to_json(),
+        "fraud.pca" => fraud::PcaParams::default().to_json(),
+        "fraud.ensemble" => fraud::EnsembleParams::default().to_json(),
+        other => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown model kind {other:?}"))),
+    })
+}
+
 #[pymodule]
 fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("ModelFormatError", m.py().get_type::<errors::ModelFormatError>())?;
+    m.add_function(wrap_pyfunction!(peek_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(default_params, m)?)?;
+    m.add("ModelFormatError", m.py().get_type::<ModelFormatError>())?;
     submodule(m, "metrics", metrics::register)?;
     submodule(m, "datasets", datasets::register)?;
     submodule(m, "fraud", fraud::register)?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mercato::data::{ExternalId, IdMap, Interactions};
-use mercato::persist::{ModelReader, Persist};
+use mercato::persist::{peek_kind, Persist};
 use mercato::recommend::{
     Baseline, BaselineParams, Filter, FunkSVD, FunkSVDParams, KNNParams, Prediction, PredictionStatus, RatingPredictor,
     SVDpp, SVDppParams, KNN,
@@ -54,22 +54,17 @@ impl Model {
     }
 
     fn from_bytes(bytes: Vec<u8>) -> mercato::Result<Self> {
-        // Peek at the header's kind: the reader names it when it differs from the one asked
-        // for (every model's own reader validates the file again in full).
-        let err = match ModelReader::from_bytes(bytes.clone(), "") {
-            Ok(_) => mercato::Error::format("not an explicit-rating model file"),
-            Err(e) => e,
-        };
-        let msg = err.to_string();
-        let kind = [Baseline::KIND, FunkSVD::KIND, SVDpp::KIND, KNN::KIND]
-            .into_iter()
-            .find(|k| msg.contains(&format!("holds a {k:?} model")))
-            .ok_or(err)?;
-        Ok(match kind {
-            k if k == Baseline::KIND => Model::Baseline(Baseline::from_bytes(bytes)?),
-            k if k == FunkSVD::KIND => Model::Funk(FunkSVD::from_bytes(bytes)?),
-            k if k == SVDpp::KIND => Model::Svdpp(SVDpp::from_bytes(bytes)?),
-            _ => Model::Knn(KNN::from_bytes(bytes)?),
+        // The kind from the header; each model's own reader then validates the whole file.
+        Ok(match peek_kind(&bytes)?.as_str() {
+            Baseline::KIND => Model::Baseline(Baseline::from_bytes(bytes)?),
+            FunkSVD::KIND => Model::Funk(FunkSVD::from_bytes(bytes)?),
+            SVDpp::KIND => Model::Svdpp(SVDpp::from_bytes(bytes)?),
+            KNN::KIND => Model::Knn(KNN::from_bytes(bytes)?),
+            other => {
+                return Err(mercato::Error::format(format!(
+                    "the file holds a {other:?} model, not an explicit-rating one (baseline, funk_svd, svdpp, knn)"
+                )))
+            }
         })
     }
 }
@@ -93,8 +88,7 @@ struct PyExplicitModel {
 
 macro_rules! parse {
     ($t:ty, $json:expr) => {
-        serde_json::from_str::<$t>($json)
-            .map_err(|e| PyValueError::new_err(format!("invalid hyper-parameters: {e}")))?
+        <$t as mercato::params::Params>::from_json($json).py()?
     };
 }
 
@@ -265,10 +259,10 @@ fn _fit_explicit(
         .detach(move || -> mercato::Result<Model> {
             let data = interactions(users, items, &ratings)?;
             Ok(match params {
-                P::B(p) => Model::Baseline(Baseline::fit(&data, &p)?),
-                P::F(p) => Model::Funk(FunkSVD::fit(&data, &p)?),
-                P::S(p) => Model::Svdpp(SVDpp::fit(&data, &p)?),
-                P::K(p) => Model::Knn(KNN::fit(&data, &p)?),
+                P::B(p) => Model::Baseline(p.fit(&data)?),
+                P::F(p) => Model::Funk(p.fit(&data)?),
+                P::S(p) => Model::Svdpp(p.fit(&data)?),
+                P::K(p) => Model::Knn(p.fit(&data)?),
             })
         })
         .py()?;
@@ -309,8 +303,8 @@ impl PyExplicitModel {
         let allow = items.map(external_ids).transpose()?;
         let deny = deny.map(external_ids).transpose()?.unwrap_or_default();
         let pred = self.model.predictor();
-        let filter = Filter::from_ids(pred.ratings().items(), false, allow.as_deref(), &deny).py()?;
-        let ranked = py.detach(|| pred.recommend(&user, n, exclude_rated, &filter)).py()?;
+        let filter = Filter::from_ids(pred.ratings().items(), exclude_rated, allow.as_deref(), &deny).py()?;
+        let ranked = py.detach(|| pred.recommend(&user, n, &filter)).py()?.items;
         let ids: Vec<ExternalId> = ranked.iter().map(|(id, _)| id.clone()).collect();
         let scores: Vec<f64> = ranked.iter().map(|(_, s)| *s as f64).collect();
         Ok((ids_to_py(py, &ids)?, PyArray1::from_vec(py, scores)))

@@ -3,6 +3,7 @@
 //! implicit's argument names) live in `python/mercato/recommend/_implicit.py`; this file
 //! converts raw CSR arrays and calls the core.
 
+use mercato::params::Params;
 use mercato::persist::Persist;
 use mercato::recommend::implicit::{
     self as imp, Als, AlsSolver, Bpr, Confidence, ItemKnn, KnnWeighting, NegativeSampling, Recommender, Recs, Rows,
@@ -414,51 +415,11 @@ impl PyAls {
 }
 
 shared_methods!(PyAls, Als, "ALS", {
+    /// Unfitted, from `AlsParams` as JSON (validated by the core, errors name the field).
     #[new]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (factors, regularization, alpha, iterations, confidence, solver, cg_steps, seed, num_threads, show_progress, calculate_training_loss=false))]
-    fn new(
-        factors: usize,
-        regularization: Option<f32>,
-        alpha: f32,
-        iterations: usize,
-        confidence: &str,
-        solver: &str,
-        cg_steps: usize,
-        seed: u64,
-        num_threads: usize,
-        show_progress: bool,
-        calculate_training_loss: bool,
-    ) -> PyResult<Self> {
-        let confidence = match confidence {
-            "linear" => Confidence::Linear,
-            "binary" => Confidence::Binary,
-            other => {
-                return Err(PyValueError::new_err(format!("confidence must be 'linear' or 'binary', got {other:?}")))
-            }
-        };
-        let solver = match solver {
-            "cg" => AlsSolver::ConjugateGradient,
-            "cholesky" => AlsSolver::Cholesky,
-            other => return Err(PyValueError::new_err(format!("solver must be 'cg' or 'cholesky', got {other:?}"))),
-        };
-        let params = Als::params()
-            .factors(factors)
-            .alpha(alpha)
-            .iterations(iterations)
-            .confidence(confidence)
-            .solver(solver)
-            .cg_steps(cg_steps)
-            .seed(seed)
-            .num_threads((num_threads > 0).then_some(num_threads))
-            .show_progress(show_progress)
-            .calculate_training_loss(calculate_training_loss);
-        // None: the data-scaled default (λ = mean interactions per user)
-        let params = match regularization {
-            Some(r) => params.regularization(r),
-            None => params,
-        };
-        Ok(PyAls { params, threads: num_threads, model: None })
+    fn new(params_json: &str) -> PyResult<Self> {
+        let params = imp::AlsParams::from_json(params_json).py()?;
+        Ok(PyAls { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
     #[pyo3(signature = (csr, show_progress=None))]
@@ -543,43 +504,11 @@ impl PyBpr {
 }
 
 shared_methods!(PyBpr, Bpr, "BPR", {
+    /// Unfitted, from `BprParams` as JSON (validated by the core, errors name the field).
     #[new]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (factors, learning_rate, regularization, iterations, verify_negative_samples, negative_sampling, blocks, seed, num_threads, show_progress, calculate_training_loss=false))]
-    fn new(
-        factors: usize,
-        learning_rate: f32,
-        regularization: f32,
-        iterations: usize,
-        verify_negative_samples: bool,
-        negative_sampling: &str,
-        blocks: usize,
-        seed: u64,
-        num_threads: usize,
-        show_progress: bool,
-        calculate_training_loss: bool,
-    ) -> PyResult<Self> {
-        let negative_sampling = match negative_sampling {
-            "uniform" => NegativeSampling::Uniform,
-            "popularity" => NegativeSampling::Popularity,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "negative_sampling must be 'uniform' or 'popularity', got {other:?}"
-                )))
-            }
-        };
-        let params = Bpr::params()
-            .factors(factors)
-            .learning_rate(learning_rate)
-            .regularization(regularization)
-            .iterations(iterations)
-            .verify_negative_samples(verify_negative_samples)
-            .negative_sampling(negative_sampling)
-            .blocks(blocks)
-            .seed(seed)
-            .show_progress(show_progress)
-            .calculate_training_loss(calculate_training_loss);
-        Ok(PyBpr { params, threads: num_threads, model: None })
+    fn new(params_json: &str) -> PyResult<Self> {
+        let params = imp::BprParams::from_json(params_json).py()?;
+        Ok(PyBpr { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
     #[pyo3(signature = (csr, show_progress=None))]
@@ -645,21 +574,11 @@ impl PyItemKnn {
 }
 
 shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
+    /// Unfitted, from `ItemKnnParams` as JSON (validated by the core, errors name the field).
     #[new]
-    #[pyo3(signature = (k, weighting, k1, b, num_threads))]
-    fn new(k: usize, weighting: &str, k1: f32, b: f32, num_threads: usize) -> PyResult<Self> {
-        let weighting = match weighting {
-            "cosine" => KnnWeighting::Cosine,
-            "bm25" => KnnWeighting::Bm25 { k1, b },
-            "tfidf" => KnnWeighting::TfIdf,
-            "none" => KnnWeighting::None,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "weighting must be 'cosine', 'bm25', 'tfidf' or 'none', got {other:?}"
-                )))
-            }
-        };
-        Ok(PyItemKnn { params: ItemKnn::params().k(k).weighting(weighting), threads: num_threads, model: None })
+    fn new(params_json: &str) -> PyResult<Self> {
+        let params = imp::ItemKnnParams::from_json(params_json).py()?;
+        Ok(PyItemKnn { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
     fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {

@@ -2,6 +2,7 @@
 //! fitted model; `mercato.recommend.TruncatedSVD` (Python) adds the scikit-learn surface.
 
 use mercato::data::Interactions;
+use mercato::params::Params;
 use mercato::persist::Persist;
 use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -23,38 +24,9 @@ pub struct PyTruncatedSvd {
     model: TruncatedSvd,
 }
 
-/// The hyper-parameters as one tuple, in `TruncatedSVD`'s `_PARAMS` order: k, algorithm,
-/// n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads.
-#[derive(FromPyObject)]
-struct FitArgs(usize, String, Option<usize>, usize, Option<String>, f64, usize, Option<usize>, u64, Option<usize>);
-
-fn params(a: FitArgs) -> PyResult<SvdParams> {
-    let FitArgs(k, algorithm, n_iter, n_oversamples, center, tol, max_restarts, ncv, seed, num_threads) = a;
-    let algorithm = match algorithm.as_str() {
-        "randomized" => SvdAlgorithm::Randomized,
-        "accurate" => SvdAlgorithm::Accurate,
-        other => {
-            return Err(PyValueError::new_err(format!("algorithm must be 'randomized' or 'accurate', got {other:?}")))
-        }
-    };
-    let center = match center.as_deref() {
-        None | Some("none") => Centering::None,
-        Some("global") => Centering::Global,
-        Some("user") => Centering::User,
-        Some(other) => {
-            return Err(PyValueError::new_err(format!("center must be None, 'global' or 'user', got {other:?}")))
-        }
-    };
-    Ok(SvdParams::new(k)
-        .algorithm(algorithm)
-        .n_iter(n_iter)
-        .n_oversamples(n_oversamples)
-        .center(center)
-        .tol(tol)
-        .max_restarts(max_restarts)
-        .ncv(ncv)
-        .seed(seed)
-        .num_threads(num_threads))
+/// `SvdParams` from JSON (validated by the core; errors name the field).
+fn params(json: &str) -> PyResult<SvdParams> {
+    SvdParams::from_json(json).py()
 }
 
 /// An index array (int32 or int64, as scipy makes them) as `usize`.
@@ -77,15 +49,15 @@ fn _svd_fit_csr(
     indices: &Bound<'_, PyAny>,
     data: PyReadonlyArray1<'_, f32>,
     shape: (usize, usize),
-    args: FitArgs,
+    params_json: &str,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(args)?;
+    let p = params(params_json)?;
     let indptr = usize_vec(indptr, "indptr")?;
     let indices = usize_vec(indices, "indices")?;
     let data = data.as_array().to_vec();
     let matrix = CsMat::try_new(shape, indptr, indices, data)
         .map_err(|(_, _, _, e)| PyValueError::new_err(format!("invalid CSR matrix: {e}")))?;
-    let model = py.detach(|| TruncatedSvd::fit(&Interactions::from_csr(matrix)?, &p)).py()?;
+    let model = py.detach(|| p.fit(&Interactions::from_csr(matrix)?)).py()?;
     Ok(PyTruncatedSvd { model })
 }
 
@@ -96,11 +68,11 @@ fn _svd_fit_triples(
     users: &Bound<'_, PyAny>,
     items: &Bound<'_, PyAny>,
     ratings: &Bound<'_, PyAny>,
-    args: FitArgs,
+    params_json: &str,
 ) -> PyResult<PyTruncatedSvd> {
-    let p = params(args)?;
+    let p = params(params_json)?;
     let (users, items, ratings) = read_triples(users, items, ratings)?;
-    let model = py.detach(|| TruncatedSvd::fit(&interactions(users, items, &ratings)?, &p)).py()?;
+    let model = py.detach(|| p.fit(&interactions(users, items, &ratings)?)).py()?;
     Ok(PyTruncatedSvd { model })
 }
 

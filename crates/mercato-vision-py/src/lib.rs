@@ -18,39 +18,10 @@ use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeErro
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
-/// Maps a [`mercato::Error`] to its Python exception; model-file errors raise the
-/// `mercato.ModelFormatError` of the main package so `except mercato.ModelFormatError` works.
-fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    let msg = e.to_string();
-    match e {
-        Error::UnknownId { .. } => PyKeyError::new_err(msg),
-        Error::ModelFormat(_) => {
-            let cls = py
-                .import("mercato")
-                .and_then(|m| m.getattr("ModelFormatError"))
-                .ok()
-                .and_then(|c| c.cast_into::<PyType>().ok());
-            match cls {
-                Some(cls) => PyErr::from_type(cls, msg),
-                None => PyValueError::new_err(msg),
-            }
-        }
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
-        Error::Io { .. } => PyOSError::new_err(msg),
-        Error::Torch(_) => PyRuntimeError::new_err(msg),
-        _ => PyValueError::new_err(msg),
-    }
-}
-
-trait Py<T> {
-    fn py(self, py: Python<'_>) -> PyResult<T>;
-}
-
-impl<T> Py<T> for mercato::Result<T> {
-    fn py(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| to_py(py, e))
-    }
-}
+// The error mapping of the core extension, compiled here from the same file.
+#[path = "../../mercato-py/src/errors.rs"]
+mod errors;
+use errors::{to_py, PyResultExt};
 
 /// A numpy array of uint8 or float32 pixels (the Python side converts other dtypes).
 enum Pixels<'py> {
@@ -195,29 +166,29 @@ impl NativeClassifier {
         device: &str,
         show_progress: bool,
     ) -> PyResult<Self> {
-        let arch = parse_arch(arch, num_classes, channels, size, hidden, widths, blocks_per_stage, dropout).py(py)?;
+        let arch = parse_arch(arch, num_classes, channels, size, hidden, widths, blocks_per_stage, dropout).py()?;
         let config = TrainConfig {
             epochs,
             batch_size,
-            optimizer: parse_optimizer(optimizer, momentum).py(py)?,
+            optimizer: parse_optimizer(optimizer, momentum).py()?,
             learning_rate,
             weight_decay,
-            schedule: parse_schedule(lr_schedule, step_every, step_gamma).py(py)?,
+            schedule: parse_schedule(lr_schedule, step_every, step_gamma).py()?,
             validation_fraction,
             patience,
             augment: Augment { crop_padding, horizontal_flip },
             seed,
             num_threads,
-            device: device.parse::<DeviceChoice>().py(py)?,
+            device: device.parse::<DeviceChoice>().py()?,
             normalization,
             show_progress,
         };
         let pixels = Pixels::extract(images)?;
         let labels = labels_vec(&labels)?;
         let images = pixels.images();
-        let fitted = py.detach(|| ImageClassifier::fit(&arch, &config, images, &labels)).py(py)?;
+        let fitted = py.detach(|| ImageClassifier::fit(&arch, &config, images, &labels)).py()?;
         let inner = match class_names {
-            Some(names) => fitted.with_class_names(names).py(py)?,
+            Some(names) => fitted.with_class_names(names).py()?,
             None => fitted,
         };
         Ok(NativeClassifier { inner })
@@ -227,7 +198,7 @@ impl NativeClassifier {
     fn predict<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let pixels = Pixels::extract(images)?;
         let images = pixels.images();
-        let pred = py.detach(|| self.inner.predict(images)).py(py)?;
+        let pred = py.detach(|| self.inner.predict(images)).py()?;
         Ok(PyArray1::from_vec(py, pred.into_iter().map(|p| p as i64).collect()))
     }
 
@@ -235,7 +206,7 @@ impl NativeClassifier {
     fn predict_proba<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let pixels = Pixels::extract(images)?;
         let images = pixels.images();
-        let p = py.detach(|| self.inner.predict_proba(images)).py(py)?;
+        let p = py.detach(|| self.inner.predict_proba(images)).py()?;
         Ok(PyArray2::from_owned_array(py, p))
     }
 
@@ -249,7 +220,7 @@ impl NativeClassifier {
         let pixels = Pixels::extract(images)?;
         let labels = labels_vec(&labels)?;
         let images = pixels.images();
-        let ev = py.detach(|| self.inner.evaluate(images, &labels)).py(py)?;
+        let ev = py.detach(|| self.inner.evaluate(images, &labels)).py()?;
         let d = PyDict::new(py);
         d.set_item("accuracy", ev.accuracy)?;
         d.set_item("class_names", ev.class_names.clone())?;
@@ -263,7 +234,7 @@ impl NativeClassifier {
 
     /// The model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let b = py.detach(|| self.inner.to_bytes()).py(py)?;
+        let b = py.detach(|| self.inner.to_bytes()).py()?;
         Ok(PyBytes::new(py, &b))
     }
 
@@ -271,23 +242,23 @@ impl NativeClassifier {
     #[staticmethod]
     #[pyo3(signature = (data, device="auto"))]
     fn from_bytes(py: Python<'_>, data: &[u8], device: &str) -> PyResult<Self> {
-        let device = device.parse::<DeviceChoice>().py(py)?;
+        let device = device.parse::<DeviceChoice>().py()?;
         let bytes = data.to_vec();
-        let inner = py.detach(|| ImageClassifier::from_bytes_on(bytes, None, device)).py(py)?;
+        let inner = py.detach(|| ImageClassifier::from_bytes_on(bytes, None, device)).py()?;
         Ok(NativeClassifier { inner })
     }
 
     /// Saves the model file.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.inner.save(&path)).py(py)
+        py.detach(|| self.inner.save(&path)).py()
     }
 
     /// Loads a model file (any vision architecture).
     #[staticmethod]
     #[pyo3(signature = (path, device="auto"))]
     fn load(py: Python<'_>, path: PathBuf, device: &str) -> PyResult<Self> {
-        let device = device.parse::<DeviceChoice>().py(py)?;
-        let inner = py.detach(|| ImageClassifier::load_on(&path, None, device)).py(py)?;
+        let device = device.parse::<DeviceChoice>().py()?;
+        let inner = py.detach(|| ImageClassifier::load_on(&path, None, device)).py()?;
         Ok(NativeClassifier { inner })
     }
 
@@ -300,7 +271,7 @@ impl NativeClassifier {
     /// The architecture's full shape as a JSON string.
     #[getter]
     fn arch_json(&self, py: Python<'_>) -> PyResult<String> {
-        serde_json::to_string(self.inner.arch()).map_err(|e| to_py(py, Error::invalid(e.to_string())))
+        serde_json::to_string(self.inner.arch()).map_err(|e| to_py(Error::invalid(e.to_string())))
     }
 
     #[getter]
@@ -376,7 +347,7 @@ fn load_image_files_py<'py>(
     size: usize,
     channels: usize,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
-    let a = py.detach(|| load_image_files(&paths, size, channels)).py(py)?;
+    let a = py.detach(|| load_image_files(&paths, size, channels)).py()?;
     Ok(PyArray4::from_owned_array(py, a))
 }
 
@@ -396,7 +367,7 @@ fn load_image_folder_py<'py>(
 {
     let corrupt = if skip_corrupt { CorruptPolicy::Skip } else { CorruptPolicy::Error };
     let opts = ImageFolderOptions { size, channels, corrupt, num_threads };
-    let f = py.detach(|| load_image_folder(&root, &opts)).py(py)?;
+    let f = py.detach(|| load_image_folder(&root, &opts)).py()?;
     let labels = PyArray1::from_vec(py, f.labels.iter().map(|&l| l as i64).collect());
     Ok((PyArray4::from_owned_array(py, f.images), labels, f.class_names, f.paths, f.skipped))
 }
@@ -409,7 +380,7 @@ fn pretrained_path(py: Python<'_>, name: &str) -> PyResult<PathBuf> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, f)| *f)
-        .ok_or_else(|| to_py(py, Error::UnknownId { kind: "pretrained model", id: name.to_string() }))?;
+        .ok_or_else(|| to_py(Error::UnknownId { kind: "pretrained model", id: name.to_string() }))?;
     Ok(ImageClassifier::models_dir().join(file))
 }
 

@@ -61,10 +61,9 @@ fn main() -> mercato::Result<()> {
     for (train, test) in &splits {
         let t0 = Instant::now();
         let m: Box<dyn RatingPredictor> = match model {
-            "baseline" => Box::new(Baseline::fit(train, &bparams)?),
-            "funk" => Box::new(FunkSVD::fit(
-                train,
-                &fd.clone()
+            "baseline" => Box::new(bparams.fit(train)?),
+            "funk" => Box::new(
+                (fd.clone()
                     .factors(n("factors", fd.factors))
                     .epochs(n("epochs", fd.epochs))
                     .lr(f("lr", fd.lr))
@@ -74,11 +73,11 @@ fn main() -> mercato::Result<()> {
                     .init_std(f("init_std", fd.init_std))
                     .blocks(kv.get("blocks").map(|v| v.parse().unwrap()))
                     .seed(n("seed", 0) as u64)
-                    .num_threads(threads),
-            )?),
-            "svdpp" => Box::new(SVDpp::fit(
-                train,
-                &sd.clone()
+                    .num_threads(threads))
+                .fit(train)?,
+            ),
+            "svdpp" => Box::new(
+                (sd.clone()
                     .factors(n("factors", sd.factors))
                     .epochs(n("epochs", sd.epochs))
                     .lr(f("lr", sd.lr))
@@ -88,8 +87,9 @@ fn main() -> mercato::Result<()> {
                     .reg_implicit(f("reg_implicit", sd.reg_implicit))
                     .init_std(f("init_std", sd.init_std))
                     .seed(n("seed", 0) as u64)
-                    .num_threads(threads),
-            )?),
+                    .num_threads(threads))
+                .fit(train)?,
+            ),
             "knn" => {
                 let sim = match kv.get("sim").map(String::as_str).unwrap_or("pearson_baseline") {
                     "cosine" => Similarity::Cosine,
@@ -103,9 +103,8 @@ fn main() -> mercato::Result<()> {
                     "zscore" => KnnVariant::WithZScore,
                     _ => KnnVariant::WithBaseline,
                 };
-                Box::new(KNN::fit(
-                    train,
-                    &kd.clone()
+                Box::new(
+                    (kd.clone()
                         .user_based(n("user_based", 0) == 1)
                         .similarity(sim)
                         .variant(variant)
@@ -116,8 +115,9 @@ fn main() -> mercato::Result<()> {
                         .damping(f("damping", kd.damping))
                         .max_neighbours(kv.get("max_neighbours").map(|v| v.parse().unwrap()))
                         .baseline(bparams.clone())
-                        .num_threads(threads),
-                )?)
+                        .num_threads(threads))
+                    .fit(train)?,
+                )
             }
             other => panic!("unknown model {other}"),
         };

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use mercato::data::{DuplicatePolicy, IdMap, Interactions};
-use mercato::recommend::{FunkSVD, FunkSVDParams, RatingPredictor};
+use mercato::recommend::{Filter, FunkSVDParams, RatingPredictor};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -42,7 +42,7 @@ fn main() -> mercato::Result<()> {
 
     let params = FunkSVDParams::default().factors(factors).epochs(epochs).num_threads(Some(threads));
     let t1 = Instant::now();
-    let model = FunkSVD::fit(&data, &params)?;
+    let model = params.fit(&data)?;
     let fit_s = t1.elapsed().as_secs_f64();
     let h = model.history();
     println!(
@@ -53,7 +53,7 @@ fn main() -> mercato::Result<()> {
         h.train_rmse.last().copied().unwrap_or(f32::NAN)
     );
     let t2 = Instant::now();
-    let top = model.recommend(&0.into(), 10, true, &Default::default())?;
+    let top = model.recommend(&0.into(), 10, &Filter::new().exclude_seen(true))?.items;
     println!("top-10 for one user over {items} items in {:.2} ms: {:?}", t2.elapsed().as_secs_f64() * 1e3, &top[..3]);
     Ok(())
 }

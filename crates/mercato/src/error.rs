@@ -10,11 +10,29 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in mercato.
+///
+/// The variants separate *who* is at fault, so a service can map them to status codes without
+/// reading messages: [`Error::InvalidInput`], [`Error::ShapeMismatch`] and [`Error::UnknownId`]
+/// are the caller's request data (HTTP 400/404); [`Error::InvalidParameter`] is a model's
+/// configuration; [`Error::ModelFormat`], [`Error::Io`] and [`Error::Torch`] are the
+/// environment's. New variants may be added in minor releases.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// A value is outside what the algorithm accepts (NaN, negative weight, k = 0, ...).
+    /// Request or training *data* the algorithm cannot use (NaN, negative weight, empty
+    /// matrix, ...). Hyper-parameters have their own variant, [`Error::InvalidParameter`].
     #[error("invalid input: {0}")]
     InvalidInput(String),
+
+    /// A hyper-parameter outside its rule (`contamination(0.7)`, `factors = 0`, an unknown or
+    /// mistyped field in a parameter JSON).
+    #[error("invalid parameter `{name}`: {message}")]
+    InvalidParameter {
+        /// The parameter's field name, as in the `…Params` struct and the Python constructor.
+        name: String,
+        /// The rule it breaks and the value given.
+        message: String,
+    },
 
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: expected {expected}, got {got}")]
@@ -74,6 +92,25 @@ impl Error {
         Error::InvalidInput(msg.into())
     }
 
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidParameter { name: name.into(), message: message.into() }
+    }
+
+    /// True for errors caused by the caller's data or parameters (a service answers 4xx),
+    /// false for model files, I/O and libtorch (5xx).
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidInput(_)
+                | Error::InvalidParameter { .. }
+                | Error::ShapeMismatch { .. }
+                | Error::UnknownId { .. }
+                | Error::NotFitted(_)
+                | Error::Parse { .. }
+        )
+    }
+
     /// Shorthand for [`Error::ShapeMismatch`].
     pub fn shape(expected: impl ToString, got: impl ToString) -> Self {
         Error::ShapeMismatch { expected: expected.to_string(), got: got.to_string() }
@@ -97,30 +134,47 @@ impl From<tch::TchError> for Error {
     }
 }
 
-/// Returns early with [`Error::InvalidInput`] built from a format string.
+/// Returns early with an error built from a format string: [`Error::InvalidInput`] by default,
+/// [`Error::InvalidParameter`] with `param "name",`, [`Error::ShapeMismatch`] with
+/// `shape expected, got`, [`Error::ModelFormat`] with `format`.
 ///
 /// ```
 /// fn check(k: usize) -> mercato::Result<()> {
+///     if k > 100 {
+///         mercato::bail!(param "k", "must be at most 100, got {k}");
+///     }
 ///     mercato::bail!("k must be positive, got {k}");
 /// }
-/// assert!(check(0).is_err());
+/// assert!(matches!(check(0), Err(mercato::Error::InvalidInput(_))));
+/// let err = check(101).unwrap_err();
+/// assert!(matches!(&err, mercato::Error::InvalidParameter { name, .. } if name == "k"));
+/// assert_eq!(err.to_string(), "invalid parameter `k`: must be at most 100, got 101");
 /// ```
 #[macro_export]
 macro_rules! bail {
+    (param $name:expr, $($arg:tt)*) => {
+        return Err($crate::Error::param($name, format!($($arg)*)))
+    };
+    (shape $expected:expr, $got:expr) => {
+        return Err($crate::Error::shape($expected, $got))
+    };
+    (format $($arg:tt)*) => {
+        return Err($crate::Error::ModelFormat(format!($($arg)*)))
+    };
     ($($arg:tt)*) => {
         return Err($crate::Error::InvalidInput(format!($($arg)*)))
     };
 }
 
-/// Returns early with [`Error::InvalidInput`] unless the condition holds.
+/// Returns early unless the condition holds, with the same error forms as [`bail!`].
 ///
 /// ```
 /// fn check(k: usize) -> mercato::Result<usize> {
-///     mercato::ensure!(k > 0, "k must be positive, got {k}");
+///     mercato::ensure!(k > 0, param "k", "must be positive, got {k}");
 ///     Ok(k)
 /// }
 /// assert_eq!(check(3).unwrap(), 3);
-/// assert!(check(0).is_err());
+/// assert!(matches!(check(0), Err(mercato::Error::InvalidParameter { .. })));
 /// ```
 #[macro_export]
 macro_rules! ensure {

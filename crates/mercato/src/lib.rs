@@ -7,7 +7,58 @@
 //! * `vision` (cargo feature `torch`) — a CNN product-image classifier on libtorch.
 //!
 //! Shared pieces: [`data`] (ids, the user × item matrix, loaders, splits), [`metrics`],
-//! [`persist`] (one safe file format for every model) and [`Error`].
+//! [`persist`] (one safe file format for every model), [`params`] and [`Error`].
+//!
+//! ## One shape for every model
+//!
+//! Hyper-parameters are a plain `…Params` struct (serde, `Default`, builder setters) that
+//! checks itself ([`params::Params::check`]) and fits: `params.fit(&data) -> Result<Model>`.
+//! A bad value is an [`Error::InvalidParameter`] naming the field; bad data an
+//! [`Error::InvalidInput`], [`Error::ShapeMismatch`] or [`Error::UnknownId`] — so a service
+//! can answer 400 or 500 without reading messages ([`Error::is_caller_error`]).
+//! Detectors are built from their params and fitted in place (`Detector::fit(&mut self)`),
+//! because ensembles refit their members.
+//!
+//! ## Ids and indices
+//!
+//! Training data is an [`data::Interactions`]: a users × items sparse matrix (users are rows)
+//! plus two [`data::IdMap`]s from the ids your systems use ([`data::ExternalId`]: integers or
+//! strings) to dense indices. Rating predictors answer by external id; implicit models
+//! (ALS, BPR, item kNN) compute on indices and keep the id maps (`ids()`); the
+//! [`recommend::IdRecommender`] role answers every recommender by external id.
+//!
+//! ## Serving from a service
+//!
+//! Fitted models are immutable plain data, `Send + Sync`, and score from `&self`: wrap one
+//! in an `Arc` and call it from any number of threads. [`AnyModel`] loads any model file
+//! without knowing its kind and hands out the role you need:
+//!
+//! ```
+//! use mercato::data::{DuplicatePolicy, Interactions};
+//! use mercato::recommend::{AlsParams, Filter, IdRecommender};
+//! use mercato::AnyModel;
+//! use std::sync::Arc;
+//!
+//! let views = Interactions::from_triples(
+//!     [("ann", "tea", 3.0), ("ann", "mug", 1.0), ("bob", "tea", 2.0), ("bob", "pot", 5.0), ("cy", "mug", 1.0)],
+//!     DuplicatePolicy::Sum,
+//! )?;
+//! let bytes = mercato::persist::Persist::to_bytes(&AlsParams::default().factors(4).fit(&views)?)?;
+//! let model = Arc::new(AnyModel::from_bytes(bytes)?); // or AnyModel::load("als.mercato")
+//! let worker = {
+//!     let model = Arc::clone(&model);
+//!     std::thread::spawn(move || {
+//!         let rec = model.as_recommender().expect("a recommender");
+//!         rec.recommend_ids(&"cy".into(), 2, &Filter::new().exclude_seen(true))
+//!     })
+//! };
+//! let top = worker.join().expect("no panic")?;
+//! assert_eq!(top.items.len(), 2);
+//! assert!(!top.items.iter().any(|(item, _)| item == &"mug".into())); // already seen
+//! # Ok::<(), mercato::Error>(())
+//! ```
+//!
+//! Metrics in one line:
 //!
 //! ```
 //! use mercato::data::{DuplicatePolicy, Interactions};
@@ -28,13 +79,19 @@ pub mod data;
 pub mod error;
 pub mod fraud;
 pub mod metrics;
+mod model;
 mod parallel;
+pub mod params;
 pub mod persist;
 pub mod recommend;
 #[cfg(feature = "torch")]
 pub mod vision;
 
 pub use error::{Error, Result};
+pub use model::AnyModel;
+/// The ndarray this crate's API uses (0.17): depend on it through this re-export to avoid
+/// "multiple different versions of crate `ndarray`" in a service pinned to another.
+pub use ndarray;
 
 /// The README's Rust quick start, compiled and run as a doc-test so it cannot rot.
 #[cfg(doctest)]

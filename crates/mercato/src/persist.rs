@@ -36,6 +36,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader (a server reloading its models) never sees a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("mercato-tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
 /// First bytes of every mercato model file.
 pub const MAGIC: &[u8; 8] = b"MERCATO\x1a";
 /// Version of the container layout this build writes and the newest it reads.
@@ -193,11 +201,7 @@ impl ModelWriter {
 
     /// Writes the file atomically (temporary file in the same folder, then rename).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let bytes = self.to_bytes()?;
-        let tmp = path.with_extension("mercato-tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        write_atomically(path.as_ref(), &self.to_bytes()?)
     }
 }
 

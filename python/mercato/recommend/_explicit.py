@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mercato._base import Estimator, params_json
 from mercato._mercato import recommend as _rs
 
 __all__ = ["STATUS", "Baseline", "FunkSVD", "KNN", "SVDpp"]
@@ -67,34 +68,12 @@ def _unscale(scale: Any) -> Any:
     return None if scale == "Auto" else tuple(scale["Fixed"])
 
 
-class _ExplicitModel:
+class _ExplicitModel(Estimator):
     _kind = ""
-
-    def __init__(self, params: dict) -> None:
-        # ``params`` is the subclass constructor's ``locals()``: its arguments, by name.
-        self._params = {k: v for k, v in params.items() if k not in ("self", "__class__")}
-        self._model = None
-        self._attrs: dict | None = None
-
-    # -- hyper-parameters -------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        """Hyper-parameters as passed to the constructor (scikit-learn convention)."""
-        return dict(self._params)
-
-    def set_params(self, **params: Any) -> _ExplicitModel:
-        unknown = set(params) - set(self._params)
-        if unknown:
-            raise ValueError(f"unknown hyper-parameters {sorted(unknown)} for {type(self).__name__}")
-        self._params.update(params)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
-        return f"{type(self).__name__}({args})"
 
     def _rust_params(self) -> dict:
         """Hyper-parameters as the Rust side names them; models whose names differ override this."""
-        p = dict(self._params)
+        p = self.get_params(deep=False)
         p["scale"] = _scale(p.pop("rating_scale"))
         return p
 
@@ -132,15 +111,13 @@ class _ExplicitModel:
             raise ValueError(f"ratings must be numbers: {e}") from None
         if r.ndim != 1:
             raise ValueError(f"ratings must be one-dimensional, got shape {r.shape}")
-        params = json.dumps(self._rust_params())
-        self._model = _rs._fit_explicit(self._kind, _ids(users), _ids(items), r, params)
-        self._attrs = None
+        params = params_json(self._rust_params())
+        self._adopt(_rs._fit_explicit(self._kind, _ids(users), _ids(items), r, params))
         return self
 
-    def _fitted(self):
-        if self._model is None:
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        return self._model
+    def _adopt(self, native) -> None:
+        self._model = native
+        self._attrs = None
 
     def predict(self, users: Any, items: Any = None, *, return_status: bool = False, user_col="user", item_col="item"):
         """Predicted ratings (float64) for paired ``users`` and ``items`` (or a DataFrame).
@@ -166,7 +143,7 @@ class _ExplicitModel:
 
     # -- fitted attributes --------------------------------------------------------------
     def _attr(self, name: str):
-        if self._attrs is None:
+        if getattr(self, "_attrs", None) is None:
             self._attrs = self._fitted().attributes()
         if name not in self._attrs:
             raise AttributeError(f"{type(self).__name__} has no fitted attribute {name!r}")
@@ -176,40 +153,17 @@ class _ExplicitModel:
     item_ids_ = _fitted_attr("item_ids", "Training item ids, in index order.")
     rating_scale_ = _fitted_attr("rating_scale", "(low, high) the predictions are clipped to.")
 
-    # -- persistence ----------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Writes the fitted model to ``path`` (mercato's checked model format)."""
-        self._fitted().save(str(path))
+    # -- persistence (the checked model format, see mercato._base) -------------------------
+    @classmethod
+    def _native_from_bytes(cls, data: bytes):
+        return _rs._ExplicitModel._from_bytes(data)
 
     @classmethod
-    def load(cls, path):
-        """Loads a model saved by ``save``, with the hyper-parameters it was fitted with
-        (``get_params`` and ``repr`` show them)."""
-        return cls._wrap(_rs._ExplicitModel.load(str(path)))
-
-    @classmethod
-    def _wrap(cls, model):
-        expected = "recommend." + cls._kind
-        if model.kind != expected:
-            raise ValueError(f"file holds a {model.kind} model, not {expected} ({cls.__name__})")
-        obj = cls()
-        restored = cls._params_from_rust(json.loads(model.params_json()))
-        obj._params.update({k: v for k, v in restored.items() if k in obj._params})
-        obj._model = model
-        return obj
-
-    def __reduce__(self):
-        # (restore, (model bytes, params)): the bytes go through mercato's checked format, so
-        # a damaged pickle raises ModelFormatError instead of building a broken model.
-        blob = None if self._model is None else bytes(self._model.to_bytes())
-        return (type(self)._restore, (blob, dict(self._params)))
-
-    @classmethod
-    def _restore(cls, blob, params=None):
-        obj = cls() if blob is None else cls._wrap(_rs._ExplicitModel._from_bytes(blob))
-        if params is not None:
-            obj._params = dict(params)
-        return obj
+    def _params_from_native(cls, native) -> dict:
+        """The hyper-parameters the model was fitted with (``get_params`` and ``repr`` show them)."""
+        restored = cls._params_from_rust(json.loads(native.params_json()))
+        names = set(cls._get_param_names())
+        return {k: v for k, v in restored.items() if k in names}
 
 
 class Baseline(_ExplicitModel):
@@ -218,6 +172,7 @@ class Baseline(_ExplicitModel):
     of MovieLens-100k ``u1.base``."""
 
     _kind = "baseline"
+    _kinds = ("recommend.baseline",)
 
     def __init__(
         self,
@@ -229,10 +184,16 @@ class Baseline(_ExplicitModel):
         reg: float = 0.02,
         rating_scale: tuple[float, float] | None = None,
     ) -> None:
-        super().__init__(locals())
+        self.method = method
+        self.epochs = epochs
+        self.reg_item = reg_item
+        self.reg_user = reg_user
+        self.lr = lr
+        self.reg = reg
+        self.rating_scale = rating_scale
 
     def _rust_params(self) -> dict:
-        p = self._params
+        p = self.get_params(deep=False)
         if p["method"] == "als":
             method: Any = "Als"
         elif p["method"] == "sgd":
@@ -277,6 +238,7 @@ class FunkSVD(_ExplicitModel):
     """
 
     _kind = "funk_svd"
+    _kinds = ("recommend.funk_svd",)
 
     def __init__(
         self,
@@ -295,7 +257,20 @@ class FunkSVD(_ExplicitModel):
         seed: int = 0,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(locals())
+        self.factors = factors
+        self.epochs = epochs
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.init_std = init_std
+        self.biased = biased
+        self.blocks = blocks
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.rating_scale = rating_scale
+        self.seed = seed
+        self.num_threads = num_threads
 
     global_mean_ = _fitted_attr("global_mean", "Global mean rating.")
     user_bias_ = _fitted_attr("user_bias", "User biases, in ``user_ids_`` order.")
@@ -315,6 +290,7 @@ class SVDpp(_ExplicitModel):
     rated. Trained by per-user SGD on one thread (exactly reproducible from ``seed``)."""
 
     _kind = "svdpp"
+    _kinds = ("recommend.svdpp",)
 
     def __init__(
         self,
@@ -330,7 +306,17 @@ class SVDpp(_ExplicitModel):
         seed: int = 0,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(locals())
+        self.factors = factors
+        self.epochs = epochs
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.reg_implicit = reg_implicit
+        self.init_std = init_std
+        self.rating_scale = rating_scale
+        self.seed = seed
+        self.num_threads = num_threads
 
     user_factors_ = _fitted_attr("user_factors", "User factors, n_users x factors (float32).")
     item_factors_ = _fitted_attr("item_factors", "Item factors, n_items x factors (float32).")
@@ -350,6 +336,7 @@ class KNN(_ExplicitModel):
     ``max_neighbours`` bounds the stored lists (memory ``n x max_neighbours``)."""
 
     _kind = "knn"
+    _kinds = ("recommend.knn",)
 
     def __init__(
         self,
@@ -369,10 +356,24 @@ class KNN(_ExplicitModel):
         rating_scale: tuple[float, float] | None = None,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(locals())
+        self.k = k
+        self.min_k = min_k
+        self.similarity = similarity
+        self.variant = variant
+        self.user_based = user_based
+        self.shrinkage = shrinkage
+        self.min_support = min_support
+        self.damping = damping
+        self.amplify = amplify
+        self.max_neighbours = max_neighbours
+        self.baseline_epochs = baseline_epochs
+        self.baseline_reg_item = baseline_reg_item
+        self.baseline_reg_user = baseline_reg_user
+        self.rating_scale = rating_scale
+        self.num_threads = num_threads
 
     def _rust_params(self) -> dict:
-        p = dict(self._params)
+        p = self.get_params(deep=False)
         if p["similarity"] not in _SIMILARITIES:
             raise ValueError(f"similarity must be one of {sorted(_SIMILARITIES)}, got {p['similarity']!r}")
         if p["variant"] not in _VARIANTS:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mercato._base import Estimator, choice, params_json, threads
 from mercato._mercato import recommend as _r
 
 __all__ = ["ALS", "BPR", "ItemKNN", "bm25_weight", "tfidf_weight", "log_weight"]
@@ -129,28 +130,50 @@ def _positive(v, what):
     return v
 
 
-class _Base:
-    """Shared serving, persistence and pickling."""
+class _Base(Estimator):
+    """Shared fitting, serving, persistence and pickling (see mercato._base)."""
 
     _rust_cls = None
+
+    def _rust_params(self) -> dict:
+        raise NotImplementedError
 
     def fit(self, user_items, show_progress=None):
         """Trains on a users x items matrix or a (user, item[, value]) DataFrame; returns
         self. ``show_progress`` (default: the constructor's) draws a progress bar on a
-        terminal (ALS and BPR)."""
+        terminal (ALS and BPR). A model being fitted keeps serving its previous fit from
+        other threads until this one finishes."""
         ids = None
         if _is_frame(user_items) and _needs_ids(user_items):
             user_items, *ids = _map_frame(user_items)
+        native = self._rust_cls(params_json(self._rust_params()))
         if show_progress is None or isinstance(self, ItemKNN):
-            self._model.fit(_csr(user_items))
+            native.fit(_csr(user_items))
         else:
-            self._model.fit(_csr(user_items), bool(show_progress))
+            native.fit(_csr(user_items), bool(show_progress))
         if ids is not None:
-            self._model.set_ids(*ids)
+            native.set_ids(*ids)
+        self._adopt(native)
         return self
 
+    def _fitted(self):
+        m = super()._fitted()
+        m.num_threads = threads(self.num_threads) or 0  # serving threads follow set_params
+        return m
+
+    _check = _fitted
+
+    @classmethod
+    def _native_from_bytes(cls, data):
+        return cls._rust_cls.from_bytes(data)
+
+    @classmethod
+    def _params_from_native(cls, native) -> dict:
+        names = set(cls._get_param_names())
+        return {k: v for k, v in native.hyper_params.items() if k in names}
+
     def _mapped(self):
-        return self._model.is_fitted and self._model.has_ids
+        return self._model is not None and self._model.has_ids
 
     def _in(self, ids, users):
         """Indices of external ids (a scalar or a sequence) for a model with ids."""
@@ -180,11 +203,6 @@ class _Base:
         """Original item ids by index (None when trained on indices)."""
         m = self._check()
         return self._out(np.arange(m.n_items), False) if m.has_ids else None
-
-    def _check(self):
-        if not self._model.is_fitted:
-            raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
-        return self._model
 
     def recommend(
         self,
@@ -274,46 +292,6 @@ class _Base:
         ids, scores = m.similar_users(int(self._in(userid, True)[0]), int(N))
         return self._out(ids, True), scores
 
-    @property
-    def num_threads(self):
-        return self._model.num_threads
-
-    def save(self, path):
-        """Saves in mercato's model format (checksummed, no code executed on load)."""
-        self._check().save(str(path))
-
-    @classmethod
-    def load(cls, path):
-        """Loads a model saved by ``save``."""
-        obj = cls.__new__(cls)
-        obj._model = cls._rust_cls.load(str(path))
-        obj._restore_params()
-        return obj
-
-    @classmethod
-    def _from_bytes(cls, data):
-        obj = cls.__new__(cls)
-        obj._model = cls._rust_cls.from_bytes(data)
-        obj._restore_params()
-        return obj
-
-    def __reduce__(self):
-        if not self._model.is_fitted:
-            return (type(self), (), self._params())
-        return (type(self)._from_bytes, (bytes(self._model.to_bytes()),))
-
-    def __setstate__(self, state):
-        self.__init__(**state)
-
-    def _restore_params(self):
-        """After loading: the constructor arguments back as attributes."""
-        for name, value in self._model.hyper_params.items():
-            setattr(self, name, value)
-        self.show_progress = False
-
-    def _params(self):
-        return {}
-
 
 class ALS(_Base):
     """Implicit-feedback ALS (Hu, Koren & Volinsky), conjugate gradient or exact Cholesky.
@@ -330,6 +308,7 @@ class ALS(_Base):
     """
 
     _rust_cls = _r._ALS
+    _kinds = ("recommend.als",)
 
     def __init__(
         self,
@@ -345,38 +324,36 @@ class ALS(_Base):
         seed=42,
         show_progress=False,
     ):
-        self.factors, self.regularization, self.alpha = factors, regularization, alpha
-        self.iterations, self.confidence, self.use_cg, self.cg_steps = iterations, confidence, use_cg, cg_steps
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.confidence = confidence
+        self.use_cg = use_cg
+        self.cg_steps = cg_steps
         self.calculate_training_loss = calculate_training_loss
-        self.seed, self.show_progress = seed, show_progress
-        self._model = _r._ALS(
-            int(factors),
-            None if regularization is None else float(regularization),
-            float(alpha),
-            int(iterations),
-            str(confidence),
-            "cg" if use_cg else "cholesky",
-            int(cg_steps),
-            int(seed),
-            int(num_threads),
-            bool(show_progress),
-            bool(calculate_training_loss),
-        )
+        self.num_threads = num_threads
+        self.seed = seed
+        self.show_progress = show_progress
 
-    def _params(self):
-        return dict(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            confidence=self.confidence,
-            use_cg=self.use_cg,
-            cg_steps=self.cg_steps,
-            calculate_training_loss=self.calculate_training_loss,
-            num_threads=self._model.num_threads,
-            seed=self.seed,
-            show_progress=self.show_progress,
-        )
+    def _rust_params(self):
+        p = {
+            "factors": self.factors,
+            "alpha": self.alpha,
+            "iterations": self.iterations,
+            "confidence": choice("confidence", self.confidence, {"binary": "Binary", "linear": "Linear"}),
+            "solver": "ConjugateGradient" if self.use_cg else "Cholesky",
+            "cg_steps": self.cg_steps,
+            "seed": self.seed,
+            "num_threads": threads(self.num_threads),
+            "show_progress": bool(self.show_progress),
+            "calculate_training_loss": bool(self.calculate_training_loss),
+        }
+        if self.regularization is None:  # the default: lambda = mean interactions per user
+            p.update(regularization=1.0, scale_regularization=True)
+        else:  # an absolute lambda, as implicit's
+            p.update(regularization=self.regularization, scale_regularization=False)
+        return p
 
     @property
     def regularization_(self):
@@ -441,6 +418,7 @@ class BPR(_Base):
     """
 
     _rust_cls = _r._BPR
+    _kinds = ("recommend.bpr",)
 
     def __init__(
         self,
@@ -456,43 +434,34 @@ class BPR(_Base):
         seed=42,
         show_progress=False,
     ):
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.verify_negative_samples = verify_negative_samples
+        self.negative_sampling = negative_sampling
+        self.blocks = blocks
         self.calculate_training_loss = calculate_training_loss
-        self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
-        self.iterations, self.verify_negative_samples = iterations, verify_negative_samples
-        self.negative_sampling, self.blocks, self.seed, self.show_progress = (
-            negative_sampling,
-            blocks,
-            seed,
-            show_progress,
-        )
-        self._model = _r._BPR(
-            int(factors),
-            float(learning_rate),
-            float(regularization),
-            int(iterations),
-            bool(verify_negative_samples),
-            str(negative_sampling),
-            int(blocks),
-            int(seed),
-            int(num_threads),
-            bool(show_progress),
-            bool(calculate_training_loss),
-        )
+        self.num_threads = num_threads
+        self.seed = seed
+        self.show_progress = show_progress
 
-    def _params(self):
-        return dict(
-            calculate_training_loss=self.calculate_training_loss,
-            factors=self.factors,
-            learning_rate=self.learning_rate,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            verify_negative_samples=self.verify_negative_samples,
-            negative_sampling=self.negative_sampling,
-            blocks=self.blocks,
-            num_threads=self._model.num_threads,
-            seed=self.seed,
-            show_progress=self.show_progress,
-        )
+    def _rust_params(self):
+        return {
+            "factors": self.factors,
+            "learning_rate": self.learning_rate,
+            "regularization": self.regularization,
+            "iterations": self.iterations,
+            "verify_negative_samples": bool(self.verify_negative_samples),
+            "negative_sampling": choice(
+                "negative_sampling", self.negative_sampling, {"uniform": "Uniform", "popularity": "Popularity"}
+            ),
+            "blocks": self.blocks,
+            "seed": self.seed,
+            "num_threads": threads(self.num_threads),
+            "show_progress": bool(self.show_progress),
+            "calculate_training_loss": bool(self.calculate_training_loss),
+        }
 
     @property
     def loss_history_(self):
@@ -521,17 +490,22 @@ class ItemKNN(_Base):
     """
 
     _rust_cls = _r._ItemKNN
+    _kinds = ("recommend.item_knn",)
 
     def __init__(self, K=20, weighting="cosine", K1=1.2, B=0.75, num_threads=0):
-        self.K, self.weighting, self.K1, self.B = K, weighting, K1, B
-        self._model = _r._ItemKNN(int(K), str(weighting), float(K1), float(B), int(num_threads))
+        self.K = K
+        self.weighting = weighting
+        self.K1 = K1
+        self.B = B
+        self.num_threads = num_threads
 
-    def _params(self):
-        return dict(K=self.K, weighting=self.weighting, K1=self.K1, B=self.B, num_threads=self._model.num_threads)
-
-    def _restore_params(self):
-        self.K1, self.B = 1.2, 0.75  # stored only for BM25 weighting
-        super()._restore_params()
+    def _rust_params(self):
+        weighting = choice(
+            "weighting",
+            self.weighting,
+            {"cosine": "Cosine", "bm25": {"Bm25": {"k1": self.K1, "b": self.B}}, "tfidf": "TfIdf", "none": "None"},
+        )
+        return {"k": self.K, "weighting": weighting, "num_threads": threads(self.num_threads)}
 
     @property
     def similarity(self):

@@ -3,27 +3,15 @@ and its low-rank reconstruction as an explicit-rating recommender."""
 
 from __future__ import annotations
 
-import os
+
 from typing import Any
 
 import numpy as np
 
+from mercato._base import Estimator, choice, params_json, threads
 from mercato._mercato import recommend as _native
 
 __all__ = ["TruncatedSVD"]
-
-_PARAMS = (
-    "k",
-    "algorithm",
-    "n_iter",
-    "n_oversamples",
-    "center",
-    "tol",
-    "max_restarts",
-    "ncv",
-    "seed",
-    "num_threads",
-)
 
 
 def _is_sparse(x: Any) -> bool:
@@ -38,7 +26,7 @@ def _is_frame(x: Any) -> bool:
     return hasattr(x, "columns") and hasattr(x, "iloc")
 
 
-class TruncatedSVD:
+class TruncatedSVD(Estimator):
     """Top-``k`` singular triplets ``A ≈ U · diag(s) · Vt`` of a sparse users × items matrix.
 
     Parameters
@@ -85,21 +73,25 @@ class TruncatedSVD:
         self.ncv = ncv
         self.seed = seed
         self.num_threads = num_threads
-        self._model = None
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in _PARAMS}
+    _kinds = ("recommend.truncated_svd",)
 
-    def set_params(self, **params) -> TruncatedSVD:
-        for name, value in params.items():
-            if name not in _PARAMS:
-                raise ValueError(f"unknown parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in _PARAMS)
-        return f"TruncatedSVD({args})"
+    def _rust_params(self) -> dict:
+        return {
+            "k": self.k,
+            "algorithm": choice("algorithm", self.algorithm, {"randomized": "Randomized", "accurate": "Accurate"}),
+            "n_iter": self.n_iter,
+            "n_oversamples": self.n_oversamples,
+            "center": choice(
+                "center", "none" if self.center is None else self.center,
+                {"none": "None", "global": "Global", "user": "User"},
+            ),
+            "tol": self.tol,
+            "max_restarts": self.max_restarts,
+            "ncv": self.ncv,
+            "seed": self.seed,
+            "num_threads": threads(self.num_threads),
+        }
 
     def fit(
         self,
@@ -113,7 +105,7 @@ class TruncatedSVD:
     ) -> TruncatedSVD:
         """Fits on a scipy.sparse matrix (rows = users, ids = indices), a DataFrame of
         (user, item, rating) rows, or three arrays ``fit(users, items, ratings)``."""
-        params = tuple(self.get_params()[n] for n in _PARAMS)
+        params = params_json(self._rust_params())
         if _is_sparse(X):
             if items is not None or ratings is not None:
                 raise TypeError("fit(matrix) takes no items/ratings")
@@ -144,88 +136,64 @@ class TruncatedSVD:
         )
         return self
 
-    def _fitted(self, what: str):
-        if self._model is None:
-            raise ValueError(f"model not fitted: call fit before {what}")
-        return self._model
-
     @property
     def U_(self) -> np.ndarray:
-        return self._fitted("U_").U
+        return self._fitted().U
 
     @property
     def s_(self) -> np.ndarray:
-        return self._fitted("s_").s
+        return self._fitted().s
 
     @property
     def Vt_(self) -> np.ndarray:
-        return self._fitted("Vt_").Vt
+        return self._fitted().Vt
 
     @property
     def reconstruction_error_(self) -> float:
-        return self._fitted("reconstruction_error_").reconstruction_error
+        return self._fitted().reconstruction_error
 
     @property
     def n_iter_(self) -> int:
-        return self._fitted("n_iter_").iterations
+        return self._fitted().iterations
 
     @property
     def converged_(self) -> bool:
-        return self._fitted("converged_").converged
+        return self._fitted().converged
 
     @property
     def user_ids_(self):
-        return self._fitted("user_ids_").user_ids
+        return self._fitted().user_ids
 
     @property
     def item_ids_(self):
-        return self._fitted("item_ids_").item_ids
+        return self._fitted().item_ids
 
     @property
     def global_mean_(self) -> float:
-        return self._fitted("global_mean_").global_mean
+        return self._fitted().global_mean
 
     def predict(self, users, items, return_fallback: bool = False):
         """Predicted ratings (float64), clipped to the training range. Unknown users fall back
         to the item's mean, unknown items to the user's mean, both to the global mean; with
         ``return_fallback=True`` also returns the boolean flags of those fall-backs."""
-        values, fallback = self._fitted("predict").predict(_ids(users), _ids(items))
+        values, fallback = self._fitted().predict(_ids(users), _ids(items))
         return (values, fallback) if return_fallback else values
 
     def recommend(self, user, N: int = 10, filter_already_liked_items: bool = True, items=None, deny=None):
         """The ``N`` items with the highest predicted rating: ``(item ids, float32 scores)``.
         ``items`` restricts the candidates, ``deny`` removes some; unknown ids raise KeyError."""
-        model = self._fitted("recommend")
+        model = self._fitted()
         allow = None if items is None else _ids(items)
         deny = None if deny is None else _ids(deny)
         return model.recommend(_id(user), int(N), bool(filter_already_liked_items), allow, deny)
 
-    def save(self, path: str | os.PathLike) -> None:
-        self._fitted("save").save(os.fspath(path))
+    @classmethod
+    def _native_from_bytes(cls, data: bytes):
+        return _native._TruncatedSVD._from_bytes(data)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TruncatedSVD:
-        return cls._from_native(_native._TruncatedSVD.load(os.fspath(path)))
-
-    @classmethod
-    def _from_native(cls, model) -> TruncatedSVD:
-        self = cls(**model.params())
-        self._model = model
-        return self
-
-    @classmethod
-    def _from_bytes(cls, data: bytes) -> TruncatedSVD:
-        """Rebuilds a fitted model from its model-file bytes (validated; ModelFormatError if bad)."""
-        return cls._from_native(_native._TruncatedSVD._from_bytes(data))
-
-    def __reduce__(self):
-        # Fitted models pickle as their model file (parameters included); it is validated on load.
-        if self._model is None:
-            return (type(self), (), {"params": self.get_params()})
-        return (type(self)._from_bytes, (self._model.to_bytes(),))
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state["params"])
+    def _params_from_native(cls, native) -> dict:
+        return dict(native.params())
 
 
 def _index_array(a: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{path_str, TripleArgs};
 use crate::exit::{CliError, CliResult};
-use crate::models::{AnyRecommender, LoadedDetector, LoadedRecommender};
+use crate::models::{LoadedDetector, LoadedRecommender};
 use crate::output::{emit, num};
 use crate::table::{delimiter_byte, Table};
 
@@ -52,74 +52,77 @@ fn recommender(a: EvalRecommenderArgs) -> CliResult<()> {
     let loaded = LoadedRecommender::load(&a.model)?;
     let test = a.columns.load(&a.test, loaded.is_explicit())?;
     let base = json!({"model": path_str(&a.model), "kind": loaded.kind, "test": path_str(&a.test)});
-    match &loaded.model {
-        AnyRecommender::Explicit(m) => {
-            let (mut truth, mut pred, mut fallbacks) = (Vec::new(), Vec::new(), 0usize);
-            for (u, i, v) in test.iter() {
-                let p = m.predict(test.users().id(u), test.items().id(i));
-                fallbacks += usize::from(p.is_fallback());
-                truth.push(f64::from(v));
-                pred.push(f64::from(p.value));
-            }
-            let (rmse, mae) = (metrics::rmse(&truth, &pred)?, metrics::mae(&truth, &pred)?);
-            let mut out = base;
-            out["ratings"] = json!(truth.len());
-            out["rmse"] = num(rmse);
-            out["mae"] = num(mae);
-            out["fallback_predictions"] = json!(fallbacks);
-            emit(a.json, &out, || {
-                println!("{} on {} test ratings: RMSE {rmse:.4}  MAE {mae:.4}", loaded.kind, truth.len());
-                if fallbacks > 0 {
-                    println!("({fallbacks} predictions fell back to biases: user or item unseen in training)");
-                }
-            });
+    if let Some(m) = loaded.model.as_rating_predictor() {
+        let (mut truth, mut pred, mut fallbacks) = (Vec::new(), Vec::new(), 0usize);
+        for (u, i, v) in test.iter() {
+            let p = m.predict(test.users().id(u), test.items().id(i));
+            fallbacks += usize::from(p.is_fallback());
+            truth.push(f64::from(v));
+            pred.push(f64::from(p.value));
         }
-        AnyRecommender::Implicit { model, users, items } => {
-            // Test entries are mapped into the model's index space; users and items the
-            // model never saw cannot be ranked and are counted, not scored.
-            let mut triplets = Vec::with_capacity(test.nnz());
-            let mut skipped = 0usize;
-            for (u, i, v) in test.iter() {
-                match (users.index(test.users().id(u)), items.index(test.items().id(i))) {
-                    (Some(mu), Some(mi)) => triplets.push((mu, mi, v)),
-                    _ => skipped += 1,
-                }
+        let (rmse, mae) = (metrics::rmse(&truth, &pred)?, metrics::mae(&truth, &pred)?);
+        let mut out = base;
+        out["ratings"] = json!(truth.len());
+        out["rmse"] = num(rmse);
+        out["mae"] = num(mae);
+        out["fallback_predictions"] = json!(fallbacks);
+        emit(a.json, &out, || {
+            println!("{} on {} test ratings: RMSE {rmse:.4}  MAE {mae:.4}", loaded.kind, truth.len());
+            if fallbacks > 0 {
+                println!("({fallbacks} predictions fell back to biases: user or item unseen in training)");
             }
-            if triplets.is_empty() {
-                return Err(CliError::data(format!(
-                    "{}: none of the {} test entries has a user and item known to the model",
-                    a.test.display(),
-                    test.nnz()
-                )));
+        });
+    } else if let Some((model, users, items)) = loaded.model.as_implicit() {
+        // Test entries are mapped into the model's index space; users and items the
+        // model never saw cannot be ranked and are counted, not scored.
+        let mut triplets = Vec::with_capacity(test.nnz());
+        let mut skipped = 0usize;
+        for (u, i, v) in test.iter() {
+            match (users.index(test.users().id(u)), items.index(test.items().id(i))) {
+                (Some(mu), Some(mi)) => triplets.push((mu, mi, v)),
+                _ => skipped += 1,
             }
-            let test_rows = Rows::from_triplets(model.n_users(), model.n_items(), &triplets)?;
-            let m = ranking_metrics_at_k(model.as_ref(), model.rows(), &test_rows, a.k)?;
-            let mut out = base;
-            out["k"] = json!(a.k);
-            out["users"] = json!(m.users);
-            out["test_entries"] = json!(triplets.len());
-            out["skipped_unknown"] = json!(skipped);
-            out["precision"] = num(m.precision);
-            out["ndcg"] = num(m.ndcg);
-            out["map"] = num(m.map);
-            out["auc"] = num(m.auc);
-            emit(a.json, &out, || {
-                let k = a.k;
-                println!(
-                    "{} on {} users ({} test entries): P@{k} {:.4}  NDCG@{k} {:.4}  MAP@{k} {:.4}  AUC {:.4}",
-                    loaded.kind,
-                    m.users,
-                    triplets.len(),
-                    m.precision,
-                    m.ndcg,
-                    m.map,
-                    m.auc
-                );
-                if skipped > 0 {
-                    println!("({skipped} test entries skipped: user or item unknown to the model)");
-                }
-            });
         }
+        if triplets.is_empty() {
+            return Err(CliError::data(format!(
+                "{}: none of the {} test entries has a user and item known to the model",
+                a.test.display(),
+                test.nnz()
+            )));
+        }
+        let test_rows = Rows::from_triplets(model.n_users(), model.n_items(), &triplets)?;
+        let m = ranking_metrics_at_k(model, model.rows(), &test_rows, a.k)?;
+        let mut out = base;
+        out["k"] = json!(a.k);
+        out["users"] = json!(m.users);
+        out["test_entries"] = json!(triplets.len());
+        out["skipped_unknown"] = json!(skipped);
+        out["precision"] = num(m.precision);
+        out["ndcg"] = num(m.ndcg);
+        out["map"] = num(m.map);
+        out["auc"] = num(m.auc);
+        emit(a.json, &out, || {
+            let k = a.k;
+            println!(
+                "{} on {} users ({} test entries): P@{k} {:.4}  NDCG@{k} {:.4}  MAP@{k} {:.4}  AUC {:.4}",
+                loaded.kind,
+                m.users,
+                triplets.len(),
+                m.precision,
+                m.ndcg,
+                m.map,
+                m.auc
+            );
+            if skipped > 0 {
+                println!("({skipped} test entries skipped: user or item unknown to the model)");
+            }
+        });
+    } else {
+        return Err(CliError::runtime(format!(
+            "{}: `eval recommender` measures rating predictors and implicit models, not {}",
+            a.model.display(),
+            loaded.kind
+        )));
     }
     Ok(())
 }

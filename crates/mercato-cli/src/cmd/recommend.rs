@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::path_str;
 use crate::exit::{CliError, CliResult};
-use crate::models::{AnyRecommender, LoadedRecommender};
+use crate::models::LoadedRecommender;
 use crate::output::{emit, id_str, num32};
 
 /// `mercato recommend`.
@@ -52,23 +52,14 @@ pub fn run(a: RecommendArgs) -> CliResult<()> {
     let loaded = LoadedRecommender::load(&a.model)?;
     let user = ExternalId::parse(&a.user);
     let exclude = !a.include_seen;
-    let (items, fallback): (Vec<(ExternalId, f32)>, bool) = match &loaded.model {
-        AnyRecommender::Explicit(m) => {
-            let r = m.ratings();
-            // The library falls back to item biases for unknown users; a script asking for a
-            // user it mistyped should hear about it instead.
-            match r.users().index(&user) {
-                Some(u) if r.user_known(u) => {}
-                _ => return Err(unknown("user", &user)),
-            }
-            (m.recommend(&user, a.n, exclude, &Filter::new())?, false)
-        }
-        AnyRecommender::Implicit { model, users, items } => {
-            let u = users.index(&user).ok_or_else(|| unknown("user", &user))?;
-            let recs = model.recommend(u, a.n, &Filter::new().exclude_seen(exclude))?;
-            (recs.items.into_iter().map(|(i, s)| (items.id(i).clone(), s)).collect(), recs.popularity_fallback)
-        }
-    };
+    let rec = loaded.recommender();
+    // Rating predictors fall back to item biases for users without ratings; a script asking
+    // for a user it mistyped should hear about it instead, so every kind answers UnknownId.
+    if rec.user_ids().index(&user).is_none() {
+        return Err(unknown("user", &user));
+    }
+    let recs = rec.recommend_ids(&user, a.n, &Filter::new().exclude_seen(exclude))?;
+    let (items, fallback) = (recs.items, recs.fallback);
     let list: Vec<Value> = items.iter().map(|(id, s)| json!({"item": id, "score": num32(*s)})).collect();
     let out = json!({
         "model": path_str(&a.model),
@@ -114,21 +105,21 @@ pub fn similar(a: SimilarArgs) -> CliResult<()> {
     check_n(a.n)?;
     let loaded = LoadedRecommender::load(&a.model)?;
     let item = ExternalId::parse(&a.item);
-    let AnyRecommender::Implicit { model, items, .. } = &loaded.model else {
-        return Err(CliError::runtime(format!(
-            "{} is a {} model; `similar` needs an implicit one (train with --algo als, bpr or itemknn)",
-            a.model.display(),
-            loaded.kind
-        )));
+    let rec = loaded.recommender();
+    if rec.item_ids().index(&item).is_none() {
+        return Err(unknown("item", &item));
+    }
+    let similar = match rec.similar_items_ids(&item, a.n + 1) {
+        Err(mercato::Error::InvalidInput(_)) => {
+            return Err(CliError::runtime(format!(
+                "{} is a {} model, which has no item similarity (train with --algo als, bpr or itemknn)",
+                a.model.display(),
+                loaded.kind
+            )))
+        }
+        other => other?,
     };
-    let i = items.index(&item).ok_or_else(|| unknown("item", &item))?;
-    let found: Vec<(ExternalId, f32)> = model
-        .similar_items(i, a.n + 1)?
-        .into_iter()
-        .filter(|&(j, _)| j != i)
-        .take(a.n)
-        .map(|(j, s)| (items.id(j).clone(), s))
-        .collect();
+    let found: Vec<(ExternalId, f32)> = similar.into_iter().filter(|(j, _)| *j != item).take(a.n).collect();
     let list: Vec<Value> = found.iter().map(|(id, s)| json!({"item": id, "similarity": num32(*s)})).collect();
     let out = json!({"model": path_str(&a.model), "kind": loaded.kind, "item": item, "items": list});
     emit(a.json, &out, || {

@@ -1,5 +1,6 @@
 //! `mercato train {recommender|detector|classifier}`: fit a model from plain files and save it.
 
+use mercato::params::Params;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -199,7 +200,7 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
                 &flags([none, &["epochs"], &["reg_item", "reg_user"], none, none, none, none]),
                 extra,
             )?;
-            Baseline::fit(&x, &p)?.save(&a.out).map_err(write_failure)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (Baseline::KIND, json!(p))
         }
         RecAlgo::Funksvd => {
@@ -210,7 +211,7 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
                 extra,
             )?;
             p.num_threads = a.threads;
-            FunkSVD::fit(&x, &p)?.save(&a.out).map_err(write_failure)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (FunkSVD::KIND, json!(p))
         }
         RecAlgo::Svdpp => {
@@ -221,14 +222,14 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
                 extra,
             )?;
             p.num_threads = a.threads;
-            SVDpp::fit(&x, &p)?.save(&a.out).map_err(write_failure)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (SVDpp::KIND, json!(p))
         }
         RecAlgo::Knn => {
             let mut p: KNNParams =
                 configure(algo, KNNParams::default(), &flags([none, none, none, none, none, &["k"], none]), extra)?;
             p.num_threads = a.threads;
-            KNN::fit(&x, &p)?.save(&a.out).map_err(write_failure)?;
+            p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (KNN::KIND, json!(p))
         }
         RecAlgo::Als => {
@@ -512,7 +513,7 @@ pub fn classifier(a: ClassifierArgs) -> CliResult<()> {
         .num_threads(a.threads)
         .device(device)
         .show_progress(true);
-    config.validate().map_err(|e| CliError::usage(e.to_string()))?;
+    config.check().map_err(|e| CliError::usage(e.to_string()))?;
     let options =
         ImageFolderOptions { size: a.size, channels: a.channels, num_threads: a.threads, ..Default::default() };
     let folder = load_image_folder(&a.images, &options).map_err(|e| match e {

@@ -4,9 +4,8 @@ use mercato::data::synth::Marketplace;
 use mercato::data::{holdout_per_user, ExternalId, Interactions};
 use mercato::metrics;
 use mercato::recommend::{
-    bm25_items, ranking_metrics_at_k, Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, Centering, Filter,
-    FunkSVD, FunkSVDParams, ItemKnn, KNNParams, NegativeSampling, RatingPredictor, Recommender, Rows, SVDpp,
-    SVDppParams, SvdParams, TruncatedSvd, KNN,
+    bm25_items, ranking_metrics_at_k, Als, AlsParams, BaselineParams, Bpr, BprParams, Centering, Filter, FunkSVDParams,
+    ItemKnn, KNNParams, NegativeSampling, RatingPredictor, Recommender, Rows, SVDppParams, SvdParams,
 };
 use mercato::Result;
 
@@ -99,19 +98,19 @@ pub fn explicit(data: &RecData, report: &mut Report) -> Result<()> {
         bar.inc(1);
     };
     fit("Baseline");
-    let (baseline, t_base) = timed(|| Baseline::fit(train, &BaselineParams::default()))?;
+    let (baseline, t_base) = timed(|| BaselineParams::default().fit(train))?;
     fit("FunkSVD");
-    let (funk, t_funk) = timed(|| FunkSVD::fit(train, &funk_p))?;
+    let (funk, t_funk) = timed(|| funk_p.fit(train))?;
     let svdpp = if data.svdpp {
         fit("SVD++");
-        Some(timed(|| SVDpp::fit(train, &SVDppParams::default()))?)
+        Some(timed(|| SVDppParams::default().fit(train))?)
     } else {
         None
     };
     fit("item kNN");
-    let (knn, t_knn) = timed(|| KNN::fit(train, &knn_p))?;
+    let (knn, t_knn) = timed(|| knn_p.fit(train))?;
     fit("TruncatedSVD");
-    let (svd, t_svd) = timed(|| TruncatedSvd::fit(train, &SvdParams::new(16).center(Centering::User)))?;
+    let (svd, t_svd) = timed(|| SvdParams::new(16).center(Centering::User).fit(train))?;
     bar.finish_and_clear();
 
     let mut rows = Vec::new();
@@ -143,7 +142,7 @@ pub fn explicit(data: &RecData, report: &mut Report) -> Result<()> {
     println!("\n   FunkSVD top-5 for three users (already-rated items excluded):");
     let mut rec_rows = Vec::new();
     for user in &data.shown_users {
-        let recs = funk.recommend(user, 5, true, &Filter::new())?;
+        let recs = funk.recommend(user, 5, &Filter::new().exclude_seen(true))?.items;
         let names: Vec<String> = recs.iter().map(|(id, _)| (data.name)(id)).collect();
         println!("   user {user}: {}", names.join("; "));
         rec_rows.push(vec![format!("user {user}"), names.join("; ")]);

@@ -27,8 +27,27 @@ impl ExternalId {
             Err(_) => ExternalId::Str(field.to_string()),
         }
     }
+
+    /// The string, for a string id.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ExternalId::Str(s) => Some(s),
+            ExternalId::Int(_) => None,
+        }
+    }
+
+    /// The integer, for an integer id.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ExternalId::Int(v) => Some(*v),
+            ExternalId::Str(_) => None,
+        }
+    }
 }
 
+/// Integers print as they are and strings quoted (`42` vs `"42"`), because the two are
+/// different ids and an error message must show which one was asked for; use
+/// [`ExternalId::as_str`] for the bare string.
 impl fmt::Display for ExternalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -6,6 +6,7 @@ use ndarray::{Array1, ArrayView2};
 use super::{
     Calibration, Copod, Detector, Ecod, Ensemble, Explanation, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca,
 };
+use crate::params::Params;
 use crate::persist::{peek_kind, Persist};
 use crate::{bail, Error, Result};
 
@@ -58,8 +59,8 @@ macro_rules! dispatch {
     };
 }
 
-fn params<T: serde::de::DeserializeOwned>(kind: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::invalid(format!("bad parameters for {kind}: {e}")))
+fn params<P: Params>(json: &str) -> Result<P> {
+    P::from_json(json)
 }
 
 impl AnyDetector {
@@ -68,25 +69,41 @@ impl AnyDetector {
     /// `*Params` structs; missing fields take their defaults, unknown ones are an error).
     pub fn from_params(kind: &str, json: &str) -> Result<Self> {
         Ok(match kind {
-            "iforest" => AnyDetector::IsolationForest(IsolationForest::with_params(params(kind, json)?)),
-            "ecod" => AnyDetector::Ecod(Ecod::with_params(params(kind, json)?)),
-            "copod" => AnyDetector::Copod(Copod::with_params(params(kind, json)?)),
-            "hbos" => AnyDetector::Hbos(Hbos::with_params(params(kind, json)?)),
-            "knn" => AnyDetector::Knn(Knn::with_params(params(kind, json)?)),
+            "iforest" => AnyDetector::IsolationForest(IsolationForest::with_params(params(json)?)),
+            "ecod" => AnyDetector::Ecod(Ecod::with_params(params(json)?)),
+            "copod" => AnyDetector::Copod(Copod::with_params(params(json)?)),
+            "hbos" => AnyDetector::Hbos(Hbos::with_params(params(json)?)),
+            "knn" => AnyDetector::Knn(Knn::with_params(params(json)?)),
             "lof" => {
                 // LOF's default k is 20 (PyOD), KNN's is 5: fill it in before the shared defaults.
-                let mut v: serde_json::Value = params(kind, json)?;
+                let mut v: serde_json::Value = serde_json::from_str(json)
+                    .map_err(|e| Error::param("parameters", format!("not valid JSON: {e}")))?;
                 if let Some(obj) = v.as_object_mut() {
                     obj.entry("n_neighbors").or_insert(serde_json::json!(20));
                 }
-                AnyDetector::Lof(Lof::with_params(params(kind, &v.to_string())?))
+                AnyDetector::Lof(Lof::with_params(params(&v.to_string())?))
             }
-            "mahalanobis" => AnyDetector::Mahalanobis(Mahalanobis::with_params(params(kind, json)?)),
-            "pca" => AnyDetector::Pca(Pca::with_params(params(kind, json)?)),
+            "mahalanobis" => AnyDetector::Mahalanobis(Mahalanobis::with_params(params(json)?)),
+            "pca" => AnyDetector::Pca(Pca::with_params(params(json)?)),
             other => bail!(
                 "unknown detector {other:?}: expected one of iforest, ecod, copod, hbos, knn, lof, mahalanobis, pca"
             ),
         })
+    }
+
+    /// The kind written in the model file header, e.g. `"fraud.iforest"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyDetector::IsolationForest(_) => IsolationForest::KIND,
+            AnyDetector::Ecod(_) => Ecod::KIND,
+            AnyDetector::Copod(_) => Copod::KIND,
+            AnyDetector::Hbos(_) => Hbos::KIND,
+            AnyDetector::Knn(_) => Knn::KIND,
+            AnyDetector::Lof(_) => Lof::KIND,
+            AnyDetector::Mahalanobis(_) => Mahalanobis::KIND,
+            AnyDetector::Pca(_) => Pca::KIND,
+            AnyDetector::Ensemble(_) => Ensemble::KIND,
+        }
     }
 
     /// The hyper-parameters as JSON (the format [`AnyDetector::from_params`] reads).

@@ -204,7 +204,7 @@ pub fn erf(x: f64) -> f64 {
 
 /// Checks `contamination` ∈ (0, 0.5] (PyOD's range).
 pub fn check_contamination(c: f64) -> Result<()> {
-    crate::ensure!(c > 0.0 && c <= 0.5, "contamination must be in (0, 0.5], got {c}");
+    crate::ensure!(c > 0.0 && c <= 0.5, param "contamination", "must be in (0, 0.5], got {c}");
     Ok(())
 }
 

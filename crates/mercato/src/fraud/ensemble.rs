@@ -55,6 +55,12 @@ impl Default for EnsembleParams {
     }
 }
 
+impl crate::params::Params for EnsembleParams {
+    fn check(&self) -> Result<()> {
+        check_contamination(self.contamination)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Norm {
     /// Sorted training scores (rank normalisation).

@@ -21,6 +21,7 @@ use super::detector::{
 };
 use super::reduce;
 use crate::parallel::run_tasks;
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -59,6 +60,16 @@ pub struct HbosParams {
 impl Default for HbosParams {
     fn default() -> Self {
         HbosParams { n_bins: 10, alpha: 0.1, tol: 0.5, bins: BinMode::Static, contamination: 0.1, num_threads: None }
+    }
+}
+
+impl crate::params::Params for HbosParams {
+    fn check(&self) -> Result<()> {
+        crate::ensure!((1..=MAX_BINS).contains(&self.n_bins), param "n_bins", "must be between 1 and {MAX_BINS}, got {}", self.n_bins);
+        crate::ensure!(self.alpha > 0.0 && self.alpha.is_finite(), param "alpha", "must be positive, got {}", self.alpha);
+        crate::ensure!(self.tol >= 0.0 && self.tol.is_finite(), param "tol", "must be non-negative, got {}", self.tol);
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
     }
 }
 
@@ -610,10 +621,7 @@ fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<
 impl Detector for Hbos {
     fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
         let p = &self.params;
-        crate::ensure!((1..=MAX_BINS).contains(&p.n_bins), "n_bins must be between 1 and {MAX_BINS}, got {}", p.n_bins);
-        crate::ensure!(p.alpha > 0.0 && p.alpha.is_finite(), "alpha must be positive, got {}", p.alpha);
-        crate::ensure!(p.tol >= 0.0 && p.tol.is_finite(), "tol must be non-negative, got {}", p.tol);
-        check_contamination(p.contamination)?;
+        p.check()?;
         let (n, d) = check_fit_input(x, 1, "Hbos")?;
         crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
         let (hists, scores) = match (p.bins, column_slices(x)) {

@@ -26,6 +26,7 @@ use super::detector::{
     check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major, Detector,
     Explanation, FitState,
 };
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -103,6 +104,27 @@ impl Default for IsolationForestParams {
             seed: 0,
             num_threads: None,
         }
+    }
+}
+
+impl crate::params::Params for IsolationForestParams {
+    fn check(&self) -> Result<()> {
+        crate::ensure!(self.n_estimators > 0, param "n_estimators", "must be positive, got 0");
+        crate::ensure!(self.n_estimators < (1 << 20), param "n_estimators", "is unreasonably large: {}", self.n_estimators);
+        check_contamination(self.contamination)?;
+        match self.max_samples {
+            MaxSamples::Count(m) => {
+                crate::ensure!(m >= 1, param "max_samples", "must be at least 1, got {m}");
+            }
+            MaxSamples::Fraction(f) => {
+                crate::ensure!(f > 0.0 && f <= 1.0, param "max_samples", "as a fraction must be in (0, 1], got {f}");
+            }
+            MaxSamples::Auto => {}
+        }
+        if let MaxFeatures::Fraction(f) = self.max_features {
+            crate::ensure!(f > 0.0 && f <= 1.0, param "max_features", "as a fraction must be in (0, 1], got {f}");
+        }
+        crate::params::check_threads(self.num_threads)
     }
 }
 
@@ -241,14 +263,12 @@ impl IsolationForest {
 
     fn resolve(&self, n: usize, d: usize) -> Result<(usize, usize)> {
         let p = &self.params;
-        crate::ensure!(p.n_estimators > 0, "n_estimators must be positive, got 0");
-        crate::ensure!(p.n_estimators < (1 << 20), "n_estimators is unreasonably large: {}", p.n_estimators);
-        check_contamination(p.contamination)?;
+        p.check()?;
         let psi = match p.max_samples {
             MaxSamples::Auto => n.min(256),
             MaxSamples::Count(m) => {
-                crate::ensure!(m >= 1, "max_samples must be at least 1, got {m}");
-                crate::ensure!(m <= n, "max_samples = {m} is more than the {n} training rows");
+                crate::ensure!(m >= 1, param "max_samples", "must be at least 1, got {m}");
+                crate::ensure!(m <= n, param "max_samples", "{m} is more than the {n} training rows");
                 m
             }
             MaxSamples::Fraction(f) => {
@@ -258,7 +278,7 @@ impl IsolationForest {
         };
         let k = match p.max_features {
             MaxFeatures::Count(k) => {
-                crate::ensure!(k >= 1 && k <= d, "max_features = {k} must be in [1, {d}] (the number of features)");
+                crate::ensure!(k >= 1 && k <= d, param "max_features", "{k} must be in [1, {d}] (the number of features)");
                 k
             }
             MaxFeatures::Fraction(f) => {

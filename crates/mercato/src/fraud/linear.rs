@@ -30,6 +30,7 @@ use super::detector::{
     check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, score_rows_parallel,
     Detector, Explanation, FitState,
 };
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -231,6 +232,16 @@ impl Default for MahalanobisParams {
     }
 }
 
+impl crate::params::Params for MahalanobisParams {
+    fn check(&self) -> Result<()> {
+        if let CovarianceEstimator::Mcd { support_fraction: Some(frac) } = self.covariance {
+            crate::ensure!(frac > 0.0 && frac <= 1.0, param "support_fraction", "must be in (0, 1], got {frac}");
+        }
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
+    }
+}
+
 /// Squared Mahalanobis distance to a robust centre (see the [module docs](self)).
 ///
 /// ```
@@ -298,13 +309,13 @@ impl Mahalanobis {
 
 impl Detector for Mahalanobis {
     fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        check_contamination(self.params.contamination)?;
+        self.params.check()?;
         let (n, d) = check_fit_input(x, 2, "Mahalanobis")?;
         let mut model = self.estimate(x, None);
         let data = super::detector::row_major(x);
         if let CovarianceEstimator::Mcd { support_fraction } = self.params.covariance {
             let frac = support_fraction.unwrap_or((n + d + 1) as f64 / (2 * n) as f64);
-            crate::ensure!(frac > 0.0 && frac <= 1.0, "support_fraction must be in (0, 1], got {frac}");
+            crate::ensure!(frac > 0.0 && frac <= 1.0, param "support_fraction", "must be in (0, 1], got {frac}");
             let h = ((frac * n as f64).ceil() as usize).clamp(2.min(n), n);
             let mut best_logdet = f64::INFINITY;
             for _ in 0..30 {
@@ -377,6 +388,14 @@ impl Default for PcaParams {
     }
 }
 
+impl crate::params::Params for PcaParams {
+    fn check(&self) -> Result<()> {
+        crate::ensure!(self.n_components != Some(0), param "n_components", "must be at least 1");
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
+    }
+}
+
 /// Principal-component detector (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pca {
@@ -422,15 +441,15 @@ impl Pca {
 
 impl Detector for Pca {
     fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        check_contamination(self.params.contamination)?;
+        self.params.check()?;
         let (_, d) = check_fit_input(x, 2, "Pca")?;
         let k = match (self.params.n_components, self.params.score) {
             (Some(k), PcaScore::Weighted) => {
-                crate::ensure!(k >= 1 && k <= d, "n_components = {k} must be in [1, {d}]");
+                crate::ensure!(k >= 1 && k <= d, param "n_components", "{k} must be in [1, {d}]");
                 k
             }
             (Some(k), PcaScore::Reconstruction) => {
-                crate::ensure!(k >= 1 && k < d, "n_components = {k} must be in [1, {d}) for reconstruction error");
+                crate::ensure!(k >= 1 && k < d, param "n_components", "{k} must be in [1, {d}) for reconstruction error");
                 k
             }
             (None, PcaScore::Weighted) => d,

@@ -26,6 +26,7 @@ use super::detector::{
     check_contamination, check_fit_input, check_row, check_score_input, fit_state_accessors, pool, row_major, Detector,
     Explanation, FitState,
 };
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -414,7 +415,20 @@ impl Default for NeighborsParams {
     }
 }
 
+impl crate::params::Params for NeighborsParams {
+    fn check(&self) -> Result<()> {
+        crate::ensure!(self.n_neighbors >= 1, param "n_neighbors", "must be at least 1, got 0");
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
+    }
+}
+
 impl NeighborsParams {
+    /// LOF's defaults: 20 neighbours (PyOD's), the rest as [`NeighborsParams::default`].
+    pub fn lof_default() -> Self {
+        NeighborsParams { n_neighbors: 20, ..Self::default() }
+    }
+
     /// Defaults with `k` neighbours.
     pub fn with_k(k: usize) -> Self {
         NeighborsParams { n_neighbors: k, method: KnnMethod::Largest, contamination: 0.1, num_threads: None }
@@ -422,8 +436,7 @@ impl NeighborsParams {
 }
 
 fn neighbour_state(x: &ArrayView2<f64>, p: &NeighborsParams, who: &str) -> Result<Index> {
-    crate::ensure!(p.n_neighbors >= 1, "{who}: n_neighbors must be at least 1, got 0");
-    check_contamination(p.contamination)?;
+    p.check()?;
     let (n, d) = x.dim();
     crate::ensure!(
         n > p.n_neighbors,

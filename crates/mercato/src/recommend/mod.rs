@@ -1,14 +1,22 @@
 //! Recommenders: explicit ratings (baseline, matrix factorisation, kNN, truncated SVD) and
 //! implicit feedback (ALS, BPR, item kNN), with top-N serving.
 //!
-//! Every model is trained on [`crate::data::Interactions`] (users are rows), is immutable
-//! after `fit`, and serves from `&self`, so one model can answer many threads.
+//! Every model is fitted from its parameters (`params.fit(&data)`) on
+//! [`crate::data::Interactions`] (users are rows) and serves from `&self`, so one model can
+//! answer many threads. A fitted model changes only through its explicitly named update
+//! methods (`partial_fit_users`, `partial_fit_items`, `set_ids`), which take `&mut self`.
+//!
+//! Roles: [`RatingPredictor`] (explicit ratings, by external id), [`Recommender`] (implicit
+//! models, by dense index), and [`IdRecommender`] (top-N and similar items by external id,
+//! for every recommender; what [`crate::AnyModel::as_recommender`] returns).
 
+mod by_id;
 pub mod explicit;
 pub mod implicit;
 mod serving;
 pub mod svd;
 
+pub use by_id::{ById, IdRecommender, IdRecs};
 pub use explicit::{
     Baseline, BaselineMethod, BaselineParams, FunkSVD, FunkSVDParams, KNNParams, KnnVariant, Prediction,
     PredictionStatus, RatingPredictor, RatingScale, SVDpp, SVDppParams, Similarity, KNN,

@@ -1,5 +1,6 @@
 //! [`ImageClassifier`]: a trained network plus everything needed to use it on raw images.
 
+use crate::params::Params;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
@@ -133,7 +134,7 @@ impl ImageClassifier {
     /// run one after the other.
     pub fn fit<'a>(arch: &Arch, config: &TrainConfig, images: impl Into<Images<'a>>, labels: &[usize]) -> Result<Self> {
         arch.validate()?;
-        config.validate()?;
+        config.check()?;
         let images = images.into();
         ensure!(!images.is_empty(), "cannot train on an empty set of images");
         images.check(arch.channels(), arch.size())?;
@@ -182,7 +183,7 @@ impl ImageClassifier {
     /// Keeps the architecture, class names and normalisation; `config.normalization` is
     /// ignored. Returns a new model; `self` is unchanged.
     pub fn fine_tune<'a>(&self, config: &TrainConfig, images: impl Into<Images<'a>>, labels: &[usize]) -> Result<Self> {
-        config.validate()?;
+        config.check()?;
         let images = images.into();
         ensure!(!images.is_empty(), "cannot train on an empty set of images");
         let raw = images.to_tensor(self.channels(), self.input_size())?;

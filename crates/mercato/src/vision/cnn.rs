@@ -61,11 +61,11 @@ impl SmallCnnConfig {
 
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
-        ensure!((1..=64).contains(&self.channels), "channels must be in 1..=64, got {}", self.channels);
+        ensure!((1..=64).contains(&self.channels), param "channels", "must be in 1..=64, got {}", self.channels);
         ensure!(self.num_classes >= 2, "need at least 2 classes, got {}", self.num_classes);
         ensure!((16..=1024).contains(&self.size), "small_cnn input size must be in 16..=1024, got {}", self.size);
         ensure!(self.conv.0 > 0 && self.conv.1 > 0 && self.hidden > 0, "layer widths must be positive");
-        ensure!((0.0..1.0).contains(&self.dropout), "dropout must be in [0, 1), got {}", self.dropout);
+        ensure!((0.0..1.0).contains(&self.dropout), param "dropout", "must be in [0, 1), got {}", self.dropout);
         Ok(())
     }
 }

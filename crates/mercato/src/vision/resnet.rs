@@ -32,7 +32,7 @@ impl Default for ResNetConfig {
 impl ResNetConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
-        ensure!((1..=64).contains(&self.channels), "channels must be in 1..=64, got {}", self.channels);
+        ensure!((1..=64).contains(&self.channels), param "channels", "must be in 1..=64, got {}", self.channels);
         ensure!(self.num_classes >= 2, "need at least 2 classes, got {}", self.num_classes);
         ensure!(
             !self.widths.is_empty() && self.widths.len() <= 6,
@@ -40,7 +40,7 @@ impl ResNetConfig {
             self.widths.len()
         );
         ensure!(self.widths.iter().all(|&w| (1..=2048).contains(&w)), "stage widths must be in 1..=2048");
-        ensure!((1..=16).contains(&self.blocks_per_stage), "blocks_per_stage must be in 1..=16");
+        ensure!((1..=16).contains(&self.blocks_per_stage), param "blocks_per_stage", "must be in 1..=16");
         let min = 1i64 << (self.widths.len() - 1);
         ensure!(
             (min.max(8)..=1024).contains(&self.size),

@@ -148,6 +148,8 @@ fn bad_input_is_a_typed_error() {
     let (x, y) = shapes(30, 4);
     let shape_err = |e: Error| assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
     let invalid = |e: Error| assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    let param =
+        |e: Error, name: &str| assert!(matches!(&e, Error::InvalidParameter { name: n, .. } if n == name), "{e}");
 
     invalid(ImageClassifier::fit(&arch, &cfg, &Array3::<u8>::zeros((0, 16, 16)), &[]).unwrap_err());
     shape_err(ImageClassifier::fit(&arch, &cfg, &Array3::<u8>::zeros((30, 20, 16)), &y).unwrap_err());
@@ -166,8 +168,8 @@ fn bad_input_is_a_typed_error() {
         ImageClassifier::fit(&arch, &cfg.clone().validation_fraction(0.99), x.slice(ndarray::s![..1, .., ..]), &y[..1])
             .unwrap_err(),
     );
-    invalid(ImageClassifier::fit(&arch, &cfg.clone().learning_rate(f64::NAN), &x, &y).unwrap_err());
-    invalid(ImageClassifier::fit(&arch, &cfg.clone().batch_size(0), &x, &y).unwrap_err());
+    param(ImageClassifier::fit(&arch, &cfg.clone().learning_rate(f64::NAN), &x, &y).unwrap_err(), "learning_rate");
+    param(ImageClassifier::fit(&arch, &cfg.clone().batch_size(0), &x, &y).unwrap_err(), "batch_size");
     invalid(ImageClassifier::fit(&arch, &cfg.clone().validation_fraction(0.0).patience(Some(2)), &x, &y).unwrap_err());
     let tiny = Arch::SmallCnn(SmallCnnConfig { size: 8, ..Default::default() });
     invalid(ImageClassifier::fit(&tiny, &cfg, &x, &y).unwrap_err());

@@ -131,6 +131,7 @@ impl Default for Augment {
 
 /// Training hyper-parameters. Build with [`Default`] and the builder methods.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Passes over the training data (upper bound when early stopping is on).
     pub epochs: usize,
@@ -187,74 +188,65 @@ impl Default for TrainConfig {
     }
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $t:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
+impl TrainConfig {
+    crate::params::setters!(/// Sets [`TrainConfig::epochs`].
+        epochs: usize);
+    crate::params::setters!(/// Sets [`TrainConfig::batch_size`].
+        batch_size: usize);
+    crate::params::setters!(/// Sets [`TrainConfig::optimizer`].
+        optimizer: Optimizer);
+    crate::params::setters!(/// Sets [`TrainConfig::learning_rate`].
+        learning_rate: f64);
+    crate::params::setters!(/// Sets [`TrainConfig::weight_decay`].
+        weight_decay: f64);
+    crate::params::setters!(/// Sets [`TrainConfig::schedule`].
+        schedule: LrSchedule);
+    crate::params::setters!(/// Sets [`TrainConfig::validation_fraction`].
+        validation_fraction: f64);
+    crate::params::setters!(/// Sets [`TrainConfig::patience`].
+        patience: Option<usize>);
+    crate::params::setters!(/// Sets [`TrainConfig::augment`].
+        augment: Augment);
+    crate::params::setters!(/// Sets [`TrainConfig::seed`].
+        seed: u64);
+    crate::params::setters!(/// Sets [`TrainConfig::num_threads`].
+        num_threads: Option<usize>);
+    crate::params::setters!(/// Sets [`TrainConfig::device`].
+        device: DeviceChoice);
+    crate::params::setters!(/// Sets [`TrainConfig::normalization`].
+        normalization: Option<(Vec<f32>, Vec<f32>)>);
+    crate::params::setters!(/// Sets [`TrainConfig::show_progress`].
+        show_progress: bool);
 }
 
-impl TrainConfig {
-    setter!(/// Sets [`TrainConfig::epochs`].
-        epochs: usize);
-    setter!(/// Sets [`TrainConfig::batch_size`].
-        batch_size: usize);
-    setter!(/// Sets [`TrainConfig::optimizer`].
-        optimizer: Optimizer);
-    setter!(/// Sets [`TrainConfig::learning_rate`].
-        learning_rate: f64);
-    setter!(/// Sets [`TrainConfig::weight_decay`].
-        weight_decay: f64);
-    setter!(/// Sets [`TrainConfig::schedule`].
-        schedule: LrSchedule);
-    setter!(/// Sets [`TrainConfig::validation_fraction`].
-        validation_fraction: f64);
-    setter!(/// Sets [`TrainConfig::patience`].
-        patience: Option<usize>);
-    setter!(/// Sets [`TrainConfig::augment`].
-        augment: Augment);
-    setter!(/// Sets [`TrainConfig::seed`].
-        seed: u64);
-    setter!(/// Sets [`TrainConfig::num_threads`].
-        num_threads: Option<usize>);
-    setter!(/// Sets [`TrainConfig::device`].
-        device: DeviceChoice);
-    setter!(/// Sets [`TrainConfig::normalization`].
-        normalization: Option<(Vec<f32>, Vec<f32>)>);
-    setter!(/// Sets [`TrainConfig::show_progress`].
-        show_progress: bool);
-
-    /// Checks every field (called by `fit`).
-    pub fn validate(&self) -> Result<()> {
-        ensure!(self.epochs >= 1, "epochs must be at least 1");
-        ensure!(self.batch_size >= 1, "batch_size must be at least 1");
+impl crate::params::Params for TrainConfig {
+    fn check(&self) -> Result<()> {
+        ensure!(self.epochs >= 1, param "epochs", "must be at least 1");
+        ensure!(self.batch_size >= 1, param "batch_size", "must be at least 1");
         ensure!(
             self.learning_rate.is_finite() && self.learning_rate > 0.0,
-            "learning_rate must be positive, got {}",
+            param "learning_rate", "must be positive, got {}",
             self.learning_rate
         );
         ensure!(
             self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-            "weight_decay must be >= 0, got {}",
+            param "weight_decay", "must be >= 0, got {}",
             self.weight_decay
         );
         ensure!(
             (0.0..1.0).contains(&self.validation_fraction),
-            "validation_fraction must be in [0, 1), got {}",
+            param "validation_fraction", "must be in [0, 1), got {}",
             self.validation_fraction
         );
         ensure!(
             self.patience.is_none() || self.validation_fraction > 0.0,
             "early stopping (patience) needs validation_fraction > 0; set patience to None to train all epochs"
         );
-        ensure!(self.patience != Some(0), "patience must be at least 1");
-        ensure!(self.augment.crop_padding <= 64, "crop_padding must be at most 64");
-        ensure!(self.num_threads != Some(0), "num_threads must be at least 1");
+        ensure!(self.patience != Some(0), param "patience", "must be at least 1");
+        ensure!(self.augment.crop_padding <= 64, param "crop_padding", "must be at most 64");
+        ensure!(self.num_threads != Some(0), param "num_threads", "must be at least 1");
         if let Optimizer::Sgd { momentum, .. } = self.optimizer {
-            ensure!((0.0..1.0).contains(&momentum), "momentum must be in [0, 1), got {momentum}");
+            ensure!((0.0..1.0).contains(&momentum), param "momentum", "must be in [0, 1), got {momentum}");
         }
         if let LrSchedule::Step { every, gamma } = self.schedule {
             ensure!(every >= 1 && gamma > 0.0 && gamma <= 1.0, "step schedule needs every >= 1 and gamma in (0, 1]");

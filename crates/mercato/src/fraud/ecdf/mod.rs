@@ -29,6 +29,7 @@ use super::detector::{
     Detector, Explanation, FitState,
 };
 use crate::parallel::run_tasks;
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -49,6 +50,13 @@ pub struct EcdfParams {
 impl Default for EcdfParams {
     fn default() -> Self {
         EcdfParams { contamination: 0.1, num_threads: None }
+    }
+}
+
+impl crate::params::Params for EcdfParams {
+    fn check(&self) -> Result<()> {
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
     }
 }
 
@@ -293,7 +301,7 @@ macro_rules! ecdf_detector {
         impl Detector for $ty {
             fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
                 let (_, d) = check_fit_input(x, 1, stringify!($ty))?;
-                check_contamination(self.params.contamination)?;
+                self.params.check()?;
                 let (model, scores) = Ecdf::fit(x, $rule, self.params.num_threads)?;
                 self.state = Some(FitState::new(d, scores, self.params.contamination)?);
                 self.model = Some(model);

@@ -1,5 +1,6 @@
 //! Koren's baseline estimate `b_ui = mu + b_u + b_i`, fitted by ALS or SGD.
 
+use crate::params::Params;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,7 @@ pub enum BaselineMethod {
 /// inner 80/20 split of MovieLens-100k `u1.base` (never the test folds); Surprise uses 10,
 /// 10 and 15, which scored 0.9490 there against 0.9446.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BaselineParams {
     /// ALS or SGD.
     pub method: BaselineMethod,
@@ -79,9 +80,10 @@ impl BaselineParams {
         self.scale = s;
         self
     }
+}
 
-    /// Validates every field.
-    pub fn validate(&self) -> Result<()> {
+impl crate::params::Params for BaselineParams {
+    fn check(&self) -> Result<()> {
         self.scale.validate()?;
         check_param(self.epochs > 0, "epochs", self.epochs, "positive")?;
         check_param(self.reg_item >= 0.0 && self.reg_item.is_finite(), "reg_item", self.reg_item, ">= 0")?;
@@ -191,7 +193,7 @@ pub(crate) fn known(data: &RatingSet, user: Option<usize>, item: Option<usize>) 
 ///     [(1, "a", 5.0), (1, "b", 4.0), (2, "a", 4.0), (2, "c", 1.0), (3, "b", 5.0)],
 ///     DuplicatePolicy::Error,
 /// )?;
-/// let model = Baseline::fit(&data, &BaselineParams::default())?;
+/// let model = BaselineParams::default().fit(&data)?;
 /// let p = model.predict(&1.into(), &"c".into());
 /// assert!((1.0..=5.0).contains(&p.value) && !p.is_fallback());
 /// assert!(model.predict(&99.into(), &"a".into()).is_fallback()); // unknown user
@@ -213,8 +215,8 @@ struct BaselineMeta {
 
 impl Baseline {
     /// Fits on `data`.
-    pub fn fit(data: &Interactions, params: &BaselineParams) -> Result<Self> {
-        params.validate()?;
+    pub(crate) fn fit_with(data: &Interactions, params: &BaselineParams) -> Result<Self> {
+        params.check()?;
         let data = RatingSet::new(data, params.scale)?;
         let biases = Biases::fit(&data, params);
         Ok(Baseline { params: params.clone(), data, biases })
@@ -256,9 +258,16 @@ impl Persist for Baseline {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let meta: BaselineMeta = r.meta()?;
-        meta.params.validate().map_err(|e| Error::format(e.to_string()))?;
+        meta.params.check().map_err(|e| Error::format(e.to_string()))?;
         let data = RatingSet::read_from(r, meta.ratings)?;
         let biases = Biases::read_from(r, "bias", meta.mu, &data)?;
         Ok(Baseline { params: meta.params, data, biases })
+    }
+}
+
+impl BaselineParams {
+    /// Fits a [`Baseline`] on `data` (users are rows), checking these parameters first.
+    pub fn fit(&self, data: &Interactions) -> Result<Baseline> {
+        Baseline::fit_with(data, self)
     }
 }

@@ -290,7 +290,7 @@ impl RatingSet {
 
 /// Checks a common hyper-parameter condition.
 pub(crate) fn check_param(ok: bool, name: &str, value: impl std::fmt::Display, expected: &str) -> Result<()> {
-    ensure!(ok, "{name} must be {expected}, got {value}");
+    ensure!(ok, param name, "must be {expected}, got {value}");
     Ok(())
 }
 

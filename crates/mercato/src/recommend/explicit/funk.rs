@@ -1,6 +1,7 @@
 //! Biased matrix factorisation trained by SGD (Funk 2006; Koren, Bell & Volinsky 2009),
 //! with a deterministic blocked parallel schedule.
 
+use crate::params::Params;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -28,7 +29,7 @@ use crate::{Error, Result};
 /// defaults (`lr = 0.005`, `reg = 0.02`, 20 epochs) under-fit the biases and over-fit the
 /// factors on that split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FunkSVDParams {
     /// Number of latent factors `k`.
     pub factors: usize,
@@ -86,22 +87,11 @@ impl Default for FunkSVDParams {
     }
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta] $name:ident : $t:ty),* $(,)?) => {$(
-        #[$doc]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    )*};
-}
-pub(crate) use setter;
-
 /// The builder methods and checks of the hyper-parameters every SGD factor model has
 /// ([`FunkSVDParams`], [`super::SVDppParams`]): one list, so their docs and bounds agree.
 macro_rules! sgd_params {
     () => {
-        setter! {
+        crate::params::setters! {
             /// Sets the number of factors.
             factors: usize,
             /// Sets the number of epochs.
@@ -145,7 +135,7 @@ pub(crate) use sgd_params;
 
 impl FunkSVDParams {
     sgd_params!();
-    setter! {
+    crate::params::setters! {
         /// Learns biases or not.
         biased: bool,
         /// Sets the block grid size (`None`: from the data size, see [`FunkSVDParams::grid`]).
@@ -163,9 +153,10 @@ impl FunkSVDParams {
     pub fn grid(&self, nnz: usize) -> usize {
         self.blocks.unwrap_or_else(|| ((nnz / 5000) as f64).sqrt().floor().clamp(1.0, 16.0) as usize)
     }
+}
 
-    /// Validates every field.
-    pub fn validate(&self) -> Result<()> {
+impl crate::params::Params for FunkSVDParams {
+    fn check(&self) -> Result<()> {
         self.validate_sgd()?;
         if let Some(b) = self.blocks {
             check_param(b > 0 && b <= 256, "blocks", b, "in 1..=256")?;
@@ -382,11 +373,12 @@ fn run_block_impl<S: Simd, const C: usize>(s: S, job: BlockJob<'_>, step: Step) 
 /// let triples: Vec<(u32, u32, f32)> =
 ///     (0..50).flat_map(|u| (0..20).map(move |i| (u, i, ((u + i) % 5 + 1) as f32))).collect();
 /// let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-/// let model = FunkSVD::fit(&data, &FunkSVDParams::default().factors(8).epochs(10).seed(1))?;
+/// let model = FunkSVDParams::default().factors(8).epochs(10).seed(1).fit(&data)?;
 /// let p = model.predict(&3.into(), &4.into());
 /// assert!((1.0..=5.0).contains(&p.value));
-/// let top = model.recommend(&3.into(), 5, false, &Filter::new())?;
-/// assert_eq!(top.len(), 5);
+/// let top = model.recommend(&3.into(), 5, &Filter::new())?;
+/// assert_eq!(top.items.len(), 5);
+/// assert!(!top.fallback);
 /// # Ok::<(), mercato::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -412,8 +404,8 @@ struct FunkMeta {
 
 impl FunkSVD {
     /// Fits on `data`.
-    pub fn fit(data: &Interactions, params: &FunkSVDParams) -> Result<Self> {
-        params.validate()?;
+    pub(crate) fn fit_with(data: &Interactions, params: &FunkSVDParams) -> Result<Self> {
+        params.check()?;
         let data = RatingSet::new(data, params.scale)?;
         check_rank(params.factors, &data)?;
         let pool = pool(params.num_threads)?;
@@ -678,7 +670,7 @@ impl Persist for FunkSVD {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let meta: FunkMeta = r.meta()?;
-        meta.params.validate().map_err(|e| Error::format(e.to_string()))?;
+        meta.params.check().map_err(|e| Error::format(e.to_string()))?;
         if !meta.mu.is_finite() {
             return Err(Error::format("global mean is not finite"));
         }
@@ -697,5 +689,12 @@ impl Persist for FunkSVD {
             history: meta.history,
             data,
         })
+    }
+}
+
+impl FunkSVDParams {
+    /// Fits a [`FunkSVD`] on `data` (users are rows), checking these parameters first.
+    pub fn fit(&self, data: &Interactions) -> Result<FunkSVD> {
+        FunkSVD::fit_with(data, self)
     }
 }

@@ -1,12 +1,12 @@
 //! Neighbourhood models (Surprise's KNNBasic / KNNWithMeans / KNNWithZScore / KNNBaseline),
 //! user- or item-based, with sparse parallel similarities kept as top-N neighbour lists.
 
+use crate::params::Params;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::{known, BaselineParams, Biases};
 use super::core::{check_param, pool, unknown_status, Prediction, PredictionStatus, RatingScale, RatingSet};
-use super::funk::setter;
 use super::RatingPredictor;
 use crate::data::Interactions;
 use crate::persist::{ModelReader, ModelWriter, Persist};
@@ -46,7 +46,7 @@ pub enum KnnVariant {
 /// KNNBaseline settings plus `damping`, which took that split from 0.9319 to 0.9243 RMSE;
 /// case amplification, larger `k` and other variants did not help).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct KNNParams {
     /// Neighbours are users (`true`) or items (`false`, the default).
     pub user_based: bool,
@@ -102,7 +102,7 @@ impl Default for KNNParams {
 }
 
 impl KNNParams {
-    setter! {
+    crate::params::setters! {
         /// User-based (`true`) or item-based.
         user_based: bool,
         /// Sets the similarity.
@@ -130,11 +130,12 @@ impl KNNParams {
         /// Sets the thread count.
         num_threads: Option<usize>,
     }
+}
 
-    /// Validates every field.
-    pub fn validate(&self) -> Result<()> {
+impl crate::params::Params for KNNParams {
+    fn check(&self) -> Result<()> {
         self.scale.validate()?;
-        self.baseline.validate()?;
+        self.baseline.check()?;
         check_param(self.k > 0, "k", self.k, "positive")?;
         check_param(self.min_k <= self.k, "min_k", self.min_k, &format!("<= k ({})", self.k))?;
         check_param(self.amplify > 0.0 && self.amplify <= 10.0, "amplify", self.amplify, "in (0, 10]")?;
@@ -208,7 +209,7 @@ impl Acc {
 /// let triples: Vec<(u32, u32, f32)> =
 ///     (0..30).flat_map(|u| (0..12).map(move |i| (u, i, ((u + 2 * i) % 5 + 1) as f32))).collect();
 /// let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-/// let model = KNN::fit(&data, &KNNParams::default().k(10))?;
+/// let model = KNNParams::default().k(10).fit(&data)?;
 /// assert!((1.0..=5.0).contains(&model.predict(&0.into(), &3.into()).value));
 /// assert!(model.n_neighbours() > 0);
 /// # Ok::<(), mercato::Error>(())
@@ -235,8 +236,8 @@ struct KnnMeta {
 
 impl KNN {
     /// Fits on `data`.
-    pub fn fit(data: &Interactions, params: &KNNParams) -> Result<Self> {
-        params.validate()?;
+    pub(crate) fn fit_with(data: &Interactions, params: &KNNParams) -> Result<Self> {
+        params.check()?;
         let data = RatingSet::new(data, params.scale)?;
         let pool = pool(params.num_threads)?;
         pool.install(|| {
@@ -558,7 +559,7 @@ impl Persist for KNN {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let meta: KnnMeta = r.meta()?;
-        meta.params.validate().map_err(|e| Error::format(e.to_string()))?;
+        meta.params.check().map_err(|e| Error::format(e.to_string()))?;
         let data = RatingSet::read_from(r, meta.ratings)?;
         let biases = Biases::read_from(r, "bias", meta.mu, &data)?;
         let n = if meta.params.user_based { data.n_users() } else { data.n_items() };
@@ -579,5 +580,12 @@ impl Persist for KNN {
         let nbr = Lists { ptr: ptr.into_iter().map(|p| p as usize).collect(), idx, val };
         let (xs, other) = Self::sides(&data, meta.params.user_based);
         Ok(Self::assemble(meta.params, data, biases, nbr, xs, other))
+    }
+}
+
+impl KNNParams {
+    /// Fits a [`KNN`] on `data` (users are rows), checking these parameters first.
+    pub fn fit(&self, data: &Interactions) -> Result<KNN> {
+        KNN::fit_with(data, self)
     }
 }

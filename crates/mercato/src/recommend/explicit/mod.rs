@@ -33,7 +33,7 @@ pub use svdpp::{SVDpp, SVDppParams};
 
 use rayon::prelude::*;
 
-use super::{check_n, to_external, top_n, Filter, Ranked};
+use super::{check_n, to_external, top_n, Filter};
 use crate::data::ExternalId;
 use crate::Result;
 
@@ -42,7 +42,7 @@ use crate::Result;
 /// Implementors provide [`RatingPredictor::ratings`] (the training set and rating scale)
 /// and [`RatingPredictor::predict_index`]; the id-based calls, batches and top-N lists
 /// come with the trait.
-pub trait RatingPredictor: Sync {
+pub trait RatingPredictor: Send + Sync {
     /// The training ratings, id maps and rating scale.
     fn ratings(&self) -> &RatingSet;
 
@@ -76,38 +76,37 @@ pub trait RatingPredictor: Sync {
         Ok(users.par_iter().zip(items.par_iter()).with_min_len(256).map(|(u, i)| self.predict(u, i)).collect())
     }
 
-    /// The `n` items with the highest predicted rating for `user`, best first; with
-    /// `exclude_rated` the user's training items are left out. Other restrictions go in
-    /// `filter` (whose `exclude_seen` is or-ed with `exclude_rated`). A user without
-    /// training ratings gets items ranked by the fallback (`mu + b_i`).
-    fn recommend(&self, user: &ExternalId, n: usize, exclude_rated: bool, filter: &Filter) -> Result<Ranked> {
+    /// The `n` items with the highest predicted rating for `user`, best first (ratings clipped
+    /// to the scale). `filter.exclude_seen` leaves out the user's training items. A user
+    /// without training ratings gets the items ranked by the fallback (`mu + b_i`), flagged
+    /// by [`IdRecs::fallback`](super::IdRecs).
+    fn recommend(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<super::IdRecs> {
         check_n(n)?;
         let r = self.ratings();
         filter.validate(r.n_items())?;
         let u = r.users().index(user);
         let mut scores = vec![0f32; r.n_items()];
-        let seen: &[u32] = match u {
+        let (seen, fallback): (&[u32], bool) = match u {
             Some(u) if r.user_known(u) => {
                 self.score_items(u, &mut scores);
-                r.user_items(u)
+                (r.user_items(u), false)
             }
             _ => {
                 for (i, s) in scores.iter_mut().enumerate() {
                     *s = self.predict_index(None, Some(i)).value;
                 }
-                &[]
+                (&[], true)
             }
         };
         let (lo, hi) = r.scale();
-        let exclude = exclude_rated || filter.exclude_seen;
         let keep = |i: usize| {
-            if exclude && seen.binary_search(&(i as u32)).is_ok() {
+            if filter.exclude_seen && seen.binary_search(&(i as u32)).is_ok() {
                 return false;
             }
             filter.deny.is_empty() && filter.allow.is_none() || filter.allows(i, &[])
         };
         let ranked = top_n(&scores, n, keep).into_iter().map(|(i, s)| (i, s.clamp(lo, hi))).collect();
-        Ok(to_external(r.items(), ranked))
+        Ok(super::IdRecs { items: to_external(r.items(), ranked), fallback })
     }
 }
 

@@ -1,5 +1,6 @@
 //! SVD++ (Koren 2008): biased MF plus the implicit feedback of which items a user rated.
 
+use crate::params::Params;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use super::baseline::known;
 use super::core::{
     check_param, check_rank, pool, read_mat, read_vec, stream, unknown_status, Prediction, RatingScale, RatingSet,
 };
-use super::funk::{init_rows, pad, setter, sgd_params, unpad, TrainingHistory};
+use super::funk::{init_rows, pad, sgd_params, unpad, TrainingHistory};
 use super::simd::{dot, stride_for, LANES};
 use super::RatingPredictor;
 use crate::data::Interactions;
@@ -21,7 +22,7 @@ use crate::{Error, Result};
 /// `reg_bias = 0.02`, `reg_implicit = 0.1`, `init_std = 0.05`) were picked on an inner
 /// 80/20 split of MovieLens-100k `u1.base`, never on the test folds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SVDppParams {
     /// Number of latent factors.
     pub factors: usize,
@@ -68,13 +69,14 @@ impl Default for SVDppParams {
 
 impl SVDppParams {
     sgd_params!();
-    setter! {
+    crate::params::setters! {
         /// Sets the implicit-factor regularisation.
         reg_implicit: f32,
     }
+}
 
-    /// Validates every field.
-    pub fn validate(&self) -> Result<()> {
+impl crate::params::Params for SVDppParams {
+    fn check(&self) -> Result<()> {
         self.validate_sgd()?;
         check_param(
             self.reg_implicit >= 0.0 && self.reg_implicit.is_finite(),
@@ -104,7 +106,7 @@ impl SVDppParams {
 /// let triples: Vec<(u32, u32, f32)> =
 ///     (0..40).flat_map(|u| (0..15).map(move |i| (u, i * 2 + u % 2, ((u * i) % 5 + 1) as f32))).collect();
 /// let data = Interactions::from_triples(triples, DuplicatePolicy::Error)?;
-/// let model = SVDpp::fit(&data, &SVDppParams::default().factors(8).epochs(5))?;
+/// let model = SVDppParams::default().factors(8).epochs(5).fit(&data)?;
 /// assert!((1.0..=5.0).contains(&model.predict(&1.into(), &3.into()).value));
 /// # Ok::<(), mercato::Error>(())
 /// ```
@@ -150,8 +152,8 @@ fn implicit_sum(items: &[u32], y: &[f32], stride: usize, z: &mut [f32]) {
 
 impl SVDpp {
     /// Fits on `data`.
-    pub fn fit(data: &Interactions, params: &SVDppParams) -> Result<Self> {
-        params.validate()?;
+    pub(crate) fn fit_with(data: &Interactions, params: &SVDppParams) -> Result<Self> {
+        params.check()?;
         let data = RatingSet::new(data, params.scale)?;
         check_rank(params.factors, &data)?;
         let pool = pool(params.num_threads)?;
@@ -317,7 +319,7 @@ impl Persist for SVDpp {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let meta: SVDppMeta = r.meta()?;
-        meta.params.validate().map_err(|e| Error::format(e.to_string()))?;
+        meta.params.check().map_err(|e| Error::format(e.to_string()))?;
         if !meta.mu.is_finite() {
             return Err(Error::format("global mean is not finite"));
         }
@@ -340,5 +342,12 @@ impl Persist for SVDpp {
         };
         model.cache();
         Ok(model)
+    }
+}
+
+impl SVDppParams {
+    /// Fits a [`SVDpp`] on `data` (users are rows), checking these parameters first.
+    pub fn fit(&self, data: &Interactions) -> Result<SVDpp> {
+        SVDpp::fit_with(data, self)
     }
 }

@@ -24,11 +24,11 @@ fn toy() -> Interactions {
 
 fn models(data: &Interactions) -> Vec<(&'static str, Box<dyn RatingPredictor>)> {
     vec![
-        ("baseline", Box::new(Baseline::fit(data, &BaselineParams::default()).unwrap())),
-        ("funk", Box::new(FunkSVD::fit(data, &FunkSVDParams::default().factors(8).epochs(30)).unwrap())),
-        ("svdpp", Box::new(SVDpp::fit(data, &SVDppParams::default().factors(8).epochs(30)).unwrap())),
-        ("knn-item", Box::new(KNN::fit(data, &KNNParams::default().k(10)).unwrap())),
-        ("knn-user", Box::new(KNN::fit(data, &KNNParams::default().user_based(true).k(10)).unwrap())),
+        ("baseline", Box::new(BaselineParams::default().fit(data).unwrap())),
+        ("funk", Box::new(FunkSVDParams::default().factors(8).epochs(30).fit(data).unwrap())),
+        ("svdpp", Box::new(SVDppParams::default().factors(8).epochs(30).fit(data).unwrap())),
+        ("knn-item", Box::new(KNNParams::default().k(10).fit(data).unwrap())),
+        ("knn-user", Box::new(KNNParams::default().user_based(true).k(10).fit(data).unwrap())),
     ]
 }
 
@@ -71,7 +71,7 @@ fn recommend_excludes_rated_and_ranks_liked_items_first() {
     let user = ExternalId::from(0); // an even user: likes items < 15
     let rated: Vec<usize> = data.row(0).0.to_vec();
     for (name, m) in models(&data) {
-        let top = m.recommend(&user, 5, true, &Filter::new()).unwrap();
+        let top = m.recommend(&user, 5, &Filter::new().exclude_seen(true)).unwrap().items;
         assert_eq!(top.len(), 5, "{name}");
         for (id, s) in &top {
             let idx = data.items().index(id).unwrap();
@@ -83,19 +83,19 @@ fn recommend_excludes_rated_and_ranks_liked_items_first() {
             let liked = top.iter().filter(|(id, _)| matches!(id, ExternalId::Int(i) if *i < 15)).count();
             assert!(liked >= 3, "{name}: only {liked} of 5 from the liked half: {top:?}");
         }
-        let all = m.recommend(&user, 100, false, &Filter::new()).unwrap();
+        let all = m.recommend(&user, 100, &Filter::new()).unwrap().items;
         assert_eq!(all.len(), data.n_items());
-        let denied = m.recommend(&user, 100, false, &Filter::new().deny([0, 1])).unwrap();
+        let denied = m.recommend(&user, 100, &Filter::new().deny([0, 1])).unwrap().items;
         assert_eq!(denied.len(), data.n_items() - 2);
-        assert!(m.recommend(&user, 0, true, &Filter::new()).is_err());
-        assert!(m.recommend(&user, 3, true, &Filter::new().deny([500])).is_err());
+        assert!(m.recommend(&user, 0, &Filter::new()).is_err());
+        assert!(m.recommend(&user, 3, &Filter::new().deny([500])).is_err());
     }
 }
 
 #[test]
 fn predict_batch_matches_predict_and_checks_lengths() {
     let data = toy();
-    let m = FunkSVD::fit(&data, &FunkSVDParams::default().factors(4).epochs(5)).unwrap();
+    let m = FunkSVDParams::default().factors(4).epochs(5).fit(&data).unwrap();
     let users: Vec<ExternalId> = (0..40).map(ExternalId::from).collect();
     let items: Vec<ExternalId> = (0..40).map(|i| ExternalId::from(i % 31)).collect();
     let batch = m.predict_batch(&users, &items).unwrap();
@@ -111,17 +111,17 @@ fn results_do_not_depend_on_thread_count() {
     // The toy set is small enough for the automatic grid to be 1 x 1; ask for a real grid.
     assert_eq!(FunkSVDParams::default().grid(data.nnz()), 1);
     let p = FunkSVDParams::default().factors(8).epochs(5).seed(3).blocks(Some(4));
-    let fit = |t| FunkSVD::fit(&data, &p.clone().num_threads(Some(t)));
+    let fit = |t| p.clone().num_threads(Some(t)).fit(&data);
     let (a, b) = (fit(1).unwrap(), fit(2).unwrap());
     assert_eq!(a.user_factors(), b.user_factors());
     assert_eq!(a.item_factors(), b.item_factors());
     assert_eq!(a.history(), b.history());
     assert_eq!(fit(3).unwrap().item_factors(), a.item_factors());
-    let c = FunkSVD::fit(&data, &FunkSVDParams::default().factors(8).epochs(5).seed(4)).unwrap();
+    let c = FunkSVDParams::default().factors(8).epochs(5).seed(4).fit(&data).unwrap();
     assert_ne!(a.user_factors(), c.user_factors(), "the seed must matter");
-    let fit = |t| SVDpp::fit(&data, &SVDppParams::default().factors(8).epochs(5).num_threads(Some(t)));
+    let fit = |t| SVDppParams::default().factors(8).epochs(5).num_threads(Some(t)).fit(&data);
     assert_eq!(fit(1).unwrap().implicit_factors(), fit(2).unwrap().implicit_factors());
-    let fit = |t| KNN::fit(&data, &KNNParams::default().num_threads(Some(t)));
+    let fit = |t| KNNParams::default().num_threads(Some(t)).fit(&data);
     let (a, b) = (fit(1).unwrap(), fit(2).unwrap());
     assert_eq!(a.neighbours(3), b.neighbours(3));
 }
@@ -130,7 +130,7 @@ fn results_do_not_depend_on_thread_count() {
 fn early_stopping_keeps_the_best_epoch() {
     let data = toy();
     let p = FunkSVDParams::default().factors(8).epochs(60).lr(0.05).validation_fraction(0.2).patience(2);
-    let m = FunkSVD::fit(&data, &p).unwrap();
+    let m = p.fit(&data).unwrap();
     let h = m.history();
     assert!(!h.validation_rmse.is_empty());
     let best = h.validation_rmse.iter().cloned().fold(f32::INFINITY, f32::min);
@@ -144,7 +144,7 @@ fn every_similarity_and_variant_works() {
         for variant in [KnnVariant::Basic, KnnVariant::WithMeans, KnnVariant::WithZScore, KnnVariant::WithBaseline] {
             for user_based in [false, true] {
                 let p = KNNParams::default().similarity(sim).variant(variant).user_based(user_based).k(10);
-                let m = KNN::fit(&data, &p).unwrap();
+                let m = p.fit(&data).unwrap();
                 let (y, yhat): (Vec<f64>, Vec<f64>) =
                     data.iter().map(|(u, i, r)| (r as f64, m.predict_index(Some(u), Some(i)).value as f64)).unzip();
                 let e = rmse(&y, &yhat).unwrap();
@@ -153,39 +153,39 @@ fn every_similarity_and_variant_works() {
         }
     }
     // Bounded neighbour lists.
-    let m = KNN::fit(&data, &KNNParams::default().max_neighbours(Some(3))).unwrap();
+    let m = KNNParams::default().max_neighbours(Some(3)).fit(&data).unwrap();
     assert!((0..data.n_items()).all(|i| m.neighbours(i).unwrap().0.len() <= 3));
     // min_k above what any pair offers: every prediction falls back and says so.
-    let m = KNN::fit(&data, &KNNParams::default().k(500).min_k(500)).unwrap();
+    let m = KNNParams::default().k(500).min_k(500).fit(&data).unwrap();
     assert_eq!(m.predict_index(Some(0), Some(0)).status, PredictionStatus::TooFewNeighbours);
 }
 
 #[test]
 fn bad_input_is_a_typed_error() {
     let empty = Interactions::from_triples(Vec::<(u32, u32, f32)>::new(), DuplicatePolicy::Error).unwrap();
-    assert!(matches!(FunkSVD::fit(&empty, &FunkSVDParams::default()), Err(Error::InvalidInput(_))));
-    assert!(matches!(KNN::fit(&empty, &KNNParams::default()), Err(Error::InvalidInput(_))));
+    assert!(matches!(FunkSVDParams::default().fit(&empty), Err(Error::InvalidInput(_))));
+    assert!(matches!(KNNParams::default().fit(&empty), Err(Error::InvalidInput(_))));
     let data = toy();
     let fixed = RatingScale::Fixed(1.0, 4.0);
-    let err = Baseline::fit(&data, &BaselineParams::default().scale(fixed)).unwrap_err();
+    let err = BaselineParams::default().scale(fixed).fit(&data).unwrap_err();
     assert!(err.to_string().contains("outside the declared scale"), "{err}");
-    assert!(SVDpp::fit(&data, &SVDppParams::default().scale(RatingScale::Fixed(5.0, 1.0))).is_err());
-    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().factors(0)).is_err());
-    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().lr(f32::NAN)).is_err());
-    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().num_threads(Some(0))).is_err());
-    assert!(KNN::fit(&data, &KNNParams::default().k(5).min_k(6)).is_err());
+    assert!(SVDppParams::default().scale(RatingScale::Fixed(5.0, 1.0)).fit(&data).is_err());
+    assert!(FunkSVDParams::default().factors(0).fit(&data).is_err());
+    assert!(FunkSVDParams::default().lr(f32::NAN).fit(&data).is_err());
+    assert!(FunkSVDParams::default().num_threads(Some(0)).fit(&data).is_err());
+    assert!(KNNParams::default().k(5).min_k(6).fit(&data).is_err());
     // A rank above min(n_users, n_items) = min(60, 30).
     for k in [31, 100] {
-        let err = FunkSVD::fit(&data, &FunkSVDParams::default().factors(k)).unwrap_err();
+        let err = FunkSVDParams::default().factors(k).fit(&data).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)) && err.to_string().contains("min(n_users, n_items)"), "{err}");
-        let err = SVDpp::fit(&data, &SVDppParams::default().factors(k).epochs(1)).unwrap_err();
+        let err = SVDppParams::default().factors(k).epochs(1).fit(&data).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)), "{err}");
     }
-    assert!(FunkSVD::fit(&data, &FunkSVDParams::default().factors(30).epochs(1)).is_ok());
-    let diverged = FunkSVD::fit(&data, &FunkSVDParams::default().lr(50.0).lr_decay(1.0).epochs(50));
+    assert!(FunkSVDParams::default().factors(30).epochs(1).fit(&data).is_ok());
+    let diverged = FunkSVDParams::default().lr(50.0).lr_decay(1.0).epochs(50).fit(&data);
     assert!(matches!(diverged, Err(Error::InvalidInput(_))), "divergence must be reported");
     // A declared scale wider than the data clips to itself.
-    let m = Baseline::fit(&data, &BaselineParams::default().scale(RatingScale::Fixed(0.0, 10.0))).unwrap();
+    let m = BaselineParams::default().scale(RatingScale::Fixed(0.0, 10.0)).fit(&data).unwrap();
     assert_eq!(m.ratings().scale(), (0.0, 10.0));
 }
 
@@ -205,12 +205,12 @@ fn round_trip<M: Persist + RatingPredictor>(m: &M, data: &Interactions) {
 #[test]
 fn models_round_trip_through_the_file_format() {
     let data = toy();
-    round_trip(&Baseline::fit(&data, &BaselineParams::default()).unwrap(), &data);
-    round_trip(&FunkSVD::fit(&data, &FunkSVDParams::default().factors(5).epochs(3)).unwrap(), &data);
-    round_trip(&SVDpp::fit(&data, &SVDppParams::default().factors(5).epochs(3)).unwrap(), &data);
-    round_trip(&KNN::fit(&data, &KNNParams::default()).unwrap(), &data);
-    round_trip(&KNN::fit(&data, &KNNParams::default().user_based(true)).unwrap(), &data);
-    let m = Baseline::fit(&data, &BaselineParams::default()).unwrap();
+    round_trip(&BaselineParams::default().fit(&data).unwrap(), &data);
+    round_trip(&FunkSVDParams::default().factors(5).epochs(3).fit(&data).unwrap(), &data);
+    round_trip(&SVDppParams::default().factors(5).epochs(3).fit(&data).unwrap(), &data);
+    round_trip(&KNNParams::default().fit(&data).unwrap(), &data);
+    round_trip(&KNNParams::default().user_based(true).fit(&data).unwrap(), &data);
+    let m = BaselineParams::default().fit(&data).unwrap();
     assert!(matches!(FunkSVD::from_bytes(m.to_bytes().unwrap()), Err(Error::ModelFormat(_))), "wrong kind");
 }
 
@@ -242,10 +242,10 @@ fn mean_rmse(dir: &std::path::Path, fit: impl Fn(&Interactions) -> Box<dyn Ratin
 #[test]
 fn movielens_100k_rmse_bounds() {
     let Some(dir) = ml100k() else { return };
-    let base = mean_rmse(&dir, |d| Box::new(Baseline::fit(d, &BaselineParams::default()).unwrap()));
-    let funk = mean_rmse(&dir, |d| Box::new(FunkSVD::fit(d, &FunkSVDParams::default()).unwrap()));
-    let svdpp = mean_rmse(&dir, |d| Box::new(SVDpp::fit(d, &SVDppParams::default()).unwrap()));
-    let knn = mean_rmse(&dir, |d| Box::new(KNN::fit(d, &KNNParams::default()).unwrap()));
+    let base = mean_rmse(&dir, |d| Box::new(BaselineParams::default().fit(d).unwrap()));
+    let funk = mean_rmse(&dir, |d| Box::new(FunkSVDParams::default().fit(d).unwrap()));
+    let svdpp = mean_rmse(&dir, |d| Box::new(SVDppParams::default().fit(d).unwrap()));
+    let knn = mean_rmse(&dir, |d| Box::new(KNNParams::default().fit(d).unwrap()));
     eprintln!("ml-100k 5-fold RMSE: baseline {base:.4} funk {funk:.4} svdpp {svdpp:.4} knn {knn:.4}");
     assert!(base <= 0.945, "Baseline RMSE {base}");
     assert!(funk <= 0.912, "FunkSVD RMSE {funk}");

@@ -1,5 +1,6 @@
 //! Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008).
 
+use crate::params::Params;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -44,6 +45,7 @@ pub enum Confidence {
 /// rows average 31–39 interactions and the best λ was 30–47; the marketplace's 56 and
 /// 56–84), while `λ = mean row length` was within noise of the best on both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AlsParams {
     /// Latent dimension.
     pub factors: usize,
@@ -69,10 +71,10 @@ pub struct AlsParams {
     /// Seed of the initial factors (uniform in `[0, 0.01)`, as implicit).
     pub seed: u64,
     /// Worker threads (all cores when `None`); results do not depend on it.
-    #[serde(skip)]
+    #[serde(default)]
     pub num_threads: Option<usize>,
     /// Show a progress bar on a terminal.
-    #[serde(skip)]
+    #[serde(default)]
     pub show_progress: bool,
     /// Compute the training loss after every iteration into [`Als::loss_history`] (implicit's
     /// `calculate_training_loss`): one more pass over the data per iteration.
@@ -100,7 +102,7 @@ impl Default for AlsParams {
 }
 
 impl AlsParams {
-    setter!(factors, usize);
+    crate::params::setters!(factors: usize);
 
     /// Sets an absolute penalty `λ` (as implicit's `regularization`), whatever the data.
     pub fn regularization(mut self, lambda: f32) -> Self {
@@ -133,31 +135,35 @@ impl AlsParams {
         p.scale_regularization = false;
         p
     }
-    setter!(alpha, f32);
-    setter!(confidence, Confidence);
-    setter!(iterations, usize);
-    setter!(solver, AlsSolver);
-    setter!(cg_steps, usize);
-    setter!(seed, u64);
-    setter!(num_threads, Option<usize>);
-    setter!(show_progress, bool);
-    setter!(calculate_training_loss, bool);
+    crate::params::setters!(alpha: f32);
+    crate::params::setters!(confidence: Confidence);
+    crate::params::setters!(iterations: usize);
+    crate::params::setters!(solver: AlsSolver);
+    crate::params::setters!(cg_steps: usize);
+    crate::params::setters!(seed: u64);
+    crate::params::setters!(num_threads: Option<usize>);
+    crate::params::setters!(show_progress: bool);
+    crate::params::setters!(calculate_training_loss: bool);
+}
 
+impl crate::params::Params for AlsParams {
     fn check(&self) -> Result<()> {
-        ensure!(self.factors > 0, "factors must be positive");
+        ensure!(self.factors > 0, param "factors", "must be positive");
         ensure!(
             self.regularization.is_finite() && self.regularization >= 0.0,
-            "regularization must be >= 0, got {}",
+            param "regularization", "must be >= 0, got {}",
             self.regularization
         );
-        ensure!(self.alpha.is_finite() && self.alpha >= 0.0, "alpha must be >= 0, got {}", self.alpha);
-        ensure!(self.cg_steps > 0 || self.solver == AlsSolver::Cholesky, "cg_steps must be positive");
+        ensure!(self.alpha.is_finite() && self.alpha >= 0.0, param "alpha", "must be >= 0, got {}", self.alpha);
+        ensure!(self.cg_steps > 0 || self.solver == AlsSolver::Cholesky, param "cg_steps", "must be positive");
         if let Some(t) = self.num_threads {
-            ensure!(t > 0, "num_threads must be positive");
+            ensure!(t > 0, param "num_threads", "must be positive");
         }
         Ok(())
     }
+}
 
+impl AlsParams {
     /// Trains on `data` (users × items, non-negative weights).
     /// The model keeps `data`'s user and item ids ([`Als::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Als> {

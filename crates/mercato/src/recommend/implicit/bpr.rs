@@ -1,5 +1,6 @@
 //! Bayesian personalised ranking (Rendle et al. 2009) by stratified parallel SGD.
 
+use crate::params::Params;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -24,6 +25,7 @@ pub enum NegativeSampling {
 
 /// Hyper-parameters of [`Bpr`] (defaults as implicit's `BayesianPersonalizedRanking`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BprParams {
     /// Latent dimension (an item bias is learnt on top).
     pub factors: usize,
@@ -45,10 +47,10 @@ pub struct BprParams {
     /// Seed of the initial factors and of every sampling stream.
     pub seed: u64,
     /// Worker threads (all cores when `None`); results do not depend on it.
-    #[serde(skip)]
+    #[serde(default)]
     pub num_threads: Option<usize>,
     /// Show a progress bar on a terminal.
-    #[serde(skip)]
+    #[serde(default)]
     pub show_progress: bool,
     /// Record the mean loss `−ln σ(x_u·(y_i − y_j))` of each epoch's triples (taken before
     /// each triple's update) into [`Bpr::loss_history`]; costs a logarithm per triple.
@@ -75,34 +77,38 @@ impl Default for BprParams {
 }
 
 impl BprParams {
-    setter!(factors, usize);
-    setter!(learning_rate, f32);
-    setter!(regularization, f32);
-    setter!(iterations, usize);
-    setter!(verify_negative_samples, bool);
-    setter!(negative_sampling, NegativeSampling);
-    setter!(blocks, usize);
-    setter!(seed, u64);
-    setter!(num_threads, Option<usize>);
-    setter!(show_progress, bool);
-    setter!(calculate_training_loss, bool);
+    crate::params::setters!(factors: usize);
+    crate::params::setters!(learning_rate: f32);
+    crate::params::setters!(regularization: f32);
+    crate::params::setters!(iterations: usize);
+    crate::params::setters!(verify_negative_samples: bool);
+    crate::params::setters!(negative_sampling: NegativeSampling);
+    crate::params::setters!(blocks: usize);
+    crate::params::setters!(seed: u64);
+    crate::params::setters!(num_threads: Option<usize>);
+    crate::params::setters!(show_progress: bool);
+    crate::params::setters!(calculate_training_loss: bool);
+}
 
+impl crate::params::Params for BprParams {
     fn check(&self) -> Result<()> {
-        ensure!(self.factors > 0, "factors must be positive");
+        ensure!(self.factors > 0, param "factors", "must be positive");
         ensure!(
             self.learning_rate.is_finite() && self.learning_rate > 0.0,
-            "learning_rate must be positive, got {}",
+            param "learning_rate", "must be positive, got {}",
             self.learning_rate
         );
         ensure!(
             self.regularization.is_finite() && self.regularization >= 0.0,
-            "regularization must be >= 0, got {}",
+            param "regularization", "must be >= 0, got {}",
             self.regularization
         );
-        ensure!(self.blocks > 0, "blocks must be positive");
+        ensure!(self.blocks > 0, param "blocks", "must be positive");
         Ok(())
     }
+}
 
+impl BprParams {
     /// Trains on `data` (users × items; any positive weight counts as a positive).
     /// The model keeps `data`'s user and item ids ([`Bpr::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<Bpr> {

@@ -1,5 +1,6 @@
 //! Item-item nearest neighbours with cosine, BM25 or TF-IDF weighting.
 
+use crate::params::Params;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -30,13 +31,14 @@ pub enum KnnWeighting {
 
 /// Hyper-parameters of [`ItemKnn`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ItemKnnParams {
     /// Neighbours kept per item (the item itself included, as implicit).
     pub k: usize,
     /// Item vector weighting.
     pub weighting: KnnWeighting,
     /// Worker threads (all cores when `None`); results do not depend on it.
-    #[serde(skip)]
+    #[serde(default)]
     pub num_threads: Option<usize>,
 }
 
@@ -47,19 +49,23 @@ impl Default for ItemKnnParams {
 }
 
 impl ItemKnnParams {
-    setter!(k, usize);
-    setter!(weighting, KnnWeighting);
-    setter!(num_threads, Option<usize>);
+    crate::params::setters!(k: usize);
+    crate::params::setters!(weighting: KnnWeighting);
+    crate::params::setters!(num_threads: Option<usize>);
+}
 
+impl crate::params::Params for ItemKnnParams {
     fn check(&self) -> Result<()> {
-        ensure!(self.k > 0, "K must be positive");
+        ensure!(self.k > 0, param "K", "must be positive");
         if let KnnWeighting::Bm25 { k1, b } = self.weighting {
-            ensure!(k1.is_finite() && k1 >= 0.0, "K1 must be >= 0, got {k1}");
-            ensure!((0.0..=1.0).contains(&b), "B must be in [0, 1], got {b}");
+            ensure!(k1.is_finite() && k1 >= 0.0, param "K1", "must be >= 0, got {k1}");
+            ensure!((0.0..=1.0).contains(&b), param "B", "must be in [0, 1], got {b}");
         }
         Ok(())
     }
+}
 
+impl ItemKnnParams {
     /// Trains on `data` (users × items, non-negative weights).
     /// The model keeps `data`'s user and item ids ([`ItemKnn::ids`]).
     pub fn fit(&self, data: &Interactions) -> Result<ItemKnn> {

@@ -13,18 +13,6 @@
 //! popularity ranking (items by number of users in training), flagged by
 //! [`Recs::popularity_fallback`], instead of scores from an uninformed factor.
 
-/// A builder method `name(v)` setting the hyper-parameter field `name` (shared by the
-/// parameter structs of the models below; defined before them so they see it).
-macro_rules! setter {
-    ($name:ident, $t:ty) => {
-        #[doc = concat!("Sets `", stringify!($name), "`.")]
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
 mod als;
 mod bpr;
 mod eval;

@@ -36,6 +36,7 @@ mod lanczos;
 mod linalg;
 mod randomized;
 
+use crate::params::Params;
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,7 @@ pub enum Centering {
 
 /// Hyper-parameters of [`TruncatedSvd`]; validated once in `fit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SvdParams {
     /// Number of singular triplets (1 ≤ k ≤ min(n_users, n_items)).
     pub k: usize,
@@ -112,23 +114,13 @@ impl Default for SvdParams {
     }
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta] $name:ident: $t:ty),* $(,)?) => {$(
-        #[$doc]
-        pub fn $name(mut self, value: $t) -> Self {
-            self.$name = value;
-            self
-        }
-    )*};
-}
-
 impl SvdParams {
     /// Defaults with `k` triplets.
     pub fn new(k: usize) -> Self {
         SvdParams { k, ..Self::default() }
     }
 
-    setter! {
+    crate::params::setters! {
         /// Sets the number of triplets.
         k: usize,
         /// Sets the solver.
@@ -156,22 +148,29 @@ impl SvdParams {
         self.n_iter.unwrap_or(if (self.k as f64) < 0.1 * n.min(m) as f64 { 7 } else { 4 })
     }
 
-    /// Checks the parameters against an `n × m` matrix.
-    pub fn validate(&self, n: usize, m: usize) -> Result<()> {
-        ensure!(self.k > 0, "k must be positive, got 0");
+    /// Checks the parameters against an `n × m` matrix: [`Params::check`], then `k` against
+    /// the matrix's rank bound.
+    pub fn check_for(&self, n: usize, m: usize) -> Result<()> {
+        self.check()?;
         ensure!(
             self.k <= n.min(m),
-            "k = {} exceeds min(n_users, n_items) = {} (the matrix is {n} x {m})",
+            param "k", "{} exceeds min(n_users, n_items) = {} (the matrix is {n} x {m})",
             self.k,
             n.min(m)
         );
-        ensure!(self.tol.is_finite() && self.tol > 0.0, "tol must be a positive number, got {}", self.tol);
-        if let Some(ncv) = self.ncv {
-            ensure!(ncv > self.k, "ncv must exceed k ({}), got {ncv}", self.k);
-        }
-        ensure!(self.n_iter.is_none_or(|q| q <= 1000), "n_iter must be at most 1000");
-        ensure!(self.num_threads != Some(0), "num_threads must be positive (or None for all cores)");
         Ok(())
+    }
+}
+
+impl Params for SvdParams {
+    fn check(&self) -> Result<()> {
+        ensure!(self.k > 0, param "k", "must be positive, got 0");
+        ensure!(self.tol.is_finite() && self.tol > 0.0, param "tol", "must be a positive number, got {}", self.tol);
+        if let Some(ncv) = self.ncv {
+            ensure!(ncv > self.k, param "ncv", "must exceed k ({}), got {ncv}", self.k);
+        }
+        ensure!(self.n_iter.is_none_or(|q| q <= 1000), param "n_iter", "must be at most 1000");
+        crate::params::check_threads(self.num_threads)
     }
 }
 
@@ -226,7 +225,7 @@ pub(crate) struct Factors {
 ///     DuplicatePolicy::Error,
 /// )?;
 /// let params = SvdParams::new(2).algorithm(SvdAlgorithm::Accurate).center(Centering::Global);
-/// let model = TruncatedSvd::fit(&ratings, &params)?;
+/// let model = params.fit(&ratings)?;
 /// assert_eq!(model.s().len(), 2);
 /// assert!(model.s()[0] >= model.s()[1]);
 /// let p = model.predict(&"ann".into(), &"pot".into());
@@ -259,7 +258,7 @@ fn means(sum: &[f64], count: &[usize], fallback: f64) -> Array1<f64> {
 
 impl TruncatedSvd {
     /// Fits on a user × item matrix with its id maps.
-    pub fn fit(data: &Interactions, params: &SvdParams) -> Result<Self> {
+    pub(crate) fn fit_with(data: &Interactions, params: &SvdParams) -> Result<Self> {
         // Everything, the preparation passes included, runs on the pool of `num_threads`.
         crate::parallel::pool(params.num_threads)?.install(|| Self::fit_on_pool(data, params))
     }
@@ -271,7 +270,7 @@ impl TruncatedSvd {
             "empty matrix ({n} x {m}, {} stored values): nothing to factorise",
             data.nnz()
         );
-        params.validate(n, m)?;
+        params.check_for(n, m)?;
         let matrix = data.matrix();
         let base = matrix.indptr().index(0);
         let indptr: Vec<usize> = (0..=n).map(|r| matrix.indptr().index(r) - base).collect();
@@ -369,7 +368,7 @@ impl TruncatedSvd {
 
     /// Fits on a CSR matrix whose row and column indices are the ids (identity maps).
     pub fn fit_csr(matrix: &CsMat<f32>, params: &SvdParams) -> Result<Self> {
-        Self::fit(&Interactions::from_csr(matrix.clone())?, params)
+        Self::fit_with(&Interactions::from_csr(matrix.clone())?, params)
     }
 
     /// `U`: users × k, orthonormal columns.
@@ -500,6 +499,34 @@ impl TruncatedSvd {
         let best = top_n(&scores, n, |i| filter.allows(i, &seen));
         Ok(to_external(&self.items, best))
     }
+
+    /// The `n` items most similar to item index `item`: cosine similarity of their rows of
+    /// `V Σ` (the item itself first, as implicit's `similar_items`).
+    pub fn similar_items(&self, item: usize, n: usize) -> Result<Vec<(usize, f32)>> {
+        check_n(n)?;
+        let m = self.vt.ncols();
+        if item >= m {
+            return Err(Error::UnknownId { kind: "item", id: format!("index {item} (model has {m} items)") });
+        }
+        // Columns of Σ Vᵀ are the item embeddings.
+        let emb = &self.vt * &self.s.view().insert_axis(ndarray::Axis(1));
+        let norms: Vec<f64> = emb.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
+        let target = emb.column(item);
+        let scores: Vec<f32> = emb
+            .columns()
+            .into_iter()
+            .zip(&norms)
+            .map(|(c, &norm)| {
+                let denom = norm * norms[item];
+                if denom > 0.0 {
+                    (c.dot(&target) / denom) as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(top_n(&scores, n, |_| true))
+    }
 }
 
 /// `‖A − U S Vᵀ‖_F / ‖A‖_F` without densifying: `‖A‖² − 2 tr(S Uᵀ A V) + tr(S UᵀU S VᵀV)`,
@@ -557,7 +584,7 @@ impl Persist for TruncatedSvd {
         let meta: Meta = reader.meta()?;
         let (n, m, k) = (meta.users.len(), meta.items.len(), meta.k);
         let bad = |what: &str| Error::format(format!("truncated SVD: {what}"));
-        meta.params.validate(n, m).map_err(|e| bad(&e.to_string()))?;
+        meta.params.check_for(n, m).map_err(|e| bad(&e.to_string()))?;
         if k != meta.params.k {
             return Err(bad("k does not match the parameters"));
         }
@@ -631,6 +658,13 @@ impl TruncatedSvd {
     /// `Vᵀ` column of an item.
     pub fn item_embedding(&self, item: usize) -> Option<Array1<f64>> {
         (item < self.items.len()).then(|| self.vt.index_axis(Axis(1), item).to_owned())
+    }
+}
+
+impl SvdParams {
+    /// Fits a [`TruncatedSvd`] on `data` (users are rows), checking these parameters first.
+    pub fn fit(&self, data: &Interactions) -> Result<TruncatedSvd> {
+        TruncatedSvd::fit_with(data, self)
     }
 }
 

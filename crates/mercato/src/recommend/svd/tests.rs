@@ -179,18 +179,20 @@ fn rank_deficient_and_full_k() {
 fn bad_input_is_a_typed_error() {
     let a = random_sparse(20, 10, 0.5, 5);
     let invalid = |r: Result<TruncatedSvd>| matches!(r, Err(Error::InvalidInput(_)));
-    assert!(invalid(TruncatedSvd::fit_csr(&a, &SvdParams::new(0))));
+    let param =
+        |r: Result<TruncatedSvd>, name: &str| matches!(r, Err(Error::InvalidParameter { name: n, .. }) if n == name);
+    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(0)), "k"));
     let err = TruncatedSvd::fit_csr(&a, &SvdParams::new(11)).unwrap_err();
     assert!(err.to_string().contains("exceeds min(n_users, n_items)"), "{err}");
     assert!(invalid(TruncatedSvd::fit_csr(&CsMat::zero((5, 5)), &SvdParams::new(1))));
     assert!(invalid(TruncatedSvd::fit_csr(&CsMat::zero((0, 0)), &SvdParams::new(1))));
     let nan = CsMat::new((2, 2), vec![0, 1, 2], vec![0, 1], vec![1.0f32, f32::NAN]);
     assert!(invalid(TruncatedSvd::fit_csr(&nan, &SvdParams::new(1))));
-    assert!(invalid(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).tol(f64::NAN))));
-    assert!(invalid(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).num_threads(Some(0)))));
+    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).tol(f64::NAN)), "tol"));
+    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).num_threads(Some(0))), "num_threads"));
     // One rating per user, user-centred: the centred matrix is zero.
     let single = Interactions::from_triples([(1, 1, 4.0f32), (2, 2, 5.0)], DuplicatePolicy::Error).unwrap();
-    let err = TruncatedSvd::fit(&single, &SvdParams::new(1).center(Centering::User)).unwrap_err();
+    let err = SvdParams::new(1).center(Centering::User).fit(&single).unwrap_err();
     assert!(err.to_string().contains("all zeros"), "{err}");
 }
 
@@ -211,7 +213,7 @@ fn ratings() -> Interactions {
 #[test]
 fn predict_and_recommend() {
     let data = ratings();
-    let f = TruncatedSvd::fit(&data, &SvdParams::new(5).center(Centering::User)).unwrap();
+    let f = SvdParams::new(5).center(Centering::User).fit(&data).unwrap();
     let (lo, hi) = f.rating_range();
     let user = ExternalId::from("u3");
     let p = f.predict(&user, &ExternalId::Int(70));
@@ -244,8 +246,7 @@ fn predict_and_recommend() {
 #[test]
 fn persists_round_trip() {
     let data = ratings();
-    let f = TruncatedSvd::fit(&data, &SvdParams::new(4).center(Centering::Global).algorithm(SvdAlgorithm::Accurate))
-        .unwrap();
+    let f = SvdParams::new(4).center(Centering::Global).algorithm(SvdAlgorithm::Accurate).fit(&data).unwrap();
     let bytes = f.to_bytes().unwrap();
     let g = TruncatedSvd::from_bytes(bytes.clone()).unwrap();
     assert_eq!(g.u(), f.u());
@@ -296,11 +297,11 @@ fn movielens_error_matches_arpack() {
         return;
     }
     let data = crate::data::load_movielens(&path).unwrap();
-    let acc = TruncatedSvd::fit(&data, &SvdParams::new(50).algorithm(SvdAlgorithm::Accurate)).unwrap();
+    let acc = SvdParams::new(50).algorithm(SvdAlgorithm::Accurate).fit(&data).unwrap();
     assert!(acc.info().converged);
     let rel = (acc.reconstruction_error() - ARPACK_ML100K_K50).abs() / ARPACK_ML100K_K50;
     assert!(rel < 1e-3, "accurate error {} vs ARPACK {ARPACK_ML100K_K50}", acc.reconstruction_error());
-    let rnd = TruncatedSvd::fit(&data, &SvdParams::new(50)).unwrap();
+    let rnd = SvdParams::new(50).fit(&data).unwrap();
     assert!(
         rnd.reconstruction_error() < ARPACK_ML100K_K50 * 1.01,
         "randomized error {} vs ARPACK {ARPACK_ML100K_K50}",
