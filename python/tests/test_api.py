@@ -5,11 +5,10 @@ import io
 import json
 import pickle
 
+import mercato
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-import mercato
 from mercato import fraud, recommend
 from mercato._mercato import default_params
 

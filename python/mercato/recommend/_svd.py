@@ -3,7 +3,6 @@ and its low-rank reconstruction as an explicit-rating recommender."""
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import numpy as np
