@@ -1,10 +1,12 @@
 //! Recommenders: explicit ratings (baseline, matrix factorisation, kNN, truncated SVD) and
-//! implicit feedback (ALS, BPR, item kNN), with top-N serving.
+//! implicit feedback (ALS, BPR, item kNN), hybrid factorisation with user/item features
+//! (cold start), with top-N serving.
 //!
 //! Every model is trained on [`crate::data::Interactions`] (users are rows), is immutable
 //! after `fit`, and serves from `&self`, so one model can answer many threads.
 
 pub mod explicit;
+pub mod hybrid;
 pub mod implicit;
 mod serving;
 pub mod svd;
