@@ -13,6 +13,7 @@ mod errors;
 mod fraud;
 mod metrics;
 mod recommend_explicit;
+mod recommend_hybrid;
 mod recommend_implicit;
 mod recommend_svd;
 
@@ -39,6 +40,7 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "recommend", |r| {
         recommend_explicit::register(r)?;
         recommend_implicit::register(r)?;
+        recommend_hybrid::register(r)?;
         recommend_svd::register(r)
     })?;
     Ok(())

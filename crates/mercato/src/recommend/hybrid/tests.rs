@@ -130,7 +130,7 @@ fn bad_input_is_a_typed_error() {
     assert!(params().learning_rate(f32::NAN).check().is_err());
     assert!(params().num_threads(Some(0)).check().is_err());
     let mut m = params().fit(&data, Some(&uf), Some(&itf)).unwrap();
-    assert!(matches!(m.item_reprs(&short.clone()), Ok(_)));
+    assert!(m.item_reprs(&short).is_ok());
     assert!(matches!(m.user_reprs(&short), Err(Error::ShapeMismatch { .. })));
     assert!(m.predict(&[0], &[10_000]).is_err());
     assert!(m.recommend(&[10_000], 3, &Filter::new()).is_err());
