@@ -228,10 +228,21 @@ struct Job<'a> {
     rng: Xoshiro256PlusPlus,
 }
 
+/// `a[..k] · b[..k] + a[k] + b[k]`, summed in eight fixed lanes so the compiler can
+/// vectorise it (the order of additions is fixed, so results do not depend on the CPU).
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32], k: usize) -> f32 {
-    let mut s = 0f32;
-    for c in 0..k {
-        s += a[c] * b[c];
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a[..k].chunks_exact(8), b[..k].chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
     }
     s + a[k] + b[k]
 }
@@ -244,8 +255,10 @@ fn is_positive(pos: &[u32], j: u32) -> bool {
     pos.binary_search(&j).is_ok()
 }
 
-/// Trains one block's examples (in a fresh seeded order) against its views.
-fn run_block(job: &mut Job<'_>, ctx: &Ctx<'_>, us: &Side, is: &Side) {
+/// Trains one block's examples (in a fresh seeded order) against its views; an AVX2 build
+/// is chosen at run time where the CPU has it (no FMA contraction: same results).
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn run_block<'a, 'b>(job: &mut Job<'a>, ctx: &Ctx<'b>, us: &Side, is: &Side) {
     let p = ctx.params;
     let k = p.factors;
     let w = k + 1;
