@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LFM_PY = os.environ.get("LIGHTFM_PYTHON", "/tmp/lfm-venv/bin/python")
 
-if Path(sys.executable).resolve() != Path(LFM_PY).resolve() and not os.environ.get("HYBRID_BENCH_CHILD"):
+if Path(sys.prefix).resolve() != Path(LFM_PY).parents[1].resolve() and not os.environ.get("HYBRID_BENCH_CHILD"):
     if not Path(LFM_PY).exists():
         sys.exit(f"no LightFM interpreter at {LFM_PY}; build LightFM from source (see the docstring)")
     os.environ["HYBRID_BENCH_CHILD"] = "1"
@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT / "python"))  # the maturin-develop'ed mercato of th
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 from lightfm import LightFM  # noqa: E402
-
 from mercato.recommend import HybridMF  # noqa: E402
 
 DATA = Path(os.environ.get("MERCATO_DATA", ROOT.parent / "shared" / "datasets")) / "movielens-100k"
@@ -146,7 +145,9 @@ def metrics(scores, split):
 def fit_lightfm(split, seed, threads=THREADS):
     m = LightFM(no_components=FACTORS, loss="warp", learning_rate=LR, max_sampled=MAX_SAMPLED, random_state=seed)
     t = time.perf_counter()
-    m.fit(split["train"], user_features=split["user_f"], item_features=split["item_f"], epochs=EPOCHS, num_threads=threads)
+    m.fit(
+        split["train"], user_features=split["user_f"], item_features=split["item_f"], epochs=EPOCHS, num_threads=threads
+    )
     return m, time.perf_counter() - t
 
 

@@ -6,7 +6,6 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from mercato.recommend import HybridDataset, HybridMF
 
 

@@ -460,4 +460,3 @@ def _tuples(data):
     if hasattr(data, "iloc") and hasattr(data, "columns"):
         return data.itertuples(index=False)
     return data
-
