@@ -15,6 +15,8 @@ use crate::{bail, ensure, Error, Result};
 /// use mercato::recommend::hybrid::Features;
 /// let f = Features::from_rows(3, [vec![(0, 1.0), (2, 0.5)], vec![], vec![(1, 1.0)]])?;
 /// assert_eq!((f.n_rows(), f.n_features(), f.nnz()), (3, 3, 3));
+/// assert_eq!(f.get_row(0), Some((&[0u32, 2][..], &[1.0f32, 0.5][..])));
+/// assert!(f.get_row(3).is_none());
 /// assert!(Features::from_rows(2, [vec![(5, 1.0)]]).is_err()); // column out of range
 /// assert!(Features::from_rows(2, [vec![(0, f32::NAN)]]).is_err());
 /// # Ok::<(), mercato::Error>(())
@@ -91,8 +93,13 @@ impl Features {
         self.indices.len()
     }
 
-    /// Row `r` as (columns, weights).
-    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+    /// Row `r` as (columns, weights), `None` past the last row.
+    pub fn get_row(&self, r: usize) -> Option<(&[u32], &[f32])> {
+        (r < self.n_rows()).then(|| self.row(r))
+    }
+
+    /// Row `r` (in range: callers index rows they counted).
+    pub(crate) fn row(&self, r: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.indptr[r], self.indptr[r + 1]);
         (&self.indices[a..b], &self.weights[a..b])
     }

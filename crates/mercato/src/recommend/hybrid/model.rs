@@ -30,12 +30,12 @@ impl Reprs {
         self.data.is_empty()
     }
 
-    /// Row `r`'s embedding (`k` values).
+    /// Row `r`'s embedding (`k` values); `r < len()`.
     pub fn embedding(&self, r: usize) -> &[f32] {
         &self.data[r * (self.k + 1)..][..self.k]
     }
 
-    /// Row `r`'s bias.
+    /// Row `r`'s bias; `r < len()`.
     pub fn bias(&self, r: usize) -> f32 {
         self.data[r * (self.k + 1) + self.k]
     }

@@ -136,7 +136,7 @@ impl HybridMFParams {
         }
         param(self.max_sampled > 0 && self.max_sampled <= 100_000, "max_sampled", self.max_sampled, "in 1..=100000")?;
         param(self.kos_k > 0 && self.kos_k <= 1000, "kos_k", self.kos_k, "in 1..=1000")?;
-        param(self.kos_n > 0, "kos_n", self.kos_n, "positive")?;
+        param(self.kos_n > 0 && self.kos_n <= 1000, "kos_n", self.kos_n, "in 1..=1000")?;
         if let Some(b) = self.blocks {
             param(b > 0 && b <= 64, "blocks", b, "in 1..=64")?;
         }
