@@ -36,14 +36,15 @@ EXPLICIT = [recommend.Baseline(), recommend.FunkSVD(factors=4), recommend.SVDpp(
 IMPLICIT = [recommend.ALS(factors=4, iterations=2), recommend.BPR(factors=4, iterations=2), recommend.ItemKNN(K=5)]
 SCALERS = [fraud.StandardScaler(), fraud.RobustScaler()]
 SVD = [recommend.TruncatedSVD(k=3)]
-ALL = DETECTORS + EXPLICIT + IMPLICIT + SCALERS + SVD
+HYBRID = [recommend.HybridMF(factors=4, epochs=2)]
+ALL = DETECTORS + EXPLICIT + IMPLICIT + SCALERS + SVD + HYBRID
 
 
 def fitted(est):
     est = sklearn_base.clone(est)
     if isinstance(est, (fraud.BaseDetector, fraud.StandardScaler, fraud.RobustScaler)):
         return est.fit(X)
-    if isinstance(est, (recommend.ALS, recommend.BPR, recommend.ItemKNN)):
+    if isinstance(est, (recommend.ALS, recommend.BPR, recommend.ItemKNN, recommend.HybridMF)):
         return est.fit(USER_ITEMS)
     return est.fit(USERS, ITEMS, RATINGS)
 

@@ -84,6 +84,12 @@ def _fitted(module, cls):
         import scipy.sparse as sp
 
         return cls().fit(sp.csr_matrix((ratings, (users, items)), shape=(12, 15)))
+    if cls.__name__ == "HybridMF":
+        import scipy.sparse as sp
+
+        return cls(factors=4, epochs=2).fit(sp.csr_matrix((ratings, (users, items)), shape=(12, 15)))
+    if cls.__name__ == "HybridDataset":
+        return cls().fit(users=range(12), items=range(15), item_features=["a", "b"])
     if cls.__name__ == "TruncatedSVD":
         return cls(k=2).fit(users, items, ratings)
     if cls.__name__ in {"FunkSVD", "SVDpp"}:  # a rank above min(12 users, 15 items) is rejected

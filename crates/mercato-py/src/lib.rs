@@ -13,6 +13,7 @@ mod errors;
 mod fraud;
 mod metrics;
 mod recommend_explicit;
+mod recommend_hybrid;
 mod recommend_implicit;
 mod recommend_svd;
 
@@ -59,6 +60,7 @@ fn default_params(kind: &str) -> PyResult<String> {
         "recommend.als" => recommend::AlsParams::default().to_json(),
         "recommend.bpr" => recommend::BprParams::default().to_json(),
         "recommend.item_knn" => recommend::ItemKnnParams::default().to_json(),
+        "recommend.hybrid_mf" => recommend::hybrid::HybridMFParams::default().to_json(),
         "fraud.iforest" => fraud::IsolationForestParams::default().to_json(),
         "fraud.ecod" | "fraud.copod" => fraud::EcdfParams::default().to_json(),
         "fraud.hbos" => fraud::HbosParams::default().to_json(),
@@ -83,6 +85,7 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "recommend", |r| {
         recommend_explicit::register(r)?;
         recommend_implicit::register(r)?;
+        recommend_hybrid::register(r)?;
         recommend_svd::register(r)
     })?;
     Ok(())

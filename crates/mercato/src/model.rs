@@ -12,6 +12,7 @@ use crate::data::IdMap;
 use crate::fraud::preprocess::Scaler;
 use crate::fraud::AnyDetector;
 use crate::persist::{peek_kind, Persist};
+use crate::recommend::hybrid::HybridMF;
 use crate::recommend::{
     Als, Baseline, Bpr, ById, FunkSVD, IdRecommender, ItemKnn, RatingPredictor, Recommender, SVDpp, TruncatedSvd, KNN,
 };
@@ -56,6 +57,9 @@ pub enum AnyModel {
     Bpr(ById<Bpr>),
     /// [`ItemKnn`] with its user and item ids.
     ItemKnn(ById<ItemKnn>),
+    /// [`HybridMF`](crate::recommend::hybrid::HybridMF) (features and cold start; its
+    /// recommendations take feature rows, so it has no [`IdRecommender`] role yet).
+    Hybrid(crate::recommend::hybrid::HybridMF),
     /// An image classifier (cargo feature `torch`).
     #[cfg(feature = "torch")]
     Classifier(crate::vision::ImageClassifier),
@@ -76,6 +80,7 @@ impl AnyModel {
             Als::KIND => Als::from_bytes(bytes)?.into(),
             Bpr::KIND => Bpr::from_bytes(bytes)?.into(),
             ItemKnn::KIND => ItemKnn::from_bytes(bytes)?.into(),
+            HybridMF::KIND => AnyModel::Hybrid(HybridMF::from_bytes(bytes)?),
             #[cfg(feature = "torch")]
             crate::vision::KIND_SMALL_CNN | crate::vision::KIND_RESNET => {
                 AnyModel::Classifier(crate::vision::ImageClassifier::from_bytes(bytes)?)
@@ -107,6 +112,7 @@ impl AnyModel {
             AnyModel::Als(m) => m.model().to_bytes(),
             AnyModel::Bpr(m) => m.model().to_bytes(),
             AnyModel::ItemKnn(m) => m.model().to_bytes(),
+            AnyModel::Hybrid(m) => m.to_bytes(),
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.to_bytes(),
         }
@@ -131,6 +137,7 @@ impl AnyModel {
             AnyModel::Als(_) => Als::KIND,
             AnyModel::Bpr(_) => Bpr::KIND,
             AnyModel::ItemKnn(_) => ItemKnn::KIND,
+            AnyModel::Hybrid(_) => HybridMF::KIND,
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.arch().kind(),
         }

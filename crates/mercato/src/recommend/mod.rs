@@ -1,5 +1,6 @@
 //! Recommenders: explicit ratings (baseline, matrix factorisation, kNN, truncated SVD) and
-//! implicit feedback (ALS, BPR, item kNN), with top-N serving.
+//! implicit feedback (ALS, BPR, item kNN), hybrid factorisation with user/item features
+//! (cold start), with top-N serving.
 //!
 //! Every model is fitted from its parameters (`params.fit(&data)`) on
 //! [`crate::data::Interactions`] (users are rows) and serves from `&self`, so one model can
@@ -12,6 +13,7 @@
 
 mod by_id;
 pub mod explicit;
+pub mod hybrid;
 pub mod implicit;
 mod serving;
 pub mod svd;

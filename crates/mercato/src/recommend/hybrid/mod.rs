@@ -1,0 +1,20 @@
+//! Hybrid matrix factorisation with user and item features (LightFM's model): cold start
+//! for new users and items described by their features.
+//!
+//! A user's representation is the weighted sum of the embeddings (and biases) of its
+//! features, an item's likewise; the score is their dot product plus both biases. With
+//! identity features (on by default) every training user and item also has its own
+//! embedding, so known ids behave as in plain matrix factorisation while new ones, given
+//! only features, are still placed in the same space.
+
+mod features;
+mod model;
+mod params;
+mod train;
+
+#[cfg(test)]
+mod tests;
+
+pub use features::{FeatureSpace, Features};
+pub use model::{HybridMF, Reprs};
+pub use params::{HybridMFParams, Loss, Schedule};
