@@ -31,6 +31,7 @@ pub mod metrics;
 mod parallel;
 pub mod persist;
 pub mod recommend;
+pub mod regression;
 #[cfg(feature = "torch")]
 pub mod vision;
 
