@@ -4,14 +4,25 @@ Submodules:
 
 - ``mercato.recommend``: explicit-rating and implicit-feedback recommenders;
 - ``mercato.fraud``: unsupervised anomaly detectors for transaction scoring;
+- ``mercato.regression``: demand/sales regression with statsmodels' inference;
+- ``mercato.pricing``: optimal prices from fitted demand models;
 - ``mercato.vision``: CNN product-image classifier (needs ``pip install mercato[vision]``);
 - ``mercato.metrics`` and ``mercato.datasets``: evaluation and loaders.
 """
 
-from mercato import datasets, fraud, metrics, recommend
+from mercato import datasets, fraud, metrics, pricing, recommend, regression
 from mercato._mercato import ModelFormatError, __version__
 
-__all__ = ["ModelFormatError", "__version__", "datasets", "fraud", "metrics", "recommend"]
+__all__ = [
+    "ModelFormatError",
+    "__version__",
+    "datasets",
+    "fraud",
+    "metrics",
+    "pricing",
+    "recommend",
+    "regression",
+]
 
 
 def __getattr__(name: str):

@@ -15,6 +15,7 @@ mod metrics;
 mod recommend_explicit;
 mod recommend_implicit;
 mod recommend_svd;
+mod regression;
 
 fn submodule<'py>(
     parent: &Bound<'py, PyModule>,
@@ -36,6 +37,8 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "metrics", metrics::register)?;
     submodule(m, "datasets", datasets::register)?;
     submodule(m, "fraud", fraud::register)?;
+    submodule(m, "regression", regression::register)?;
+    submodule(m, "pricing", regression::register_pricing)?;
     submodule(m, "recommend", |r| {
         recommend_explicit::register(r)?;
         recommend_implicit::register(r)?;

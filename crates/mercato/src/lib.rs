@@ -30,6 +30,7 @@ pub mod fraud;
 pub mod metrics;
 mod parallel;
 pub mod persist;
+pub mod pricing;
 pub mod recommend;
 pub mod regression;
 #[cfg(feature = "torch")]
