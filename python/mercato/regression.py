@@ -239,25 +239,26 @@ class LinearRegression:
             ("Df Model:", f"{s['df_model']:.0f}", "AIC:", num(s["aic"])),
             ("Covariance Type:", s["cov_type"], "BIC:", num(s["bic"])),
         ]
-        width = 78
+        names = self._model.param_names
+        nw = max(16, max((len(n) for n in names), default=0) + 1)
+        width = 67 + nw
         out = [f"{model} Regression Results".center(width), "=" * width]
         for a, b, c, d in rows:
-            out.append(f"{a:<20}{b:>19}   {c:<20}{d.strip():>16}")
+            out.append(f"{a:<20}{b:>{width // 2 - 20}}   {c:<20}{d.strip():>{width - width // 2 - 23}}")
         out.append("=" * width)
         stat = "t" if s["use_t"] else "z"
         lo, hi = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-        out.append(f"{'':<16}{'coef':>10}{'std err':>11}{stat:>11}{'P>|' + stat + '|':>11}{lo:>12}{hi:>12}")
+        out.append(f"{'':<{nw}}{'coef':>10}{'std err':>11}{stat:>11}{'P>|' + stat + '|':>11}{lo:>12}{hi:>12}")
         out.append("-" * width)
-        names = self._model.param_names
         params = self.params_
         if ridge:
             for n, p in zip(names, params):
-                out.append(f"{n[:15]:<16}{p:>10.4f}")
+                out.append(f"{n:<{nw}}{p:>10.4f}")
         else:
             ci = self.conf_int(alpha)
             for i, n in enumerate(names):
                 out.append(
-                    f"{n[:15]:<16}{params[i]:>10.4f}{self.bse_[i]:>11.3f}{self.tvalues_[i]:>11.3f}"
+                    f"{n:<{nw}}{params[i]:>10.4f}{self.bse_[i]:>11.3f}{self.tvalues_[i]:>11.3f}"
                     f"{self.pvalues_[i]:>11.3f}{ci[i, 0]:>12.3f}{ci[i, 1]:>12.3f}"
                 )
         out.append("=" * width)

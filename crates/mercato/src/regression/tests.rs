@@ -79,9 +79,9 @@ fn invariant_to_column_scaling() {
         let p = LinearRegressionParams::default().cov_type(cov);
         let a = p.fit(&x.view(), &y, None, None).unwrap();
         let b = p.fit(&xs.view(), &y, None, None).unwrap();
-        for j in 0..4 {
-            assert!(rel(b.coef()[j] * factors[j], a.coef()[j]) < 1e-10);
-            assert!(rel(b.bse().unwrap()[j + 1] * factors[j], a.bse().unwrap()[j + 1]) < 1e-10);
+        for (j, f) in factors.iter().enumerate() {
+            assert!(rel(b.coef()[j] * f, a.coef()[j]) < 1e-10);
+            assert!(rel(b.bse().unwrap()[j + 1] * f, a.bse().unwrap()[j + 1]) < 1e-10);
             assert!(rel(b.tvalues().unwrap()[j + 1], a.tvalues().unwrap()[j + 1]) < 1e-9);
         }
         assert!(rel(a.rsquared(), b.rsquared()) < 1e-12);
@@ -203,7 +203,7 @@ fn bad_input_is_a_typed_error() {
     assert!(e.contains("`x2` is constant"), "{e}");
     let mut xl = Array2::zeros((50, 4));
     xl.slice_mut(ndarray::s![.., ..3]).assign(&x);
-    let comb = &x.column(0) * 2.0 - &x.column(2);
+    let comb = &x.column(0) * 2.0 - x.column(2);
     xl.column_mut(3).assign(&comb);
     let e = p.fit(&xl.view(), &y, None, None).unwrap_err().to_string();
     assert!(e.contains("x4") && e.contains("x1") && e.contains("x3") && !e.contains("·`x2`"), "{e}");
