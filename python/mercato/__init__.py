@@ -4,6 +4,8 @@ Submodules:
 
 - ``mercato.recommend``: explicit-rating and implicit-feedback recommenders;
 - ``mercato.fraud``: unsupervised anomaly detectors for transaction scoring;
+- ``mercato.regression``: demand/sales regression with statsmodels' inference;
+- ``mercato.pricing``: optimal prices from fitted demand models;
 - ``mercato.vision``: CNN product-image classifier (needs ``pip install mercato[vision]``);
 - ``mercato.metrics`` and ``mercato.datasets``: evaluation and loaders;
 - ``mercato.load(path_or_bytes)``: any model file as an estimator of the right class.
@@ -12,7 +14,7 @@ Every estimator derives from ``mercato.Estimator`` (scikit-learn's contract: ``g
 ``set_params``, ``clone``; ``save``/``load``/pickle through the checked model format).
 """
 
-from mercato import datasets, fraud, metrics, recommend
+from mercato import datasets, fraud, metrics, pricing, recommend, regression
 from mercato._base import Estimator, NotFittedError, load
 from mercato._mercato import ModelFormatError, __version__
 
@@ -25,7 +27,9 @@ __all__ = [
     "fraud",
     "load",
     "metrics",
+    "pricing",
     "recommend",
+    "regression",
 ]
 
 

@@ -1,5 +1,6 @@
 # Type stub of the compiled extension; the submodules are typed through the Python modules
-# that re-export them (mercato.metrics, mercato.datasets, mercato.recommend, mercato.fraud).
+# that re-export them (mercato.metrics, mercato.datasets, mercato.recommend, mercato.fraud,
+# mercato.regression, mercato.pricing).
 from types import ModuleType
 
 __version__: str
@@ -10,3 +11,5 @@ metrics: ModuleType
 datasets: ModuleType
 recommend: ModuleType
 fraud: ModuleType
+regression: ModuleType
+pricing: ModuleType

@@ -66,6 +66,9 @@ enum Command {
     /// Evaluate a saved model on held-out data.
     #[command(subcommand, after_help = exit::EXIT_CODES_HELP)]
     Eval(cmd::eval::EvalCommand),
+    /// Profit-maximising price from a price elasticity and a unit cost.
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Price(cmd::price::PriceArgs),
 }
 
 #[derive(Subcommand)]
@@ -117,6 +120,7 @@ fn run(cli: Cli) -> exit::CliResult<()> {
         Command::Score(a) => cmd::score::run(a),
         Command::Classify(a) => cmd::classify::run(a),
         Command::Eval(c) => cmd::eval::run(c),
+        Command::Price(a) => cmd::price::run(a),
     }
 }
 

@@ -525,3 +525,16 @@ fn score_stops_quietly_when_the_reader_closes_the_pipe() {
         .stdout(predicate::str::starts_with("row,score,label,risk\n1,"))
         .stderr(predicate::str::contains("error").not());
 }
+
+#[test]
+fn price_command_gives_the_constant_elasticity_optimum() {
+    let v = json_of(mercato().args(["price", "--elasticity", "-3", "--unit-cost", "10"]));
+    assert!((v["price"].as_f64().unwrap() - 15.0).abs() < 1e-12, "{v}");
+    let v = json_of(mercato().args(["price", "--elasticity", "-3", "--unit-cost", "10", "--max-price", "12"]));
+    assert_eq!(v["price"].as_f64().unwrap(), 12.0);
+    mercato()
+        .args(["price", "--elasticity", "-0.5", "--unit-cost", "10"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("max_price"));
+}

@@ -16,6 +16,7 @@ mod recommend_explicit;
 mod recommend_hybrid;
 mod recommend_implicit;
 mod recommend_svd;
+mod regression;
 
 pyo3::create_exception!(
     mercato,
@@ -60,6 +61,7 @@ fn default_params(kind: &str) -> PyResult<String> {
         "recommend.als" => recommend::AlsParams::default().to_json(),
         "recommend.bpr" => recommend::BprParams::default().to_json(),
         "recommend.item_knn" => recommend::ItemKnnParams::default().to_json(),
+        "regression.linear" => mercato::regression::LinearRegressionParams::default().to_json(),
         "recommend.hybrid_mf" => recommend::hybrid::HybridMFParams::default().to_json(),
         "fraud.iforest" => fraud::IsolationForestParams::default().to_json(),
         "fraud.ecod" | "fraud.copod" => fraud::EcdfParams::default().to_json(),
@@ -82,6 +84,8 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "metrics", metrics::register)?;
     submodule(m, "datasets", datasets::register)?;
     submodule(m, "fraud", fraud::register)?;
+    submodule(m, "regression", regression::register)?;
+    submodule(m, "pricing", regression::register_pricing)?;
     submodule(m, "recommend", |r| {
         recommend_explicit::register(r)?;
         recommend_implicit::register(r)?;

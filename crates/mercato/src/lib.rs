@@ -83,7 +83,9 @@ mod model;
 mod parallel;
 pub mod params;
 pub mod persist;
+pub mod pricing;
 pub mod recommend;
+pub mod regression;
 #[cfg(feature = "torch")]
 pub mod vision;
 

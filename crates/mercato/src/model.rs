@@ -16,6 +16,7 @@ use crate::recommend::hybrid::HybridMF;
 use crate::recommend::{
     Als, Baseline, Bpr, ById, FunkSVD, IdRecommender, ItemKnn, RatingPredictor, Recommender, SVDpp, TruncatedSvd, KNN,
 };
+use crate::regression::LinearRegression;
 use crate::{Error, Result};
 
 /// Any fitted mercato model.
@@ -60,6 +61,8 @@ pub enum AnyModel {
     /// [`HybridMF`](crate::recommend::hybrid::HybridMF) (features and cold start; its
     /// recommendations take feature rows, so it has no [`IdRecommender`] role yet).
     Hybrid(crate::recommend::hybrid::HybridMF),
+    /// A fitted [`LinearRegression`](crate::regression::LinearRegression) (OLS, WLS, ridge).
+    Regression(crate::regression::LinearRegression),
     /// An image classifier (cargo feature `torch`).
     #[cfg(feature = "torch")]
     Classifier(crate::vision::ImageClassifier),
@@ -81,6 +84,7 @@ impl AnyModel {
             Bpr::KIND => Bpr::from_bytes(bytes)?.into(),
             ItemKnn::KIND => ItemKnn::from_bytes(bytes)?.into(),
             HybridMF::KIND => AnyModel::Hybrid(HybridMF::from_bytes(bytes)?),
+            LinearRegression::KIND => AnyModel::Regression(LinearRegression::from_bytes(bytes)?),
             #[cfg(feature = "torch")]
             crate::vision::KIND_SMALL_CNN | crate::vision::KIND_RESNET => {
                 AnyModel::Classifier(crate::vision::ImageClassifier::from_bytes(bytes)?)
@@ -113,6 +117,7 @@ impl AnyModel {
             AnyModel::Bpr(m) => m.model().to_bytes(),
             AnyModel::ItemKnn(m) => m.model().to_bytes(),
             AnyModel::Hybrid(m) => m.to_bytes(),
+            AnyModel::Regression(m) => m.to_bytes(),
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.to_bytes(),
         }
@@ -138,6 +143,7 @@ impl AnyModel {
             AnyModel::Bpr(_) => Bpr::KIND,
             AnyModel::ItemKnn(_) => ItemKnn::KIND,
             AnyModel::Hybrid(_) => HybridMF::KIND,
+            AnyModel::Regression(_) => LinearRegression::KIND,
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.arch().kind(),
         }
@@ -162,6 +168,14 @@ impl AnyModel {
             AnyModel::Als(m) => Some(m),
             AnyModel::Bpr(m) => Some(m),
             AnyModel::ItemKnn(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The regression role: predictions and statsmodels' inference.
+    pub fn as_regressor(&self) -> Option<&LinearRegression> {
+        match self {
+            AnyModel::Regression(m) => Some(m),
             _ => None,
         }
     }

@@ -1,8 +1,9 @@
-//! The commands for services and ops: train, recommend, similar, score, classify, eval.
+//! The commands for services and ops: train, recommend, similar, score, classify, eval, price.
 //! Each module holds its clap arguments and a `run` that returns a [`crate::exit::CliResult`].
 
 pub mod classify;
 pub mod eval;
+pub mod price;
 pub mod recommend;
 pub mod score;
 pub mod train;

@@ -1,6 +1,5 @@
 //! `mercato train {recommender|detector|classifier}`: fit a model from plain files and save it.
 
-use mercato::params::Params;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -513,7 +512,7 @@ pub fn classifier(a: ClassifierArgs) -> CliResult<()> {
         .num_threads(a.threads)
         .device(device)
         .show_progress(true);
-    config.check().map_err(|e| CliError::usage(e.to_string()))?;
+    mercato::params::Params::check(&config).map_err(|e| CliError::usage(e.to_string()))?;
     let options =
         ImageFolderOptions { size: a.size, channels: a.channels, num_threads: a.threads, ..Default::default() };
     let folder = load_image_folder(&a.images, &options).map_err(|e| match e {
