@@ -1,10 +1,11 @@
-//! The commands for services and ops: train, recommend, similar, score, classify, eval.
+//! The commands for services and ops: train, recommend, similar, score, classify, eval, serve.
 //! Each module holds its clap arguments and a `run` that returns a [`crate::exit::CliResult`].
 
 pub mod classify;
 pub mod eval;
 pub mod recommend;
 pub mod score;
+pub mod serve;
 pub mod train;
 
 use std::path::{Path, PathBuf};
