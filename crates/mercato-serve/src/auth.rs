@@ -141,6 +141,16 @@ pub struct Auth {
     jwt: Option<Jwt>,
 }
 
+/// Shows counts only: key hashes and secrets stay out of logs.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("api_keys", &self.keys.len())
+            .field("jwt_keys", &self.jwt.as_ref().map_or(0, |j| j.keys.len()))
+            .finish()
+    }
+}
+
 fn scopes(list: &[String]) -> Result<HashSet<Scope>, String> {
     list.iter()
         .map(|s| {

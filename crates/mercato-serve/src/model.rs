@@ -59,7 +59,7 @@ pub struct ServedDetector {
 /// A loaded model file.
 pub enum Model {
     /// A fraud detector.
-    Detector(ServedDetector),
+    Detector(Box<ServedDetector>),
     /// A recommender.
     Recommender(Box<dyn IdRecommender>),
 }
@@ -76,7 +76,7 @@ impl Model {
                 None => (0..n).map(|j| format!("f{j}")).collect(),
             };
             let columns = feature_names.iter().enumerate().map(|(j, f)| (f.clone(), j)).collect();
-            return Ok((Model::Detector(ServedDetector { detector, feature_names, columns }), kind));
+            return Ok((Model::Detector(Box::new(ServedDetector { detector, feature_names, columns })), kind));
         }
         let r = ModelReader::from_bytes(bytes, &kind)?;
         let rec: Box<dyn IdRecommender> = match kind.as_str() {

@@ -623,7 +623,7 @@ impl Als {
                 .map(|j| {
                     let (items, vals) = rows.row(j);
                     let mut x = vec![0f32; k];
-                    solve_exact(&p, &g, &self.item_factors, items, vals, &mut x);
+                    solve_exact(&p, g, &self.item_factors, items, vals, &mut x);
                     x
                 })
                 .collect()
