@@ -1,7 +1,8 @@
 //! Implicit-feedback recommenders: ALS iteration (CG and Cholesky), BPR epoch, item kNN
 //! fit, and batch top-10 for all users, on generated data (5,000 users × 20,000 items,
 //! ~250k interactions with Zipf-like item popularity) and on Last.fm-2k when present
-//! (`$MERCATO_DATA` or `../shared/datasets`).
+//! (`$MERCATO_DATA` or `../shared/datasets`); and the one-request calls behind `mercato serve`'s
+//! routes (`-- implicit_one_request`).
 
 use std::hint::black_box;
 
@@ -78,5 +79,30 @@ fn serve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fit, serve);
+/// The core call behind each recommender route of `mercato serve`, one request at a time, on
+/// the setting: 20,000 users × 5,000 items, 64 factors. `als_recommend_2users_gemm`
+/// is the batch path (one GEMM for two users; per user, half its time) for comparison with
+/// the one-user path, which gives the same scores bit for bit.
+fn one_request(c: &mut Criterion) {
+    let rows = generated(20_000, 5_000, 40, 2);
+    let als = Als::params().factors(64).iterations(1).fit_rows(&rows).unwrap();
+    let bpr = Bpr::params().factors(64).iterations(1).fit_rows(&rows).unwrap();
+    let filter = Filter::new().exclude_seen(true);
+    let (items, values) = rows.row(17);
+    let fold_items: Vec<usize> = items.iter().map(|&i| i as usize).collect();
+    let fold_values = values.to_vec();
+    let mut g = c.benchmark_group("implicit_one_request");
+    g.bench_function("als_recommend_1user", |b| b.iter(|| als.recommend(black_box(17), 10, &filter).unwrap()));
+    g.bench_function("als_recommend_2users_gemm", |b| {
+        b.iter(|| als.recommend_batch(black_box(&[17, 18]), 10, &filter).unwrap())
+    });
+    g.bench_function("als_recommend_row_foldin", |b| {
+        b.iter(|| als.recommend_row(black_box(&fold_items), &fold_values, 10, &filter).unwrap())
+    });
+    g.bench_function("als_similar_items", |b| b.iter(|| als.similar_items(black_box(17), 11).unwrap()));
+    g.bench_function("bpr_recommend_1user", |b| b.iter(|| bpr.recommend(black_box(17), 10, &filter).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, fit, serve, one_request);
 criterion_main!(benches);

@@ -63,6 +63,9 @@ enum Command {
     /// Classify image files with a saved CNN.
     #[command(after_help = exit::EXIT_CODES_HELP)]
     Classify(cmd::classify::ClassifyArgs),
+    /// Serve the models of a folder over HTTP (scoring, recommendations, auth, metrics, reload).
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Serve(cmd::serve::ServeArgs),
     /// Evaluate a saved model on held-out data.
     #[command(subcommand, after_help = exit::EXIT_CODES_HELP)]
     Eval(cmd::eval::EvalCommand),
@@ -121,6 +124,7 @@ fn run(cli: Cli) -> exit::CliResult<()> {
         Command::Classify(a) => cmd::classify::run(a),
         Command::Eval(c) => cmd::eval::run(c),
         Command::Price(a) => cmd::price::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     }
 }
 

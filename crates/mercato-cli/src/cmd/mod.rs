@@ -1,4 +1,4 @@
-//! The commands for services and ops: train, recommend, similar, score, classify, eval, price.
+//! The commands for services and ops: train, recommend, similar, score, classify, eval, price, serve.
 //! Each module holds its clap arguments and a `run` that returns a [`crate::exit::CliResult`].
 
 pub mod classify;
@@ -6,6 +6,7 @@ pub mod eval;
 pub mod price;
 pub mod recommend;
 pub mod score;
+pub mod serve;
 pub mod train;
 
 use std::path::{Path, PathBuf};

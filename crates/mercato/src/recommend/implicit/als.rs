@@ -6,7 +6,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{axpy, check_item, check_user, cosine_top_n, dot, pool, score_factors, Recommender, Rows};
+use super::{
+    axpy, check_item, check_user, cosine_top_n, dot, pool, row_norms, score_factors, score_one_user, Derived,
+    Recommender, Rows,
+};
 use crate::data::Interactions;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{ensure, Error, Result};
@@ -211,6 +214,9 @@ impl AlsParams {
             rows: rows.clone(),
             popularity,
             loss_history,
+            item_gram: Derived::default(),
+            item_norms: Derived::default(),
+            user_norms: Derived::default(),
         })
     }
 }
@@ -253,6 +259,12 @@ pub struct Als {
     rows: Rows,
     popularity: Vec<f32>,
     loss_history: Vec<f32>,
+    /// `YᵀY + λI` of the item factors, for fold-in (`recommend_row`, `user_vector`).
+    item_gram: Derived<Vec<f32>>,
+    /// Norms of the item factors, for `similar_items`.
+    item_norms: Derived<Vec<f32>>,
+    /// Norms of the user factors, for `similar_users`.
+    user_norms: Derived<Vec<f32>>,
 }
 
 /// The objective ALS minimises, `Σ_{u,i} c_ui (p_ui − x_uᵀy_i)² + λ (Σ‖x_u‖² + Σ‖y_i‖²)`,
@@ -581,6 +593,8 @@ impl Als {
         });
         self.item_factors.resize(new_n * k, 0.0);
         self.n_items = new_n;
+        self.item_gram.reset();
+        self.item_norms.reset();
         for (&i, y) in item_ids.iter().zip(solved) {
             self.item_factors[i * k..(i + 1) * k].copy_from_slice(&y);
         }
@@ -605,8 +619,9 @@ impl Als {
         let new_n = self.n_users.max(user_ids.iter().map(|&u| u + 1).max().unwrap_or(0));
         self.user_factors.resize(new_n * k, 0.0);
         self.n_users = new_n;
+        self.user_norms.reset();
         let p = self.params.with_lambda(self.lambda);
-        let g = gram(&self.item_factors, k, self.lambda);
+        let g = self.item_gram();
         let pool = pool(self.params.num_threads)?;
         let solved: Vec<Vec<f32>> = pool.install(|| {
             (0..user_ids.len())
@@ -614,7 +629,7 @@ impl Als {
                 .map(|j| {
                     let (items, vals) = rows.row(j);
                     let mut x = vec![0f32; k];
-                    solve_exact(&p, &g, &self.item_factors, items, vals, &mut x);
+                    solve_exact(&p, g, &self.item_factors, items, vals, &mut x);
                     x
                 })
                 .collect()
@@ -631,10 +646,14 @@ impl Als {
     /// exactly against the item factors.
     pub fn user_vector(&self, items: &[u32], values: &[f32]) -> Vec<f32> {
         let k = self.params.factors;
-        let g = gram(&self.item_factors, k, self.lambda);
         let mut x = vec![0f32; k];
-        solve_exact(&self.params, &g, &self.item_factors, items, values, &mut x);
+        solve_exact(&self.params, self.item_gram(), &self.item_factors, items, values, &mut x);
         x
+    }
+
+    /// `YᵀY + λI`, computed once per model (it depends only on the item factors and `λ`).
+    fn item_gram(&self) -> &[f32] {
+        self.item_gram.get(|| gram(&self.item_factors, self.params.factors, self.lambda))
     }
 }
 
@@ -656,25 +675,38 @@ impl Recommender for Als {
     }
 
     fn score_chunk(&self, users: &[usize], _rows: &[(&[u32], &[f32])], out: &mut [f32]) {
-        score_factors(&self.user_factors, &self.item_factors, self.params.factors, users, out);
+        let k = self.params.factors;
+        if let [u] = users {
+            if score_one_user(&self.user_factors[u * k..(u + 1) * k], &self.item_factors, k, out) {
+                return;
+            }
+        }
+        score_factors(&self.user_factors, &self.item_factors, k, users, out);
     }
 
     fn score_row(&self, items: &[u32], values: &[f32], out: &mut [f32]) -> Result<()> {
         let x = self.user_vector(items, values);
-        score_factors(&x, &self.item_factors, self.params.factors, &[0], out);
+        let k = self.params.factors;
+        if !score_one_user(&x, &self.item_factors, k, out) {
+            score_factors(&x, &self.item_factors, k, &[0], out);
+        }
         Ok(())
     }
 
     fn similar_items(&self, item: usize, n: usize) -> Result<Vec<(usize, f32)>> {
         super::check_n(n)?;
         check_item(item, self.n_items)?;
-        Ok(cosine_top_n(&self.item_factors, self.params.factors, item, n))
+        let k = self.params.factors;
+        let norms = self.item_norms.get(|| row_norms(&self.item_factors, k));
+        Ok(cosine_top_n(&self.item_factors, k, item, n, Some(norms)))
     }
 
     fn similar_users(&self, user: usize, n: usize) -> Result<Vec<(usize, f32)>> {
         super::check_n(n)?;
         check_user(user, self.n_users)?;
-        Ok(cosine_top_n(&self.user_factors, self.params.factors, user, n))
+        let k = self.params.factors;
+        let norms = self.user_norms.get(|| row_norms(&self.user_factors, k));
+        Ok(cosine_top_n(&self.user_factors, k, user, n, Some(norms)))
     }
 }
 
@@ -738,6 +770,9 @@ impl Persist for Als {
             rows,
             popularity,
             loss_history: meta.loss_history,
+            item_gram: Derived::default(),
+            item_norms: Derived::default(),
+            user_norms: Derived::default(),
         })
     }
 }

@@ -6,7 +6,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_item, check_user, cosine_top_n, dot, pool, score_factors, Recommender, Rows};
+use super::{check_item, check_user, cosine_top_n, dot, pool, score_factors, score_one_user, Recommender, Rows};
 use crate::data::Interactions;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{ensure, Error, Result};
@@ -460,25 +460,33 @@ impl Recommender for Bpr {
     }
 
     fn score_chunk(&self, users: &[usize], _rows: &[(&[u32], &[f32])], out: &mut [f32]) {
-        score_factors(&self.user_factors, &self.item_factors, self.width(), users, out);
+        let w = self.width();
+        if let [u] = users {
+            if score_one_user(&self.user_factors[u * w..(u + 1) * w], &self.item_factors, w, out) {
+                return;
+            }
+        }
+        score_factors(&self.user_factors, &self.item_factors, w, users, out);
     }
 
     fn score_row(&self, items: &[u32], _values: &[f32], out: &mut [f32]) -> Result<()> {
         let x = self.user_vector(items);
-        score_factors(&x, &self.item_factors, self.width(), &[0], out);
+        if !score_one_user(&x, &self.item_factors, self.width(), out) {
+            score_factors(&x, &self.item_factors, self.width(), &[0], out);
+        }
         Ok(())
     }
 
     fn similar_items(&self, item: usize, n: usize) -> Result<Vec<(usize, f32)>> {
         super::check_n(n)?;
         check_item(item, self.n_items)?;
-        Ok(cosine_top_n(&self.item_factors, self.width(), item, n))
+        Ok(cosine_top_n(&self.item_factors, self.width(), item, n, None))
     }
 
     fn similar_users(&self, user: usize, n: usize) -> Result<Vec<(usize, f32)>> {
         super::check_n(n)?;
         check_user(user, self.n_users)?;
-        Ok(cosine_top_n(&self.user_factors, self.width(), user, n))
+        Ok(cosine_top_n(&self.user_factors, self.width(), user, n, None))
     }
 }
 

@@ -304,30 +304,36 @@ pub trait Recommender: Send + Sync {
             Some(r) => r.row(k),
             None => stored.row(users[k]),
         };
-        let out: Vec<Vec<Recs>> = (0..users.len())
-            .collect::<Vec<_>>()
+        let run = |buffer: &mut Vec<f32>, ks: &[usize]| -> Vec<Recs> {
+            let chunk_users: Vec<usize> = ks.iter().map(|&k| users[k]).collect();
+            let chunk_rows: Vec<(&[u32], &[f32])> = ks.iter().map(|&k| row_of(k)).collect();
+            buffer.clear();
+            buffer.resize(ks.len() * n_items, 0.0);
+            let scores = &mut buffer[..];
+            self.score_chunk(&chunk_users, &chunk_rows, scores);
+            scores
+                .chunks_mut(n_items.max(1))
+                .zip(&chunk_rows)
+                .map(|(s, (seen, _))| {
+                    if seen.is_empty() {
+                        return self.popular(n, mask.as_deref(), None);
+                    }
+                    let seen = filter.exclude_seen.then_some(*seen);
+                    Recs { items: select(s, n, mask.as_deref(), seen), popularity_fallback: false }
+                })
+                .collect()
+        };
+        let ks: Vec<usize> = (0..users.len()).collect();
+        if ks.len() <= chunk {
+            // one chunk (e.g. a single user): handing it to the pool and waiting for a
+            // worker to wake costs more than the work
+            return Ok(run(&mut Vec::new(), &ks));
+        }
+        let out: Vec<Vec<Recs>> = ks
             .par_chunks(chunk)
             // one score buffer per worker, reused across its chunks: a fresh multi-megabyte
             // allocation per chunk costs a page fault per 4 KiB (the OS zeroes each page)
-            .map_init(Vec::new, |buffer: &mut Vec<f32>, ks| {
-                let chunk_users: Vec<usize> = ks.iter().map(|&k| users[k]).collect();
-                let chunk_rows: Vec<(&[u32], &[f32])> = ks.iter().map(|&k| row_of(k)).collect();
-                buffer.clear();
-                buffer.resize(ks.len() * n_items, 0.0);
-                let scores = &mut buffer[..];
-                self.score_chunk(&chunk_users, &chunk_rows, scores);
-                scores
-                    .chunks_mut(n_items.max(1))
-                    .zip(&chunk_rows)
-                    .map(|(s, (seen, _))| {
-                        if seen.is_empty() {
-                            return self.popular(n, mask.as_deref(), None);
-                        }
-                        let seen = filter.exclude_seen.then_some(*seen);
-                        Recs { items: select(s, n, mask.as_deref(), seen), popularity_fallback: false }
-                    })
-                    .collect()
-            })
+            .map_init(Vec::new, |buffer: &mut Vec<f32>, ks| run(buffer, ks))
             .collect();
         Ok(out.into_iter().flatten().collect())
     }
@@ -358,13 +364,26 @@ pub trait Recommender: Send + Sync {
     }
 }
 
-/// Cosine top-n between row `q` of `factors` (row-major, `k` columns) and all rows.
-fn cosine_top_n(factors: &[f32], k: usize, q: usize, n: usize) -> Vec<(usize, f32)> {
-    let norms: Vec<f32> = factors.chunks_exact(k).map(|r| dot(r, r).sqrt()).collect();
+/// The Euclidean norm of every row of `factors` (row-major, `k` columns).
+fn row_norms(factors: &[f32], k: usize) -> Vec<f32> {
+    factors.chunks_exact(k).map(|r| dot(r, r).sqrt()).collect()
+}
+
+/// Cosine top-n between row `q` of `factors` (row-major, `k` columns) and all rows; `norms`
+/// are the rows' [`row_norms`] when the model keeps them, else computed here.
+fn cosine_top_n(factors: &[f32], k: usize, q: usize, n: usize, norms: Option<&[f32]>) -> Vec<(usize, f32)> {
+    let computed;
+    let norms = match norms {
+        Some(norms) => norms,
+        None => {
+            computed = row_norms(factors, k);
+            &computed
+        }
+    };
     let query = &factors[q * k..(q + 1) * k];
     let qn = norms[q].max(f32::MIN_POSITIVE);
     let scores: Vec<f32> =
-        factors.chunks_exact(k).zip(&norms).map(|(r, &rn)| dot(r, query) / (qn * rn.max(f32::MIN_POSITIVE))).collect();
+        factors.chunks_exact(k).zip(norms).map(|(r, &rn)| dot(r, query) / (qn * rn.max(f32::MIN_POSITIVE))).collect();
     top_n(&scores, n, |_| true)
 }
 
@@ -400,6 +419,94 @@ pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         b = b.num_threads(t);
     }
     b.build().map_err(|e| Error::invalid(format!("cannot start {threads:?} threads: {e}")))
+}
+
+/// Values derived from a model's fields (a Gram matrix, norms), computed on first use and
+/// kept: ignored by equality, never saved (a loaded model rebuilds them), reset by the
+/// methods that change the fields they come from.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Derived<T>(std::sync::OnceLock<T>);
+
+impl<T> PartialEq for Derived<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Derived<T> {
+    /// The value, computed by `f` on first use.
+    pub(crate) fn get(&self, f: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(f)
+    }
+
+    /// Forgets the value (its inputs changed).
+    pub(crate) fn reset(&mut self) {
+        self.0 = std::sync::OnceLock::new();
+    }
+}
+
+/// Largest factor width for which [`score_one_user`] reproduces [`score_factors`]: the GEMM
+/// (matrixmultiply's sgemm) sums up to 256 columns in one chain per cell, then starts anew.
+const ONE_USER_MAX_K: usize = 256;
+
+/// [`score_factors`] for one user vector `q` (`k` values), equal to it bit for bit, without
+/// the GEMM's packing of the whole item matrix (which dominates a one-row product): per
+/// item the same sequential chain over the columns — fused multiply-adds where the GEMM
+/// kernel uses them — with 16 items in flight to hide the chain's latency. Returns false,
+/// writing nothing, where the equality is not established (not x86-64, or `k` over 256).
+pub(crate) fn score_one_user(q: &[f32], item_factors: &[f32], k: usize, out: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if k == 0 || k > ONE_USER_MAX_K || q.len() != k || item_factors.len() != out.len() * k {
+            return false;
+        }
+        // the same test matrixmultiply uses to pick its fused kernels (avx512f implies fma)
+        let fused = std::is_x86_feature_detected!("fma")
+            && (std::is_x86_feature_detected!("avx2") || std::is_x86_feature_detected!("avx512f"));
+        if fused {
+            // SAFETY: the features the function is compiled for were just detected.
+            unsafe { one_user_fma(q, item_factors, k, out) };
+        } else {
+            one_user_body::<false>(q, item_factors, k, out);
+        }
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (q, item_factors, k, out);
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn one_user_fma(q: &[f32], item_factors: &[f32], k: usize, out: &mut [f32]) {
+    one_user_body::<true>(q, item_factors, k, out);
+}
+
+/// See [`score_one_user`]: the GEMM's main columns as one chain per item (fused or not),
+/// then the columns past the last multiple of 8 added one by one as [`score_factors`] does.
+#[inline(always)]
+fn one_user_body<const FUSED: bool>(q: &[f32], y: &[f32], k: usize, out: &mut [f32]) {
+    const B: usize = 16;
+    let main = if k > 8 { k - k % 8 } else { k };
+    for (b, o) in out.chunks_mut(B).enumerate() {
+        let rows = &y[b * B * k..(b * B + o.len()) * k];
+        let mut acc = [0f32; B];
+        for l in 0..main {
+            let a = q[l];
+            for (j, r) in rows.chunks_exact(k).enumerate() {
+                acc[j] = if FUSED { a.mul_add(r[l], acc[j]) } else { acc[j] + a * r[l] };
+            }
+        }
+        for (j, r) in rows.chunks_exact(k).enumerate() {
+            let mut s = acc[j];
+            for c in main..k {
+                s += q[c] * r[c];
+            }
+            o[j] = s;
+        }
+    }
 }
 
 /// Dense factor scoring shared by ALS and BPR: `out = U[users] · Vᵀ` as one GEMM per chunk.

@@ -372,3 +372,63 @@ fn bpr_gives_items_without_training_data_zero_factors() {
     assert!(bpr.item_factors()[3 * 5..4 * 5].iter().all(|&v| v == 0.0));
     assert!(bpr.item_factors()[..5].iter().any(|&v| v != 0.0));
 }
+
+#[test]
+fn one_user_scoring_equals_the_gemm_bit_for_bit() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+    for k in [1usize, 7, 8, 9, 12, 16, 63, 64, 65, 67, 128, 256] {
+        let n_items = 37; // not a multiple of the 16-item blocks
+        let y: Vec<f32> = (0..n_items * k).map(|_| rng.random::<f32>() - 0.5).collect();
+        let q: Vec<f32> = (0..k).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
+        let mut gemm = vec![0f32; n_items];
+        score_factors(&q, &y, k, &[0], &mut gemm);
+        let mut one = vec![f32::NAN; n_items];
+        let fast = score_one_user(&q, &y, k, &mut one);
+        assert_eq!(fast, cfg!(target_arch = "x86_64"), "the fast path exists on x86-64 only (k = {k})");
+        if fast {
+            let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one), bits(&gemm), "k = {k}");
+        }
+    }
+    // past the GEMM's single accumulation block the fast path declines
+    assert!(!score_one_user(&[0.0; 257], &[0.0; 257], 257, &mut [0.0]));
+}
+
+#[test]
+fn one_user_paths_and_caches_give_the_batch_results() {
+    let rows = planted(60, 50, 5);
+    let users: Vec<usize> = (0..60).collect();
+    let f = Filter::new();
+    for factors in [12usize, 64] {
+        let mut als = Als::params().factors(factors).iterations(2).fit_rows(&rows).unwrap();
+        let bpr = Bpr::params().factors(factors).iterations(3).fit_rows(&rows).unwrap();
+        for m in [&als as &dyn Recommender, &bpr] {
+            let batch = m.recommend_batch_chunked(&users, None, 50, &f, 16).unwrap();
+            for (u, b) in batch.iter().enumerate() {
+                assert_eq!(&m.recommend(u, 50, &f).unwrap(), b, "factors {factors}, user {u}");
+            }
+        }
+        // fold-in with the cached Gram matrix: a stored row gives the stored user's solve
+        let (items, vals) = rows.row(3);
+        let (items, vals): (Vec<usize>, Vec<f32>) = (items.iter().map(|&i| i as usize).collect(), vals.to_vec());
+        let first = als.recommend_row(&items, &vals, 10, &f).unwrap();
+        assert_eq!(als.recommend_row(&items, &vals, 10, &f).unwrap(), first);
+        let fresh = Als::from_bytes(als.to_bytes().unwrap()).unwrap();
+        assert_eq!(fresh.recommend_row(&items, &vals, 10, &f).unwrap(), first, "rebuilt after load");
+        // the norms are cached, and forgotten when the factors change
+        let before = als.similar_items(4, 5).unwrap();
+        assert_eq!(als.similar_items(4, 5).unwrap(), before);
+        let col = Rows::from_triplets(1, 60, &[(0, 0, 1.0), (0, 3, 1.0), (0, 6, 1.0)]).unwrap();
+        als.partial_fit_items(&[50], &col).unwrap();
+        let after = als.similar_items(50, 3).unwrap();
+        assert_eq!(after[0].0, 50, "the new item is found: {after:?}");
+        let rebuilt = Als::from_bytes(als.to_bytes().unwrap()).unwrap();
+        assert_eq!(rebuilt.similar_items(50, 3).unwrap(), after);
+        assert_eq!(
+            rebuilt.recommend_row(&items, &vals, 10, &f).unwrap(),
+            als.recommend_row(&items, &vals, 10, &f).unwrap(),
+            "Gram matrix recomputed after partial_fit_items"
+        );
+        assert!(rebuilt == als, "derived caches do not affect equality");
+    }
+}

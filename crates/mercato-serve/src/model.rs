@@ -1,0 +1,112 @@
+//! The models the server holds and the roles the routes use.
+//!
+//! This is the only file that knows how model files map onto library types: every file loads
+//! through the crate-wide handle [`AnyModel`]; detectors are kept with their feature names,
+//! recommenders are served by external ids behind the small [`IdRecommender`] trait the
+//! routes use (filters by external id, the item itself left out of `similar`).
+
+use std::collections::HashMap;
+
+use mercato::data::ExternalId;
+use mercato::fraud::{AnyDetector, Detector};
+use mercato::recommend::Filter;
+use mercato::{AnyModel, Error, Result};
+
+/// Which items a recommendation may contain, by external id.
+#[derive(Clone, Debug, Default)]
+pub struct IdFilter {
+    /// Leave out items the user interacted with in training.
+    pub exclude_seen: bool,
+    /// Only these items (all when `None`).
+    pub allow: Option<Vec<ExternalId>>,
+    /// Never these items.
+    pub deny: Vec<ExternalId>,
+}
+
+/// A ranked list by external id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdRecs {
+    /// (item, score), best first.
+    pub items: Vec<(ExternalId, f32)>,
+    /// True when the user had no interactions and the list is the popularity ranking.
+    pub fallback: bool,
+}
+
+/// A recommender served by external ids.
+pub trait IdRecommender: Send + Sync {
+    /// Users the model knows.
+    fn n_users(&self) -> usize;
+    /// Items the model ranks.
+    fn n_items(&self) -> usize;
+    /// Top `n` items for `user`; unknown ids (user, or items in the filter) are errors.
+    fn recommend_ids(&self, user: &ExternalId, n: usize, filter: &IdFilter) -> Result<IdRecs>;
+    /// The `n` items most similar to `item`, the item itself left out (as `mercato similar`).
+    fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>>;
+}
+
+/// A detector and its feature names (`f0, f1, ...` when the file has none).
+pub struct ServedDetector {
+    /// The model.
+    pub detector: AnyDetector,
+    /// Feature names in column order.
+    pub feature_names: Vec<String>,
+    /// Column of each feature name, for `instances` requests.
+    pub columns: HashMap<String, usize>,
+}
+
+/// A loaded model file.
+pub enum Model {
+    /// A fraud detector.
+    Detector(Box<ServedDetector>),
+    /// A recommender.
+    Recommender(Box<dyn IdRecommender>),
+}
+
+impl Model {
+    /// Loads model file bytes, dispatching on the kind in the header; returns the kind too.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<(Model, String)> {
+        let any = AnyModel::from_bytes(bytes)?;
+        let kind = any.kind().to_string();
+        if any.as_recommender().is_some() {
+            return Ok((Model::Recommender(Box::new(Recommender(any))), kind));
+        }
+        let AnyModel::Detector(detector) = any else {
+            return Err(Error::format(format!("{kind:?} models cannot be served")));
+        };
+        let n = detector.n_features().ok_or_else(|| Error::format("the detector is not fitted"))?;
+        let feature_names = match detector.feature_names() {
+            Some(names) => names.to_vec(),
+            None => (0..n).map(|j| format!("f{j}")).collect(),
+        };
+        let columns = feature_names.iter().enumerate().map(|(j, f)| (f.clone(), j)).collect();
+        Ok((Model::Detector(Box::new(ServedDetector { detector, feature_names, columns })), kind))
+    }
+}
+
+/// Any recommender [`AnyModel`] holds (checked when it is built).
+struct Recommender(AnyModel);
+
+impl Recommender {
+    fn get(&self) -> Result<&dyn mercato::recommend::IdRecommender> {
+        self.0.as_recommender().ok_or_else(|| Error::format("not a recommender"))
+    }
+}
+
+impl IdRecommender for Recommender {
+    fn n_users(&self) -> usize {
+        self.get().map_or(0, |r| r.user_ids().len())
+    }
+    fn n_items(&self) -> usize {
+        self.get().map_or(0, |r| r.item_ids().len())
+    }
+    fn recommend_ids(&self, user: &ExternalId, n: usize, f: &IdFilter) -> Result<IdRecs> {
+        let r = self.get()?;
+        let filter = Filter::from_ids(r.item_ids(), f.exclude_seen, f.allow.as_deref(), &f.deny)?;
+        let recs = r.recommend_ids(user, n, &filter)?;
+        Ok(IdRecs { items: recs.items, fallback: recs.fallback })
+    }
+    fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>> {
+        let found = self.get()?.similar_items_ids(item, n.saturating_add(1))?;
+        Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+    }
+}

@@ -1,0 +1,445 @@
+//! The HTTP routes and the layers around them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mercato::data::ExternalId;
+use mercato::fraud::{Detector, ProbaMethod};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower::ServiceBuilder;
+
+use crate::auth::Scope;
+use crate::error::{code_for, ApiError};
+use crate::model::{IdFilter, Model, ServedDetector};
+use crate::registry::{LoadError, Loaded};
+use crate::ServeState;
+
+/// Rows (users) above which a request is computed on the blocking pool rather than inline
+/// on an I/O worker: one row costs microseconds, a large batch milliseconds.
+const INLINE_MAX: usize = 64;
+
+/// The router with every route and layer, limits from `state.limits`; mount it in an axum
+/// app or serve it with [`serve`](crate::serve).
+pub fn router(state: ServeState) -> Router {
+    let limits = state.limits.clone();
+    let api = Router::new()
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{name}/score", post(score))
+        .route("/v1/models/{name}/recommend", post(recommend))
+        .route("/v1/models/{name}/similar", post(similar))
+        .route("/v1/models/{name}/reload", post(reload))
+        .layer(
+            ServiceBuilder::new()
+                // a full server answers 503 at once rather than queueing without bound
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrency),
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.timeout))
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limits.body_limit));
+    let request_id = header::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, tower_http::request_id::MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn overloaded(_: tower::BoxError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the server is at its concurrency limit; retry shortly",
+    )
+    .with_header(header::RETRY_AFTER, "1")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("internal error (a bug: the request was not completed)").into_response()
+}
+
+/// Gives error responses made outside the handlers (body limit, timeout, unmatched method)
+/// the JSON error shape of the handlers' own.
+async fn json_errors(r: Response) -> Response {
+    let status = r.status();
+    let is_json = r.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let (mut parts, _) = r.into_parts();
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let mut out = ApiError::new(status, code_for(status), message).into_response();
+    for k in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
+        if let Some(v) = parts.headers.remove(&k) {
+            out.headers_mut().insert(k, v);
+        }
+    }
+    out
+}
+
+/// Counts in-flight requests and, per model and route, requests by status and latency.
+async fn track(State(s): State<ServeState>, req: Request, next: Next) -> Response {
+    let (model, route) = labels(&s, req.uri().path());
+    let t = Instant::now();
+    s.metrics.in_flight.inc();
+    // decremented on drop, so a cancelled request (client gone) is not counted forever
+    let _in_flight = InFlight(&s.metrics.in_flight);
+    let r = next.run(req).await;
+    s.metrics.requests.with_label_values(&[&model, route, r.status().as_str()]).inc();
+    s.metrics.latency.with_label_values(&[&model, route]).observe(t.elapsed().as_secs_f64());
+    r
+}
+
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Bounded metric labels: a loaded model's name or `_none`, a known route or `other`.
+fn labels(s: &ServeState, path: &str) -> (String, &'static str) {
+    const ROUTES: [&str; 6] = ["score", "recommend", "similar", "reload", "classify", "healthz"];
+    match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["v1", "models", name, route] => {
+            let model = if s.registry.contains(name) { name.to_string() } else { "_none".to_string() };
+            (model, ROUTES.into_iter().find(|r| r == route).unwrap_or("other"))
+        }
+        ["v1", "models"] => ("_none".into(), "models"),
+        ["healthz"] => ("_none".into(), "healthz"),
+        ["readyz"] => ("_none".into(), "readyz"),
+        ["metrics"] => ("_none".into(), "metrics"),
+        _ => ("_none".into(), "other"),
+    }
+}
+
+async fn readyz(State(s): State<ServeState>) -> Response {
+    let n = s.registry.all().len();
+    if n > 0 {
+        Json(json!({"status": "ready", "models": n})).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no model is loaded").into_response()
+    }
+}
+
+async fn metrics(State(s): State<ServeState>) -> Response {
+    let mut r = s.metrics.render().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    r
+}
+
+fn authorize(s: &ServeState, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
+    match s.auth.load().as_ref() {
+        Some(auth) => auth.check(headers, scope),
+        None => Ok(()),
+    }
+}
+
+/// Parses a JSON body: 413 when over the limit, 400 for malformed JSON, 422 for JSON that
+/// is not this route's request (a wrong type, a missing or unknown field).
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        ApiError::new(status, code_for(status), e.body_text())
+    })?;
+    serde_json::from_slice(&body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        _ => ApiError::malformed(e.to_string()),
+    })
+}
+
+fn model(s: &ServeState, name: &str) -> Result<Arc<Loaded>, ApiError> {
+    s.registry.get(name).ok_or_else(|| ApiError::model_not_found(name))
+}
+
+/// Runs CPU-heavy work off the I/O workers when it is large.
+async fn compute<T: Send + 'static>(
+    big: bool,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if big {
+        tokio::task::spawn_blocking(f).await.map_err(|_| ApiError::internal("the computation failed"))?
+    } else {
+        f()
+    }
+}
+
+async fn list_models(State(s): State<ServeState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::ModelsRead)?;
+    let models: Vec<Value> = s.registry.all().iter().map(|m| describe(m)).collect();
+    Ok(Json(json!({ "models": models })))
+}
+
+fn describe(m: &Loaded) -> Value {
+    let mut v = json!({
+        "name": m.name, "kind": m.kind, "version": m.version, "checksum": m.checksum, "loaded_at": m.loaded_at,
+    });
+    match &m.model {
+        Model::Detector(d) => v["features"] = json!(d.feature_names),
+        Model::Recommender(r) => {
+            v["users"] = json!(r.n_users());
+            v["items"] = json!(r.n_items());
+        }
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreRequest {
+    rows: Option<Vec<Vec<f64>>>,
+    instances: Option<Vec<serde_json::Map<String, Value>>>,
+    #[serde(default)]
+    explain: usize,
+}
+
+/// The rows of a score request as one row-major buffer, checked against the model's width.
+fn score_rows(d: &ServedDetector, req: ScoreRequest) -> Result<(Vec<f64>, usize), ApiError> {
+    let width = d.feature_names.len();
+    match (req.rows, req.instances) {
+        (Some(rows), None) => {
+            let mut x = Vec::with_capacity(rows.len() * width);
+            for (r, row) in rows.iter().enumerate() {
+                if row.len() != width {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "shape_mismatch",
+                        format!(
+                            "row {r} has {} values; the model takes {width} ({})",
+                            row.len(),
+                            d.feature_names.join(", ")
+                        ),
+                    ));
+                }
+                x.extend_from_slice(row);
+            }
+            Ok((x, rows.len()))
+        }
+        (None, Some(instances)) => {
+            let mut x = vec![0.0; instances.len() * width];
+            for (r, inst) in instances.iter().enumerate() {
+                let row = &mut x[r * width..(r + 1) * width];
+                for (name, value) in inst {
+                    let j = *d.columns.get(name).ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "unknown_feature",
+                            format!(
+                                "instance {r}: unknown feature {name:?} (the model takes {})",
+                                d.feature_names.join(", ")
+                            ),
+                        )
+                    })?;
+                    row[j] = value
+                        .as_f64()
+                        .ok_or_else(|| ApiError::invalid(format!("instance {r}: feature {name:?} is not a number")))?;
+                }
+                if inst.len() != width {
+                    let missing: Vec<&str> =
+                        d.feature_names.iter().filter(|f| !inst.contains_key(*f)).map(String::as_str).collect();
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "shape_mismatch",
+                        format!("instance {r} lacks {}", missing.join(", ")),
+                    ));
+                }
+            }
+            Ok((x, instances.len()))
+        }
+        _ => Err(ApiError::invalid("give exactly one of \"rows\" and \"instances\"")),
+    }
+}
+
+async fn score(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Score)?;
+    let m = model(&s, &name)?;
+    if !matches!(m.model, Model::Detector(_)) {
+        return Err(ApiError::wrong_kind(&name, &m.kind, "score"));
+    }
+    let req: ScoreRequest = parse(body)?;
+    compute(
+        req.rows.as_ref().map_or(0, Vec::len) + req.instances.as_ref().map_or(0, Vec::len) > INLINE_MAX,
+        move || {
+            let Model::Detector(d) = &m.model else { unreachable!("checked above") };
+            let k = req.explain.min(d.feature_names.len());
+            let (x, n) = score_rows(d, req)?;
+            let width = d.feature_names.len();
+            let det = &d.detector;
+            // one row through score_one (no batch set-up); both equal the batch scores bit for bit
+            let scores: Vec<f64> = if n == 1 {
+                vec![det.score_one(&x)?]
+            } else {
+                let view =
+                    ndarray::ArrayView2::from_shape((n, width), &x).map_err(|e| ApiError::internal(e.to_string()))?;
+                det.score(&view)?.to_vec()
+            };
+            let threshold = det.threshold()?;
+            let calibration = det.calibration()?;
+            let risk: Vec<f64> = scores.iter().map(|&v| calibration.proba(v, ProbaMethod::Linear)).collect();
+            let flagged: Vec<bool> = scores.iter().map(|&v| v > threshold).collect();
+            let mut out =
+                json!({"model": m.name, "version": m.version, "scores": scores, "risk": risk, "flagged": flagged});
+            if k > 0 {
+                let mut all = Vec::with_capacity(n);
+                for r in 0..n {
+                    let why = det.explain(&x[r * width..(r + 1) * width])?;
+                    let top: Vec<Value> = why
+                        .top(k)
+                        .iter()
+                        .map(|&(j, c)| json!({"feature": d.feature_names[j], "contribution": c}))
+                        .collect();
+                    all.push(Value::Array(top));
+                }
+                out["explanations"] = Value::Array(all);
+            }
+            Ok(Json(out))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecommendRequest {
+    user: Option<ExternalId>,
+    users: Option<Vec<ExternalId>>,
+    #[serde(default = "ten")]
+    n: usize,
+    #[serde(default = "yes")]
+    exclude_seen: bool,
+    allow: Option<Vec<ExternalId>>,
+    #[serde(default)]
+    deny: Vec<ExternalId>,
+}
+
+fn ten() -> usize {
+    10
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn check_n(n: usize) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::invalid("n must be at least 1"));
+    }
+    Ok(())
+}
+
+fn items_json(items: &[(ExternalId, f32)], what: &str) -> Value {
+    Value::Array(items.iter().map(|(id, v)| json!({"item": id, what: v})).collect())
+}
+
+async fn recommend(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Recommend)?;
+    let m = model(&s, &name)?;
+    if !matches!(m.model, Model::Recommender(_)) {
+        return Err(ApiError::wrong_kind(&name, &m.kind, "recommend"));
+    }
+    let req: RecommendRequest = parse(body)?;
+    check_n(req.n)?;
+    let max_batch = s.limits.max_batch;
+    let n_users = req.users.as_ref().map_or(1, Vec::len);
+    if n_users > max_batch {
+        return Err(ApiError::invalid(format!("{n_users} users in one request; the limit is {max_batch}")));
+    }
+    compute(n_users > 1, move || {
+        let Model::Recommender(r) = &m.model else { unreachable!("checked above") };
+        // no list is longer than the catalogue, so a huge `n` costs nothing more
+        let n = req.n.min(r.n_items().max(1));
+        let filter = IdFilter { exclude_seen: req.exclude_seen, allow: req.allow, deny: req.deny };
+        let one = |user: &ExternalId| -> Result<Value, ApiError> {
+            let recs = r.recommend_ids(user, n, &filter)?;
+            Ok(json!({"user": user, "items": items_json(&recs.items, "score"), "fallback": recs.fallback}))
+        };
+        match (&req.user, &req.users) {
+            (Some(u), None) => {
+                let mut v = one(u)?;
+                v["model"] = json!(m.name);
+                v["version"] = json!(m.version);
+                Ok(Json(v))
+            }
+            (None, Some(users)) => {
+                let results = users.iter().map(one).collect::<Result<Vec<_>, _>>()?;
+                Ok(Json(json!({"model": m.name, "version": m.version, "results": results})))
+            }
+            _ => Err(ApiError::invalid("give exactly one of \"user\" and \"users\"")),
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimilarRequest {
+    item: ExternalId,
+    #[serde(default = "ten")]
+    n: usize,
+}
+
+async fn similar(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Recommend)?;
+    let m = model(&s, &name)?;
+    let Model::Recommender(r) = &m.model else {
+        return Err(ApiError::wrong_kind(&name, &m.kind, "similar"));
+    };
+    let req: SimilarRequest = parse(body)?;
+    check_n(req.n)?;
+    let found = r.similar_items_ids(&req.item, req.n.min(r.n_items()))?;
+    Ok(Json(
+        json!({"model": m.name, "version": m.version, "item": req.item, "items": items_json(&found, "similarity")}),
+    ))
+}
+
+async fn reload(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::ModelsWrite)?;
+    let s2 = s.clone();
+    let loaded = tokio::task::spawn_blocking(move || s2.registry.reload_one(&name, &s2.metrics))
+        .await
+        .map_err(|_| ApiError::internal("the reload failed"))?
+        .map_err(|e| match e {
+            LoadError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "model_not_found", m),
+            // the operator's file is bad, not the request: the old version keeps serving
+            LoadError::Invalid(m) => ApiError::new(StatusCode::CONFLICT, "reload_failed", m),
+        })?;
+    Ok(Json(describe(&loaded)))
+}
