@@ -147,10 +147,17 @@ impl PyDetector {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// Loads model file bytes (any detector kind).
+    /// Loads model file bytes (any detector kind); the checks and decoding run without the GIL.
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyDetector { inner: AnyDetector::from_bytes(data.to_vec()).py()? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let bytes = data.to_vec();
+        Ok(PyDetector { inner: py.detach(|| AnyDetector::from_bytes(bytes)).py()? })
+    }
+
+    /// Threads used by scoring (`None`: all cores); scores do not depend on it.
+    #[pyo3(signature = (n=None))]
+    fn set_num_threads(&mut self, n: Option<usize>) -> PyResult<()> {
+        self.inner.set_num_threads(n).py()
     }
 
     /// Saves the model file.
