@@ -92,9 +92,8 @@ def als_model(users: int, items: int, factors: int):
 
 def dask_runs(det, als, args, rows_table, rec_table):
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster, wait
-
     import mercato.dask as mdask
+    from distributed import Client, LocalCluster, wait
 
     sizes = part_sizes(args.rows)
     for workers in (1, 2):
@@ -104,7 +103,7 @@ def dask_runs(det, als, args, rows_table, rec_table):
             ddf = dd.from_map(gen_block, list(enumerate(sizes))).persist()
             wait(ddf)
             base = client.run(peak_rss_mb)
-            t = best_of(3, lambda: mdask.score(det, ddf).sum().compute())
+            t = best_of(3, lambda d=ddf: mdask.score(det, d).sum().compute())
             rss = client.run(peak_rss_mb)
             rows_table.append(
                 (
@@ -115,7 +114,7 @@ def dask_runs(det, als, args, rows_table, rec_table):
                     max(rss[k] - base[k] for k in rss),
                 )
             )
-            del ddf
+            client.cancel(ddf)  # frees the workers' partitions before top-N
             t = best_of(1, lambda: mdask.recommend(als, N=10, filter_already_liked_items=False))
             rss = client.run(peak_rss_mb)
             rec_table.append((f"mercato.dask, {workers} worker{'s' if workers > 1 else ''}", t, max(rss.values())))
@@ -142,11 +141,10 @@ def write_mllib_model(spark, als, path: str):
 
 
 def spark_runs(det, als, args, rows_table, rec_table, agreement):
+    import mercato.spark as mspark
     import pyspark.sql.functions as F
     from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import SparkSession
-
-    import mercato.spark as mspark
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
     spark = (
@@ -212,7 +210,6 @@ def main():
     tn = best_of(3, lambda: det.decision_function(x))
     rows_table.append(("one process, num_threads=1", t1, args.rows / t1, peak_rss_mb(), float("nan")))
     rows_table.append((f"one process, {os.cpu_count()} threads", tn, args.rows / tn, peak_rss_mb(), float("nan")))
-    del x
 
     users = np.arange(args.users)
     t = best_of(1, lambda: als.recommend(users, N=10, filter_already_liked_items=False))

@@ -1,4 +1,4 @@
-"""mercato.ray on a real local Ray (2 CPUs): actors in Dataset.map_batches give the
+"""mercato.ray on a real local Ray: actors in Dataset.map_batches give the
 single-process scores to the bit and identical top-N lists."""
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ COLS = ["a", "b", "c"]
 
 @pytest.fixture(scope="module")
 def session():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # 4 logical CPUs on any machine: 2 for the actors, the rest for Ray Data's reading tasks
+    # (with only 2, the 2 actors would take both and the pipeline would wait for ever).
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     yield
@@ -44,7 +46,7 @@ def test_scorer_actors_equal_single_process(session):
     df = pd.DataFrame(rng.normal(size=(5000, 3)), columns=COLS)
     df["id"] = np.arange(len(df))
     det = fraud.IsolationForest(n_estimators=40, seed=1).fit(df[COLS])
-    ds = ray.data.from_pandas(df).repartition(4)
+    ds = ray.data.from_pandas([df.iloc[i : i + 1250] for i in range(0, len(df), 1250)])  # 4 blocks
     out = ds.map_batches(
         mray.Scorer, fn_constructor_args=(det,), batch_format="pandas", batch_size=700, concurrency=2
     ).to_pandas()

@@ -214,8 +214,7 @@ mod tests {
     #[test]
     fn set_num_threads_reaches_ensemble_members_and_keeps_scores() {
         let x = ndarray::Array2::from_shape_fn((300, 3), |(i, j)| ((i * 7 + j * 3) % 13) as f64);
-        let mut d: AnyDetector =
-            Ensemble::new(vec![IsolationForest::new().seed(3).into(), Ecod::new().into()]).into();
+        let mut d: AnyDetector = Ensemble::new(vec![IsolationForest::new().seed(3).into(), Ecod::new().into()]).into();
         d.fit(&x.view()).unwrap();
         let before = d.score(&x.view()).unwrap();
         d.set_num_threads(Some(1)).unwrap();
