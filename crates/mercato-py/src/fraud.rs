@@ -161,14 +161,14 @@ impl PyDetector {
     }
 
     /// Saves the model file.
-    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
-        self.inner.save(path).py()
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save(path)).py()
     }
 
     /// Loads a model file.
     #[staticmethod]
-    fn load(path: std::path::PathBuf) -> PyResult<Self> {
-        Ok(PyDetector { inner: AnyDetector::load(path).py()? })
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        Ok(PyDetector { inner: py.detach(|| AnyDetector::load(path)).py()? })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
@@ -241,8 +241,8 @@ impl PyScaler {
 
     /// Loads model bytes.
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyScaler { inner: model_from_pybytes(data)? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyScaler { inner: model_from_pybytes(py, data)? })
     }
 
     /// Saves the model file.
