@@ -18,7 +18,7 @@ FASHION_DIR := /usr/share/datasets/fashion-mnist
 # Each package with a `torch` feature turns it on (they forward to mercato/torch).
 CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch
 
-.PHONY: help demo test develop bench venv data rust-test py-test lint
+.PHONY: help demo test develop bench venv data java rust-test py-test lint
 
 help:
 	@echo "make demo | make test | make develop | make bench"
@@ -41,6 +41,14 @@ data:
 	echo "== installing dataset-fashion-mnist"; \
 	$$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || { echo "== apt-get update (package lists missing)"; $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; } || echo "note: could not install dataset-fashion-mnist; vision data steps will be skipped"
 
+# Java for PySpark (python/tests/test_spark.py), from Debian when absent.
+java:
+	@if command -v java >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "note: no java and no apt-get here; the Spark tests will be skipped"; exit 0; fi; \
+	SUDO=""; if [ "$$(id -u)" != 0 ]; then if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else echo "note: not root and no sudo; skipping Java (apt-get install -y openjdk-17-jre-headless)"; exit 0; fi; fi; \
+	echo "== installing openjdk-17-jre-headless (for PySpark)"; \
+	$$SUDO apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 || { echo "== apt-get update (package lists missing)"; $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q openjdk-17-jre-headless >/dev/null; } || echo "note: could not install openjdk-17-jre-headless; the Spark tests will be skipped"
+
 develop: $(STAMP)
 	@echo "== building the Python package (maturin, release) into $(VENV)"
 	maturin develop --release --quiet
@@ -56,7 +64,7 @@ lint: $(STAMP)
 rust-test: $(STAMP) data
 	cargo test --workspace $(CARGO_FEATURES)
 
-py-test: develop data
+py-test: develop data java
 	python -m pytest -q python/tests
 
 test: lint rust-test py-test

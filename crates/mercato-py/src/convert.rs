@@ -79,7 +79,9 @@ pub fn model_to_pybytes<'py, M: Persist>(py: Python<'py>, model: &M) -> PyResult
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// Parses model bytes from Python, validating everything.
-pub fn model_from_pybytes<M: Persist>(data: &[u8]) -> PyResult<M> {
-    M::from_bytes(data.to_vec()).py()
+/// Parses model bytes from Python, validating everything (without the GIL: a large model
+/// takes a while to check and decode).
+pub fn model_from_pybytes<M: Persist + Send>(py: Python<'_>, data: &[u8]) -> PyResult<M> {
+    let bytes = data.to_vec();
+    py.detach(|| M::from_bytes(bytes)).py()
 }

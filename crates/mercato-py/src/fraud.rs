@@ -147,21 +147,28 @@ impl PyDetector {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// Loads model file bytes (any detector kind).
+    /// Loads model file bytes (any detector kind); the checks and decoding run without the GIL.
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyDetector { inner: AnyDetector::from_bytes(data.to_vec()).py()? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let bytes = data.to_vec();
+        Ok(PyDetector { inner: py.detach(|| AnyDetector::from_bytes(bytes)).py()? })
+    }
+
+    /// Threads used by scoring (`None`: all cores); scores do not depend on it.
+    #[pyo3(signature = (n=None))]
+    fn set_num_threads(&mut self, n: Option<usize>) -> PyResult<()> {
+        self.inner.set_num_threads(n).py()
     }
 
     /// Saves the model file.
-    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
-        self.inner.save(path).py()
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save(path)).py()
     }
 
     /// Loads a model file.
     #[staticmethod]
-    fn load(path: std::path::PathBuf) -> PyResult<Self> {
-        Ok(PyDetector { inner: AnyDetector::load(path).py()? })
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        Ok(PyDetector { inner: py.detach(|| AnyDetector::load(path)).py()? })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
@@ -251,8 +258,8 @@ impl PyScaler {
 
     /// Loads model bytes.
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyScaler { inner: model_from_pybytes(data)? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyScaler { inner: model_from_pybytes(py, data)? })
     }
 
     /// Saves the model file.

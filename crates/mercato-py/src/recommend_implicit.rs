@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::convert::{external_ids, ids_to_py, model_from_pybytes, model_to_pybytes};
+use crate::convert::{external_ids, ids_to_py, model_to_pybytes};
 use crate::errors::PyResultExt;
 use mercato::data::{ExternalId, IdMap};
 
@@ -368,9 +368,11 @@ macro_rules! shared_methods {
                 model_to_pybytes(py, self.fitted()?)
             }
 
+            /// Checks and decodes without the GIL (a large model takes a while).
             #[staticmethod]
-            fn from_bytes(data: &[u8]) -> PyResult<Self> {
-                let model: $model = model_from_pybytes(data)?;
+            fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+                let bytes = data.to_vec();
+                let model = py.detach(|| <$model>::from_bytes(bytes)).py()?;
                 Ok(Self::from_model(model))
             }
 

@@ -230,8 +230,8 @@ impl PyTruncatedSvd {
 
     /// Rebuilds from `to_bytes` output (validated).
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyTruncatedSvd { model: model_from_pybytes(data)? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyTruncatedSvd { model: model_from_pybytes(py, data)? })
     }
 
     /// Saves to a mercato model file.

@@ -168,8 +168,8 @@ impl PyLinearRegression {
     }
     /// Loads model file bytes.
     #[staticmethod]
-    fn _from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyLinearRegression { inner: model_from_pybytes(data)? })
+    fn _from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyLinearRegression { inner: model_from_pybytes(py, data)? })
     }
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let bytes = slf.get().to_bytes(slf.py())?;

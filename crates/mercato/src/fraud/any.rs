@@ -111,6 +111,27 @@ impl AnyDetector {
         dispatch!(self, d => serde_json::to_string(&d.params).map_err(|e| Error::invalid(e.to_string())))
     }
 
+    /// Sets the threads scoring uses (`None`: all cores), in every member of an ensemble.
+    ///
+    /// Scores do not depend on it. A distributed engine (Dask, Spark, Ray) that runs one task
+    /// per core sets 1 on each worker's copy, so tasks do not oversubscribe the cores.
+    pub fn set_num_threads(&mut self, n: Option<usize>) -> Result<()> {
+        crate::ensure!(n != Some(0), "num_threads must be positive when given, got 0");
+        let slot = match self {
+            AnyDetector::Ensemble(e) => return e.members_mut().iter_mut().try_for_each(|m| m.set_num_threads(n)),
+            AnyDetector::IsolationForest(d) => &mut d.params.num_threads,
+            AnyDetector::Ecod(d) => &mut d.params.num_threads,
+            AnyDetector::Copod(d) => &mut d.params.num_threads,
+            AnyDetector::Hbos(d) => &mut d.params.num_threads,
+            AnyDetector::Knn(d) => &mut d.params.num_threads,
+            AnyDetector::Lof(d) => &mut d.params.num_threads,
+            AnyDetector::Mahalanobis(d) => &mut d.params.num_threads,
+            AnyDetector::Pca(d) => &mut d.params.num_threads,
+        };
+        *slot = n;
+        Ok(())
+    }
+
     /// The model file bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         dispatch!(self, d => d.to_bytes())
@@ -206,6 +227,19 @@ impl From<Ensemble> for AnyDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_num_threads_reaches_ensemble_members_and_keeps_scores() {
+        let x = ndarray::Array2::from_shape_fn((300, 3), |(i, j)| ((i * 7 + j * 3) % 13) as f64);
+        let mut d: AnyDetector = Ensemble::new(vec![IsolationForest::new().seed(3).into(), Ecod::new().into()]).into();
+        d.fit(&x.view()).unwrap();
+        let before = d.score(&x.view()).unwrap();
+        d.set_num_threads(Some(1)).unwrap();
+        let AnyDetector::Ensemble(e) = &d else { unreachable!() };
+        assert!(e.members().iter().all(|m| m.params_json().unwrap().contains(r#""num_threads":1"#)));
+        assert_eq!(d.score(&x.view()).unwrap(), before);
+        assert!(d.set_num_threads(Some(0)).is_err());
+    }
 
     #[test]
     fn params_are_validated_and_kinds_dispatch() {

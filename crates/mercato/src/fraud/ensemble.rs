@@ -138,6 +138,11 @@ impl Ensemble {
         &self.members
     }
 
+    /// The members, to change settings that do not alter the fit (e.g. scoring threads).
+    pub(crate) fn members_mut(&mut self) -> &mut [AnyDetector] {
+        &mut self.members
+    }
+
     fn fitted(&self) -> Result<()> {
         if self.state.is_some() {
             Ok(())
