@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from mercato._files import load_model, save_model
 from mercato._mercato import fraud as _native
 
 __all__ = [
@@ -208,13 +209,14 @@ class BaseDetector:
 
     # --- persistence ------------------------------------------------------------------
     def save(self, path) -> None:
-        """Saves the fitted model (mercato's model format)."""
-        self._fitted().save(str(path))
+        """Saves the fitted model (mercato's model format) to a path or a binary file object."""
+        m = self._fitted()
+        save_model(path, m.to_bytes, m.save)
 
     @classmethod
     def load(cls, path):
-        """Loads a model saved with ``save``."""
-        return cls._wrap(_native._Detector.load(str(path)))
+        """Loads a model saved with ``save`` from a path or a binary file object."""
+        return cls._wrap(load_model(path, _native._Detector._from_bytes, _native._Detector.load))
 
     @classmethod
     def _wrap(cls, model, feature_names=None):
@@ -601,13 +603,13 @@ class _BaseScaler:
         """Saves the fitted scaler."""
         if self._model is None:
             raise ValueError("not fitted")
-        self._model.save(str(path))
+        save_model(path, self._model.to_bytes, self._model.save)
 
     @classmethod
     def load(cls, path):
-        """Loads a saved scaler."""
+        """Loads a saved scaler (a path or a binary file object)."""
         obj = cls()
-        obj._model = _native._Scaler.load(str(path))
+        obj._model = load_model(path, _native._Scaler._from_bytes, _native._Scaler.load)
         return obj
 
     def __reduce__(self):

@@ -31,6 +31,10 @@ pub mod metrics;
 mod parallel;
 pub mod persist;
 pub mod recommend;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod testdata;
 #[cfg(feature = "torch")]
 pub mod vision;
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mercato._files import load_model, save_model
 from mercato._mercato import recommend as _rs
 
 __all__ = ["STATUS", "Baseline", "FunkSVD", "KNN", "SVDpp"]
@@ -179,13 +180,14 @@ class _ExplicitModel:
     # -- persistence ----------------------------------------------------------------------
     def save(self, path) -> None:
         """Writes the fitted model to ``path`` (mercato's checked model format)."""
-        self._fitted().save(str(path))
+        m = self._fitted()
+        save_model(path, m.to_bytes, m.save)
 
     @classmethod
     def load(cls, path):
         """Loads a model saved by ``save``, with the hyper-parameters it was fitted with
         (``get_params`` and ``repr`` show them)."""
-        return cls._wrap(_rs._ExplicitModel.load(str(path)))
+        return cls._wrap(load_model(path, _rs._ExplicitModel._from_bytes, _rs._ExplicitModel.load))
 
     @classmethod
     def _wrap(cls, model):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mercato._files import load_model, save_model
 from mercato._mercato import recommend as _native
 
 __all__ = ["TruncatedSVD"]
@@ -201,11 +202,12 @@ class TruncatedSVD:
         return model.recommend(_id(user), int(N), bool(filter_already_liked_items), allow, deny)
 
     def save(self, path: str | os.PathLike) -> None:
-        self._fitted("save").save(os.fspath(path))
+        m = self._fitted("save")
+        save_model(path, m.to_bytes, m.save)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TruncatedSVD:
-        return cls._from_native(_native._TruncatedSVD.load(os.fspath(path)))
+        return cls._from_native(load_model(path, _native._TruncatedSVD._from_bytes, _native._TruncatedSVD.load))
 
     @classmethod
     def _from_native(cls, model) -> TruncatedSVD:

@@ -288,13 +288,9 @@ const ARPACK_ML100K_K50: f64 = 0.623_507_504_159;
 
 #[test]
 fn movielens_error_matches_arpack() {
-    let root = std::env::var("MERCATO_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string());
-    let path = std::path::Path::new(&root).join("movielens-100k/u.data");
-    if !path.exists() {
-        eprintln!("skipping movielens_error_matches_arpack: {} not found (set MERCATO_DATA)", path.display());
+    let Some(path) = crate::testdata::dataset("movielens-100k/u.data", "movielens_error_matches_arpack") else {
         return;
-    }
+    };
     let data = crate::data::load_movielens(&path).unwrap();
     let acc = TruncatedSvd::fit(&data, &SvdParams::new(50).algorithm(SvdAlgorithm::Accurate)).unwrap();
     assert!(acc.info().converged);
