@@ -92,7 +92,8 @@ fn check(size: usize) {
     if size > MAX_ALLOCATION {
         use std::io::Write;
         // a static message: formatting could allocate inside the allocator
-        let _ = std::io::stderr().write_all(b"fuzz: allocation above MAX_ALLOCATION (size taken from untrusted input)\n");
+        let _ =
+            std::io::stderr().write_all(b"fuzz: allocation above MAX_ALLOCATION (size taken from untrusted input)\n");
         std::process::abort();
     }
 }

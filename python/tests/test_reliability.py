@@ -104,8 +104,16 @@ CASES = {
     # -- diverging training raises instead of serving NaN factors
     "bpr_divergence_raises": """
         x = planted(60, 12)
-        e = expect(ValueError, BPR(factors=8, iterations=50, learning_rate=10, regularization=0.0).fit, x)
+        e = expect(ValueError, BPR(factors=8, iterations=5, learning_rate=1e30).fit, x)
         assert "diverged" in str(e) and "learning_rate" in str(e), e
+        # the issue's learning_rate=10: a typed error, or finite factors that rank items
+        try:
+            m = BPR(learning_rate=10).fit(x)
+        except ValueError as e:
+            assert "diverged" in str(e), e
+        else:
+            assert np.isfinite(m.item_factors_).all() and np.isfinite(m.user_factors_).all()
+            assert len(m.recommend(0, N=3)[0]) == 3
         ok = BPR(factors=8, iterations=20, learning_rate=0.05).fit(x)
         assert np.isfinite(ok.item_factors_).all()
         ids, _ = ok.recommend(0, N=3)
@@ -167,6 +175,17 @@ CASES = {
         assert "ids must be int or str, got int" not in str(e), e
         expect(ValueError, m.recommend, 2**64, N=2, match="out of range")
     """,
+    # -- TruncatedSVD: dense input as svds takes it; recommend and predict agree
+    "truncated_svd_dense_input_and_agreement": """
+        from mercato.recommend import TruncatedSVD
+        dense = np.array([[5, 3, 0, 1], [4, 0, 0, 1], [1, 1, 0, 5], [0, 0, 5, 4]], dtype=float)
+        a = TruncatedSVD(k=2, algorithm="accurate").fit(dense)
+        b = TruncatedSVD(k=2, algorithm="accurate").fit(sp.csr_matrix(dense))
+        np.testing.assert_allclose(a.s_, b.s_)
+        for user in range(4):
+            ids, scores = a.recommend(user, N=4, filter_already_liked_items=False)
+            np.testing.assert_allclose(scores, a.predict([user] * len(ids), list(ids)), rtol=1e-6)
+    """,
     # -- fraud: column-major input is valid input
     "scaler_transform_accepts_column_major": """
         import pandas as pd
@@ -182,7 +201,9 @@ CASES = {
     """,
     # -- thread safety: recommend while another thread refits the same object
     "recommend_during_fit_has_no_borrow_error": """
-        x = planted(400, 60)
+        # big enough that a fit releases the GIL for a while (the old bindings held a
+        # mutable borrow across it: "Already mutably borrowed" in the serving thread)
+        x = sp.random(3000, 400, density=0.05, format="csr", random_state=0, dtype=np.float32)
         for name, make in FAMILIES.items():
             m = make().fit(x)
             errors, stop = [], threading.Event()
@@ -211,7 +232,7 @@ CASES = {
         import pandas as pd
         os.chdir(tempfile.mkdtemp())
         x = planted()
-        ratings = pd.DataFrame({"u": [0, 0, 1, 1, 2, 2], "i": [0, 1, 1, 2, 0, 2], "r": [4.0, 3, 5, 2, 1, 4]})
+        ratings = pd.DataFrame({"user": [0, 0, 1, 1, 2, 2], "item": [0, 1, 1, 2, 0, 2], "rating": [4.0, 3, 5, 2, 1, 4]})
         X = np.random.default_rng(0).normal(size=(40, 3))
         models = [
             (ALS(factors=4, iterations=2).fit(x), ALS),

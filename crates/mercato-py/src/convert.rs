@@ -109,7 +109,8 @@ pub fn unsigned<T: TryFrom<u128>>(obj: &Bound<'_, PyAny>, name: &str) -> PyResul
     let max = || std::any::type_name::<T>();
     match obj.extract::<i128>() {
         Ok(v) if v < 0 => Err(PyValueError::new_err(format!("{name} must be >= 0, got {v}"))),
-        Ok(v) => T::try_from(v as u128).map_err(|_| PyValueError::new_err(format!("{name} = {v} is too large ({} max)", max()))),
+        Ok(v) => T::try_from(v as u128)
+            .map_err(|_| PyValueError::new_err(format!("{name} = {v} is too large ({} max)", max()))),
         Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
             Err(PyValueError::new_err(format!("{name} = {} is out of range ({} max)", obj.str()?, max())))
         }

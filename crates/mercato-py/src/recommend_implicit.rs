@@ -520,28 +520,44 @@ shared_methods!(PyAls, Als, "ALS", {
         Ok(())
     }
 
-    fn partial_fit_users(slf: &Bound<'_, Self>, py: Python<'_>, users: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+    fn partial_fit_users(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        users: PyReadonlyArray1<'_, i64>,
+        csr: Csr<'_>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let users = indices(&users, "userids")?;
-        let m = slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
+        let m =
+            slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
         // a copy is updated and swapped in, so concurrent readers keep a consistent model
-        let updated = py.detach(|| {
-            let mut m = (*m).clone();
-            m.partial_fit_users(&users, &rows).map(|()| m)
-        }).py()?;
+        let updated = py
+            .detach(|| {
+                let mut m = (*m).clone();
+                m.partial_fit_users(&users, &rows).map(|()| m)
+            })
+            .py()?;
         slf.borrow_mut().model = Some(Arc::new(updated));
         Ok(())
     }
 
-    fn partial_fit_items(slf: &Bound<'_, Self>, py: Python<'_>, items: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+    fn partial_fit_items(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        items: PyReadonlyArray1<'_, i64>,
+        csr: Csr<'_>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let items = indices(&items, "itemids")?;
-        let m = slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_items")))?;
+        let m =
+            slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_items")))?;
         // a copy is updated and swapped in, so concurrent readers keep a consistent model
-        let updated = py.detach(|| {
-            let mut m = (*m).clone();
-            m.partial_fit_items(&items, &rows).map(|()| m)
-        }).py()?;
+        let updated = py
+            .detach(|| {
+                let mut m = (*m).clone();
+                m.partial_fit_items(&items, &rows).map(|()| m)
+            })
+            .py()?;
         slf.borrow_mut().model = Some(Arc::new(updated));
         Ok(())
     }

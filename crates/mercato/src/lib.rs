@@ -30,9 +30,9 @@ pub mod fraud;
 pub mod metrics;
 mod parallel;
 pub mod persist;
-pub mod recommend;
 #[cfg(test)]
 mod proptests;
+pub mod recommend;
 #[cfg(test)]
 mod testdata;
 #[cfg(feature = "torch")]

@@ -349,7 +349,10 @@ pub trait Recommender: Send + Sync {
             // the columns must be the model's items: a narrower matrix is misaligned data (the
             // rating and fraud models refuse a width that differs from training as well)
             if rows.n_cols() != n_items {
-                return Err(Error::shape(format!("rows with {n_items} item columns"), format!("{} columns", rows.n_cols())));
+                return Err(Error::shape(
+                    format!("rows with {n_items} item columns"),
+                    format!("{} columns", rows.n_cols()),
+                ));
             }
         }
         let mask = allowed_mask(filter, n_items)?;
@@ -502,6 +505,6 @@ pub(crate) fn progress(show: bool, len: u64, what: &str) -> indicatif::ProgressB
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod robustness_tests;
+#[cfg(test)]
+mod tests;

@@ -51,12 +51,14 @@ fn zero_iterations_is_rejected() {
 fn partial_fits_append_and_never_grow_to_a_typed_index() {
     let mut als = Als::params().factors(4).iterations(3).fit_rows(&tiny()).unwrap();
     let row = Rows::from_triplets(1, 4, &[(0, 2, 1.0)]).unwrap();
-    for far in [4usize, 1_000_000, 1_000_000_000, usize::MAX] {
+    // 3 users and 4 items: the next free indices are 3 and 4, anything past them is a gap
+    for far in [5usize, 1_000_000, 1_000_000_000, usize::MAX] {
         let r = als.partial_fit_users(&[far], &row);
         assert!(matches!(&r, Err(Error::InvalidInput(m)) if m.contains("past the end")), "{far}: {r:?}");
         let r = als.partial_fit_items(&[far], &Rows::from_triplets(1, 3, &[(0, 1, 1.0)]).unwrap());
         assert!(matches!(r, Err(Error::InvalidInput(_))), "{far}");
     }
+    assert!(als.partial_fit_users(&[4], &row).is_err(), "user 4 would leave user 3 without a row");
     assert_eq!((als.n_users(), als.n_items()), (3, 4), "a rejected call changes nothing");
     assert_eq!(als.user_factors().len(), 3 * 4);
     // two new users in any order plus an existing one: the model grows by exactly two
@@ -72,21 +74,22 @@ fn partial_fits_append_and_never_grow_to_a_typed_index() {
 
 #[test]
 fn diverging_bpr_is_a_typed_error_not_nan_factors() {
-    let rows = Rows::from_triplets(
-        40,
-        8,
-        &(0..40).flat_map(|u| [(u, u % 4, 1.0), (u, 4 + u % 4, 1.0)]).collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let r = Bpr::params().factors(8).iterations(50).learning_rate(10.0).regularization(0.0).fit_rows(&rows);
+    let rows =
+        Rows::from_triplets(40, 8, &(0..40).flat_map(|u| [(u, u % 4, 1.0), (u, 4 + u % 4, 1.0)]).collect::<Vec<_>>())
+            .unwrap();
+    // a step so large that the first updates overflow f32: must be the typed error
+    let r = Bpr::params().factors(8).iterations(5).learning_rate(1e30).fit_rows(&rows);
     match r {
         Err(Error::InvalidInput(m)) => assert!(m.contains("diverged") && m.contains("learning_rate"), "{m}"),
-        Ok(m) => {
-            // if it did not diverge, every factor must be finite and recommendations non-empty
-            assert!(m.user_factors().iter().chain(m.item_factors()).all(|v| v.is_finite()));
-            panic!("learning_rate 10 was expected to diverge on this data");
+        other => panic!("expected the divergence error, got {other:?}"),
+    }
+    // the learning_rate = 10 (defaults otherwise): the error, or finite factors
+    for seed in 0..3 {
+        match Bpr::params().learning_rate(10.0).seed(seed).fit_rows(&rows) {
+            Err(Error::InvalidInput(m)) => assert!(m.contains("diverged"), "{m}"),
+            Ok(m) => assert!(m.user_factors().iter().chain(m.item_factors()).all(|v| v.is_finite())),
+            Err(e) => panic!("wrong error type: {e:?}"),
         }
-        Err(e) => panic!("wrong error type: {e:?}"),
     }
     // a sane rate on the same data trains to finite factors
     let ok = Bpr::params().factors(8).iterations(50).learning_rate(0.05).fit_rows(&rows).unwrap();

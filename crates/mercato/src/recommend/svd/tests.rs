@@ -228,6 +228,10 @@ fn predict_and_recommend() {
     let all = f.recommend(&user, 40, &Filter::new()).unwrap();
     assert_eq!(all.len(), 40);
     assert!(all.windows(2).all(|w| w[0].1 >= w[1].1));
+    // issue 14: recommend reports predict's (clipped) value for every item it returns
+    for (id, s) in &all {
+        assert_eq!(*s, f.predict(&user, id).value as f32, "item {id}");
+    }
     let fresh = f.recommend(&user, 40, &Filter::new().exclude_seen(true)).unwrap();
     let seen = data.row(u3).0.len();
     assert_eq!(fresh.len(), 40 - seen);
