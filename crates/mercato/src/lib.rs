@@ -31,6 +31,8 @@ pub mod metrics;
 mod parallel;
 pub mod persist;
 #[cfg(test)]
+mod hostile_inputs;
+#[cfg(test)]
 mod proptests;
 pub mod recommend;
 #[cfg(test)]
