@@ -73,7 +73,9 @@ fn model_meta_claiming_huge_sizes_is_a_format_error() {
     let rows = Rows::from_triplets(3, 3, &[(0, 0, 1.0), (1, 1, 1.0), (2, 2, 1.0)]).unwrap();
     let als = Als::params().factors(2).iterations(1).fit_rows(&rows).unwrap();
     let bytes = als.to_bytes().unwrap();
-    for (from, to) in [("\"n_users\":3", "\"n_users\":1099511627776"), ("\"n_items\":3", "\"n_items\":18446744073709551615")] {
+    for (from, to) in
+        [("\"n_users\":3", "\"n_users\":1099511627776"), ("\"n_items\":3", "\"n_items\":18446744073709551615")]
+    {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let at = text.find(from).expect("meta field");
         let mut evil = bytes[..at].to_vec();

@@ -27,11 +27,11 @@
 pub mod data;
 pub mod error;
 pub mod fraud;
+#[cfg(test)]
+mod hostile_inputs;
 pub mod metrics;
 mod parallel;
 pub mod persist;
-#[cfg(test)]
-mod hostile_inputs;
 #[cfg(test)]
 mod proptests;
 pub mod recommend;

@@ -64,13 +64,13 @@ proptest! {
         prop_assume!(x.nnz() >= k);
         let folds = k_fold(&x, k, seed).unwrap();
         let mut all = x.to_indexed();
-        all.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        all.sort_by_key(|e| (e.0, e.1));
         let mut tests = Vec::new();
         for (train, test) in &folds {
             prop_assert_eq!(train.nnz() + test.nnz(), x.nnz());
             tests.extend(test.to_indexed());
         }
-        tests.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        tests.sort_by_key(|e| (e.0, e.1));
         prop_assert_eq!(tests, all, "each entry is in exactly one test fold");
     }
 
