@@ -3,6 +3,7 @@
 #   make test      format + lint checks, all Rust tests (with libtorch), the Python package, pytest
 #   make develop   build and install the Python package into .venv
 #   make bench     criterion benchmarks
+#   make fuzz      every fuzz target for FUZZ_RUNS executions each (see fuzz/README.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -18,10 +19,10 @@ FASHION_DIR := /usr/share/datasets/fashion-mnist
 # Each package with a `torch` feature turns it on (they forward to mercato/torch).
 CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch
 
-.PHONY: help demo test develop bench venv data java rust-test py-test lint
+.PHONY: help demo test develop bench venv data java rust-test py-test lint fuzz
 
 help:
-	@echo "make demo | make test | make develop | make bench"
+	@echo "make demo | make test | make develop | make bench | make fuzz"
 
 # The Python environment: torch (libtorch for tch), numpy/scipy/pandas, maturin, pytest, ruff.
 $(STAMP): python/requirements-dev.txt
@@ -74,3 +75,22 @@ demo: $(STAMP) data
 
 bench: $(STAMP) data
 	cargo bench -p mercato-benches --features torch
+
+# Coverage-guided fuzzing (libFuzzer, stable toolchain): each target runs FUZZ_RUNS inputs,
+# one after another, from the committed seeds plus the corpus it grew before. A crash or a
+# refused allocation (-malloc_limit_mb) stops the target and leaves the input in
+# fuzz/artifacts/<target>/; turn it into a regression test. No Python venv needed.
+FUZZ_RUNS ?= 1000000
+FUZZ_TARGETS ?= triples movielens lastfm anomaly_csv idx persist model_recommend model_fraud
+FUZZ_BIN = fuzz/target/$$(rustc -vV | sed -n 's/^host: //p')/release
+
+fuzz:
+	fuzz/build.sh
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t fuzz/seeds/$$t; \
+	  echo "== fuzz $$t: $(FUZZ_RUNS) runs (log: fuzz/artifacts/$$t/log.txt)"; \
+	  $(FUZZ_BIN)/$$t -runs=$(FUZZ_RUNS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=fuzz/artifacts/$$t/ fuzz/corpus/$$t fuzz/seeds/$$t > fuzz/artifacts/$$t/log.txt 2>&1 \
+	    || { tail -n 30 fuzz/artifacts/$$t/log.txt; echo "== fuzz $$t FOUND A CRASH: fuzz/artifacts/$$t/"; exit 1; }; \
+	  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" fuzz/artifacts/$$t/log.txt; \
+	done

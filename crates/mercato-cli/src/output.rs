@@ -26,6 +26,7 @@ pub fn num32(v: f32) -> Value {
 pub fn id_str(id: &mercato::data::ExternalId) -> String {
     match id {
         mercato::data::ExternalId::Int(v) => v.to_string(),
+        mercato::data::ExternalId::UInt(v) => v.to_string(),
         mercato::data::ExternalId::Str(s) => s.clone(),
     }
 }

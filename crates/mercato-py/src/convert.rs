@@ -17,10 +17,20 @@ pub fn external_id(obj: &Bound<'_, PyAny>) -> PyResult<ExternalId> {
     if obj.is_instance_of::<pyo3::types::PyBool>() {
         return Err(PyTypeError::new_err("ids must be int or str, got bool"));
     }
-    match obj.extract::<i64>() {
-        Ok(v) => Ok(ExternalId::Int(v)),
-        Err(_) => Err(PyTypeError::new_err(format!("ids must be int or str, got {}", obj.get_type().name()?))),
+    if let Ok(v) = obj.extract::<i64>() {
+        return Ok(ExternalId::Int(v));
     }
+    if let Ok(v) = obj.extract::<u64>() {
+        // uint64 ids from 2**63 keep their value instead of wrapping to negative
+        return Ok(ExternalId::from_u64(v));
+    }
+    if obj.is_instance_of::<pyo3::types::PyInt>() || obj.hasattr("__index__")? {
+        return Err(PyValueError::new_err(format!(
+            "integer id {} is out of range: ids must lie in -2**63 .. 2**64 - 1 (use a str id for larger numbers)",
+            obj.str()?
+        )));
+    }
+    Err(PyTypeError::new_err(format!("ids must be int or str, got {}", obj.get_type().name()?)))
 }
 
 /// Reads a sequence of ids (list, tuple, numpy array of ints or objects).
@@ -31,6 +41,9 @@ pub fn external_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<ExternalId>> {
     if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i32>>() {
         return Ok(a.as_array().iter().map(|&v| ExternalId::Int(v as i64)).collect());
     }
+    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, u64>>() {
+        return Ok(a.as_array().iter().map(|&v| ExternalId::from_u64(v)).collect());
+    }
     obj.try_iter()?.map(|item| external_id(&item?)).collect()
 }
 
@@ -40,7 +53,7 @@ pub fn ids_to_py<'py>(py: Python<'py>, ids: &[ExternalId]) -> PyResult<Bound<'py
         .iter()
         .map(|id| match id {
             ExternalId::Int(v) => Some(*v),
-            ExternalId::Str(_) => None,
+            ExternalId::UInt(_) | ExternalId::Str(_) => None,
         })
         .collect();
     match ints {
@@ -56,6 +69,7 @@ pub fn ids_to_py<'py>(py: Python<'py>, ids: &[ExternalId]) -> PyResult<Bound<'py
 pub fn id_to_py<'py>(py: Python<'py>, id: &ExternalId) -> PyResult<Bound<'py, PyAny>> {
     Ok(match id {
         ExternalId::Int(v) => v.into_pyobject(py)?.into_any(),
+        ExternalId::UInt(v) => v.into_pyobject(py)?.into_any(),
         ExternalId::Str(s) => PyString::new(py, s).into_any(),
     })
 }
@@ -84,4 +98,45 @@ pub fn model_to_pybytes<'py, M: Persist>(py: Python<'py>, model: &M) -> PyResult
 pub fn model_from_pybytes<M: Persist + Send>(py: Python<'_>, data: &[u8]) -> PyResult<M> {
     let bytes = data.to_vec();
     py.detach(|| M::from_bytes(bytes)).py()
+}
+
+/// A non-negative integer argument named `name`, as `T`. A negative value or one above
+/// `T`'s maximum is a `ValueError` naming the parameter (PyO3's own conversion raises
+/// `OverflowError: can't convert negative int to unsigned` without saying which argument);
+/// anything but an integer (bools included) is a `TypeError`.
+pub fn unsigned<T: TryFrom<u128>>(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<T> {
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("{name} must be an integer, got bool")));
+    }
+    let max = || std::any::type_name::<T>();
+    match obj.extract::<i128>() {
+        Ok(v) if v < 0 => Err(PyValueError::new_err(format!("{name} must be >= 0, got {v}"))),
+        Ok(v) => T::try_from(v as u128)
+            .map_err(|_| PyValueError::new_err(format!("{name} = {v} is too large ({} max)", max()))),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
+            Err(PyValueError::new_err(format!("{name} = {} is out of range ({} max)", obj.str()?, max())))
+        }
+        Err(_) => Err(PyTypeError::new_err(format!("{name} must be an integer, got {}", obj.get_type().name()?))),
+    }
+}
+
+/// `#[pyo3(from_py_with = args::NAME)]` extractors: [`unsigned`] with the Python name of the
+/// parameter, so `ALS(factors=-1)` says "factors must be >= 0, got -1".
+#[allow(non_snake_case)]
+pub mod args {
+    use pyo3::prelude::*;
+
+    macro_rules! named {
+        ($($name:ident: $t:ty),* $(,)?) => {$(
+            #[doc = concat!("The non-negative argument `", stringify!($name), "`.")]
+            pub fn $name(obj: &Bound<'_, PyAny>) -> PyResult<$t> {
+                super::unsigned(obj, stringify!($name))
+            }
+        )*};
+    }
+
+    named!(
+        factors: usize, iterations: usize, cg_steps: usize, seed: u64, num_threads: usize, blocks: usize,
+        K: usize, chunk: usize, n: usize, N: usize, k: usize, n_classes: usize, epochs: usize,
+    );
 }

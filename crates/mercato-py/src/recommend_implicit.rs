@@ -14,8 +14,9 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::sync::Arc;
 
-use crate::convert::{external_ids, ids_to_py, model_to_pybytes};
+use crate::convert::{args, external_ids, ids_to_py, model_to_pybytes};
 use crate::errors::PyResultExt;
 use mercato::data::{ExternalId, IdMap};
 
@@ -69,17 +70,17 @@ fn serve<'py, M: Recommender>(
     py: Python<'py>,
     m: &M,
     users: &[i64],
-    n: i64,
+    n: usize,
     rows: Option<Rows>,
     filter: Filter,
     recalculate: bool,
     chunk: usize,
     threads: usize,
+    candidates: usize,
 ) -> PyResult<Served<'py>> {
-    if n <= 0 {
-        return Err(PyValueError::new_err(format!("N must be positive, got {n}")));
+    if n == 0 {
+        return Err(PyValueError::new_err("N must be positive, got 0"));
     }
-    let n = n as usize;
     if let Some(r) = &rows {
         if r.n_rows() != users.len() {
             return Err(PyValueError::new_err(format!("user_items has {} rows for {} users", r.n_rows(), users.len())));
@@ -116,12 +117,16 @@ fn serve<'py, M: Recommender>(
                 let items: Vec<usize> = row.0.iter().map(|&i| i as usize).collect();
                 out[k] = Some(m.recommend_row(&items, row.1, n, &filter)?);
             }
-            Ok(out.into_iter().map(|r| r.expect("every user served")).collect())
+            out.into_iter()
+                .map(|r| r.ok_or_else(|| mercato::Error::invalid("internal: a user was not served")))
+                .collect()
         })
     });
     let recs = result.py()?;
-    let width = recs.iter().map(|r| r.items.len()).max().unwrap_or(0).max(if recs.is_empty() { 0 } else { 1 });
-    let width = width.min(n);
+    // One fixed width whatever the data: N, or fewer when fewer items are candidates at
+    // all (the catalogue, or the `items` allow-list); rows the filters leave shorter are
+    // padded with -1 / -inf.
+    let width = n.min(candidates);
     let mut ids = ndarray::Array2::<i32>::from_elem((recs.len(), width), -1);
     let mut scores = ndarray::Array2::<f32>::from_elem((recs.len(), width), f32::NEG_INFINITY);
     for (r, rec) in recs.iter().enumerate() {
@@ -147,22 +152,37 @@ fn id_map(ids: Option<&mercato::recommend::ModelIds>, users: bool) -> PyResult<&
 fn indices(ids: &PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<usize>> {
     slice(ids, what)?
         .iter()
-        .map(|&u| usize::try_from(u).map_err(|_| PyKeyError::new_err(format!("{what} must be >= 0, got {u}"))))
+        .map(|&u| usize::try_from(u).map_err(|_| PyValueError::new_err(format!("{what} must be >= 0, got {u}"))))
         .collect()
 }
 
-fn to_index(v: i64, kind: &str, n: usize) -> PyResult<usize> {
-    match usize::try_from(v) {
-        Ok(u) if u < n => Ok(u),
-        _ => Err(PyKeyError::new_err(format!("unknown {kind} id: {v} (model has {n} {kind}s)"))),
+/// A user or item index: `KeyError` for anything that is not one of the model's `n`
+/// indices (negative, past the end, or past 64 bits), `TypeError` for a non-integer.
+fn to_index(obj: &Bound<'_, PyAny>, kind: &str, n: usize) -> PyResult<usize> {
+    let unknown = || -> PyResult<PyErr> {
+        Ok(PyKeyError::new_err(format!("unknown {kind} id: {} (model has {n} {kind}s)", obj.str()?)))
+    };
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("{kind} id must be an integer, got bool")));
+    }
+    match obj.extract::<i128>() {
+        Ok(v) => match usize::try_from(v) {
+            Ok(u) if u < n => Ok(u),
+            _ => Err(unknown()?),
+        },
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => Err(unknown()?),
+        Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{kind} id must be an integer, got {}",
+            obj.get_type().name()?
+        ))),
     }
 }
 
-fn positive(n: i64) -> PyResult<usize> {
-    if n <= 0 {
-        return Err(PyValueError::new_err(format!("N must be positive, got {n}")));
+fn positive(n: usize, name: &str) -> PyResult<usize> {
+    if n == 0 {
+        return Err(PyValueError::new_err(format!("{name} must be positive, got 0")));
     }
-    Ok(n as usize)
+    Ok(n)
 }
 
 fn factors_py<'py>(py: Python<'py>, f: &[f32], width: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
@@ -176,8 +196,19 @@ fn factors_py<'py>(py: Python<'py>, f: &[f32], width: usize) -> PyResult<Bound<'
 macro_rules! shared_methods {
     ($cls:ident, $model:ty, $name:literal, { $($extra:tt)* }) => {
         impl $cls {
-            fn fitted(&self) -> PyResult<&$model> {
+            /// The fitted model. Serving methods clone this `Arc` and release their borrow
+            /// of the Python object before dropping the GIL, and `fit` / the partial fits
+            /// build a new model and swap it in: a call on another thread never meets a
+            /// PyO3 "Already borrowed" error, it serves the model as it was when it began.
+            fn fitted(&self) -> PyResult<&Arc<$model>> {
                 self.model.as_ref().ok_or_else(|| crate::errors::to_py(Error::NotFitted(concat!($name, " use"))))
+            }
+
+            /// The fitted model for a change made in place (cloned first if a call on
+            /// another thread still serves from it).
+            fn fitted_mut(&mut self, what: &'static str) -> PyResult<&mut $model> {
+                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted(what)))?;
+                Ok(Arc::make_mut(m))
             }
         }
 
@@ -201,10 +232,10 @@ macro_rules! shared_methods {
             #[pyo3(signature = (users, n, filter_seen, rows=None, allow=None, deny=None, recalculate=false, chunk=0))]
             #[allow(clippy::too_many_arguments)]
             fn recommend<'py>(
-                &self,
+                slf: PyRef<'py, Self>,
                 py: Python<'py>,
                 users: PyReadonlyArray1<'py, i64>,
-                n: i64,
+                #[pyo3(from_py_with = args::N)] n: usize,
                 filter_seen: bool,
                 rows: Option<Csr<'py>>,
                 allow: Option<PyReadonlyArray1<'py, i64>>,
@@ -212,10 +243,13 @@ macro_rules! shared_methods {
                 recalculate: bool,
                 chunk: usize,
             ) -> PyResult<Served<'py>> {
-                let m = self.fitted()?;
+                let (m, threads) = (slf.fitted()?.clone(), slf.threads);
+                drop(slf);
                 let n_items = m.n_items();
                 let mut filter = Filter::new().exclude_seen(filter_seen);
+                let mut candidates = n_items;
                 if let Some(a) = item_list(allow, n_items)? {
+                    candidates = a.iter().collect::<std::collections::HashSet<_>>().len();
                     filter = filter.allow(a);
                 }
                 if let Some(d) = item_list(deny, n_items)? {
@@ -223,9 +257,9 @@ macro_rules! shared_methods {
                 }
                 let rows = rows.as_ref().map(rows_from).transpose()?;
                 if let Some(r) = &rows {
-                    if r.n_cols() > n_items {
+                    if r.n_cols() != n_items {
                         return Err(PyValueError::new_err(format!(
-                            "user_items has {} items, the model {n_items}",
+                            "user_items has {} item columns, the model has {n_items} items",
                             r.n_cols()
                         )));
                     }
@@ -233,40 +267,49 @@ macro_rules! shared_methods {
                 // 0 = the default: a fixed budget of scores per chunk (see `default_chunk`)
                 let chunk = if chunk == 0 { imp::default_chunk(n_items) } else { chunk };
                 let users = slice(&users, "userid")?.to_vec();
-                serve(py, m, &users, n, rows, filter, recalculate, chunk, self.threads)
+                serve(py, &*m, &users, n, rows, filter, recalculate, chunk, threads, candidates)
             }
 
             fn similar_items<'py>(
-                &self,
+                slf: PyRef<'py, Self>,
                 py: Python<'py>,
-                item: i64,
-                n: i64,
+                item: &Bound<'py, PyAny>,
+                #[pyo3(from_py_with = args::N)] n: usize,
             ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
-                let m = self.fitted()?;
+                let m = slf.fitted()?.clone();
+                drop(slf);
                 let item = to_index(item, "item", m.n_items())?;
-                let n = positive(n)?;
+                let n = positive(n, "N")?;
                 Ok(pairs(py, py.detach(|| m.similar_items(item, n)).py()?))
             }
 
             fn similar_users<'py>(
-                &self,
+                slf: PyRef<'py, Self>,
                 py: Python<'py>,
-                user: i64,
-                n: i64,
+                user: &Bound<'py, PyAny>,
+                #[pyo3(from_py_with = args::N)] n: usize,
             ) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
-                let m = self.fitted()?;
+                let m = slf.fitted()?.clone();
+                drop(slf);
                 let user = to_index(user, "user", m.n_users())?;
-                let n = positive(n)?;
+                let n = positive(n, "N")?;
                 Ok(pairs(py, py.detach(|| m.similar_users(user, n)).py()?))
             }
 
             /// implicit's ranking metrics (precision, map, ndcg, auc, users) at K.
-            fn ranking_metrics(&self, py: Python<'_>, train: Csr<'_>, test: Csr<'_>, k: i64) -> PyResult<Vec<(String, f64)>> {
-                let m = self.fitted()?;
-                let k = positive(k)?;
+            fn ranking_metrics(
+                slf: PyRef<'_, Self>,
+                py: Python<'_>,
+                train: Csr<'_>,
+                test: Csr<'_>,
+                #[pyo3(from_py_with = args::K)] k: usize,
+            ) -> PyResult<Vec<(String, f64)>> {
+                let (m, threads) = (slf.fitted()?.clone(), slf.threads);
+                drop(slf);
+                let k = positive(k, "K")?;
                 let (train, test) = (rows_from(&train)?, rows_from(&test)?);
-                let pool = pool(self.threads)?;
-                let r = py.detach(|| pool.install(|| imp::ranking_metrics_at_k(m, &train, &test, k))).py()?;
+                let pool = pool(threads)?;
+                let r = py.detach(|| pool.install(|| imp::ranking_metrics_at_k(&*m, &train, &test, k))).py()?;
                 Ok(vec![
                     ("precision".into(), r.precision),
                     ("map".into(), r.map),
@@ -281,8 +324,7 @@ macro_rules! shared_methods {
                     users: IdMap::from_ids(external_ids(users)?).py()?,
                     items: IdMap::from_ids(external_ids(items)?).py()?,
                 };
-                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("set_ids")))?;
-                m.set_ids(Some(ids)).py()
+                self.fitted_mut("set_ids")?.set_ids(Some(ids)).py()
             }
 
             #[getter]
@@ -344,7 +386,7 @@ macro_rules! shared_methods {
             /// Appends ids for the users (items) a fold-in added, in index order.
             fn extend_ids(&mut self, ids: &Bound<'_, PyAny>, users: bool) -> PyResult<()> {
                 let new = external_ids(ids)?;
-                let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("extend_ids")))?;
+                let m = self.fitted_mut("extend_ids")?;
                 let mut map = m.ids().cloned().ok_or_else(|| PyValueError::new_err("the model has no ids"))?;
                 let target = if users { &mut map.users } else { &mut map.items };
                 for id in new {
@@ -365,7 +407,7 @@ macro_rules! shared_methods {
             }
 
             fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-                model_to_pybytes(py, self.fitted()?)
+                model_to_pybytes(py, &**self.fitted()?)
             }
 
             /// Checks and decodes without the GIL (a large model takes a while).
@@ -376,8 +418,9 @@ macro_rules! shared_methods {
                 Ok(Self::from_model(model))
             }
 
-            fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
-                let m = self.fitted()?;
+            fn save(slf: PyRef<'_, Self>, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+                let m = slf.fitted()?.clone();
+                drop(slf);
                 py.detach(|| m.save(&path)).py()
             }
 
@@ -393,7 +436,7 @@ macro_rules! shared_methods {
             }
 
             #[setter]
-            fn set_num_threads(&mut self, t: usize) {
+            fn set_num_threads(&mut self, #[pyo3(from_py_with = args::num_threads)] t: usize) {
                 self.threads = t;
             }
 
@@ -407,12 +450,12 @@ macro_rules! shared_methods {
 pub struct PyAls {
     params: imp::AlsParams,
     threads: usize,
-    model: Option<Als>,
+    model: Option<Arc<Als>>,
 }
 
 impl PyAls {
     fn from_model(model: Als) -> Self {
-        PyAls { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+        PyAls { params: model.hyper_params().clone(), threads: 0, model: Some(Arc::new(model)) }
     }
 }
 
@@ -425,28 +468,61 @@ shared_methods!(PyAls, Als, "ALS", {
     }
 
     #[pyo3(signature = (csr, show_progress=None))]
-    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
+    fn fit(slf: &Bound<'_, Self>, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let mut params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        let mut params = {
+            let me = slf.borrow();
+            me.params.clone().num_threads((me.threads > 0).then_some(me.threads))
+        };
         if let Some(show) = show_progress {
             params = params.show_progress(show);
         }
-        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        // trained without holding a borrow, then swapped in (see `fitted`)
+        let model = py.detach(|| params.fit_rows(&rows)).py()?;
+        slf.borrow_mut().model = Some(Arc::new(model));
         Ok(())
     }
 
-    fn partial_fit_users(&mut self, py: Python<'_>, users: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+    fn partial_fit_users(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        users: PyReadonlyArray1<'_, i64>,
+        csr: Csr<'_>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let users = indices(&users, "userids")?;
-        let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
-        py.detach(|| m.partial_fit_users(&users, &rows)).py()
+        let m =
+            slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_users")))?;
+        // a copy is updated and swapped in, so concurrent readers keep a consistent model
+        let updated = py
+            .detach(|| {
+                let mut m = (*m).clone();
+                m.partial_fit_users(&users, &rows).map(|()| m)
+            })
+            .py()?;
+        slf.borrow_mut().model = Some(Arc::new(updated));
+        Ok(())
     }
 
-    fn partial_fit_items(&mut self, py: Python<'_>, items: PyReadonlyArray1<'_, i64>, csr: Csr<'_>) -> PyResult<()> {
+    fn partial_fit_items(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        items: PyReadonlyArray1<'_, i64>,
+        csr: Csr<'_>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let items = indices(&items, "itemids")?;
-        let m = self.model.as_mut().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_items")))?;
-        py.detach(|| m.partial_fit_items(&items, &rows)).py()
+        let m =
+            slf.borrow().model.clone().ok_or_else(|| crate::errors::to_py(Error::NotFitted("partial_fit_items")))?;
+        // a copy is updated and swapped in, so concurrent readers keep a consistent model
+        let updated = py
+            .detach(|| {
+                let mut m = (*m).clone();
+                m.partial_fit_items(&items, &rows).map(|()| m)
+            })
+            .py()?;
+        slf.borrow_mut().model = Some(Arc::new(updated));
+        Ok(())
     }
 
     /// Training loss per iteration (empty unless `calculate_training_loss`).
@@ -496,12 +572,12 @@ shared_methods!(PyAls, Als, "ALS", {
 pub struct PyBpr {
     params: imp::BprParams,
     threads: usize,
-    model: Option<Bpr>,
+    model: Option<Arc<Bpr>>,
 }
 
 impl PyBpr {
     fn from_model(model: Bpr) -> Self {
-        PyBpr { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+        PyBpr { params: model.hyper_params().clone(), threads: 0, model: Some(Arc::new(model)) }
     }
 }
 
@@ -514,13 +590,18 @@ shared_methods!(PyBpr, Bpr, "BPR", {
     }
 
     #[pyo3(signature = (csr, show_progress=None))]
-    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
+    fn fit(slf: &Bound<'_, Self>, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let mut params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
+        let mut params = {
+            let me = slf.borrow();
+            me.params.clone().num_threads((me.threads > 0).then_some(me.threads))
+        };
         if let Some(show) = show_progress {
             params = params.show_progress(show);
         }
-        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        // trained without holding a borrow, then swapped in (see `fitted`)
+        let model = py.detach(|| params.fit_rows(&rows)).py()?;
+        slf.borrow_mut().model = Some(Arc::new(model));
         Ok(())
     }
 
@@ -566,12 +647,12 @@ shared_methods!(PyBpr, Bpr, "BPR", {
 pub struct PyItemKnn {
     params: imp::ItemKnnParams,
     threads: usize,
-    model: Option<ItemKnn>,
+    model: Option<Arc<ItemKnn>>,
 }
 
 impl PyItemKnn {
     fn from_model(model: ItemKnn) -> Self {
-        PyItemKnn { params: model.hyper_params().clone(), threads: 0, model: Some(model) }
+        PyItemKnn { params: model.hyper_params().clone(), threads: 0, model: Some(Arc::new(model)) }
     }
 }
 
@@ -583,10 +664,14 @@ shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
         Ok(PyItemKnn { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
-    fn fit(&mut self, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
+    fn fit(slf: &Bound<'_, Self>, py: Python<'_>, csr: Csr<'_>) -> PyResult<()> {
         let rows = rows_from(&csr)?;
-        let params = self.params.clone().num_threads((self.threads > 0).then_some(self.threads));
-        self.model = Some(py.detach(|| params.fit_rows(&rows)).py()?);
+        let params = {
+            let me = slf.borrow();
+            me.params.clone().num_threads((me.threads > 0).then_some(me.threads))
+        };
+        let model = py.detach(|| params.fit_rows(&rows)).py()?;
+        slf.borrow_mut().model = Some(Arc::new(model));
         Ok(())
     }
 

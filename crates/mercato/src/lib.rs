@@ -78,14 +78,20 @@
 pub mod data;
 pub mod error;
 pub mod fraud;
+#[cfg(test)]
+mod hostile_inputs;
 pub mod metrics;
 mod model;
 mod parallel;
 pub mod params;
 pub mod persist;
 pub mod pricing;
+#[cfg(test)]
+mod proptests;
 pub mod recommend;
 pub mod regression;
+#[cfg(test)]
+mod testdata;
 #[cfg(feature = "torch")]
 pub mod vision;
 

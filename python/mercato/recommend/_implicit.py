@@ -12,8 +12,11 @@ mapping is saved and pickled with the model. Values must be finite and non-negat
 (``ValueError`` otherwise).
 
 ``recommend`` returns ``(ids, scores)`` numpy arrays, 1-D for one user and 2-D for an array
-of users (rows padded with id ``-1`` / score ``-inf`` when the filters leave fewer than
-``N`` items). Training rows are kept in the model, so ``user_items`` is optional: pass it
+of users. A batch always has ``min(N, candidates)`` columns, where candidates are the
+model's items, or the distinct ids of ``items`` when given (so ``items=[]`` gives zero
+columns); rows the filters leave shorter are padded with id ``-1`` / score ``-inf``. A
+single user's arrays hold only the real recommendations (no padding). ``user_items`` must
+have exactly the model's item columns. Training rows are kept in the model, so ``user_items`` is optional: pass it
 to filter with (and, for ItemKNN, score from) other rows, or to fold in users the model has
 never seen. A user with no interactions at all gets the popularity ranking; ask for the
 flag with ``return_fallback=True``.
@@ -242,7 +245,7 @@ class _Base(Estimator):
 
             m = user_items.tocsr() if sp.issparse(user_items) else None
             if m is None:
-                rows = _csr(user_items)
+                rows = _csr(user_items, model.n_items)
             else:
                 if m.shape[0] != len(users):
                     if len(users) and m.shape[0] > users.max() and users.min() >= 0:
@@ -370,12 +373,12 @@ class ALS(_Base):
         id), exactly, against the fixed item factors. Ids past the end add users."""
         m = self._check()
         if not m.has_ids:
-            m.partial_fit_users(_ids(userids, "userids"), _csr(user_items))
+            m.partial_fit_users(_ids(userids, "userids"), _csr(user_items, m.n_items))
             return self
         ext = list(np.atleast_1d(np.asarray(userids, dtype=object)))
         idx = np.asarray(m.fold_in_indices(ext, True), np.int64)
         n_before = m.n_users
-        m.partial_fit_users(idx, _csr(user_items))
+        m.partial_fit_users(idx, _csr(user_items, m.n_items))
         m.extend_ids([e for _, e in sorted((i, e) for i, e in zip(idx.tolist(), ext) if i >= n_before)], True)
         return self
 
@@ -385,12 +388,12 @@ class ALS(_Base):
         items; the stored interactions are updated (seen-item filtering follows)."""
         m = self._check()
         if not m.has_ids:
-            m.partial_fit_items(_ids(itemids, "itemids"), _csr(item_users))
+            m.partial_fit_items(_ids(itemids, "itemids"), _csr(item_users, m.n_users))
             return self
         ext = list(np.atleast_1d(np.asarray(itemids, dtype=object)))
         idx = np.asarray(m.fold_in_indices(ext, False), np.int64)
         n_before = m.n_items
-        m.partial_fit_items(idx, _csr(item_users))
+        m.partial_fit_items(idx, _csr(item_users, m.n_users))
         m.extend_ids([e for _, e in sorted((i, e) for i, e in zip(idx.tolist(), ext) if i >= n_before)], False)
         return self
 

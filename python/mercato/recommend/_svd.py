@@ -102,9 +102,15 @@ class TruncatedSVD(Estimator):
         item_col: str = "item",
         rating_col: str = "rating",
     ) -> TruncatedSVD:
-        """Fits on a scipy.sparse matrix (rows = users, ids = indices), a DataFrame of
-        (user, item, rating) rows, or three arrays ``fit(users, items, ratings)``."""
+        """Fits on a scipy.sparse matrix or a dense 2-D numpy array (rows = users, ids =
+        indices; zeros are absent entries), a DataFrame of (user, item, rating) rows, or three
+        arrays ``fit(users, items, ratings)``."""
         params = params_json(self._rust_params())
+        if isinstance(X, np.ndarray) and X.ndim == 2 and items is None and ratings is None:
+            # a dense users x items matrix, as scipy's svds takes: zeros are absent entries
+            import scipy.sparse as sp
+
+            X = sp.csr_matrix(X)
         if _is_sparse(X):
             if items is not None or ratings is not None:
                 raise TypeError("fit(matrix) takes no items/ratings")
@@ -179,8 +185,10 @@ class TruncatedSVD(Estimator):
         return (values, fallback) if return_fallback else values
 
     def recommend(self, user, N: int = 10, filter_already_liked_items: bool = True, items=None, deny=None):
-        """The ``N`` items with the highest predicted rating: ``(item ids, float32 scores)``.
-        ``items`` restricts the candidates, ``deny`` removes some; unknown ids raise KeyError."""
+        """The ``N`` items with the highest predicted rating: ``(item ids, float32 scores)``;
+        each score is ``predict``'s (clipped) value for that item, the order comes from the
+        unclipped ratings. ``items`` restricts the candidates, ``deny`` removes some; unknown
+        ids raise KeyError."""
         model = self._fitted()
         allow = None if items is None else _ids(items)
         deny = None if deny is None else _ids(deny)

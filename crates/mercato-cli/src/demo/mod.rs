@@ -114,7 +114,7 @@ fn names_file(path: &Path, sep: char) -> HashMap<i64, String> {
 fn named(names: HashMap<i64, String>) -> Box<dyn Fn(&ExternalId) -> String> {
     Box::new(move |id| match id {
         ExternalId::Int(i) => names.get(i).cloned().unwrap_or_else(|| id.to_string()),
-        ExternalId::Str(_) => id.to_string(),
+        ExternalId::UInt(_) | ExternalId::Str(_) => id.to_string(),
     })
 }
 

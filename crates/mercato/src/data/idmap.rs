@@ -12,19 +12,43 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExternalId {
-    /// An integer id.
+    /// An integer id (every integer that fits an `i64`).
     Int(i64),
+    /// An unsigned integer above `i64::MAX` (uint64 ids from 2^63 to 2^64 − 1). Smaller
+    /// values are always [`ExternalId::Int`] (build with [`ExternalId::from_u64`]), so each
+    /// integer has one spelling and `Int(5)` never meets a `UInt(5)`.
+    UInt(u64),
     /// A string id.
     Str(String),
 }
 
 impl ExternalId {
-    /// Parses a field from a data file: an integer when it is one, else the trimmed string.
+    /// Parses a field from a data file: an integer when it is one (up to `u64::MAX`), else
+    /// the trimmed string.
     pub fn parse(field: &str) -> ExternalId {
         let field = field.trim();
         match field.parse::<i64>() {
             Ok(v) => ExternalId::Int(v),
-            Err(_) => ExternalId::Str(field.to_string()),
+            Err(_) => match field.parse::<u64>() {
+                Ok(v) => ExternalId::from_u64(v),
+                Err(_) => ExternalId::Str(field.to_string()),
+            },
+        }
+    }
+
+    /// The id of an unsigned integer: [`ExternalId::Int`] up to `i64::MAX`, else `UInt`.
+    pub fn from_u64(v: u64) -> ExternalId {
+        match i64::try_from(v) {
+            Ok(i) => ExternalId::Int(i),
+            Err(_) => ExternalId::UInt(v),
+        }
+    }
+
+    /// The id of any integer from `i64::MIN` to `u64::MAX`; `None` outside that range.
+    pub fn from_i128(v: i128) -> Option<ExternalId> {
+        match i64::try_from(v) {
+            Ok(i) => Some(ExternalId::Int(i)),
+            Err(_) => u64::try_from(v).ok().map(ExternalId::UInt),
         }
     }
 
@@ -32,14 +56,15 @@ impl ExternalId {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             ExternalId::Str(s) => Some(s),
-            ExternalId::Int(_) => None,
+            ExternalId::Int(_) | ExternalId::UInt(_) => None,
         }
     }
 
-    /// The integer, for an integer id.
+    /// The integer, for an integer id that fits `i64`.
     pub fn as_int(&self) -> Option<i64> {
         match self {
             ExternalId::Int(v) => Some(*v),
+            ExternalId::UInt(v) => i64::try_from(*v).ok(),
             ExternalId::Str(_) => None,
         }
     }
@@ -52,6 +77,7 @@ impl fmt::Display for ExternalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExternalId::Int(v) => write!(f, "{v}"),
+            ExternalId::UInt(v) => write!(f, "{v}"),
             ExternalId::Str(s) => write!(f, "{s:?}"),
         }
     }
@@ -66,7 +92,19 @@ macro_rules! from_int {
         }
     )*};
 }
-from_int!(i32, i64, u32, u16, u8, usize);
+from_int!(i32, i64, u32, u16, u8);
+
+impl From<u64> for ExternalId {
+    fn from(v: u64) -> Self {
+        ExternalId::from_u64(v)
+    }
+}
+
+impl From<usize> for ExternalId {
+    fn from(v: usize) -> Self {
+        ExternalId::from_u64(v as u64)
+    }
+}
 
 impl From<&str> for ExternalId {
     fn from(v: &str) -> Self {
@@ -232,6 +270,17 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(ExternalId::parse(" 17 "), ExternalId::Int(17));
         assert_eq!(ExternalId::parse("sku-9"), ExternalId::Str("sku-9".into()));
+        // uint64 ids keep their value: no wrap to negative, one spelling per integer
+        assert_eq!(ExternalId::parse("18446744073709551615"), ExternalId::UInt(u64::MAX));
+        assert_eq!(ExternalId::parse("9223372036854775808"), ExternalId::UInt(1 << 63));
+        assert_eq!(ExternalId::parse("18446744073709551616"), ExternalId::Str("18446744073709551616".into()));
+        assert_eq!(ExternalId::from(5u64), ExternalId::Int(5));
+        assert_eq!(ExternalId::from_i128(-1), Some(ExternalId::Int(-1)));
+        assert_eq!(ExternalId::from_i128(1 << 64), None);
+        let big = IdMap::from_ids([ExternalId::from_u64(u64::MAX), ExternalId::Int(-1)]).unwrap();
+        assert_eq!(big.index(&ExternalId::UInt(u64::MAX)), Some(0));
+        let json = serde_json::to_string(&big).unwrap();
+        assert_eq!(serde_json::from_str::<IdMap>(&json).unwrap(), big, "{json}");
     }
 
     #[test]

@@ -614,9 +614,12 @@ impl Persist for IsolationForest {
         if features.len() != n || lefts.len() != n {
             return bad("node arrays differ in length".into());
         }
+        // strictly increasing from 0 to n: every tree is non-empty and inside the node arrays
+        // (a later offset past n once indexed out of bounds; found by fuzzing, issue 14)
         if offsets.len() != meta.params.n_estimators + 1
             || offsets.first() != Some(&0)
             || offsets.last() != Some(&(n as u32))
+            || offsets.windows(2).any(|w| w[0] >= w[1])
         {
             return bad("tree offsets do not match the trees".into());
         }

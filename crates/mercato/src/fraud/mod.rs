@@ -39,7 +39,7 @@
 //! ```
 
 #[cfg(test)]
-mod alloc_count;
+pub(crate) mod alloc_count;
 mod any;
 mod detector;
 pub mod ecdf;

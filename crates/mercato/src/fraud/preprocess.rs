@@ -165,9 +165,10 @@ impl Scaler {
         Ok(())
     }
 
-    /// Scales a matrix.
+    /// Scales a matrix (any memory layout: a column-major input, e.g. a pandas DataFrame's
+    /// values, is copied row-major, so every row is one slice).
     pub fn transform(&self, x: &ArrayView2<f64>) -> Result<Array2<f64>> {
-        let mut out = x.to_owned();
+        let mut out = x.as_standard_layout().into_owned();
         for mut row in out.rows_mut() {
             let r = row.as_slice_mut().ok_or_else(|| Error::invalid("internal: non-contiguous row"))?;
             self.transform_row(r)?;
@@ -332,6 +333,17 @@ mod tests {
         assert!(r.transform_row(&mut [f64::INFINITY, 1.0, 1.0]).is_err());
         let back = Scaler::from_bytes(r.to_bytes().unwrap()).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn transform_accepts_column_major_input() {
+        // issue 14: a pandas DataFrame's values are column-major; this used to fail with
+        // "internal: non-contiguous row"
+        let x = array![[1.0, 4.0, 2.0], [2.0, 5.0, 2.0], [3.0, 4.0, 100.0], [4.0, 4.0, 3.0]];
+        let s = Scaler::standard().fit(&x.view()).unwrap();
+        let fortran = x.t().as_standard_layout().into_owned().reversed_axes();
+        assert!(!fortran.is_standard_layout());
+        assert_eq!(s.transform(&fortran.view()).unwrap(), s.transform(&x.view()).unwrap());
     }
 
     #[test]

@@ -26,20 +26,10 @@ const PEER: [[f64; 6]; 8] = [
 
 const KINDS: [&str; 6] = ["iforest", "ecod", "copod", "hbos", "lof", "knn"];
 
-fn data_dir() -> std::path::PathBuf {
-    match std::env::var("MERCATO_DATA") {
-        Ok(d) => std::path::PathBuf::from(d).join("anomaly"),
-        Err(_) => std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets/anomaly")),
-    }
-}
-
 #[test]
 fn auc_within_bound_of_peers() {
-    let dir = data_dir();
-    if !dir.join("cardio.csv").exists() {
-        eprintln!("skipping: anomaly data not found at {} (set MERCATO_DATA)", dir.display());
-        return;
-    }
+    let Some(cardio) = crate::testdata::dataset("anomaly/cardio.csv", "auc_within_bound_of_peers") else { return };
+    let dir = cardio.parent().expect("a file has a folder").to_path_buf();
     let mut delta = [[0.0f64; 6]; 8];
     for (s, set) in SETS.iter().enumerate() {
         let t = load_anomaly_csv(dir.join(format!("{set}.csv"))).unwrap();

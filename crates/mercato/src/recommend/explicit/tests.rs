@@ -215,15 +215,8 @@ fn models_round_trip_through_the_file_format() {
 }
 
 fn ml100k() -> Option<PathBuf> {
-    let root = std::env::var("MERCATO_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string());
-    let dir = PathBuf::from(root).join("movielens-100k");
-    if dir.join("u1.base").exists() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: MovieLens-100k not found at {} (set MERCATO_DATA)", dir.display());
-        None
-    }
+    let base = crate::testdata::dataset("movielens-100k/u1.base", "MovieLens-100k tests")?;
+    Some(base.parent()?.to_path_buf())
 }
 
 fn mean_rmse(dir: &std::path::Path, fit: impl Fn(&Interactions) -> Box<dyn RatingPredictor>) -> f64 {

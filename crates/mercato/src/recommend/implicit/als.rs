@@ -152,6 +152,7 @@ impl AlsParams {
 impl crate::params::Params for AlsParams {
     fn check(&self) -> Result<()> {
         ensure!(self.factors > 0, param "factors", "must be positive");
+        ensure!(self.iterations > 0, param "iterations", "must be positive (0 would serve the random initial factors)");
         ensure!(
             self.regularization.is_finite() && self.regularization >= 0.0,
             param "regularization", "must be >= 0, got {}",
@@ -178,6 +179,7 @@ impl AlsParams {
     /// Trains on interaction rows (users × items).
     pub fn fit_rows(&self, rows: &Rows) -> Result<Als> {
         self.check()?;
+        super::check_training(rows)?;
         let lambda = self.lambda(rows);
         let solve = self.with_lambda(lambda);
         let (n_users, n_items, k) = (rows.n_rows(), rows.n_cols(), self.factors);
@@ -554,9 +556,10 @@ impl Als {
     /// Solves the factors of `item_ids` from their (new or changed) interaction columns
     /// `item_users` (items × users, `item_users.n_rows() == item_ids.len()`, user indices
     /// below `n_users()`) against the fixed user factors, exactly, without retraining
-    /// (implicit's `partial_fit_items`). Ids at or past `n_items()` add items (intermediate
-    /// ids get no interactions and zero factors). The stored interactions are updated, so
-    /// seen-item filtering and popularity follow.
+    /// (implicit's `partial_fit_items`). New items are appended: ids at or past `n_items()`
+    /// must be exactly `n_items(), n_items() + 1, …` (any order), anything further is an
+    /// error, so the model grows by the rows supplied. The stored interactions are updated,
+    /// so seen-item filtering and popularity follow.
     pub fn partial_fit_items(&mut self, item_ids: &[usize], item_users: &Rows) -> Result<()> {
         ensure!(
             item_users.n_rows() == item_ids.len(),
@@ -564,19 +567,11 @@ impl Als {
             item_users.n_rows(),
             item_ids.len()
         );
-        ensure!(
-            item_users.n_cols() <= self.n_users,
-            "rows have {} users, the model {}",
-            item_users.n_cols(),
-            self.n_users
-        );
-        let mut seen = std::collections::HashSet::new();
-        for &i in item_ids {
-            ensure!(seen.insert(i), "item {i} appears twice in item_ids");
-            ensure!(i < u32::MAX as usize, "item id {i} is too large");
+        if item_users.n_cols() != self.n_users {
+            return Err(Error::shape(format!("rows with {} user columns", self.n_users), item_users.n_cols()));
         }
+        let new_n = super::check_partial_ids(item_ids, self.n_items, "item")?;
         let k = self.params.factors;
-        let new_n = self.n_items.max(item_ids.iter().map(|&i| i + 1).max().unwrap_or(0));
         let p = self.params.with_lambda(self.lambda);
         let g = gram(&self.user_factors, k, self.lambda);
         let pool = pool(self.params.num_threads)?;
@@ -605,18 +600,17 @@ impl Als {
 
     /// Solves the factors of `user_ids` from their (new or changed) interaction `rows`
     /// (`rows.n_rows() == user_ids.len()`) against the fixed item factors, exactly (Cholesky,
-    /// as implicit's `recalculate_user`), without retraining. Ids at or past `n_users()` add
-    /// users (intermediate ids get empty rows and popularity recommendations).
+    /// as implicit's `recalculate_user`), without retraining. New users are appended: ids at
+    /// or past `n_users()` must be exactly `n_users(), n_users() + 1, …` (any order); an id
+    /// further out is an error, so memory grows with the rows supplied, never with the
+    /// size of an id.
     pub fn partial_fit_users(&mut self, user_ids: &[usize], rows: &Rows) -> Result<()> {
         ensure!(rows.n_rows() == user_ids.len(), "{} rows supplied for {} users", rows.n_rows(), user_ids.len());
-        ensure!(rows.n_cols() <= self.n_items, "rows have {} items, the model {}", rows.n_cols(), self.n_items);
-        let mut seen = std::collections::HashSet::new();
-        for &u in user_ids {
-            ensure!(seen.insert(u), "user {u} appears twice in user_ids");
-            ensure!(u < u32::MAX as usize, "user id {u} is too large");
+        if rows.n_cols() != self.n_items {
+            return Err(Error::shape(format!("rows with {} item columns", self.n_items), rows.n_cols()));
         }
+        let new_n = super::check_partial_ids(user_ids, self.n_users, "user")?;
         let k = self.params.factors;
-        let new_n = self.n_users.max(user_ids.iter().map(|&u| u + 1).max().unwrap_or(0));
         self.user_factors.resize(new_n * k, 0.0);
         self.n_users = new_n;
         self.user_norms.reset();

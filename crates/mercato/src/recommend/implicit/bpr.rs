@@ -93,6 +93,7 @@ impl BprParams {
 impl crate::params::Params for BprParams {
     fn check(&self) -> Result<()> {
         ensure!(self.factors > 0, param "factors", "must be positive");
+        ensure!(self.iterations > 0, param "iterations", "must be positive (0 would serve the random initial factors)");
         ensure!(
             self.learning_rate.is_finite() && self.learning_rate > 0.0,
             param "learning_rate", "must be positive, got {}",
@@ -118,8 +119,14 @@ impl BprParams {
     }
 
     /// Trains on interaction rows (users × items).
+    ///
+    /// Training that diverges (a learning rate so large that a factor overflows to `±inf`
+    /// or NaN) stops at the end of the first epoch where it happens and returns
+    /// [`Error::InvalidInput`] naming `learning_rate`: a model of NaN factors would rank
+    /// nothing, and the last finite state is not a trained model either.
     pub fn fit_rows(&self, rows: &Rows) -> Result<Bpr> {
         self.check()?;
+        super::check_training(rows)?;
         let (n_users, n_items, k) = (rows.n_rows(), rows.n_cols(), self.factors);
         let d = k + 1;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
@@ -192,7 +199,7 @@ impl BprParams {
         let (lr, reg) = (self.learning_rate, self.regularization);
         let mut loss_history = Vec::new();
         let track_loss = self.calculate_training_loss;
-        pool.install(|| {
+        let diverged = pool.install(|| {
             for epoch in 0..self.iterations {
                 let (mut epoch_loss, mut epoch_used) = (0f64, 0u64);
                 for shift in 0..nb {
@@ -256,9 +263,22 @@ impl BprParams {
                     loss_history.push(loss);
                 }
                 bar.inc(1);
+                // one pass over the factors per epoch (the epoch itself costs nnz · d)
+                let finite = |b: &Vec<f32>| b.iter().all(|v| v.is_finite());
+                if !(ublocks.par_iter().all(finite) && iblocks.par_iter().all(finite)) {
+                    return Some(epoch + 1);
+                }
             }
+            None
         });
         bar.finish_and_clear();
+        if let Some(epoch) = diverged {
+            return Err(Error::invalid(format!(
+                "BPR training diverged: factors became infinite or NaN in epoch {epoch} of {}; lower \
+                 learning_rate (got {}) or raise regularization (got {})",
+                self.iterations, self.learning_rate, self.regularization
+            )));
+        }
         for (b, blk) in ublocks.iter().enumerate() {
             for (l, u) in (b..n_users).step_by(nb).enumerate() {
                 user_factors[u * d..(u + 1) * d].copy_from_slice(&blk[l * d..(l + 1) * d]);

@@ -34,6 +34,9 @@ pub fn ranking_metrics_at_k(model: &dyn Recommender, train: &Rows, test: &Rows, 
     ensure!(test.n_cols() <= n_items && train.n_cols() <= n_items, "more items in the data than in the model");
     let users: Vec<usize> = (0..test.n_rows()).filter(|&u| !test.row(u).0.is_empty()).collect();
     let rows = train.select(&users);
+    // narrower data (items past the last one in these rows) is read as the model's width
+    let (indptr, indices, data) = rows.raw();
+    let rows = Rows::from_sorted_parts(n_items, indptr.to_vec(), indices.to_vec(), data.to_vec())?;
     let recs = model.recommend_batch_chunked(
         &users,
         Some(&rows),

@@ -77,6 +77,7 @@ impl ItemKnnParams {
     /// Trains on interaction rows (users × items).
     pub fn fit_rows(&self, rows: &Rows) -> Result<ItemKnn> {
         self.check()?;
+        super::check_training(rows)?;
         let (n_users, n_items) = (rows.n_rows(), rows.n_cols());
         let by_item = weigh_items(&rows.transpose(), self.weighting, n_users);
         let by_user = by_item.transpose();

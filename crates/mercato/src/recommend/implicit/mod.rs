@@ -199,6 +199,44 @@ fn fast_top_n(scores: &[f32], n: usize) -> Vec<(usize, f32)> {
     kept
 }
 
+/// Rejects training data no implicit model can learn from, as the rating and fraud models
+/// do: no users, no items, or no positive weight at all (an all-zero matrix). Without this a
+/// model "trained" on nothing serves random initial factors as similarities.
+pub(crate) fn check_training(rows: &Rows) -> Result<()> {
+    let (n_users, n_items) = (rows.n_rows(), rows.n_cols());
+    crate::ensure!(n_users > 0 && n_items > 0, "cannot fit on an empty {n_users} x {n_items} interaction matrix");
+    crate::ensure!(
+        rows.raw().2.iter().any(|&v| v > 0.0),
+        "cannot fit on interactions without a positive value ({n_users} x {n_items}, {} stored entries, all zero)",
+        rows.nnz()
+    );
+    Ok(())
+}
+
+/// Checks the ids of a partial fit against a model of `n` users (items): each id appears
+/// once, and ids at or past `n` are exactly `n, n + 1, …` (in any order), so new rows are
+/// appended and the model grows by the number of rows supplied, never by the size of a
+/// number the caller typed. Returns the new size.
+pub(crate) fn check_partial_ids(ids: &[usize], n: usize, kind: &str) -> Result<usize> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut added = 0usize;
+    for &i in ids {
+        crate::ensure!(seen.insert(i), "{kind} {i} appears twice in {kind}_ids");
+        if i >= n {
+            added += 1;
+        }
+    }
+    let grown = n + added;
+    if let Some(&bad) = ids.iter().find(|&&i| i >= grown) {
+        crate::bail!(
+            "{kind} index {bad} is past the end: the model has {n} {kind}s and new {kind}s are appended, \
+             so the {added} new id(s) must be {n}..{grown} (a gap would add {kind}s without rows)"
+        );
+    }
+    crate::ensure!(grown < u32::MAX as usize, "too many {kind}s ({grown})");
+    Ok(grown)
+}
+
 fn check_user(user: usize, n_users: usize) -> Result<()> {
     if user >= n_users {
         return Err(Error::UnknownId { kind: "user", id: format!("index {user} (model has {n_users} users)") });
@@ -296,9 +334,20 @@ pub trait Recommender: Send + Sync {
                 rows.n_rows(),
                 users.len()
             );
-            crate::ensure!(rows.n_cols() <= n_items, "rows have {} items, the model {n_items}", rows.n_cols());
+            // the columns must be the model's items: a narrower matrix is misaligned data (the
+            // rating and fraud models refuse a width that differs from training as well)
+            if rows.n_cols() != n_items {
+                return Err(Error::shape(
+                    format!("rows with {n_items} item columns"),
+                    format!("{} columns", rows.n_cols()),
+                ));
+            }
         }
         let mask = allowed_mask(filter, n_items)?;
+        if n_items == 0 {
+            // nothing to rank (a model file may hold no items): every user gets an empty list
+            return Ok(users.iter().map(|_| Recs { items: Vec::new(), popularity_fallback: false }).collect());
+        }
         let stored = self.rows();
         let row_of = |k: usize| match rows {
             Some(r) => r.row(k),
@@ -550,5 +599,7 @@ pub(crate) fn progress(show: bool, len: u64, what: &str) -> indicatif::ProgressB
     }
 }
 
+#[cfg(test)]
+mod robustness_tests;
 #[cfg(test)]
 mod tests;

@@ -166,12 +166,14 @@ fn fold_in_matches_training_signal() {
     // a new id appends users
     let row = Rows::from_triplets(1, 30, &items.iter().map(|&i| (0, i, 3.0)).collect::<Vec<_>>()).unwrap();
     let before = als.user_factors()[..8].to_vec();
-    als.partial_fit_users(&[62], &row).unwrap();
-    assert_eq!(als.n_users(), 63);
+    // an id past the next free index would leave a gap: an error, the model unchanged
+    assert!(matches!(als.partial_fit_users(&[62], &row), Err(Error::InvalidInput(_))));
+    assert_eq!(als.n_users(), 60);
+    als.partial_fit_users(&[60], &row).unwrap();
+    assert_eq!(als.n_users(), 61);
     assert_eq!(&als.user_factors()[..8], &before[..], "other users must not move");
-    let r = als.recommend(62, 3, &Filter::new().exclude_seen(true)).unwrap();
+    let r = als.recommend(60, 3, &Filter::new().exclude_seen(true)).unwrap();
     assert!(r.items.iter().all(|(i, _)| i % 3 == 1));
-    assert!(als.recommend(61, 3, &Filter::new()).unwrap().popularity_fallback, "gap user has no row");
     assert!(als.partial_fit_users(&[1, 1], &Rows::empty(2, 30)).is_err());
     assert!(als.partial_fit_users(&[1], &Rows::empty(2, 30)).is_err());
     assert!(als.partial_fit_users(&[1], &Rows::empty(1, 31)).is_err());
@@ -227,13 +229,9 @@ fn metrics_match_implicit_definitions() {
 /// (benches/compare/implicit.py). The floor leaves room for float differences across CPUs.
 #[test]
 fn lastfm_als_precision_floor() {
-    let root = std::env::var("MERCATO_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string());
-    let path = std::path::Path::new(&root).join("lastfm-2k/user_artists.dat");
-    if !path.exists() {
-        eprintln!("skipping: {} not found (set MERCATO_DATA)", path.display());
+    let Some(path) = crate::testdata::dataset("lastfm-2k/user_artists.dat", "lastfm_als_precision_floor") else {
         return;
-    }
+    };
     let data = crate::data::load_lastfm(&path).unwrap();
     let (train, test) = crate::data::holdout_per_user(&data, 0.2, 42).unwrap();
     let weighted = bm25_items(&train, 100.0, 0.8).unwrap();
@@ -314,25 +312,25 @@ fn als_loss_history_and_scaled_regularization() {
 fn als_partial_fit_items_adds_and_resolves_items() {
     let rows = planted(60, 30, 7);
     let (mut als, ..) = models(&rows, 1);
-    // a new item 31 consumed by group-2 users (u % 3 == 2): similar to group-2 items, and
+    // a new item 30 consumed by group-2 users (u % 3 == 2): similar to group-2 items, and
     // recommended to group-2 users who have not seen it
     let fans: Vec<(usize, usize, f32)> = (0..60).filter(|u| u % 3 == 2 && u % 2 == 0).map(|u| (0, u, 4.0)).collect();
     let col = Rows::from_triplets(1, 60, &fans).unwrap();
     let before = als.item_factors()[..8].to_vec();
-    als.partial_fit_items(&[31], &col).unwrap();
-    assert_eq!(als.n_items(), 32);
+    assert!(matches!(als.partial_fit_items(&[31], &col), Err(Error::InvalidInput(_))), "a gap is an error");
+    als.partial_fit_items(&[30], &col).unwrap();
+    assert_eq!(als.n_items(), 31);
     assert_eq!(&als.item_factors()[..8], &before[..], "other items must not move");
-    assert!(als.item_factors()[30 * 8..31 * 8].iter().all(|&v| v == 0.0), "gap item has zero factors");
-    let sim = als.similar_items(31, 4).unwrap();
+    let sim = als.similar_items(30, 4).unwrap();
     assert!(sim.iter().skip(1).all(|(i, _)| i % 3 == 2), "{sim:?}");
-    // seen-item filtering follows the new column: a fan never gets item 31, a group-2 user
+    // seen-item filtering follows the new column: a fan never gets item 30, a group-2 user
     // who is not a fan does see it near the top
-    for r in als.recommend_batch(&[2, 8], 32, &Filter::new().exclude_seen(true)).unwrap().iter().take(1) {
-        assert!(r.items.iter().all(|(i, _)| *i != 31));
+    for r in als.recommend_batch(&[2, 8], 31, &Filter::new().exclude_seen(true)).unwrap().iter().take(1) {
+        assert!(r.items.iter().all(|(i, _)| *i != 30));
     }
     let r = als.recommend(5, 5, &Filter::new().exclude_seen(true)).unwrap();
-    assert!(r.items.iter().any(|(i, _)| *i == 31), "{:?}", r.items);
-    assert_eq!(als.popularity()[31], fans.len() as f32);
+    assert!(r.items.iter().any(|(i, _)| *i == 30), "{:?}", r.items);
+    assert_eq!(als.popularity()[30], fans.len() as f32);
     // re-solving an existing item from its own column keeps its meaning
     let again = Rows::from_triplets(1, 60, &fans).unwrap();
     als.partial_fit_items(&[3], &again).unwrap();

@@ -259,6 +259,7 @@ fn means(sum: &[f64], count: &[usize], fallback: f64) -> Array1<f64> {
 impl TruncatedSvd {
     /// Fits on a user × item matrix with its id maps.
     pub(crate) fn fit_with(data: &Interactions, params: &SvdParams) -> Result<Self> {
+        params.check()?;
         // Everything, the preparation passes included, runs on the pool of `num_threads`.
         crate::parallel::pool(params.num_threads)?.install(|| Self::fit_on_pool(data, params))
     }
@@ -488,15 +489,20 @@ impl TruncatedSvd {
         }
     }
 
-    /// The `n` items with the highest predicted rating for `user`, best first (scores are
-    /// unclipped so that items above the scale's top stay ordered). An unknown user is an error.
+    /// The `n` items with the highest predicted rating for `user`, best first. The order
+    /// comes from the unclipped scores (items above the scale's top stay ordered); the score
+    /// reported with each item is [`TruncatedSvd::predict`]'s value, clipped to the rating
+    /// range, so `recommend` and `predict` agree on every pair. An unknown user is an error.
     pub fn recommend(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<Ranked> {
         check_n(n)?;
         filter.validate(self.items.len())?;
         let u = self.users.index_or_err(user, "user")?;
         let scores = self.scores(u)?;
         let seen: Vec<usize> = self.seen(u).iter().map(|&i| i as usize).collect();
-        let best = top_n(&scores, n, |i| filter.allows(i, &seen));
+        let best = top_n(&scores, n, |i| filter.allows(i, &seen))
+            .into_iter()
+            .map(|(i, s)| (i, self.clip(f64::from(s)) as f32))
+            .collect();
         Ok(to_external(&self.items, best))
     }
 

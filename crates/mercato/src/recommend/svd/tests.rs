@@ -230,6 +230,10 @@ fn predict_and_recommend() {
     let all = f.recommend(&user, 40, &Filter::new()).unwrap();
     assert_eq!(all.len(), 40);
     assert!(all.windows(2).all(|w| w[0].1 >= w[1].1));
+    // issue 14: recommend reports predict's (clipped) value for every item it returns
+    for (id, s) in &all {
+        assert_eq!(*s, f.predict(&user, id).value as f32, "item {id}");
+    }
     let fresh = f.recommend(&user, 40, &Filter::new().exclude_seen(true)).unwrap();
     let seen = data.row(u3).0.len();
     assert_eq!(fresh.len(), 40 - seen);
@@ -289,13 +293,9 @@ const ARPACK_ML100K_K50: f64 = 0.623_507_504_159;
 
 #[test]
 fn movielens_error_matches_arpack() {
-    let root = std::env::var("MERCATO_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string());
-    let path = std::path::Path::new(&root).join("movielens-100k/u.data");
-    if !path.exists() {
-        eprintln!("skipping movielens_error_matches_arpack: {} not found (set MERCATO_DATA)", path.display());
+    let Some(path) = crate::testdata::dataset("movielens-100k/u.data", "movielens_error_matches_arpack") else {
         return;
-    }
+    };
     let data = crate::data::load_movielens(&path).unwrap();
     let acc = SvdParams::new(50).algorithm(SvdAlgorithm::Accurate).fit(&data).unwrap();
     assert!(acc.info().converged);
