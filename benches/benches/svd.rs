@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mercato::data::{DuplicatePolicy, IdMap, Interactions};
-use mercato::recommend::{SvdAlgorithm, SvdParams, TruncatedSvd};
+use mercato::recommend::{SvdAlgorithm, SvdParams};
 use mercato_benches::rng;
 use rand::Rng;
 use std::hint::black_box;

@@ -14,9 +14,9 @@ use mercato::vision::{
 };
 use mercato::Error;
 use numpy::{PyArray1, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArrayDyn};
-use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 // The error mapping of the core extension, compiled here from the same file.
 #[path = "../../mercato-py/src/errors.rs"]
@@ -270,7 +270,7 @@ impl NativeClassifier {
 
     /// The architecture's full shape as a JSON string.
     #[getter]
-    fn arch_json(&self, py: Python<'_>) -> PyResult<String> {
+    fn arch_json(&self, _py: Python<'_>) -> PyResult<String> {
         serde_json::to_string(self.inner.arch()).map_err(|e| to_py(Error::invalid(e.to_string())))
     }
 
@@ -375,7 +375,7 @@ fn load_image_folder_py<'py>(
 /// Path of a shipped model by name (`"fashion_mnist"`), in `$MERCATO_MODELS` or the
 /// repository's `models/` folder this extension was built from.
 #[pyfunction]
-fn pretrained_path(py: Python<'_>, name: &str) -> PyResult<PathBuf> {
+fn pretrained_path(_py: Python<'_>, name: &str) -> PyResult<PathBuf> {
     let file = mercato::vision::PRETRAINED
         .iter()
         .find(|(n, _)| *n == name)

@@ -213,7 +213,7 @@ impl Csr {
 /// element, only wider, so the same bits on any x86-64 machine.
 #[multiversion(targets("x86_64+avx2"))]
 fn gather_row<X: Copy, T: Scalar + From<X>>(idx: &[u32], val: &[f32], xs: &[X], l: usize, yrow: &mut [T]) {
-    if l % LANES == 0 {
+    if l.is_multiple_of(LANES) {
         for (c, ychunk) in yrow.chunks_exact_mut(LANES).enumerate() {
             let mut acc = [T::default(); LANES];
             for (&j, &a) in idx.iter().zip(val) {
