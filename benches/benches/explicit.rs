@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mercato::data::{ml100k_fold, DuplicatePolicy, ExternalId, Interactions};
-use mercato::recommend::{
-    BaselineParams, FunkSVDParams, KNNParams, RatingPredictor, SVDppParams,
-};
+use mercato::recommend::{BaselineParams, FunkSVDParams, KNNParams, RatingPredictor, SVDppParams};
 use mercato_benches::rng;
 use rand::Rng;
 
