@@ -112,7 +112,7 @@ pub fn similar(a: SimilarArgs) -> CliResult<()> {
     let similar = match rec.similar_items_ids(&item, a.n + 1) {
         Err(mercato::Error::InvalidInput(_)) => {
             return Err(CliError::runtime(format!(
-                "{} is a {} model, which has no item similarity (train with --algo als, bpr or itemknn)",
+                "{} is a {} model; `similar` needs an implicit one or a truncated SVD (train with --algo als, bpr or itemknn)",
                 a.model.display(),
                 loaded.kind
             )))
