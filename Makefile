@@ -17,7 +17,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 # Each package with a `torch` feature turns it on (they forward to mercato/torch).
-CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch
+CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch,mercato-serve/torch
 
 .PHONY: help demo test develop bench venv data java rust-test py-test lint fuzz
 
