@@ -128,6 +128,7 @@ def fit_groups(df, by: str, estimator, columns=None) -> dict:
     Each group's rows must fit in one executor's memory (Spark gathers a group into one task).
     """
     import copy
+    import pickle
 
     from pyspark.sql.types import BinaryType, StructField, StructType
 
@@ -136,13 +137,13 @@ def fit_groups(df, by: str, estimator, columns=None) -> dict:
     if not isinstance(estimator, BaseDetector):
         raise ValueError(f"fit_groups needs a mercato.fraud detector, got {type(estimator).__name__}")
     cols = list(columns) if columns is not None else [c for c in df.columns if c != by]
-    template = _s._to_bytes(copy.deepcopy(estimator))  # an unfitted estimator pickles its parameters
+    template = pickle.dumps(copy.deepcopy(estimator))  # unfitted: only its constructor parameters
     schema = StructType([df.schema[by], StructField("model", BinaryType())])
 
     def fit_one(pdf):
         import pandas as pd
 
-        det = _s._from_bytes(template)
+        det = pickle.loads(template)
         det.fit(pdf[cols])
         return pd.DataFrame({by: [pdf[by].iloc[0]], "model": [_s._to_bytes(det)]})
 

@@ -153,7 +153,7 @@ CASES = {
             # accepted lazily: fit must name it
             expect(ValueError, ALS(**kw).fit, planted(), match=name)
         expect(ValueError, BPR(blocks=-1).fit, planted(), match="blocks")
-        expect(ValueError, ItemKNN(K=-3).fit, planted(), match="K")
+        expect(ValueError, ItemKNN(K=-3).fit, planted(), match="`k`")  # K is the Rust field k
         m = ALS(factors=4, iterations=2).fit(planted())
         expect(ValueError, m.recommend, 0, N=-1, match="N")
         expect(ValueError, m.recommend, np.arange(2), N=0, match="N")
