@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mercato._base import Estimator, params_json
+from mercato._base import Estimator, as_matrix, params_json
 from mercato._mercato import fraud as _native
 
 __all__ = [
@@ -47,25 +47,7 @@ __all__ = [
 
 
 def _as_matrix(X: Any, what: str = "X") -> tuple[np.ndarray, list[str] | None]:
-    names = None
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # pandas DataFrame
-        names = [str(c) for c in X.columns]
-        try:
-            X = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{what} must hold numeric columns: {e}") from None
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} must be numeric: {e}") from None
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array (rows x features), got {arr.ndim}-D")
-    # Column-major arrays (what DataFrame.to_numpy gives) pass as they are: the column-wise
-    # detectors (ECOD, COPOD, HBOS) read them in memory order, and a transposing copy here
-    # would cost more than their whole fit.
-    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
-        arr = np.ascontiguousarray(arr)
-    return arr, names
+    return as_matrix(X, what)
 
 
 def _as_row(x: Any) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mercato._base import Estimator, params_json
+from mercato._base import Estimator, as_matrix, params_json
 from mercato._mercato import regression as _native
 
 __all__ = ["Design", "LinearRegression", "Ridge"]
@@ -37,23 +37,7 @@ _COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 
 def _as_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
-    names = None
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        names = [str(c) for c in X.columns]
-        try:
-            X = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"X must hold numeric columns (use Design for categoricals): {e}") from None
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"X must be numeric: {e}") from None
-    if arr.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (rows x features), got {arr.ndim}-D")
-    # C- or Fortran-ordered arrays pass uncopied; the core reads either in memory order.
-    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
-        arr = np.ascontiguousarray(arr)
-    return arr, names
+    return as_matrix(X, "X", " (use Design for categoricals)")
 
 
 def _as_vector(v: Any, what: str, dtype=np.float64) -> np.ndarray:
