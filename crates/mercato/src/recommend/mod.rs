@@ -25,8 +25,8 @@ pub use explicit::{
 };
 pub use implicit::{
     bm25_items, bm25_weight, log_weight, ranking_metrics_at_k, tfidf_weight, Als, AlsParams, AlsSolver, Bpr, BprParams,
-    Confidence, ItemKnn, ItemKnnParams, KnnWeighting, ModelIds, NegativeSampling, RankingMetrics, Recommender, Recs,
-    Rows,
+    Confidence, ItemKnn, ItemKnnParams, IterationReport, KnnWeighting, ModelIds, NegativeSampling, Observer,
+    RankingMetrics, Recommender, Recs, Rows,
 };
 pub use serving::{check_n, to_external, top_n, Filter, Ranked};
 pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, SvdPrediction, TruncatedSvd};

@@ -21,6 +21,10 @@ pub struct Filter {
     pub exclude_seen: bool,
     /// Only these item indices may appear (all items when `None`).
     pub allow: Option<HashSet<usize>>,
+    /// With `exclude_seen`: rank seen items after every other candidate (score −∞) instead
+    /// of dropping them, as implicit ranks an `items=` list. Honoured by the
+    /// implicit-feedback recommenders (ALS, BPR, ItemKNN); the others drop seen items.
+    pub seen_last: bool,
     /// These item indices never appear.
     pub deny: HashSet<usize>,
 }
@@ -34,6 +38,12 @@ impl Filter {
     /// Sets whether already-seen items are dropped.
     pub fn exclude_seen(mut self, yes: bool) -> Self {
         self.exclude_seen = yes;
+        self
+    }
+
+    /// Sets whether seen items are ranked last rather than dropped (see [`Filter::seen_last`]).
+    pub fn seen_last(mut self, yes: bool) -> Self {
+        self.seen_last = yes;
         self
     }
 

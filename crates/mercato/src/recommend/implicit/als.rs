@@ -29,9 +29,13 @@ pub enum AlsSolver {
 /// preference 0. Stored zeros count as unobserved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Confidence {
-    /// `c = 1 + alpha · r` (Hu, Koren & Volinsky). implicit 0.7 uses `c = alpha · r`,
-    /// which differs only for small weights.
+    /// `c = 1 + alpha · r` (Hu, Koren & Volinsky). implicit uses `c = alpha · r`
+    /// ([`Confidence::Implicit`]), which differs for small weights.
     Linear,
+    /// `c = alpha · r`, implicit's definition (`AlternatingLeastSquares` weights an observed
+    /// entry by `alpha` times its value): with implicit's `alpha` this trains the model
+    /// implicit trains. Weights below `1 / alpha` get less confidence than unobserved pairs.
+    Implicit,
     /// `c = 1 + alpha` whatever the weight (LensKit's `ImplicitMF(use_ratings=False)`):
     /// robust to play counts spanning orders of magnitude.
     #[default]
@@ -131,6 +135,21 @@ impl AlsParams {
         }
     }
 
+    /// The objective ALS minimises (see [`Als`]) for factors `user_factors` (users × k) and
+    /// `item_factors` (items × k, row-major, `k = factors`) on `rows`, divided by the total
+    /// confidence over all pairs: implicit's `calculate_loss`, with `λ = lambda(rows)`.
+    pub fn training_loss(&self, rows: &Rows, user_factors: &[f32], item_factors: &[f32]) -> Result<f32> {
+        let k = self.factors;
+        ensure!(k > 0, param "factors", "must be positive");
+        ensure!(
+            user_factors.len() == rows.n_rows() * k && item_factors.len() == rows.n_cols() * k,
+            shape format!("factors of {} users and {} items with {k} columns", rows.n_rows(), rows.n_cols()),
+            format!("{} user and {} item values", user_factors.len(), item_factors.len())
+        );
+        ensure!(user_factors.iter().chain(item_factors).all(|v| v.is_finite()), "factors must be finite");
+        Ok(training_loss(&self.with_lambda(self.lambda(rows)), rows, user_factors, item_factors))
+    }
+
     /// These parameters with `regularization` replaced by the absolute `lambda`.
     fn with_lambda(&self, lambda: f32) -> AlsParams {
         let mut p = self.clone();
@@ -159,6 +178,10 @@ impl crate::params::Params for AlsParams {
             self.regularization
         );
         ensure!(self.alpha.is_finite() && self.alpha >= 0.0, param "alpha", "must be >= 0, got {}", self.alpha);
+        ensure!(
+            self.alpha > 0.0 || self.confidence != Confidence::Implicit,
+            param "alpha", "must be > 0 with Confidence::Implicit (c = alpha · r)"
+        );
         ensure!(self.cg_steps > 0 || self.solver == AlsSolver::Cholesky, param "cg_steps", "must be positive");
         if let Some(t) = self.num_threads {
             ensure!(t > 0, param "num_threads", "must be positive");
@@ -178,6 +201,12 @@ impl AlsParams {
 
     /// Trains on interaction rows (users × items).
     pub fn fit_rows(&self, rows: &Rows) -> Result<Als> {
+        self.fit_rows_observed(rows, &mut super::observer::ignore)
+    }
+
+    /// [`AlsParams::fit_rows`], calling `observer` after every iteration (with the loss when
+    /// `calculate_training_loss` is on); an error from it stops training and is returned.
+    pub fn fit_rows_observed(&self, rows: &Rows, observer: &mut super::Observer<'_>) -> Result<Als> {
         self.check()?;
         super::check_training(rows)?;
         let lambda = self.lambda(rows);
@@ -191,18 +220,24 @@ impl AlsParams {
         let pool = pool(self.num_threads)?;
         let bar = super::progress(self.show_progress, self.iterations as u64, "ALS");
         let mut loss_history = Vec::new();
+        let started = std::time::Instant::now();
         pool.install(|| {
-            for _ in 0..self.iterations {
+            for iteration in 0..self.iterations {
                 solve_all(&solve, rows, &item_factors, &mut user_factors, false);
                 solve_all(&solve, &by_item, &user_factors, &mut item_factors, false);
+                let mut loss = None;
                 if self.calculate_training_loss {
-                    let loss = training_loss(&solve, rows, &user_factors, &item_factors);
-                    bar.set_message(format!("ALS loss {loss:.5}"));
-                    loss_history.push(loss);
+                    let l = training_loss(&solve, rows, &user_factors, &item_factors);
+                    bar.set_message(format!("ALS loss {l:.5}"));
+                    loss_history.push(l);
+                    loss = Some(l);
                 }
                 bar.inc(1);
+                let elapsed = started.elapsed();
+                observer(&super::IterationReport { iteration, elapsed, loss, correct: 0, skipped: 0 })?;
             }
-        });
+            Ok::<(), crate::Error>(())
+        })?;
         bar.finish_and_clear();
         let popularity = rows.column_counts();
         Ok(Als {
@@ -345,6 +380,7 @@ fn gram(y: &[f32], k: usize, reg: f32) -> Vec<f32> {
 fn confidence(p: &AlsParams, r: f32) -> f32 {
     match p.confidence {
         Confidence::Linear => 1.0 + p.alpha * r,
+        Confidence::Implicit => p.alpha * r,
         Confidence::Binary => 1.0 + p.alpha,
     }
 }
@@ -366,6 +402,12 @@ fn solve_all(p: &AlsParams, cui: &Rows, y: &[f32], x: &mut [f32], exact: bool) {
         || vec![0f32; 3 * k],
         |scratch, (u, xu)| {
             let (items, vals) = cui.row(u);
+            if vals.iter().all(|&w| w <= 0.0) {
+                // (YᵀY + λI) x = 0: zero is the exact (least-norm) solution; CG from the
+                // random start would leave noise that makes the row look similar to others.
+                xu.fill(0.0);
+                return;
+            }
             if exact {
                 solve_exact(p, &g, y, items, vals, xu);
             } else {

@@ -125,6 +125,13 @@ impl BprParams {
     /// [`Error::InvalidInput`] naming `learning_rate`: a model of NaN factors would rank
     /// nothing, and the last finite state is not a trained model either.
     pub fn fit_rows(&self, rows: &Rows) -> Result<Bpr> {
+        self.fit_rows_observed(rows, &mut super::observer::ignore)
+    }
+
+    /// [`BprParams::fit_rows`], calling `observer` after every epoch with the counts of
+    /// correctly ranked and skipped triples (implicit's BPR callback); an error from it
+    /// stops training and is returned.
+    pub fn fit_rows_observed(&self, rows: &Rows, observer: &mut super::Observer<'_>) -> Result<Bpr> {
         self.check()?;
         super::check_training(rows)?;
         let (n_users, n_items, k) = (rows.n_rows(), rows.n_cols(), self.factors);
@@ -199,9 +206,11 @@ impl BprParams {
         let (lr, reg) = (self.learning_rate, self.regularization);
         let mut loss_history = Vec::new();
         let track_loss = self.calculate_training_loss;
+        let started = std::time::Instant::now();
         let diverged = pool.install(|| {
             for epoch in 0..self.iterations {
                 let (mut epoch_loss, mut epoch_used) = (0f64, 0u64);
+                let (mut epoch_correct, mut epoch_skipped) = (0u64, 0u64);
                 for shift in 0..nb {
                     let mut item_refs: Vec<Option<&mut Vec<f32>>> = iblocks.iter_mut().map(Some).collect();
                     let pairs: Vec<(usize, &mut Vec<f32>)> = (0..nb)
@@ -210,7 +219,7 @@ impl BprParams {
                             (ib, item_refs[ib].take().expect("each item block is paired once"))
                         })
                         .collect();
-                    let mut sums = vec![(0f64, 0u64); nb];
+                    let mut sums = vec![(0f64, 0u64, 0u64, 0u64); nb];
                     ublocks.par_iter_mut().zip(pairs).zip(sums.par_iter_mut()).enumerate().for_each(
                         |(ub, ((uf, (ib, itf)), acc))| {
                             let stratum = &strata[ub][ib];
@@ -223,7 +232,7 @@ impl BprParams {
                             );
                             let n_block_items = block_items[ib].len();
                             let entries = &block_entries[ib];
-                            let (mut loss, mut used) = (0f64, 0u64);
+                            let (mut loss, mut used, mut correct, mut skipped) = (0f64, 0u64, 0u64, 0u64);
                             for _ in 0..stratum.len() {
                                 let (ul, il, ug) = stratum[rng.random_range(0..stratum.len())];
                                 let jl = match self.negative_sampling {
@@ -238,39 +247,52 @@ impl BprParams {
                                     || (self.verify_negative_samples
                                         && rows.row(ug as usize).0.binary_search(&block_items[ib][jl]).is_ok())
                                 {
+                                    skipped += 1;
                                     continue;
                                 }
                                 let (il, ul) = (il as usize, ul as usize);
                                 let x = &mut uf[ul * d..(ul + 1) * d];
                                 let score = sgd_step(x, itf, il, jl, d, lr, reg, true);
+                                correct += u64::from(score > 0.0);
                                 if track_loss {
                                     loss += softplus(-score) as f64;
                                     used += 1;
                                 }
                             }
-                            *acc = (loss, used);
+                            *acc = (loss, used, correct, skipped);
                         },
                     );
                     // summed in block order, so the history does not depend on the threads
-                    for (l, n) in sums {
+                    for (l, n, c, k) in sums {
                         epoch_loss += l;
                         epoch_used += n;
+                        epoch_correct += c;
+                        epoch_skipped += k;
                     }
                 }
+                let mut loss = None;
                 if track_loss {
-                    let loss = if epoch_used > 0 { (epoch_loss / epoch_used as f64) as f32 } else { 0.0 };
-                    bar.set_message(format!("BPR loss {loss:.4}"));
-                    loss_history.push(loss);
+                    let l = if epoch_used > 0 { (epoch_loss / epoch_used as f64) as f32 } else { 0.0 };
+                    bar.set_message(format!("BPR loss {l:.4}"));
+                    loss_history.push(l);
+                    loss = Some(l);
                 }
                 bar.inc(1);
                 // one pass over the factors per epoch (the epoch itself costs nnz · d)
                 let finite = |b: &Vec<f32>| b.iter().all(|v| v.is_finite());
                 if !(ublocks.par_iter().all(finite) && iblocks.par_iter().all(finite)) {
-                    return Some(epoch + 1);
+                    return Ok(Some(epoch + 1));
                 }
+                observer(&super::IterationReport {
+                    iteration: epoch,
+                    elapsed: started.elapsed(),
+                    loss,
+                    correct: epoch_correct,
+                    skipped: epoch_skipped,
+                })?;
             }
-            None
-        });
+            Ok::<_, crate::Error>(None)
+        })?;
         bar.finish_and_clear();
         if let Some(epoch) = diverged {
             return Err(Error::invalid(format!(

@@ -17,6 +17,7 @@ mod als;
 mod bpr;
 mod eval;
 mod knn;
+mod observer;
 mod rows;
 mod weighting;
 
@@ -26,6 +27,7 @@ pub use als::{Als, AlsParams, AlsSolver, Confidence};
 pub use bpr::{Bpr, BprParams, NegativeSampling};
 pub use eval::{ranking_metrics_at_k, RankingMetrics};
 pub use knn::{ItemKnn, ItemKnnParams, KnnWeighting};
+pub use observer::{IterationReport, Observer};
 pub use rayon::ThreadPool;
 pub use rows::Rows;
 pub use weighting::{bm25_items, bm25_weight, log_weight, tfidf_weight};
@@ -149,8 +151,9 @@ fn allowed_mask(filter: &Filter, n_items: usize) -> Result<Option<Vec<bool>>> {
     Ok(Some(mask))
 }
 
-/// Masks disallowed and (optionally) seen items with NaN, which [`top_n`] skips.
-fn select(scores: &mut [f32], n: usize, mask: Option<&[bool]>, seen: Option<&[u32]>) -> Vec<(usize, f32)> {
+/// Masks disallowed and (optionally) seen items with NaN, which [`top_n`] skips, or seen
+/// items with −∞ (ranked after every other candidate) under [`Filter::seen_last`].
+fn select(scores: &mut [f32], n: usize, mask: Option<&[bool]>, seen: Option<(&[u32], f32)>) -> Vec<(usize, f32)> {
     if let Some(mask) = mask {
         for (s, &ok) in scores.iter_mut().zip(mask) {
             if !ok {
@@ -158,10 +161,12 @@ fn select(scores: &mut [f32], n: usize, mask: Option<&[bool]>, seen: Option<&[u3
             }
         }
     }
-    if let Some(seen) = seen {
+    if let Some((seen, score)) = seen {
         for &i in seen {
             if let Some(s) = scores.get_mut(i as usize) {
-                *s = f32::NAN;
+                if !s.is_nan() {
+                    *s = score;
+                }
             }
         }
     }
@@ -367,7 +372,7 @@ pub trait Recommender: Send + Sync {
                     if seen.is_empty() {
                         return self.popular(n, mask.as_deref(), None);
                     }
-                    let seen = filter.exclude_seen.then_some(*seen);
+                    let seen = filter.exclude_seen.then_some((*seen, seen_score(filter)));
                     Recs { items: select(s, n, mask.as_deref(), seen), popularity_fallback: false }
                 })
                 .collect()
@@ -401,15 +406,25 @@ pub trait Recommender: Send + Sync {
         }
         let mut scores = vec![0f32; n_items];
         self.score_row(&items, &values, &mut scores)?;
-        let seen = filter.exclude_seen.then_some(items.as_slice());
+        let seen = filter.exclude_seen.then_some((items.as_slice(), seen_score(filter)));
         Ok(Recs { items: select(&mut scores, n, mask.as_deref(), seen), popularity_fallback: false })
     }
 
     /// The popularity ranking under `mask`, flagged as a fallback.
     #[doc(hidden)]
-    fn popular(&self, n: usize, mask: Option<&[bool]>, seen: Option<&[u32]>) -> Recs {
+    fn popular(&self, n: usize, mask: Option<&[bool]>, seen: Option<(&[u32], f32)>) -> Recs {
         let mut scores = self.popularity().to_vec();
         Recs { items: select(&mut scores, n, mask, seen), popularity_fallback: true }
+    }
+}
+
+/// The score a seen item gets when the filter excludes seen items: NaN drops it, −∞ ranks
+/// it last ([`Filter::seen_last`]).
+fn seen_score(filter: &Filter) -> f32 {
+    if filter.seen_last {
+        f32::NEG_INFINITY
+    } else {
+        f32::NAN
     }
 }
 

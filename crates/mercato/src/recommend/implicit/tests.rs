@@ -430,3 +430,98 @@ fn one_user_paths_and_caches_give_the_batch_results() {
         assert!(rebuilt == als, "derived caches do not affect equality");
     }
 }
+
+#[test]
+fn observers_see_every_iteration_and_can_stop_training() {
+    let rows = planted(60, 30, 8);
+    let p = Als::params().factors(6).iterations(5).regularization(0.5).calculate_training_loss(true);
+    let mut reports = Vec::new();
+    let als = p
+        .fit_rows_observed(&rows, &mut |r: &IterationReport| {
+            reports.push(r.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(reports.iter().map(|r| r.iteration).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    let losses: Vec<f32> = reports.iter().map(|r| r.loss.unwrap()).collect();
+    assert_eq!(losses, als.loss_history());
+    assert!(reports.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+    // an observer's error stops training after that iteration and is the fit's error
+    let mut calls = 0;
+    let err = p
+        .fit_rows_observed(&rows, &mut |_: &IterationReport| {
+            calls += 1;
+            if calls == 2 {
+                Err(Error::invalid("stop here"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert_eq!(calls, 2);
+    assert!(err.to_string().contains("stop here"), "{err}");
+    // BPR reports its sampled triples: every sample is either used or skipped
+    let mut counts = Vec::new();
+    Bpr::params()
+        .factors(6)
+        .iterations(30)
+        .learning_rate(0.05)
+        .fit_rows_observed(&rows, &mut |r: &IterationReport| {
+            counts.push((r.correct, r.skipped));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(counts.len(), 30);
+    assert!(counts.iter().all(|&(c, s)| c + s <= rows.nnz() as u64));
+    let (first, last) = (counts[0].0, counts[29].0);
+    assert!(last > first, "BPR ranks more sampled pairs correctly as it trains: {first} -> {last}");
+}
+
+#[test]
+fn implicit_confidence_and_its_loss() {
+    // implicit's calculate_loss example: one user who liked item 0, factors perfectly wrong
+    let rows = Rows::from_triplets(1, 2, &[(0, 0, 1.0)]).unwrap();
+    let p = Als::params().factors(1).alpha(1.0).confidence(Confidence::Implicit);
+    assert!((p.clone().regularization(0.0).training_loss(&rows, &[1.0], &[0.0, 1.0]).unwrap() - 1.0).abs() < 1e-6);
+    assert!((p.clone().regularization(1.0).training_loss(&rows, &[1.0], &[0.0, 1.0]).unwrap() - 2.0).abs() < 1e-6);
+    assert!(matches!(p.training_loss(&rows, &[1.0, 2.0], &[0.0, 1.0]), Err(Error::ShapeMismatch { .. })));
+    assert!(p.training_loss(&rows, &[f32::NAN], &[0.0, 1.0]).is_err());
+    // c = alpha · r needs alpha > 0 (every observed pair would get no weight)
+    let zero = Als::params().alpha(0.0).confidence(Confidence::Implicit);
+    assert!(matches!(zero.fit_rows(&planted(30, 15, 1)), Err(Error::InvalidParameter { .. })));
+    // the model it trains still learns the planted groups, and its loss is the recorded one
+    let rows = planted(90, 60, 3);
+    let als = Als::params()
+        .factors(8)
+        .iterations(10)
+        .regularization(0.5)
+        .alpha(2.0)
+        .confidence(Confidence::Implicit)
+        .calculate_training_loss(true)
+        .fit_rows(&rows)
+        .unwrap();
+    assert!(group_hit_rate(&als) > 0.9);
+    let p = Als::params().factors(8).regularization(0.5).alpha(2.0).confidence(Confidence::Implicit);
+    let loss = p.training_loss(&rows, als.user_factors(), als.item_factors()).unwrap();
+    assert!((loss - als.loss_history()[9]).abs() < 1e-5 * loss.max(1.0));
+}
+
+#[test]
+fn seen_last_ranks_seen_items_after_the_rest() {
+    let rows = planted(30, 15, 4);
+    let als = Als::params().factors(4).iterations(4).regularization(0.5).fit_rows(&rows).unwrap();
+    let (seen, _) = rows.row(0);
+    let allow: Vec<usize> = (0..15).step_by(2).chain([0, 3, 6, 9, 12]).collect();
+    let n_allowed = 10; // 0, 2, 4, ..., 14 and the odd multiples of 3
+    let filter = Filter::new().exclude_seen(true).allow(allow.iter().copied()).seen_last(true);
+    let recs = als.recommend_batch(&[0], 15, &filter).unwrap().remove(0).items;
+    assert_eq!(recs.len(), n_allowed, "nothing is dropped");
+    let n_seen = (0..15).filter(|i| filter.allow.as_ref().unwrap().contains(i) && seen.contains(&(*i as u32))).count();
+    assert!(n_seen > 0 && n_seen < n_allowed, "user 0 has seen {seen:?}");
+    let (unseen_part, seen_part) = recs.split_at(n_allowed - n_seen);
+    assert!(unseen_part.iter().all(|&(i, s)| !seen.contains(&(i as u32)) && s.is_finite()));
+    assert!(seen_part.iter().all(|&(i, s)| seen.contains(&(i as u32)) && s == f32::NEG_INFINITY));
+    // without seen_last, seen items are dropped
+    let dropped = als.recommend_batch(&[0], 15, &filter.seen_last(false)).unwrap().remove(0).items;
+    assert_eq!(dropped.len(), n_allowed - n_seen);
+}
