@@ -15,13 +15,15 @@ Every estimator derives from ``mercato.Estimator`` (scikit-learn's contract: ``g
 """
 
 from mercato import datasets, fraud, metrics, pricing, recommend, regression
-from mercato._base import Estimator, NotFittedError, load
+from mercato._base import Estimator, NotFittedError, ParameterWarning, UnknownIdError, load
 from mercato._mercato import ModelFormatError, __version__
 
 __all__ = [
     "Estimator",
     "ModelFormatError",
     "NotFittedError",
+    "ParameterWarning",
+    "UnknownIdError",
     "__version__",
     "datasets",
     "fraud",

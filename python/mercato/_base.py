@@ -28,8 +28,10 @@ import tempfile
 from typing import Any, ClassVar
 
 from mercato._mercato import peek_kind as _peek_kind
+from mercato._mercato import unfitted_from_bytes as _unfitted_from_bytes_native
+from mercato._mercato import unfitted_to_bytes as _unfitted_to_bytes
 
-__all__ = ["Estimator", "NotFittedError", "load"]
+__all__ = ["Estimator", "NotFittedError", "ParameterWarning", "UnknownIdError", "load"]
 
 
 def params_json(params: dict[str, Any]) -> str:
@@ -95,6 +97,16 @@ def threads(value: Any) -> int | None:
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit`` (also a ``ValueError``
     and an ``AttributeError``, like scikit-learn's ``NotFittedError``)."""
+
+
+class UnknownIdError(KeyError, IndexError):
+    """An id the model does not have: a ``KeyError`` (mercato's convention for ids) and an
+    ``IndexError`` (implicit's, for item lists)."""
+
+
+class ParameterWarning(UserWarning):
+    """An argument was converted, or a value will not be used as a peer library would use it
+    (implicit's ``implicit.utils.ParameterWarning``)."""
 
 
 # model-file kind -> estimator class, filled by Estimator.__init_subclass__
@@ -214,8 +226,23 @@ class Estimator:
         return {}
 
     def to_bytes(self) -> bytes:
-        """The fitted model in mercato's checked format (what ``save`` writes)."""
-        return bytes(self._fitted().to_bytes())
+        """The model in mercato's checked format (what ``save`` writes). Before ``fit`` it
+        holds the constructor arguments only, and loads back as the same unfitted estimator
+        (as implicit saves unfitted models); arguments that are not plain data (numbers,
+        strings, lists; e.g. the detectors of an unfitted ``Ensemble``) raise
+        ``NotFittedError``: fit first."""
+        if self._model is not None:
+            return bytes(self._model.to_bytes())
+        if not self._kinds:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        params = self.get_params(deep=False)
+        try:
+            payload = json.dumps({"class": type(self).__name__, "params": params}, allow_nan=False)
+        except (TypeError, ValueError):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted and its arguments are not plain data: fit it before saving"
+            ) from None
+        return bytes(_unfitted_to_bytes(self._kinds[0], payload))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Estimator:
@@ -223,6 +250,8 @@ class Estimator:
         ``ValueError``; ``Estimator.from_bytes`` (and ``mercato.load``) picks the class."""
         data = bytes(data)
         kind = _peek_kind(data)
+        if kind == "unfitted":
+            return cls._unfitted_from_bytes(data)
         base = _class_for(kind)
 
         def check(target: type[Estimator]) -> None:
@@ -237,6 +266,18 @@ class Estimator:
         obj = target(**target._params_from_native(native))
         obj._adopt(native)
         return obj
+
+    @classmethod
+    def _unfitted_from_bytes(cls, data: bytes) -> Estimator:
+        kind, payload = _unfitted_from_bytes_native(data)
+        record = json.loads(payload)
+        base = _class_for(kind)
+        # one kind may serve several classes (ECOD/COPOD): the file names the class
+        family = [c for c in _subclasses(base) if c.__name__ == record.get("class")] or [base]
+        target = family[0]
+        if cls is not Estimator and not issubclass(target, cls):
+            raise ValueError(f"the model file holds an unfitted {target.__name__}, not a {cls.__name__}")
+        return target(**record.get("params", {}))
 
     def save(self, path_or_file: Any) -> None:
         """Writes the fitted model to a path (atomically: a temporary file, then a rename) or
@@ -283,6 +324,14 @@ def _read(path_or_file: Any) -> bytes:
         raise TypeError(f"load takes a path, bytes or a binary file object, got {type(path_or_file).__name__}")
     with open(path_or_file, "rb") as f:
         return f.read()
+
+
+def _subclasses(cls: type[Estimator]) -> list[type[Estimator]]:
+    """``cls`` and every class derived from it."""
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out
 
 
 def _class_for(kind: str) -> type[Estimator]:

@@ -69,9 +69,17 @@ def test_clone_get_set_params_and_repr(est):
 def test_one_fitted_check_and_round_trips(est, tmp_path):
     fresh = sklearn_base.clone(est)
     with pytest.raises(mercato.NotFittedError):
-        fresh.to_bytes()
-    with pytest.raises(ValueError):  # also a ValueError, as before
-        fresh.save(tmp_path / "x.mercato")
+        fresh._fitted()
+    try:
+        blob = fresh.to_bytes()
+    except mercato.NotFittedError:  # arguments that are not plain data (an unfitted Ensemble)
+        assert any(isinstance(v, mercato.Estimator) or isinstance(v, list) for v in fresh.get_params().values())
+    else:  # before fit, the file holds the arguments and loads back unfitted (as implicit)
+        fresh.save(tmp_path / "unfitted.mercato")
+        for back in (mercato.load(blob), type(fresh).load(tmp_path / "unfitted.mercato")):
+            assert type(back) is type(fresh)
+            assert back.get_params(deep=False) == json.loads(json.dumps(fresh.get_params(deep=False)))
+            assert not back.__sklearn_is_fitted__()
     model = fitted(est)
     data = model.to_bytes()
     buffer = io.BytesIO()

@@ -29,8 +29,8 @@ def planted(n_users=60, n_items=30, seed=0):
 
 def small_models():
     return [
-        ALS(factors=8, iterations=10, num_threads=2),
-        ALS(factors=8, iterations=5, use_cg=False),
+        ALS(factors=8, iterations=10, num_threads=2, confidence="binary"),
+        ALS(factors=8, iterations=5, use_cg=False, confidence="binary"),
         BPR(factors=8, iterations=60, learning_rate=0.05, blocks=4),
         ItemKNN(K=10),
     ]
@@ -225,6 +225,8 @@ def test_hyper_parameters_survive_pickle_and_load(tmp_path, data):
         m.save(tmp_path / "m.mercato")
         for back in (pickle.loads(pickle.dumps(m)), type(m).load(tmp_path / "m.mercato")):
             got = back.get_params()
+            if expect.get("confidence", "") is None and got["confidence"] == "binary":
+                got["confidence"] = None  # the file holds the confidence used: binary, the default
             for key, value in expect.items():
                 if key not in ("num_threads", "show_progress"):
                     assert got[key] == pytest.approx(value) if isinstance(value, float) else got[key] == value, key
@@ -328,3 +330,112 @@ def test_lastfm_als_quality_floor():
     assert m["precision"] > 0.125 and m["ndcg"] > 0.133, m
     d = ranking_metrics_at_k(ALS().fit(train), train, test, K=10)
     assert d["precision"] > 0.18, d
+
+
+# --- implicit's habits (benches/compat/run_implicit.py runs implicit's own suite) ---
+
+
+def test_non_csr_input_warns_on_fit_and_is_refused_by_recommend(data):
+    with pytest.warns(mercato.ParameterWarning, match="COO"):
+        m = ALS(factors=4, iterations=2, confidence="binary").fit(data.tocoo())
+    with pytest.raises(ValueError, match="CSR"):
+        m.recommend(0, user_items=data.tocsc())
+    # sparse arrays (csr_array), whose rows are 1-D, work like matrices
+    arr = sp.csr_array(data)
+    a = ALS(factors=4, iterations=2, confidence="binary").fit(arr)
+    np.testing.assert_array_equal(a.recommend(3, arr[3])[0], a.recommend(3, data[3])[0])
+
+
+def test_default_confidence_warns_when_weights_would_be_ignored(data):
+    import warnings
+
+    with pytest.warns(mercato.ParameterWarning, match="confidence"):
+        ALS(factors=4, iterations=2).fit(data)
+    ones = data.copy()
+    ones.data[:] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ALS(factors=4, iterations=2).fit(ones)  # binary data: nothing is ignored
+        ALS(factors=4, iterations=2, confidence="binary").fit(data)
+    assert ALS().get_params()["confidence"] is None
+
+
+def test_fit_callbacks_follow_implicit():
+    data = planted(seed=5)
+    calls = []
+    ALS(factors=4, iterations=3, confidence="binary", calculate_training_loss=True).fit(
+        data, callback=lambda *a: calls.append(a)
+    )
+    assert [c[0] for c in calls] == [0, 1, 2]
+    assert all(len(c) == 3 and c[1] >= 0 and c[2] > 0 for c in calls)
+    calls.clear()
+    BPR(factors=4, iterations=4).fit(data, callback=lambda *a: calls.append(a))
+    assert [c[0] for c in calls] == [0, 1, 2, 3] and all(len(c) == 4 for c in calls)
+    assert all(c[2] + c[3] <= data.nnz for c in calls)
+
+    def stop(*_):
+        raise KeyboardInterrupt("enough")
+
+    with pytest.raises(KeyboardInterrupt, match="enough"):
+        BPR(factors=4, iterations=50).fit(data, callback=stop)
+    with pytest.raises(NotImplementedError):
+        ItemKNN().fit(data, callback=stop)
+
+
+def test_similar_items_and_users_batches_and_filters(data):
+    als = ALS(factors=8, iterations=5, confidence="binary").fit(data)
+    one_ids, one_scores = als.similar_items(4, N=5)
+    ids, scores = als.similar_items(np.arange(10), N=5)
+    assert ids.shape == scores.shape == (10, 5)
+    np.testing.assert_array_equal(ids[4], one_ids)
+    np.testing.assert_allclose(scores[4], one_scores, rtol=1e-6)
+    ids, _ = als.similar_items(np.arange(10), N=5, filter_items=np.arange(0, 30, 5))
+    assert not (ids % 5 == 0).any()
+    ids, _ = als.similar_items(np.arange(10), N=20, items=[1, 2, 3])
+    assert ids.shape == (10, 3) and all(set(r) == {1, 2, 3} for r in ids)
+    with pytest.raises(ValueError):
+        als.similar_items(1, items=[1], filter_items=[2])
+    with pytest.raises(NotImplementedError):
+        als.similar_items(1, recalculate_item=True, item_users=data.T.tocsr()[1])
+    with pytest.warns(mercato.ParameterWarning, match="item_users"):
+        als.similar_items(1, item_users=data.T.tocsr()[1])
+    uids, _ = als.similar_users(np.arange(4), N=6, users=np.arange(0, 60, 3))
+    assert uids.shape == (4, 6) and (uids % 3 == 0).all()
+    knn = ItemKNN(K=5).fit(data)
+    ids, scores = knn.similar_items(0, N=10, items=[0, 1, 2])
+    assert set(ids) == {0, 1, 2} and scores[0] > scores[-1]
+    with pytest.raises(NotImplementedError):
+        knn.similar_users(0)
+
+
+def test_allow_list_ranks_seen_items_last_and_rejects_unknown_ids(data):
+    als = ALS(factors=8, iterations=5, confidence="binary").fit(data)
+    seen = set(data[0].indices)
+    allowed = np.arange(12)
+    ids, scores = als.recommend(0, data[0], items=allowed, N=20)
+    assert set(ids) == set(allowed), "an allow-list is ranked whole, as implicit's"
+    n_seen = len(seen & set(allowed))
+    assert set(ids[len(ids) - n_seen :]) == seen & set(allowed)
+    assert np.isneginf(scores[len(ids) - n_seen :]).all()
+    for bad in ([1, -1], [1, 30]):
+        with pytest.raises(mercato.UnknownIdError) as e:
+            als.recommend(0, data[0], items=bad)
+        assert isinstance(e.value, KeyError) and isinstance(e.value, IndexError)
+    with pytest.raises(NotImplementedError):
+        BPR(factors=4, iterations=2).fit(data).recommend(0, data[0], recalculate_user=True)
+
+
+def test_explain_sums_to_the_recalculated_score():
+    data = planted(seed=9)
+    als = ALS(factors=6, iterations=10, regularization=2.0, alpha=2.0, confidence="implicit", use_cg=False).fit(data)
+    user = 4
+    ids, scores = als.recommend(user, data[user], N=3, recalculate_user=True)
+    total, top, weights = als.explain(user, data, ids[0])
+    assert total == pytest.approx(float(scores[0]), rel=1e-3, abs=1e-4)
+    contributions = [s for _, s in top]
+    assert contributions == sorted(contributions, reverse=True)
+    assert {i for i, _ in top} <= set(data[user].indices) and len(top) == min(10, data[user].nnz)
+    again, top2, _ = als.explain(user, data[user], ids[0], user_weights=weights, N=2)
+    assert again == pytest.approx(total) and top2 == top[:2]
+    with pytest.raises(mercato.UnknownIdError):
+        als.explain(user, data, 999)

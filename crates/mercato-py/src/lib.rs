@@ -46,6 +46,37 @@ fn peek_kind(data: &[u8]) -> PyResult<String> {
     mercato::persist::peek_kind(data).py()
 }
 
+/// What an unfitted estimator's file holds: the model kind it will be and its constructor
+/// arguments (JSON written by the Python base class).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Unfitted {
+    kind: String,
+    params: String,
+}
+
+/// The checked model format for an estimator that is not fitted yet (kind `"unfitted"`):
+/// `save` works before `fit`, as in implicit, and `load` gives back the same estimator.
+#[pyfunction]
+fn unfitted_to_bytes<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params_json: &str,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    use errors::PyResultExt;
+    let meta = Unfitted { kind: kind.to_string(), params: params_json.to_string() };
+    let bytes = mercato::persist::ModelWriter::new("unfitted", &meta).and_then(|w| w.to_bytes()).py()?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
+}
+
+/// `(kind, params_json)` of an [`unfitted_to_bytes`] file (validated: magic, checksum).
+#[pyfunction]
+fn unfitted_from_bytes(data: &[u8]) -> PyResult<(String, String)> {
+    use errors::PyResultExt;
+    let reader = mercato::persist::ModelReader::from_bytes(data.to_vec(), "unfitted").py()?;
+    let meta: Unfitted = reader.meta().py()?;
+    Ok((meta.kind, meta.params))
+}
+
 /// The Rust defaults of a model family's hyper-parameters as JSON, by model-file kind: the
 /// Python constructors' defaults are tested against these.
 #[pyfunction]
@@ -80,6 +111,8 @@ fn _mercato(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(peek_kind, m)?)?;
     m.add_function(wrap_pyfunction!(default_params, m)?)?;
+    m.add_function(wrap_pyfunction!(unfitted_to_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(unfitted_from_bytes, m)?)?;
     m.add("ModelFormatError", m.py().get_type::<ModelFormatError>())?;
     submodule(m, "metrics", metrics::register)?;
     submodule(m, "datasets", datasets::register)?;

@@ -57,6 +57,73 @@ fn item_list(ids: Option<PyReadonlyArray1<'_, i64>>, n_items: usize) -> PyResult
         .map(Some)
 }
 
+/// A Python training callback called from the training thread: it takes the GIL for each
+/// call; an exception stops training and is raised by `fit` (not replaced by a core error).
+struct Callback {
+    callable: Option<Py<PyAny>>,
+    raised: Option<PyErr>,
+    /// ALS passes `(iteration, elapsed, loss)`, BPR `(epoch, elapsed, correct, skipped)`.
+    bpr: bool,
+}
+
+impl Callback {
+    fn new(callable: Option<Py<PyAny>>) -> Self {
+        Callback { callable, raised: None, bpr: false }
+    }
+
+    fn call(&mut self, r: &imp::IterationReport) -> mercato::Result<()> {
+        let Some(f) = &self.callable else { return Ok(()) };
+        let secs = r.elapsed.as_secs_f64();
+        let outcome = Python::attach(|py| {
+            if self.bpr {
+                f.call1(py, (r.iteration, secs, r.correct, r.skipped)).map(drop)
+            } else {
+                f.call1(py, (r.iteration, secs, r.loss)).map(drop)
+            }
+        });
+        outcome.map_err(|e| {
+            self.raised = Some(e);
+            Error::invalid("training stopped: the callback raised an exception")
+        })
+    }
+
+    /// The fit's result, with the callback's own exception in place of the stop error.
+    fn result<T>(self, fit: mercato::Result<T>) -> PyResult<T> {
+        match (fit, self.raised) {
+            (Err(_), Some(e)) => Err(e),
+            (fit, _) => fit.py(),
+        }
+    }
+}
+
+/// implicit's `calculate_loss`: the ALS objective of `user_factors`/`item_factors` on
+/// `csr` (users × items confidences) divided by the total confidence.
+#[pyfunction]
+#[pyo3(signature = (csr, user_factors, item_factors, regularization, alpha, confidence))]
+fn als_loss(
+    csr: Csr<'_>,
+    user_factors: numpy::PyReadonlyArray2<'_, f32>,
+    item_factors: numpy::PyReadonlyArray2<'_, f32>,
+    regularization: f32,
+    alpha: f32,
+    confidence: &str,
+) -> PyResult<f32> {
+    let rows = rows_from(&csr)?;
+    let confidence = match confidence {
+        "linear" => Confidence::Linear,
+        "implicit" => Confidence::Implicit,
+        "binary" => Confidence::Binary,
+        other => return Err(PyValueError::new_err(format!("unknown confidence {other:?}"))),
+    };
+    let x = user_factors.as_array();
+    let y = item_factors.as_array();
+    let params =
+        Als::params().factors(x.ncols().max(1)).regularization(regularization).alpha(alpha).confidence(confidence);
+    let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
+    let (x, y) = (x.as_slice().unwrap_or_default(), y.as_slice().unwrap_or_default());
+    params.training_loss(&rows, x, y).py()
+}
+
 fn pool(threads: usize) -> PyResult<mercato::recommend::implicit::ThreadPool> {
     imp::thread_pool((threads > 0).then_some(threads)).py()
 }
@@ -250,7 +317,8 @@ macro_rules! shared_methods {
                 let mut candidates = n_items;
                 if let Some(a) = item_list(allow, n_items)? {
                     candidates = a.iter().collect::<std::collections::HashSet<_>>().len();
-                    filter = filter.allow(a);
+                    // implicit ranks a whole `items=` list: seen candidates last, not dropped
+                    filter = filter.allow(a).seen_last(true);
                 }
                 if let Some(d) = item_list(deny, n_items)? {
                     filter = filter.deny(d);
@@ -467,8 +535,16 @@ shared_methods!(PyAls, Als, "ALS", {
         Ok(PyAls { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
-    #[pyo3(signature = (csr, show_progress=None))]
-    fn fit(slf: &Bound<'_, Self>, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
+    /// Trains; `callback`, when given, is called after every iteration with
+    /// `(iteration, elapsed_seconds, loss_or_None)`, as implicit's ALS (an exception from it stops training and propagates).
+    #[pyo3(signature = (csr, show_progress=None, callback=None))]
+    fn fit(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        csr: Csr<'_>,
+        show_progress: Option<bool>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let mut params = {
             let me = slf.borrow();
@@ -477,8 +553,10 @@ shared_methods!(PyAls, Als, "ALS", {
         if let Some(show) = show_progress {
             params = params.show_progress(show);
         }
+        let mut watch = Callback::new(callback);
         // trained without holding a borrow, then swapped in (see `fitted`)
-        let model = py.detach(|| params.fit_rows(&rows)).py()?;
+        let model = py.detach(|| params.fit_rows_observed(&rows, &mut |r: &imp::IterationReport| watch.call(r)));
+        let model = watch.result(model)?;
         slf.borrow_mut().model = Some(Arc::new(model));
         Ok(())
     }
@@ -546,7 +624,14 @@ shared_methods!(PyAls, Als, "ALS", {
         d.set_item("regularization", (!p.scale_regularization).then_some(p.regularization))?;
         d.set_item("alpha", p.alpha)?;
         d.set_item("iterations", p.iterations)?;
-        d.set_item("confidence", if p.confidence == Confidence::Linear { "linear" } else { "binary" })?;
+        d.set_item(
+            "confidence",
+            match p.confidence {
+                Confidence::Linear => "linear",
+                Confidence::Implicit => "implicit",
+                Confidence::Binary => "binary",
+            },
+        )?;
         d.set_item("use_cg", p.solver == AlsSolver::ConjugateGradient)?;
         d.set_item("cg_steps", p.cg_steps)?;
         d.set_item("seed", p.seed)?;
@@ -589,8 +674,16 @@ shared_methods!(PyBpr, Bpr, "BPR", {
         Ok(PyBpr { threads: params.num_threads.unwrap_or(0), params, model: None })
     }
 
-    #[pyo3(signature = (csr, show_progress=None))]
-    fn fit(slf: &Bound<'_, Self>, py: Python<'_>, csr: Csr<'_>, show_progress: Option<bool>) -> PyResult<()> {
+    /// Trains; `callback`, when given, is called after every iteration with
+    /// `(epoch, elapsed_seconds, correct, skipped)`, as implicit's BPR (an exception from it stops training and propagates).
+    #[pyo3(signature = (csr, show_progress=None, callback=None))]
+    fn fit(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        csr: Csr<'_>,
+        show_progress: Option<bool>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
         let rows = rows_from(&csr)?;
         let mut params = {
             let me = slf.borrow();
@@ -599,8 +692,10 @@ shared_methods!(PyBpr, Bpr, "BPR", {
         if let Some(show) = show_progress {
             params = params.show_progress(show);
         }
+        let mut watch = Callback { bpr: true, ..Callback::new(callback) };
         // trained without holding a borrow, then swapped in (see `fitted`)
-        let model = py.detach(|| params.fit_rows(&rows)).py()?;
+        let model = py.detach(|| params.fit_rows_observed(&rows, &mut |r: &imp::IterationReport| watch.call(r)));
+        let model = watch.result(model)?;
         slf.borrow_mut().model = Some(Arc::new(model));
         Ok(())
     }
@@ -751,5 +846,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bm25_weight_csr, m)?)?;
     m.add_function(wrap_pyfunction!(tfidf_weight_csr, m)?)?;
     m.add_function(wrap_pyfunction!(log_weight_csr, m)?)?;
+    m.add_function(wrap_pyfunction!(als_loss, m)?)?;
     Ok(())
 }

@@ -24,9 +24,11 @@ flag with ``return_fallback=True``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from mercato._base import Estimator, choice, params_json, threads
+from mercato._base import Estimator, ParameterWarning, UnknownIdError, choice, params_json, threads
 from mercato._mercato import recommend as _r
 
 __all__ = ["ALS", "BPR", "ItemKNN", "bm25_weight", "tfidf_weight", "log_weight"]
@@ -56,7 +58,7 @@ def _csr(user_items, n_cols=None):
         user_items = sp.coo_matrix((values, (users, items)), shape=shape)
     if not sp.issparse(user_items):
         raise TypeError(f"user_items must be a scipy.sparse matrix or a DataFrame, got {type(user_items).__name__}")
-    m = user_items.tocsr()
+    m = _as_2d(user_items).tocsr()
     return (
         np.ascontiguousarray(m.indptr, dtype=np.int64),
         np.ascontiguousarray(m.indices, dtype=np.int64),
@@ -64,6 +66,23 @@ def _csr(user_items, n_cols=None):
         int(m.shape[0]),
         int(m.shape[1]),
     )
+
+
+def _as_2d(m):
+    """A 2-D sparse matrix or array (a row of a ``csr_array`` is 1-D: one row here)."""
+    return m.reshape(1, -1) if m.ndim == 1 else m
+
+
+def _warn_if_not_csr(user_items):
+    """implicit's habit: fit converts other sparse formats, with a ``ParameterWarning``."""
+    import scipy.sparse as sp
+
+    if sp.issparse(user_items) and user_items.format != "csr":
+        warnings.warn(
+            f"user_items is a {user_items.format.upper()} matrix: converted to CSR (pass CSR to avoid the copy)",
+            ParameterWarning,
+            stacklevel=3,
+        )
 
 
 def _is_frame(x):
@@ -137,23 +156,37 @@ class _Base(Estimator):
     """Shared fitting, serving, persistence and pickling (see mercato._base)."""
 
     _rust_cls = None
+    _iterative = True  # trains in iterations (ALS, BPR): takes a callback
 
     def _rust_params(self) -> dict:
         raise NotImplementedError
 
-    def fit(self, user_items, show_progress=None):
+    def _check_values(self, values):
+        """Hook: warn about input values a model uses differently from implicit."""
+
+    def fit(self, user_items, show_progress=None, callback=None):
         """Trains on a users x items matrix or a (user, item[, value]) DataFrame; returns
-        self. ``show_progress`` (default: the constructor's) draws a progress bar on a
-        terminal (ALS and BPR). A model being fitted keeps serving its previous fit from
-        other threads until this one finishes."""
+        self. Sparse input other than CSR is converted, with a ``ParameterWarning``.
+        ``show_progress`` (default: the constructor's) draws a progress bar on a terminal
+        (ALS and BPR). ``callback`` is called after every iteration, as implicit's: ALS
+        ``callback(iteration, elapsed_seconds, loss)`` (``loss`` is None unless
+        ``calculate_training_loss``), BPR ``callback(epoch, elapsed_seconds, correct,
+        skipped)``; an exception it raises stops training and propagates (ItemKNN has no
+        iterations: ``NotImplementedError``). A model being fitted keeps serving its
+        previous fit from other threads until this one finishes."""
+        if callback is not None and not self._iterative:
+            raise NotImplementedError(f"{type(self).__name__} trains in one pass: fit takes no callback")
+        _warn_if_not_csr(user_items)
         ids = None
         if _is_frame(user_items) and _needs_ids(user_items):
             user_items, *ids = _map_frame(user_items)
+        csr = _csr(user_items)
+        self._check_values(csr[2])
         native = self._rust_cls(params_json(self._rust_params()))
-        if show_progress is None or isinstance(self, ItemKNN):
-            native.fit(_csr(user_items))
+        if self._iterative:
+            native.fit(csr, None if show_progress is None else bool(show_progress), callback)
         else:
-            native.fit(_csr(user_items), bool(show_progress))
+            native.fit(csr)
         if ids is not None:
             native.set_ids(*ids)
         self._adopt(native)
@@ -243,7 +276,12 @@ class _Base(Estimator):
         if user_items is not None:
             import scipy.sparse as sp
 
-            m = user_items.tocsr() if sp.issparse(user_items) else None
+            # (a row of a csr_array is a 1-D COO array: one row, any format)
+            if sp.issparse(user_items) and user_items.ndim == 2 and user_items.format != "csr":
+                raise ValueError(
+                    f"user_items must be a CSR matrix, got {user_items.format.upper()}: convert it with .tocsr()"
+                )
+            m = _as_2d(user_items) if sp.issparse(user_items) else None
             if m is None:
                 rows = _csr(user_items, model.n_items)
             else:
@@ -260,7 +298,7 @@ class _Base(Estimator):
             allow = None if items is None else self._in(items, False)
             deny = None if filter_items is None else self._in(filter_items, False)
         else:
-            allow = None if items is None else _ids(items, "items")
+            allow = None if items is None else self._known(_ids(items, "items"), model.n_items, "items")
             deny = None if filter_items is None else _ids(filter_items, "filter_items")
         ids, scores, fallback = model.recommend(
             users,
@@ -279,21 +317,78 @@ class _Base(Estimator):
             ids = self._out(ids, False)
         return (ids, scores, fallback) if return_fallback else (ids, scores)
 
-    def similar_items(self, itemid, N=10):
-        """The ``N`` items most similar to ``itemid`` (itself first), as (ids, scores)."""
-        m = self._check()
-        if not m.has_ids:
-            return m.similar_items(int(itemid), int(N))
-        ids, scores = m.similar_items(int(self._in(itemid, False)[0]), int(N))
-        return self._out(ids, False), scores
+    @staticmethod
+    def _known(idx, n, what):
+        """``idx`` when every index is one of the model's ``n``; ``UnknownIdError`` otherwise."""
+        bad = idx[(idx < 0) | (idx >= n)]
+        if bad.size:
+            raise UnknownIdError(f"{what} holds ids the model does not have: {bad[:5].tolist()} (it has {n})")
+        return idx
 
-    def similar_users(self, userid, N=10):
-        """The ``N`` users most similar to ``userid`` (itself first), as (ids, scores)."""
+    def _similar(self, query, N, exclude, only, users):
+        """Shared body of ``similar_items``/``similar_users``: one query id or an array."""
         m = self._check()
-        if not m.has_ids:
-            return m.similar_users(int(userid), int(N))
-        ids, scores = m.similar_users(int(self._in(userid, True)[0]), int(N))
-        return self._out(ids, True), scores
+        if exclude is not None and only is not None:
+            what = "users and filter_users" if users else "items and filter_items"
+            raise ValueError(f"pass either {what}, not both")
+        N = _positive(N, "N")
+        n_total = m.n_users if users else m.n_items
+        if m.has_ids:
+            to_idx = lambda v: self._in(v, users)  # noqa: E731
+        else:
+            to_idx = lambda v: self._known(_ids(v, "ids"), n_total, "users" if users else "items")  # noqa: E731
+        exclude = None if exclude is None else to_idx(exclude)
+        only = None if only is None else np.unique(to_idx(only))
+        native = m.similar_users if users else m.similar_items
+        single = np.ndim(query) == 0
+        queries = [query] if single else list(np.asarray(query).reshape(-1))
+        width = min(N, n_total if only is None else len(only))
+        rows = []
+        for q in queries:
+            q = int(self._in(q, users)[0]) if m.has_ids else q
+            if exclude is None and only is None:
+                ids, scores = native(q, N)
+            else:  # rank every candidate, then filter: O(catalogue) per query
+                ids, scores = native(q, n_total)
+                if exclude is not None:
+                    keep = ~np.isin(ids, exclude)
+                    ids, scores = ids[keep], scores[keep]
+                if only is not None:
+                    keep = np.isin(ids, only)
+                    ids, scores = ids[keep], scores[keep]
+                    # neighbourhood models score few pairs: the rest of the list ranks last, as implicit
+                    missing = only[~np.isin(only, ids)]
+                    ids = np.concatenate([ids, missing.astype(ids.dtype)])
+                    scores = np.concatenate([scores, np.full(missing.size, -np.finfo(np.float32).max, np.float32)])
+                ids, scores = ids[:N], scores[:N]
+            rows.append((np.asarray(ids), np.asarray(scores, np.float32)))
+        if single:
+            ids, scores = rows[0]
+        else:
+            ids = np.full((len(rows), width), -1, np.int64)
+            scores = np.full((len(rows), width), -np.inf, np.float32)
+            for r, (i, sc) in enumerate(rows):
+                ids[r, : len(i)] = i[:width]
+                scores[r, : len(sc)] = sc[:width]
+        return (self._out(ids, users) if m.has_ids else ids), scores
+
+    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
+        """The ``N`` items most similar to ``itemid`` (itself first), as (ids, scores);
+        an array of ids gives 2-D arrays (padded with id -1 / score -inf). ``filter_items``
+        never appear; ``items`` restricts the candidates (not both: ``ValueError``).
+        ``recalculate_item`` is not supported (``NotImplementedError``); ``item_users``
+        alone is ignored, with a ``ParameterWarning``, as implicit ignores it."""
+        if recalculate_item:
+            raise NotImplementedError("similar_items(recalculate_item=True) is not supported: use the stored factors")
+        if item_users is not None:
+            warnings.warn("item_users is used only with recalculate_item=True: ignored", ParameterWarning, stacklevel=2)
+        return self._similar(itemid, N, filter_items, items, users=False)
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None):
+        """The ``N`` users most similar to ``userid`` (itself first), as (ids, scores);
+        an array of ids gives 2-D arrays. ``filter_users`` never appear; ``users``
+        restricts the candidates (not both: ``ValueError``)."""
+        return self._similar(userid, N, filter_users, users, users=True)
 
 
 class ALS(_Base):
@@ -319,7 +414,7 @@ class ALS(_Base):
         regularization=None,
         alpha=10.0,
         iterations=15,
-        confidence="binary",
+        confidence=None,
         use_cg=True,
         cg_steps=3,
         calculate_training_loss=False,
@@ -344,7 +439,11 @@ class ALS(_Base):
             "factors": self.factors,
             "alpha": self.alpha,
             "iterations": self.iterations,
-            "confidence": choice("confidence", self.confidence, {"binary": "Binary", "linear": "Linear"}),
+            "confidence": choice(
+                "confidence",
+                "binary" if self.confidence is None else self.confidence,
+                {"binary": "Binary", "linear": "Linear", "implicit": "Implicit"},
+            ),
             "solver": "ConjugateGradient" if self.use_cg else "Cholesky",
             "cg_steps": self.cg_steps,
             "seed": self.seed,
@@ -357,6 +456,62 @@ class ALS(_Base):
         else:  # an absolute lambda, as implicit's
             p.update(regularization=self.regularization, scale_regularization=False)
         return p
+
+    def _check_values(self, values):
+        if self.confidence is None and values.size and not np.all(values == values[0]):
+            warnings.warn(
+                "ALS uses binary confidence 1 + alpha by default: the input's weights are ignored. "
+                "Pass confidence='implicit' (alpha * r, implicit's) or 'linear' (1 + alpha * r) to use "
+                "them, or confidence='binary' to silence this warning",
+                ParameterWarning,
+                stacklevel=3,
+            )
+
+    def explain(self, userid, user_items, itemid, user_weights=None, N=10):
+        """Why ALS scores ``itemid`` for ``userid``: implicit's ``explain`` (Hu, Koren &
+        Volinsky, section 5). The score is a sum over the user's items ``j`` of
+        ``c_j * (W⁻¹ y_item) · y_j`` with ``W = YᵀY + λI + Σ (c_j − 1) y_j y_jᵀ``.
+
+        ``user_items``: the user's row (one row) or a users x items matrix (row ``userid``).
+        Returns ``(total_score, [(item, contribution)] — the top N, largest first —,
+        user_weights)``; pass ``user_weights`` back to explain more items of the same user
+        without refactorising ``W``. Ids are indices (or the model's ids when trained on a
+        DataFrame of ids)."""
+        import scipy.linalg
+        import scipy.sparse as sp
+
+        m = self._check()
+        if not sp.issparse(user_items):
+            raise TypeError(f"user_items must be a scipy.sparse matrix, got {type(user_items).__name__}")
+        rows = _as_2d(user_items).tocsr()
+        if rows.shape[1] != m.n_items:
+            raise ValueError(f"user_items has {rows.shape[1]} columns, the model {m.n_items} items")
+        if m.has_ids:
+            item = int(self._in(itemid, False)[0])
+            row = rows[0] if rows.shape[0] == 1 else rows[int(self._in(userid, True)[0])]
+        else:
+            item = int(self._known(_ids(itemid, "itemid"), m.n_items, "itemid")[0])
+            # one row is the user's own (the id may be new); a matrix is indexed by userid
+            u = 0 if rows.shape[0] == 1 else int(self._known(_ids(userid, "userid"), rows.shape[0], "userid")[0])
+            row = rows[u]
+        cols, values = row.indices, row.data.astype(np.float64)
+        keep = values > 0
+        cols, values = cols[keep], values[keep]
+        confidence = {
+            "implicit": self.alpha * values,
+            "linear": 1.0 + self.alpha * values,
+        }.get(self.confidence, np.full(values.shape, 1.0 + self.alpha))
+        Y = np.asarray(m.item_factors, np.float64)
+        if user_weights is None:
+            Yj = Y[cols]
+            A = Y.T @ Y + m.regularization * np.eye(Y.shape[1]) + (Yj.T * (confidence - 1.0)) @ Yj
+            user_weights = scipy.linalg.cho_factor(A)
+        weighted_item = scipy.linalg.cho_solve(user_weights, Y[item])
+        contributions = confidence * (Y[cols] @ weighted_item)
+        order = np.argsort(-contributions, kind="stable")[: _positive(N, "N")]
+        ids = self._out(cols[order], False) if m.has_ids else cols[order]
+        top = [(i.item() if hasattr(i, "item") else i, float(contributions[k])) for i, k in zip(ids, order)]
+        return float(contributions.sum()), top, user_weights
 
     @property
     def regularization_(self):
@@ -466,6 +621,27 @@ class BPR(_Base):
             "calculate_training_loss": bool(self.calculate_training_loss),
         }
 
+    def recommend(
+        self,
+        userid,
+        user_items=None,
+        N=10,
+        filter_already_liked_items=True,
+        filter_items=None,
+        recalculate_user=False,
+        items=None,
+        return_fallback=False,
+        batch_size=None,
+    ):
+        """As ``ALS.recommend``; BPR has no exact fold-in, so ``recalculate_user=True``
+        raises ``NotImplementedError`` (as implicit's BPR). Users past the trained range are
+        still served, from the mean of their items' factors."""
+        if recalculate_user:
+            raise NotImplementedError("BPR cannot recalculate a user's factors: recommend from the stored ones")
+        return super().recommend(
+            userid, user_items, N, filter_already_liked_items, filter_items, False, items, return_fallback, batch_size
+        )
+
     @property
     def loss_history_(self):
         """Mean loss ``-log sigmoid(x_u . (y_i - y_j))`` of each epoch's sampled triples
@@ -494,6 +670,11 @@ class ItemKNN(_Base):
 
     _rust_cls = _r._ItemKNN
     _kinds = ("recommend.item_knn",)
+    _iterative = False
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None):
+        """Not available: an item-item model has no user representation (as implicit)."""
+        raise NotImplementedError("ItemKNN models items only: similar_users is not available")
 
     def __init__(self, K=20, weighting="cosine", K1=1.2, B=0.75, num_threads=0):
         self.K = K

@@ -1,0 +1,65 @@
+"""Runs implicit's own recommender tests against mercato and prints passed/run per module.
+
+    python benches/compat/run_implicit.py /path/to/implicit-source-tree
+
+The source tree is implicit's (e.g. v0.7.3, brought in with ``fetch`` into a temporary
+folder: it is never copied into this repository). The test files are copied unchanged into
+a temporary folder next to ``implicit_shim/implicit``, a stand-in package that maps
+implicit's class names and constructor arguments onto mercato, so their
+``import implicit...`` lines load mercato models. Nothing else is patched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+MODULES = ["recommender_base_test.py", "als_test.py", "bpr_test.py", "knn_test.py"]
+SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "implicit_shim", "implicit")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("source", help="implicit's source tree (the folder holding tests/)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every failing test")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mercato-compat-implicit-") as tmp:
+        for m in MODULES:
+            shutil.copy(os.path.join(args.source, "tests", m), tmp)
+        shutil.copytree(SHIM, os.path.join(tmp, "implicit"))
+        report = os.path.join(tmp, "report.xml")
+        # recommender_base_test.py holds only the mixin: its tests run inside the other modules.
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"]
+        cmd += [m for m in MODULES if m != "recommender_base_test.py"]
+        subprocess.run(cmd, cwd=tmp, stdout=subprocess.DEVNULL if not args.verbose else None)
+        per_module: dict[str, list[int]] = {}
+        failures = []
+        for case in ET.parse(report).getroot().iter("testcase"):
+            module = case.get("classname", "").split(".")[0] + ".py"
+            counts = per_module.setdefault(module, [0, 0])
+            counts[1] += 1
+            bad = case.find("failure") is not None or case.find("error") is not None
+            skipped = case.find("skipped") is not None
+            if bad or skipped:
+                failures.append(f"{case.get('classname')}::{case.get('name')}" + (" (skipped)" if skipped else ""))
+            else:
+                counts[0] += 1
+    print(f"{'module':<22}{'passed':>8}{'run':>6}")
+    total = [0, 0]
+    for module, (ok, run) in sorted(per_module.items()):
+        print(f"{module:<22}{ok:>8}{run:>6}")
+        total[0] += ok
+        total[1] += run
+    print(f"{'total':<22}{total[0]:>8}{total[1]:>6}")
+    if args.verbose:
+        print("\nnot passed:\n  " + "\n  ".join(failures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
