@@ -60,7 +60,7 @@ develop: $(STAMP)
 lint: $(STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
-	ruff check $(wildcard python benches/compare examples)
+	ruff check $(wildcard python benches/compare benches/compat examples)
 
 rust-test: $(STAMP) data
 	cargo test --workspace $(CARGO_FEATURES)

@@ -7,18 +7,18 @@ Needs mercato built into the worktree (``maturin develop --release`` with .venv)
 ``.bench-venv`` with implicit 0.7.x the first time and re-runs itself there. Data:
 ``$MERCATO_DATA/lastfm-2k/user_artists.dat`` (default ``../shared/datasets``).
 
-Protocol: per-user 80/20 split with a fixed seed (each user's entries shuffled by one
-seeded numpy generator, round(20%) held out, at least one kept), the same split fed to both
+Protocol: per-user 80/20 split with a fixed seed (each user's entries shuffled by one seeded
+numpy generator, round(20%) held out, at least one kept), the same split fed to both
 libraries; metrics for both from implicit's own ``ranking_metrics_at_k`` (mercato's
 ``recommend`` follows implicit's signature); ALS on BM25-weighted data (K1=100, B=0.8 on
-items x users) as implicit's last.fm example, with its hyper-parameters (64 factors,
-reg 0.05, alpha 2, 15 iterations, conjugate gradient with 3 steps) and mercato's
-``confidence='implicit'`` (c = alpha * r, implicit's definition: the same model); BPR 64 factors 100 iterations with implicit's defaults
-(lr 0.01, reg 0.01), fit and quality as the mean over seeds 42, 43, 44 with the spread
-(max - min) / 2 of each; ItemKNN cosine K=100. ALS fit best of 3 and top-10 for all
-users with already-liked filtering best of 5, the calls of both libraries alternating;
-each library batches top-10 its default way (extra peak resident memory measured in a
-fresh process). Both use all cores.
+items x users) as implicit's last.fm example, with its hyper-parameters (64 factors, reg
+0.05, alpha 2, 15 iterations, conjugate gradient with 3 steps) and mercato's
+``confidence='implicit'`` (c = alpha * r, implicit's definition: the same model); BPR 64
+factors 100 iterations with implicit's defaults (lr 0.01, reg 0.01), fit and quality as the
+mean over seeds 42, 43, 44 with the spread (max - min) / 2 of each; ItemKNN cosine K=100.
+ALS fit best of 3 and top-10 for all users with already-liked filtering best of 5, the calls
+of both libraries alternating; each library batches top-10 its default way (extra peak
+resident memory measured in a fresh process). Both use all cores.
 """
 
 from __future__ import annotations
