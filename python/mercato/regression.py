@@ -23,7 +23,6 @@ A rank-deficient design raises ``ValueError`` naming the collinear columns. ``Ri
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -175,59 +174,10 @@ class LinearRegression(Estimator):
         return float(1.0 - np.sum(w * (yv - pred) ** 2) / np.sum(w * (yv - ybar) ** 2))
 
     def summary(self, yname: str = "y", alpha: float = 0.05) -> str:
-        """A text table laid out like statsmodels' ``summary()``."""
+        """A text table laid out like statsmodels' ``summary()`` (the same text as
+        ``mercato train regression`` prints)."""
         self._check_fitted()
-        s = self._model.scalars()
-        ridge = s["alpha"] > 0
-        method = "Ridge" if ridge else "Least Squares"
-        model = "Ridge" if ridge else "OLS"
-
-        def num(v: float | None, width: int = 16) -> str:
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                return "nan".rjust(width)
-            if isinstance(v, (int, np.integer)):
-                return str(v).rjust(width)
-            av = abs(v)
-            txt = f"{v:#.4g}" if (av >= 1e-3 and av < 1e5) or av == 0 else f"{v:.3g}"
-            return txt.rjust(width)
-
-        rows = [
-            ("Dep. Variable:", yname, "R-squared:", num(s["rsquared"])),
-            ("Model:", model, "Adj. R-squared:", num(s["rsquared_adj"])),
-            ("Method:", method, "F-statistic:", num(s["fvalue"])),
-            ("No. Observations:", str(s["nobs"]), "Prob (F-statistic):", num(s["f_pvalue"])),
-            ("Df Residuals:", f"{s['df_resid']:.0f}", "Log-Likelihood:", num(s["llf"])),
-            ("Df Model:", f"{s['df_model']:.0f}", "AIC:", num(s["aic"])),
-            ("Covariance Type:", s["cov_type"], "BIC:", num(s["bic"])),
-        ]
-        names = self._model.param_names
-        nw = max(16, max((len(n) for n in names), default=0) + 1)
-        width = 67 + nw
-        out = [f"{model} Regression Results".center(width), "=" * width]
-        for a, b, c, d in rows:
-            out.append(f"{a:<20}{b:>{width // 2 - 20}}   {c:<20}{d.strip():>{width - width // 2 - 23}}")
-        out.append("=" * width)
-        stat = "t" if s["use_t"] else "z"
-        lo, hi = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-        out.append(f"{'':<{nw}}{'coef':>10}{'std err':>11}{stat:>11}{'P>|' + stat + '|':>11}{lo:>12}{hi:>12}")
-        out.append("-" * width)
-        params = self.params_
-        if ridge:
-            for n, p in zip(names, params):
-                out.append(f"{n:<{nw}}{p:>10.4f}")
-        else:
-            ci = self.conf_int(alpha)
-            for i, n in enumerate(names):
-                out.append(
-                    f"{n:<{nw}}{params[i]:>10.4f}{self.bse_[i]:>11.3f}{self.tvalues_[i]:>11.3f}"
-                    f"{self.pvalues_[i]:>11.3f}{ci[i, 0]:>12.3f}{ci[i, 1]:>12.3f}"
-                )
-        out.append("=" * width)
-        out.append(f"{'Cond. No.':<20}{s['condition_number']:>19.3g}")
-        out.append("=" * width)
-        if s["cov_type"] != "nonrobust":
-            out.append(f"Notes: standard errors are {s['cov_type']} robust.")
-        return "\n".join(out)
+        return self._model.summary(str(yname), float(alpha))
 
     # -- persistence (the checked model format, see mercato._base) -------------------------
     @classmethod

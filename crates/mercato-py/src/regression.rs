@@ -97,6 +97,10 @@ impl PyLinearRegression {
         let a = ndarray::Array2::from_shape_fn((ci.len(), 2), |(i, j)| if j == 0 { ci[i].0 } else { ci[i].1 });
         Ok(PyArray2::from_owned_array(py, a))
     }
+    /// statsmodels' `summary()` text (see `LinearRegression::summary`).
+    fn summary(&self, yname: &str, alpha: f64) -> PyResult<String> {
+        self.inner.summary(yname, alpha).py()
+    }
     /// Scalar statistics as a dict (F entries are None for ridge).
     fn scalars<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let m = &self.inner;

@@ -38,6 +38,7 @@ mod model;
 mod params;
 mod passes;
 mod solve;
+mod summary;
 #[cfg(test)]
 mod tests;
 
