@@ -538,3 +538,81 @@ fn price_command_gives_the_constant_elasticity_optimum() {
         .code(2)
         .stderr(predicates::str::contains("max_price"));
 }
+
+#[test]
+fn regression_recovers_a_log_log_elasticity_and_reports_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("demand.csv");
+    let mut text = String::from("price,brand,promo,sales,store\n");
+    for i in 0..300 {
+        let price = 2.0 + (i % 17) as f64 * 0.5;
+        let brand = ["a", "b", "c"][i % 3];
+        let promo = (i % 5 == 0) as u8;
+        let lift = match brand {
+            "a" => 0.0,
+            "b" => 0.4,
+            _ => -0.3,
+        };
+        // deterministic "noise" so the fit is not exact
+        let log_sales = 5.0 - 2.0 * f64::ln(price) + lift + 0.3 * promo as f64 + 0.05 * (i as f64 * 1.7).sin();
+        text.push_str(&format!("{price},{brand},{promo},{},s{}\n", log_sales.exp(), i % 7));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.path().join("demand.mercato");
+    let base = ["train", "regression", "--input", csv.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let v = json_of(mercato().args(base).args([
+        "--target",
+        "sales",
+        "--features",
+        "price,brand,promo",
+        "--log",
+        "sales,price",
+        "--categorical",
+        "brand",
+        "--cov-type",
+        "HC3",
+    ]));
+    let params = &v["params"];
+    assert!((params["log(price)"].as_f64().unwrap() + 2.0).abs() < 0.02, "{v}");
+    assert!((params["C(brand)[T.b]"].as_f64().unwrap() - 0.4).abs() < 0.02, "{v}");
+    assert!((params["C(brand)[T.c]"].as_f64().unwrap() + 0.3).abs() < 0.02, "{v}");
+    assert!(v["bse"]["log(price)"].as_f64().unwrap() > 0.0 && v["rsquared"].as_f64().unwrap() > 0.99);
+    assert_eq!(v["target"], "log(sales)");
+    assert!(out.exists());
+    // the human output is statsmodels' summary
+    mercato()
+        .args(base)
+        .args(["--target", "sales", "--features", "price,promo", "--log", "sales,price", "--cov-type", "HC1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OLS Regression Results").and(predicate::str::contains("log(price)")));
+    // clustered by store, and ridge (no inference)
+    let v = json_of(mercato().args(base).args([
+        "--target",
+        "sales",
+        "--features",
+        "price",
+        "--cov-type",
+        "cluster",
+        "--groups",
+        "store",
+    ]));
+    assert_eq!(v["cov_type"], "cluster");
+    let v = json_of(mercato().args(base).args(["--target", "sales", "--features", "price,promo", "--ridge", "1.0"]));
+    assert!(v.get("bse").is_none(), "{v}");
+    // errors: a log of a non-positive value (data, 3), flags that do not fit together (usage, 2)
+    mercato()
+        .args(base)
+        .args(["--target", "promo", "--features", "price", "--log", "promo"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("log"));
+    mercato().args(base).args(["--target", "sales", "--features", "price", "--cov-type", "cluster"]).assert().code(2);
+    mercato().args(base).args(["--target", "nope"]).assert().code(3).stderr(predicate::str::contains("nope"));
+    mercato()
+        .args(base)
+        .args(["--target", "sales", "--features", "brand"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("--categorical"));
+}

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod eval;
 pub mod price;
 pub mod recommend;
+pub mod regression;
 pub mod score;
 pub mod serve;
 pub mod train;

@@ -1,4 +1,4 @@
-//! `mercato train {recommender|detector|classifier}`: fit a model from plain files and save it.
+//! `mercato train {recommender|detector|classifier|regression}`: fit a model from plain files and save it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +29,8 @@ pub enum TrainCommand {
     Detector(DetectorArgs),
     /// A product-image CNN from a folder `root/<class>/*.png|jpg` (needs the `torch` feature).
     Classifier(ClassifierArgs),
+    /// A demand or sales regression (OLS, WLS, ridge) with statsmodels' summary.
+    Regression(super::regression::RegressionArgs),
 }
 
 /// Recommender algorithms.
@@ -570,5 +572,6 @@ pub fn run(command: TrainCommand) -> CliResult<()> {
         TrainCommand::Recommender(a) => recommender(a),
         TrainCommand::Detector(a) => detector(a),
         TrainCommand::Classifier(a) => classifier(a),
+        TrainCommand::Regression(a) => super::regression::run(a),
     }
 }
