@@ -1,5 +1,5 @@
-//! `mercato demo`: the main job on the bundled marketplace — recommenders, fraud scoring and
-//! (with the `torch` feature) product-image classification — ending in an HTML report.
+//! `mercato demo`: the main job on the bundled marketplace — recommenders, fraud scoring,
+//! pricing and (with the `torch` feature) product-image classification — ending in an HTML report.
 //! `mercato demo --data DIR` runs the same steps on real data laid out like `../shared/datasets`.
 
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use mercato::Result;
 use crate::report::Report;
 
 mod fraud;
+mod pricing;
 mod recommend;
 #[cfg(feature = "torch")]
 mod vision;
@@ -92,6 +93,7 @@ pub fn run(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
     recommend::explicit(&recommend::marketplace(&market, false)?, &mut report)?;
     recommend::implicit(&recommend::marketplace(&market, true)?, &mut report)?;
     fraud::run(&fraud::marketplace(&market), &mut report)?;
+    pricing::run(&market, &mut report)?;
     #[cfg(feature = "torch")]
     vision::run(None, &mut report)?;
     #[cfg(not(feature = "torch"))]

@@ -14,3 +14,4 @@ pub use loaders::{load_anomaly_csv, load_lastfm, load_movielens, load_triples, L
 pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};
 pub mod synth;
 pub mod synth_images;
+pub mod synth_prices;
