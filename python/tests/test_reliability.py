@@ -284,3 +284,23 @@ def test_a_crash_is_a_failure_not_a_dead_run():
         run_case("import os; os.abort()")
     with pytest.raises(pytest.fail.Exception):
         run_case("x = bytearray(8 << 30)")  # over the cap: MemoryError, exit 1
+
+
+def test_ids_of_the_other_type_than_the_fit_warn():
+    import warnings
+
+    import numpy as np
+    from mercato.recommend import FunkSVD
+
+    users, items = np.array(["a", "b", "c", "a", "b"]), np.array(["x", "y", "x", "z", "z"])
+    m = FunkSVD(seed=0, epochs=5, factors=2).fit(users, items, np.array([5, 3, 4, 2, 1.0]))
+    with pytest.warns(UserWarning, match="fitted on str user ids"):
+        m.predict([1, 2], ["x", "y"])
+    with pytest.warns(UserWarning, match="fitted on str item ids"), pytest.raises(KeyError):
+        m.recommend("a", items=[1, 2])  # (and unknown items in an allow-list are an error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.predict(["a", "zz"], ["x", "y"])  # unknown ids of the right type: the normal fallback
+    ints = FunkSVD(seed=0, epochs=5, factors=2).fit(np.array([1, 2, 3, 1]), np.array([7, 8, 7, 9]), np.ones(4))
+    with pytest.warns(UserWarning, match="fitted on int user ids and these are strs"):
+        ints.predict(["1"], [7])

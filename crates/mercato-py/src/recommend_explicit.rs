@@ -384,6 +384,30 @@ impl PyExplicitModel {
         Self::_from_bytes(py, &bytes)
     }
 
+    /// The kinds of the user and item ids the model was fitted on: "int", "str", "mixed" or
+    /// "empty" each (Python warns when a request's ids cannot match them).
+    fn id_kinds(&self) -> (&'static str, &'static str) {
+        fn kind_of(ids: &IdMap) -> &'static str {
+            let (mut ints, mut strs) = (false, false);
+            for id in ids.ids() {
+                match id {
+                    ExternalId::Str(_) => strs = true,
+                    _ => ints = true,
+                }
+                if ints && strs {
+                    return "mixed";
+                }
+            }
+            match (ints, strs) {
+                (true, _) => "int",
+                (_, true) => "str",
+                _ => "empty",
+            }
+        }
+        let r = self.model.predictor().ratings();
+        (kind_of(r.users()), kind_of(r.items()))
+    }
+
     /// The model kind in the file header, e.g. "recommend.funk_svd".
     #[getter]
     fn kind(&self) -> &'static str {

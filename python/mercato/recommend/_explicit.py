@@ -7,16 +7,19 @@ All four share one interface (Surprise's models, scikit-learn's conventions)::
     model.recommend(user, N=10)           # (item ids, predicted ratings), best first
     model.save("m.mercato"); FunkSVD.load("m.mercato"); pickle.dumps(model)
 
-Ids may be integers or strings. Users or items unseen in training get the baseline
-fallback (``mu + b_i``, ``mu + b_u`` or ``mu``); ``predict(..., return_status=True)`` also
-returns a status per pair (see ``STATUS``). Bad input (NaN/inf ratings, ratings outside a
-declared ``rating_scale``, empty input, duplicated (user, item) pairs, unknown
-hyper-parameter values, use before ``fit``) raises ``ValueError``.
+Ids may be integers or strings; requests whose ids are all of the other type than the fit's
+(ints for a model fitted on strings, or the reverse) can never match and warn. Users or
+items unseen in training get the baseline fallback (``mu + b_i``, ``mu + b_u`` or ``mu``);
+``predict(..., return_status=True)`` also returns a status per pair (see ``STATUS``). Bad
+input (NaN/inf ratings, ratings outside a declared ``rating_scale``, empty input, duplicated
+(user, item) pairs, unknown hyper-parameter values, use before ``fit``) raises
+``ValueError``.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,31 @@ STATUS = {
     3: "unknown_user_and_item",
     4: "too_few_neighbours",
 }
+
+
+def _id_kind(ids: Any) -> str:
+    """'int', 'str', 'mixed' or 'empty' for ids as ``_ids`` returns them (or one id)."""
+    if isinstance(ids, np.ndarray):
+        return "int" if ids.size else "empty"
+    if isinstance(ids, (str, int, np.integer)):
+        ids = [ids]
+    kinds = {"str" if isinstance(v, str) else "int" for v in ids}
+    return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "empty")
+
+
+def _warn_on_id_kind(model: Any, users: Any, items: Any) -> None:
+    """Warns when request ids are all of the type the model was *not* fitted on: none can
+    match, so every answer would silently be a fallback."""
+    fitted = model.id_kinds()
+    for ids, kind, what in ((users, fitted[0], "user"), (items, fitted[1], "item")):
+        got = None if ids is None else _id_kind(ids)
+        if kind in ("int", "str") and got in ("int", "str") and got != kind:
+            warnings.warn(
+                f"the model was fitted on {kind} {what} ids and these are {got}s: none can match, so every "
+                f"answer is the unknown-{what} fallback (convert the ids, e.g. with .astype({kind}))",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _ids(values: Any) -> Any:
@@ -127,7 +155,9 @@ class _ExplicitModel(Estimator):
             users, items = users[user_col].to_numpy(), users[item_col].to_numpy()
         if items is None:
             raise ValueError("predict needs users and items")
-        values, status = model.predict(_ids(users), _ids(items))
+        users, items = _ids(users), _ids(items)
+        _warn_on_id_kind(model, users, items)
+        values, status = model.predict(users, items)
         return (values, status) if return_status else values
 
     def recommend(self, user: Any, N: int = 10, *, exclude_rated: bool = True, items: Any = None, deny: Any = None):
@@ -139,6 +169,7 @@ class _ExplicitModel(Estimator):
             user = user.item()
         allow = None if items is None else _ids(items)
         denied = None if deny is None else _ids(deny)
+        _warn_on_id_kind(model, user, allow)
         return model.recommend(user, int(N), exclude_rated, allow, denied)
 
     # -- fitted attributes --------------------------------------------------------------

@@ -38,6 +38,9 @@ class TruncatedSVD(Estimator):
     n_oversamples : randomized extra sketch columns (10, as scikit-learn).
     center : ``None``, ``"global"`` or ``"user"``: subtract the global or each user's mean
         from the *stored* values (absent ratings count as "at the mean"); predictions add it back.
+        The default ``None`` factorises the matrix as given, as scikit-learn's ``TruncatedSVD``
+        and scipy's ``svds`` do; as a *rating* model pass ``center="user"`` (MovieLens-100k u1
+        RMSE 1.018, against 2.59 uncentred, where every absent rating counts as a zero).
     tol : accurate mode: stop when every triplet's residual is below ``tol · s[0]``.
     max_restarts : accurate mode: restarts before giving up (``converged_`` is then False).
     ncv : accurate mode: Lanczos basis size (default ``max(2k + 1, 20)``, as ``svds``).
