@@ -1,5 +1,6 @@
 //! Hybrid matrix factorisation with user and item features (LightFM's model): cold start
-//! for new users and items described by their features.
+//! for new users and items described by their features; and [`ItemContent`], content-based
+//! similarity of items by their features alone.
 //!
 //! A user's representation is the weighted sum of the embeddings (and biases) of its
 //! features, an item's likewise; the score is their dot product plus both biases. With
@@ -7,6 +8,7 @@
 //! embedding, so known ids behave as in plain matrix factorisation while new ones, given
 //! only features, are still placed in the same space.
 
+mod content;
 mod features;
 mod model;
 mod params;
@@ -15,6 +17,7 @@ mod train;
 #[cfg(test)]
 mod tests;
 
+pub use content::{ContentWeighting, ItemContent, ItemContentParams};
 pub use features::{FeatureSpace, Features};
 pub use model::{HybridMF, Reprs};
 pub use params::{HybridMFParams, Loss, Schedule};
