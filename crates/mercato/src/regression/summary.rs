@@ -26,7 +26,7 @@ impl LinearRegression {
         let names = self.param_names();
         let nw = names.iter().map(|n| n.chars().count() + 1).max().unwrap_or(0).max(16);
         let width = 67 + nw;
-        let num = |v: Option<f64>| v.map_or_else(|| "nan".to_string(), |v| fmt_stat(v));
+        let num = |v: Option<f64>| v.map_or_else(|| "nan".to_string(), fmt_stat);
         let cov_type = self.hyper_params().cov_type.as_str();
         let rows = [
             ("Dep. Variable:", yname.to_string(), "R-squared:", num(Some(self.rsquared()))),

@@ -316,7 +316,7 @@ mod tests {
     fn tfidf_cosine_matches_the_formula() {
         let m = ItemContentParams::default().fit(&catalogue()).unwrap();
         // smooth idf: n = 5; df = [3, 2, 1, 1]
-        let idf = |df: f64| (((1.0 + 5.0) / (1.0 + df)) as f64).ln() + 1.0;
+        let idf = |df: f64| ((1.0 + 5.0) / (1.0 + df)).ln() + 1.0;
         let (a, b, d) = (idf(3.0), idf(2.0), idf(1.0));
         // items 0 and 3 share feature 0: cos = a² / (|(a, b)| · |(a, d)|)
         let expect = (a * a / ((a * a + b * b).sqrt() * (a * a + d * d).sqrt())) as f32;
@@ -354,8 +354,8 @@ mod tests {
                     .map(|(c, v)| b.0.iter().position(|x| x == c).map_or(0.0, |k| v * b.1[k]))
                     .sum::<f32>()
             };
-            for j in 0..5 {
-                assert!((scores[j] - cos(0, j) - cos(2, j)).abs() < 1e-5, "{weighting:?} {j}");
+            for (j, s) in scores.iter().enumerate() {
+                assert!((s - cos(0, j) - cos(2, j)).abs() < 1e-5, "{weighting:?} {j}");
             }
         }
     }
