@@ -118,7 +118,7 @@ def feature_columns(model: Any, columns: Any) -> list | None:
     if columns is not None:
         return list(columns)
     names = getattr(model, "feature_names_in_", None)
-    return list(names) if names else None
+    return list(names) if names is not None and len(names) else None
 
 
 def score_frame(model: Any, pdf: Any, columns: list | None, method: str, proba: str = "linear") -> np.ndarray:

@@ -1,6 +1,6 @@
 from mercato.fraud import IsolationForest
 
-from ._threads import num_threads
+from ._threads import dropped, num_threads
 
 
 def IForest(
@@ -14,7 +14,11 @@ def IForest(
     random_state=None,
     verbose=0,
 ):
-    # bootstrap/behaviour/verbose: passed on, so mercato warns where it ignores them.
+    dropped(
+        "IForest",
+        dict(bootstrap=bootstrap, behaviour=behaviour, verbose=verbose),
+        dict(bootstrap=False, behaviour="old", verbose=0),
+    )
     return IsolationForest(
         n_estimators=n_estimators,
         max_samples=max_samples,
