@@ -102,10 +102,11 @@ def _validate(est: Any, X: Any, reset: bool, accept_sparse: bool = False) -> np.
                 f"{name} expects a 2-D array (rows x features), got 1-D: Reshape your data with "
                 "X.reshape(-1, 1) if it has one feature or X.reshape(1, -1) if it is one row"
             )
-        try:
-            raw.astype(np.float64) if raw.dtype.kind == "O" else None
-        except TypeError as e:  # e.g. a dict among the numbers: a type error, named as such
-            raise TypeError(f"X must be numeric: {e}") from None
+        if raw.dtype.kind == "O":
+            try:
+                raw.astype(np.float64)
+            except TypeError as e:  # e.g. a dict among the numbers: a type error, named as such
+                raise TypeError(f"X must be numeric: {e}") from None
     arr, _ = _as_matrix(X)
     if arr.shape[1] == 0 or arr.shape[0] == 0:
         what = "feature(s)" if arr.shape[1] == 0 else "sample(s)"
@@ -263,7 +264,7 @@ class BaseDetector(Estimator):
     def score_samples(self, X) -> np.ndarray:
         """Minus ``decision_function``: **higher = more normal**, scikit-learn's sign for
         ``score_samples`` (so ``-score_samples`` ranks rows by anomaly, as with scikit-learn's
-        detectors). Before 0.2 this returned ``decision_function`` itself."""
+        detectors). It used to return ``decision_function`` itself (see the CHANGELOG)."""
         return -self.decision_function(X)
 
     def score_one(self, x) -> float:

@@ -464,6 +464,20 @@ mod tests {
     fn explanation_sorts_largest_first() {
         let e = Explanation::from_values(1.0, [0.1, 0.7, -0.2, 0.7]);
         assert_eq!(e.contributions.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 3, 0, 2]);
-        assert_eq!(e.top(1), &[(1, 0.7)]);
+        let top = e.top(1);
+        assert!(top.len() == 1 && top[0].0 == 1 && (top[0].1 - 0.7 / 1.3).abs() < 1e-12, "{top:?}");
+    }
+
+    #[test]
+    fn explanation_values_become_shares_summing_to_one() {
+        // Signed parts of a positive score keep their signs; the shares sum to 1.
+        let e = Explanation::from_values(1.3, [0.1, 0.7, -0.2, 0.7]);
+        assert!((e.contributions.iter().map(|c| c.1).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(e.contributions.iter().any(|c| c.1 < 0.0));
+        // A degenerate sum falls back to magnitudes; all zeros stay zeros (nothing stands out).
+        let e = Explanation::from_values(0.0, [1.0, -1.0]);
+        assert_eq!(e.contributions.iter().map(|c| c.1).collect::<Vec<_>>(), vec![0.5, -0.5]);
+        let e = Explanation::from_values(0.0, [0.0, 0.0]);
+        assert!(e.contributions.iter().all(|c| c.1 == 0.0));
     }
 }
