@@ -180,6 +180,22 @@ def test_sklearn_tags_and_pipeline(data):
     assert len(c.detectors) == 2
 
 
+def test_cross_validation_and_grid_search(data):
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    X, y = data
+    cv = KFold(3, shuffle=True, random_state=0)
+    # scikit-learn's "roc_auc" scorer reads decision_function: PyOD's sign ranks anomalies first
+    auc = cross_val_score(fraud.IsolationForest(n_estimators=20), X, y, scoring="roc_auc", cv=cv)
+    assert auc.min() > 0.9
+    # (k below the anomaly cluster's 15 rows would make that cluster look dense: LOF's nature)
+    pipe = make_pipeline(fraud.StandardScaler(), fraud.LOF())
+    grid = GridSearchCV(pipe, {"lof__n_neighbors": [20, 30]}, scoring="roc_auc", cv=cv).fit(X, y)
+    assert grid.best_score_ > 0.9
+
+
 # check_estimator on the cheap detectors; the deliberate exceptions are listed (with the
 # reasons) in benches/compat/run_sklearn_checks.py and its README section.
 SIGN_CHECKS = {
