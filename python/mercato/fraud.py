@@ -731,7 +731,7 @@ class LOF(_NeighborsDetector):
             warnings.warn(
                 f"n_neighbors ({k}) is not below the number of training rows ({n}): "
                 f"n_neighbors will be set to (n_samples - 1) = {n - 1} for this fit",
-                UserWarning,
+                ParameterWarning,
                 stacklevel=4,
             )
             k = n - 1

@@ -162,7 +162,7 @@ def test_lof_novelty_and_small_data(data):
     assert lof.fit_predict(X).shape == (len(X),)
     with pytest.raises(AttributeError, match="novelty"):
         lof.decision_function(X)
-    with pytest.warns(UserWarning, match="n_neighbors"):
+    with pytest.warns(ParameterWarning, match="n_neighbors"):
         small = fraud.LOF(n_neighbors=20).fit(X[:10])
     assert small.n_neighbors_ == 9 and small.get_params()["n_neighbors"] == 20
 
