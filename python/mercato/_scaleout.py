@@ -118,7 +118,7 @@ def feature_columns(model: Any, columns: Any) -> list | None:
     if columns is not None:
         return list(columns)
     names = getattr(model, "feature_names_in_", None)
-    return list(names) if names else None
+    return list(names) if names is not None and len(names) else None
 
 
 def score_frame(model: Any, pdf: Any, columns: list | None, method: str, proba: str = "linear") -> np.ndarray:
@@ -129,6 +129,10 @@ def score_frame(model: Any, pdf: Any, columns: list | None, method: str, proba: 
         if method == "predict_proba":
             return np.empty((0, 2))
         return np.empty(0, dtype=np.int64 if method == "predict" else np.float64)
+    if getattr(model, "feature_names_in_", None) is None:
+        # fitted without column names: the columns were chosen above, so score the values
+        # (a DataFrame would draw scikit-learn's "X has feature names" warning per batch)
+        X = X.to_numpy()
     if method == "decision_function":
         return model.decision_function(X)
     if method == "predict":

@@ -31,7 +31,7 @@ __all__ = [
 
 class BaseDetector:
     contamination: float
-    feature_names_in_: list[str] | None
+    feature_names_in_: np.ndarray  # only when fitted on a DataFrame with string column names
     n_features_in_: int
     def __init__(self, contamination: float = 0.1) -> None: ...
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
@@ -40,8 +40,32 @@ class BaseDetector:
     def decision_function(self, X: _Matrix) -> np.ndarray: ...
     def score_samples(self, X: _Matrix) -> np.ndarray: ...
     def score_one(self, x: _Row) -> float: ...
-    def predict(self, X: _Matrix) -> np.ndarray: ...
-    def predict_proba(self, X: _Matrix, method: Literal["linear", "unify"] = "linear") -> np.ndarray: ...
+    def predict(self, X: _Matrix, return_confidence: bool = False) -> Any: ...
+    def predict_proba(
+        self, X: _Matrix, method: Literal["linear", "unify"] = "linear", return_confidence: bool = False
+    ) -> Any: ...
+    def predict_confidence(self, X: _Matrix) -> np.ndarray: ...
+    def predict_with_rejection(
+        self,
+        X: _Matrix,
+        T: float = 32,
+        return_stats: bool = False,
+        delta: float = 0.1,
+        c_fp: float = 1.0,
+        c_fn: float = 1.0,
+        c_r: float | None = None,
+    ) -> Any: ...
+    def compute_rejection_stats(
+        self,
+        T: float = 32,
+        delta: float = 0.1,
+        c_fp: float = 1.0,
+        c_fn: float = 1.0,
+        c_r: float | None = None,
+        verbose: bool = False,
+    ) -> tuple[float, float, float]: ...
+    def predict_rank(self, X: _Matrix, normalized: bool = False) -> np.ndarray: ...
+    def fit_predict_score(self, X: _Matrix, y: Any, scoring: str = "roc_auc_score") -> float: ...
     def fit_predict(self, X: _Matrix, y: Any = None) -> np.ndarray: ...
     def explain(self, x: _Row, top: int | None = None) -> tuple[list[str] | list[int], np.ndarray]: ...
     @property
@@ -94,22 +118,41 @@ class HBOS(BaseDetector):
         num_threads: int | None = None,
     ) -> None: ...
 
+_Metric = Literal["euclidean", "minkowski", "l2", "mahalanobis"]
+
 class KNN(BaseDetector):
     n_neighbors: int
     method: Literal["largest", "mean", "median"]
+    metric: _Metric
+    metric_params: dict[str, Any] | None
     num_threads: int | None
     def __init__(
         self,
         n_neighbors: int = 5,
         method: Literal["largest", "mean", "median"] = "largest",
+        metric: _Metric = "euclidean",
+        metric_params: dict[str, Any] | None = None,
         contamination: float = 0.1,
         num_threads: int | None = None,
     ) -> None: ...
 
 class LOF(BaseDetector):
     n_neighbors: int
+    metric: _Metric
+    metric_params: dict[str, Any] | None
+    novelty: bool
     num_threads: int | None
-    def __init__(self, n_neighbors: int = 20, contamination: float = 0.1, num_threads: int | None = None) -> None: ...
+    def __init__(
+        self,
+        n_neighbors: int = 20,
+        metric: _Metric = "euclidean",
+        metric_params: dict[str, Any] | None = None,
+        contamination: float = 0.1,
+        novelty: bool = True,
+        num_threads: int | None = None,
+    ) -> None: ...
+    @property
+    def n_neighbors_(self) -> int: ...
 
 class Mahalanobis(BaseDetector):
     covariance: Literal["ledoit_wolf", "empirical", "mcd"]
@@ -151,6 +194,8 @@ class Ensemble(BaseDetector):
 
 class _BaseScaler:
     missing: str | float
+    n_features_in_: int
+    feature_names_in_: np.ndarray  # only when fitted on a DataFrame with string column names
     def __init__(self, missing: Literal["reject", "mean", "median"] | float = "reject") -> None: ...
     def fit(self: _S, X: _Matrix, y: Any = None) -> _S: ...
     def transform(self, X: _Matrix) -> np.ndarray: ...

@@ -112,7 +112,7 @@ def test_one_detector_per_segment(spark, frame):
     assert sorted(models) == ["food", "fuel", "web"]
     for g, m in models.items():
         local = fraud.IsolationForest(n_estimators=30, seed=9).fit(frame.loc[frame.segment == g, COLS])
-        assert isinstance(m, fraud.IsolationForest) and m.feature_names_in_ == COLS
+        assert isinstance(m, fraud.IsolationForest) and list(m.feature_names_in_) == COLS
         assert np.array_equal(m.decision_function(frame[COLS]), local.decision_function(frame[COLS]))
     assert proto._model is None  # the prototype stays unfitted
     got = mspark.score_groups(models, sdf, "segment").toPandas().sort_values("tx_id")

@@ -51,7 +51,7 @@ pub trait Detector: Send + Sync {
     /// Mutable access to the calibration (used to set an explicit threshold).
     fn calibration_mut(&mut self) -> Result<&mut Calibration>;
 
-    /// Per-feature contributions to the anomaly score of one row, largest first.
+    /// Per-feature shares of the anomaly score of one row (summing to 1), largest first.
     fn explain(&self, x: &[f64]) -> Result<Explanation>;
 
     /// Short name, e.g. `"iforest"` (also the model-file kind suffix).
@@ -213,15 +213,30 @@ pub fn check_contamination(c: f64) -> Result<()> {
 pub struct Explanation {
     /// The row's anomaly score.
     pub score: f64,
-    /// (feature index, contribution), largest contribution first. What a contribution means
-    /// depends on the detector (documented on each `explain`); within one explanation the
-    /// values are comparable and larger means "pushes the row towards anomalous" more.
+    /// (feature index, share), largest share first. Every detector reports *shares* of the
+    /// row's anomaly that sum to 1 (so explanations of different detectors, and of an
+    /// ensemble, mean the same thing); how a detector splits its score is documented on its
+    /// `explain`. A share can be negative where a feature pulls the row back towards normal
+    /// (Mahalanobis, PCA); all shares are 0 when nothing stands out (a score of 0).
     pub contributions: Vec<(usize, f64)>,
 }
 
 impl Explanation {
-    /// Builds an explanation from per-feature values (in feature order), sorting them.
+    /// Builds an explanation from per-feature values (in feature order): scales them into
+    /// shares summing to 1 (divided by their sum, or by the sum of their magnitudes when that
+    /// is not positive), then sorts them.
     pub fn from_values(score: f64, values: impl IntoIterator<Item = f64>) -> Self {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        let sum: f64 = values.iter().sum();
+        let mass: f64 = values.iter().map(|v| v.abs()).sum();
+        // Signed parts (x_j (V⁻¹x)_j) sum to a positive score: dividing by it keeps their signs
+        // and sums to 1; a degenerate row (sum ≤ 0) falls back to magnitudes.
+        let total = if sum > 0.0 && sum.is_finite() { sum } else { mass };
+        if total > 0.0 && total.is_finite() {
+            values.iter_mut().for_each(|v| *v /= total);
+        } else {
+            values.iter_mut().for_each(|v| *v = 0.0);
+        }
         let mut contributions: Vec<(usize, f64)> = values.into_iter().enumerate().collect();
         contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Explanation { score, contributions }
@@ -449,6 +464,20 @@ mod tests {
     fn explanation_sorts_largest_first() {
         let e = Explanation::from_values(1.0, [0.1, 0.7, -0.2, 0.7]);
         assert_eq!(e.contributions.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 3, 0, 2]);
-        assert_eq!(e.top(1), &[(1, 0.7)]);
+        let top = e.top(1);
+        assert!(top.len() == 1 && top[0].0 == 1 && (top[0].1 - 0.7 / 1.3).abs() < 1e-12, "{top:?}");
+    }
+
+    #[test]
+    fn explanation_values_become_shares_summing_to_one() {
+        // Signed parts of a positive score keep their signs; the shares sum to 1.
+        let e = Explanation::from_values(1.3, [0.1, 0.7, -0.2, 0.7]);
+        assert!((e.contributions.iter().map(|c| c.1).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(e.contributions.iter().any(|c| c.1 < 0.0));
+        // A degenerate sum falls back to magnitudes; all zeros stay zeros (nothing stands out).
+        let e = Explanation::from_values(0.0, [1.0, -1.0]);
+        assert_eq!(e.contributions.iter().map(|c| c.1).collect::<Vec<_>>(), vec![0.5, -0.5]);
+        let e = Explanation::from_values(0.0, [0.0, 0.0]);
+        assert!(e.contributions.iter().all(|c| c.1 == 0.0));
     }
 }

@@ -224,9 +224,9 @@ impl Detector for Ensemble {
 
     fit_state_accessors!("using Ensemble");
 
-    /// Each member's explanation turned into shares (contribution / Σ |contributions|), weighted
-    /// by the member's normalised score (ranks, or z-scores floored at 0), then summed: features
-    /// that several confident members blame come first.
+    /// Each member's shares weighted by the member's normalised score (ranks, or z-scores
+    /// floored at 0), summed, then rescaled to shares summing to 1 like every detector's:
+    /// features that several confident members blame come first.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
         let score = self.score_one(x)?;
         let mut total = vec![0.0; self.n_features().unwrap_or(0)];

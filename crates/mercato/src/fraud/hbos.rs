@@ -649,8 +649,8 @@ impl Detector for Hbos {
 
     fit_state_accessors!("using Hbos");
 
-    /// Each feature's `-log2(density + alpha)`: rare bins contribute most; the values sum to
-    /// the score.
+    /// Each feature's `-log2(density + alpha)` as a share of the score (the terms sum to the
+    /// score, so the shares sum to 1): rare bins contribute most.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
         let h = self.hists()?;
         check_row(x, self.n_features().unwrap_or(0))?;

@@ -110,8 +110,8 @@ macro_rules! quadratic_scoring {
             Ok(m.score(x))
         }
 
-        /// Per-feature split of the score: `u_j (M u)_j` with `u` the scaled, centred row and
-        /// `M` the detector's quadratic form, an exact additive split over features.
+        /// Per-feature shares of the score: `u_j (M u)_j / score` with `u` the scaled, centred
+        /// row and `M` the detector's quadratic form (an exact additive split, so they sum to 1).
         fn explain(&self, x: &[f64]) -> Result<Explanation> {
             let m = self.model()?;
             check_row(x, m.d)?;
@@ -551,7 +551,7 @@ mod tests {
         assert!((s.iter().sum::<f64>() / s.len() as f64 - 3.0).abs() < 1e-6);
         // Breaking the correlation is what stands out.
         let e = m.explain(&[0.5, 0.5, 0.9]).unwrap();
-        assert!((e.contributions.iter().map(|c| c.1).sum::<f64>() - e.score).abs() < 1e-6 * e.score);
+        assert!((e.contributions.iter().map(|c| c.1).sum::<f64>() - 1.0).abs() < 1e-9);
         assert!(e.score > 100.0);
         let lw = {
             let mut m = Mahalanobis::new();

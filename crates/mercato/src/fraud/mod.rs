@@ -60,4 +60,4 @@ pub use ensemble::{Combine, Ensemble, EnsembleParams, Normalize};
 pub use hbos::{BinMode, Hbos, HbosParams};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, MaxFeatures, MaxSamples};
 pub use linear::{CovarianceEstimator, Mahalanobis, MahalanobisParams, Pca, PcaParams, PcaScore};
-pub use neighbors::{Knn, KnnMethod, Lof, NeighborsParams};
+pub use neighbors::{Knn, KnnMethod, Lof, NeighborMetric, NeighborsParams};

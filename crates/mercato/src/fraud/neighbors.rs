@@ -1,5 +1,8 @@
 //! Distance-based detectors: [`Knn`] (Ramaswamy et al. 2000; Angiulli & Pizzuti 2002) and
-//! [`Lof`] (Breunig et al. 2000), Euclidean distance, with PyOD/scikit-learn semantics.
+//! [`Lof`] (Breunig et al. 2000), Euclidean or Mahalanobis distance ([`NeighborMetric`]), with
+//! PyOD/scikit-learn semantics. A Mahalanobis metric is Euclidean distance after whitening
+//! (`z = x W`, `W Wᵀ = V⁻¹`): the index holds whitened points and queries are whitened first,
+//! so both searches below serve either metric.
 //!
 //! Neighbour search uses a **kd-tree** (bounding-box pruning, leaves of 32 rows) when there
 //! are at most 16 features and more than 1,000 rows, else **brute force** (kd-trees stop
@@ -18,6 +21,9 @@
 //! own neighbours, as scikit-learn's `kneighbors()` without `X`); rows scored later are
 //! queried against all training rows.
 
+use std::borrow::Cow;
+
+use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -47,11 +53,82 @@ struct Index {
     center: Vec<f64>,
     centered: Vec<f64>,
     norms: Vec<f64>,
+    /// Mahalanobis metric: the whitening `points` went through (queries go through it too).
+    whiten: Option<Whitening>,
+}
+
+/// `z = x W` with `W Wᵀ = V⁻¹` (from the eigendecomposition `V = Q Λ Qᵀ`: `W = Q Λ^-1/2`),
+/// so that Euclidean distance between whitened rows is the Mahalanobis distance; `winv`
+/// (`Λ^1/2 Qᵀ`) maps whitened differences back to features for `explain`.
+#[derive(Clone, Debug, PartialEq)]
+struct Whitening {
+    d: usize,
+    /// Row-major d×d: `z_k = Σ_j x_j w[j d + k]`.
+    w: Vec<f64>,
+    /// Row-major d×d: `x_j = Σ_k z_k winv[k d + j]`.
+    winv: Vec<f64>,
+}
+
+impl Whitening {
+    /// The whitening for `metric` on `d` features (`None` for Euclidean).
+    fn new(metric: &NeighborMetric, d: usize) -> Result<Option<Whitening>> {
+        let NeighborMetric::Mahalanobis { v } = metric else { return Ok(None) };
+        crate::ensure!(
+            v.len() == d * d,
+            param "metric",
+            "the Mahalanobis covariance V must be {d}x{d} (one row and column per feature), got {} values",
+            v.len()
+        );
+        crate::ensure!(v.iter().all(|x| x.is_finite()), param "metric", "the Mahalanobis covariance V must be finite");
+        let m = DMatrix::from_row_slice(d, d, v);
+        let asym = (0..d).flat_map(|i| (0..d).map(move |j| (i, j))).map(|(i, j)| (m[(i, j)] - m[(j, i)]).abs());
+        let scale = v.iter().fold(0.0f64, |a, x| a.max(x.abs())).max(f64::MIN_POSITIVE);
+        crate::ensure!(asym.fold(0.0f64, f64::max) <= 1e-9 * scale, param "metric", "the Mahalanobis covariance V must be symmetric");
+        let eig = SymmetricEigen::new(m);
+        let min = eig.eigenvalues.iter().copied().fold(f64::INFINITY, f64::min);
+        crate::ensure!(
+            min > 1e-12 * scale,
+            param "metric",
+            "the Mahalanobis covariance V must be positive definite (smallest eigenvalue {min})"
+        );
+        let (mut w, mut winv) = (vec![0.0; d * d], vec![0.0; d * d]);
+        for k in 0..d {
+            let root = eig.eigenvalues[k].sqrt();
+            for j in 0..d {
+                let q = eig.eigenvectors[(j, k)];
+                w[j * d + k] = q / root;
+                winv[k * d + j] = q * root;
+            }
+        }
+        Ok(Some(Whitening { d, w, winv }))
+    }
+
+    /// One whitened row.
+    fn row(&self, x: &[f64]) -> Vec<f64> {
+        let d = self.d;
+        let mut z = vec![0.0; d];
+        for (j, xj) in x.iter().enumerate() {
+            for (zk, wk) in z.iter_mut().zip(&self.w[j * d..(j + 1) * d]) {
+                *zk += xj * wk;
+            }
+        }
+        z
+    }
+
+    /// Whitened copies of row-major rows. Sequential: `O(n d²)` is small next to the
+    /// neighbour search, and the global rayon pool would ignore the caller's `num_threads`.
+    fn rows(&self, data: &[f64]) -> Vec<f64> {
+        data.chunks_exact(self.d).flat_map(|r| self.row(r)).collect()
+    }
 }
 
 impl PartialEq for Index {
     fn eq(&self, other: &Self) -> bool {
-        self.n == other.n && self.d == other.d && self.points == other.points && self.tree == other.tree
+        self.n == other.n
+            && self.d == other.d
+            && self.points == other.points
+            && self.tree == other.tree
+            && self.whiten == other.whiten
     }
 }
 
@@ -124,9 +201,11 @@ fn dist2(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Index {
-    fn build(points: Vec<f64>, n: usize, d: usize) -> Index {
+    /// The index over row-major `points` (already whitened when `whiten` is set).
+    fn build(points: Vec<f64>, n: usize, d: usize, whiten: Option<Whitening>) -> Index {
         let tree = (d <= 16 && n > 1000).then(|| KdTree::build(&points, n, d));
-        let mut index = Index { n, d, points, tree, center: Vec::new(), centered: Vec::new(), norms: Vec::new() };
+        let mut index =
+            Index { n, d, points, tree, center: Vec::new(), centered: Vec::new(), norms: Vec::new(), whiten };
         if index.tree.is_none() {
             let mut center = vec![0.0; d];
             for row in index.points.chunks_exact(d) {
@@ -285,6 +364,14 @@ impl Index {
     fn row(&self, i: usize) -> &[f64] {
         &self.points[i * self.d..(i + 1) * self.d]
     }
+
+    /// Query rows in the index's space (whitened for a Mahalanobis metric).
+    fn queries<'a>(&self, data: Cow<'a, [f64]>) -> Cow<'a, [f64]> {
+        match &self.whiten {
+            Some(w) => Cow::Owned(w.rows(&data)),
+            None => data,
+        }
+    }
 }
 
 impl KdTree {
@@ -406,6 +493,24 @@ pub struct NeighborsParams {
     pub contamination: f64,
     /// Threads for fit and batch scoring (`None` = all cores).
     pub num_threads: Option<usize>,
+    /// Distance between rows (default Euclidean).
+    pub metric: NeighborMetric,
+}
+
+/// Distance between rows for [`Knn`] and [`Lof`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NeighborMetric {
+    /// Euclidean distance (PyOD's default, `minkowski` with `p = 2`).
+    #[default]
+    Euclidean,
+    /// Mahalanobis distance `sqrt((x-y)ᵀ V⁻¹ (x-y))` for a covariance `v` (row-major d×d,
+    /// symmetric positive definite), as scikit-learn's `metric="mahalanobis"` with
+    /// `metric_params={"V": v}`. It is kept in the model file.
+    Mahalanobis {
+        /// The covariance matrix, row-major.
+        v: Vec<f64>,
+    },
 }
 
 impl Default for NeighborsParams {
@@ -431,7 +536,13 @@ impl NeighborsParams {
 
     /// Defaults with `k` neighbours.
     pub fn with_k(k: usize) -> Self {
-        NeighborsParams { n_neighbors: k, method: KnnMethod::Largest, contamination: 0.1, num_threads: None }
+        NeighborsParams {
+            n_neighbors: k,
+            method: KnnMethod::Largest,
+            contamination: 0.1,
+            num_threads: None,
+            metric: NeighborMetric::Euclidean,
+        }
     }
 }
 
@@ -446,7 +557,12 @@ fn neighbour_state(x: &ArrayView2<f64>, p: &NeighborsParams, who: &str) -> Resul
     );
     check_fit_input(x, p.n_neighbors + 1, who)?;
     crate::ensure!(n < u32::MAX as usize, "{who}: too many rows ({n})");
-    Ok(Index::build(row_major(x).into_owned(), n, d))
+    let whiten = Whitening::new(&p.metric, d)?;
+    let points = match &whiten {
+        Some(w) => w.rows(&row_major(x)),
+        None => row_major(x).into_owned(),
+    };
+    Ok(Index::build(points, n, d, whiten))
 }
 
 /// Scores every row of `data` (row-major) from its k neighbours with `f`; `exclude_self`
@@ -467,8 +583,16 @@ fn for_all_rows(
 const STACK_NEIGHBOURS: usize = 64;
 
 /// Runs `f` on the k nearest training points to `x`, without allocating when
-/// `k <= STACK_NEIGHBOURS`.
+/// `k <= STACK_NEIGHBOURS` and the metric is Euclidean (a Mahalanobis query is whitened first).
 fn with_neighbours<T>(index: &Index, x: &[f64], k: usize, f: impl FnOnce(&[(f64, u32)]) -> T) -> T {
+    let z;
+    let x = match &index.whiten {
+        Some(w) => {
+            z = w.row(x);
+            &z[..]
+        }
+        None => x,
+    };
     if k <= STACK_NEIGHBOURS {
         let mut buf = [(0.0, 0u32); STACK_NEIGHBOURS];
         index.knn(x, None, &mut buf[..k]);
@@ -576,7 +700,9 @@ impl Detector for Knn {
         let index = self.index()?;
         check_score_input(x, index.d)?;
         let (k, m) = (self.params.n_neighbors, self.params.method);
-        Ok(Array1::from(for_all_rows(index, &row_major(x), k, false, self.params.num_threads, |nb| knn_score(m, nb))?))
+        Ok(Array1::from(for_all_rows(index, &index.queries(row_major(x)), k, false, self.params.num_threads, |nb| {
+            knn_score(m, nb)
+        })?))
     }
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
@@ -589,7 +715,8 @@ impl Detector for Knn {
     fit_state_accessors!("using Knn");
 
     /// Each feature's share of the squared distances to the k neighbours:
-    /// `Σ_neighbours (x_j - y_j)²`, divided by the total (the shares sum to 1).
+    /// `Σ_neighbours (x_j - y_j)²` (Mahalanobis: `(x_j - y_j) (V⁻¹(x - y))_j`), divided by
+    /// the total (the shares sum to 1).
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
         let index = self.index()?;
         check_row(x, index.d)?;
@@ -605,6 +732,20 @@ impl Detector for Knn {
 
 fn distance_shares(index: &Index, x: &[f64], nb: &[(f64, u32)]) -> Vec<f64> {
     let mut per = vec![0.0; index.d];
+    if let Some(w) = &index.whiten {
+        // In whitened space dz = z_x - z_y; the feature difference is dz W⁻¹ and the
+        // quadratic form's split is diff_j (W dz)_j, whose sum is |dz|².
+        let (d, zx) = (index.d, w.row(x));
+        for &(_, id) in nb {
+            let dz: Vec<f64> = zx.iter().zip(index.row(id as usize)).map(|(a, b)| a - b).collect();
+            for (j, p) in per.iter_mut().enumerate() {
+                let diff: f64 = (0..d).map(|k| dz[k] * w.winv[k * d + j]).sum();
+                let wdz: f64 = (0..d).map(|k| w.w[j * d + k] * dz[k]).sum();
+                *p += diff * wdz;
+            }
+        }
+        return per;
+    }
     for &(_, id) in nb {
         for (p, (a, b)) in per.iter_mut().zip(x.iter().zip(index.row(id as usize))) {
             *p += (a - b) * (a - b);
@@ -709,9 +850,14 @@ impl Detector for Lof {
         let m = self.model()?;
         check_score_input(x, m.index.d)?;
         let k = self.params.n_neighbors;
-        Ok(Array1::from(for_all_rows(&m.index, &row_major(x), k, false, self.params.num_threads, |nb| {
-            Self::lof_of(m, nb)
-        })?))
+        Ok(Array1::from(for_all_rows(
+            &m.index,
+            &m.index.queries(row_major(x)),
+            k,
+            false,
+            self.params.num_threads,
+            |nb| Self::lof_of(m, nb),
+        )?))
     }
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
@@ -737,7 +883,7 @@ impl Detector for Lof {
     }
 }
 
-fn read_points(r: &ModelReader, state: &FitState, kind: &str) -> Result<Index> {
+fn read_points(r: &ModelReader, state: &FitState, metric: &NeighborMetric, kind: &str) -> Result<Index> {
     let (shape, points) = r.f64("points")?;
     let d = state.n_features;
     if shape.len() != 2 || shape[1] != d || shape[0] != state.decision_scores.len() || shape[0] == 0 {
@@ -746,7 +892,8 @@ fn read_points(r: &ModelReader, state: &FitState, kind: &str) -> Result<Index> {
     if points.iter().any(|v| !v.is_finite()) {
         return Err(Error::format(format!("{kind}: training points must be finite")));
     }
-    Ok(Index::build(points, shape[0], d))
+    let whiten = Whitening::new(metric, d).map_err(|e| Error::format(format!("{kind}: {e}")))?;
+    Ok(Index::build(points, shape[0], d, whiten))
 }
 
 impl Persist for Knn {
@@ -765,7 +912,7 @@ impl Persist for Knn {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let (params, state): (NeighborsParams, FitState) = r.meta()?;
-        let index = read_points(r, &state, Self::KIND)?;
+        let index = read_points(r, &state, &params.metric, Self::KIND)?;
         if params.n_neighbors == 0 || params.n_neighbors >= index.n {
             return Err(Error::format("fraud.knn: n_neighbors does not fit the training rows"));
         }
@@ -789,7 +936,7 @@ impl Persist for Lof {
 
     fn read(r: &ModelReader) -> Result<Self> {
         let (params, state): (NeighborsParams, FitState) = r.meta()?;
-        let index = read_points(r, &state, Self::KIND)?;
+        let index = read_points(r, &state, &params.metric, Self::KIND)?;
         let k_dist = r.array1_f64("k_dist", Some(index.n))?.to_vec();
         let lrd = r.array1_f64("lrd", Some(index.n))?.to_vec();
         if params.n_neighbors == 0 || params.n_neighbors >= index.n {
@@ -817,7 +964,7 @@ mod tests {
     fn kd_tree_agrees_with_brute_force() {
         let x = data(3000, 4);
         let pts = x.as_slice().unwrap().to_vec();
-        let kd = Index::build(pts.clone(), 3000, 4);
+        let kd = Index::build(pts.clone(), 3000, 4, None);
         assert!(kd.tree.is_some());
         let brute = Index { tree: None, ..kd.clone() };
         let (mut a, mut b) = ([(0.0, 0); 7], [(0.0, 0); 7]);
@@ -840,7 +987,7 @@ mod tests {
             x.row_mut(600 + i).assign(&r);
         }
         let pts = x.as_slice().unwrap().to_vec();
-        let index = Index::build(pts.clone(), 700, 20);
+        let index = Index::build(pts.clone(), 700, 20, None);
         assert!(index.tree.is_none());
         for exclude_self in [true, false] {
             let one = index.knn_batch(&pts, 9, exclude_self, Some(1)).unwrap();
@@ -896,5 +1043,33 @@ mod tests {
         assert_eq!(e.contributions[0].0, 2);
         let back = Knn::from_bytes(k.to_bytes().unwrap()).unwrap();
         assert_eq!(back, k);
+    }
+
+    #[test]
+    fn mahalanobis_metric_is_euclidean_after_scaling() {
+        // V = diag(4, 1): the Mahalanobis distance is the Euclidean one on (x0 / 2, x1).
+        let x = data(300, 2);
+        let mut scaled = x.clone();
+        scaled.column_mut(0).mapv_inplace(|v| v / 2.0);
+        let metric = NeighborMetric::Mahalanobis { v: vec![4.0, 0.0, 0.0, 1.0] };
+        let mut m = Knn::with_params(NeighborsParams { metric, ..NeighborsParams::with_k(5) });
+        m.fit(&x.view()).unwrap();
+        let mut e = Knn::new().n_neighbors(5);
+        e.fit(&scaled.view()).unwrap();
+        for (a, b) in m.decision_scores().unwrap().iter().zip(e.decision_scores().unwrap()) {
+            assert!((a - b).abs() < 1e-9);
+        }
+        assert!((m.score_one(&[4.0, 1.0]).unwrap() - e.score_one(&[2.0, 1.0]).unwrap()).abs() < 1e-9);
+        let q = ndarray::array![[4.0, 1.0], [0.2, 0.3]];
+        assert!((m.score(&q.view()).unwrap()[0] - m.score_one(&[4.0, 1.0]).unwrap()).abs() < 1e-12);
+        let ex = m.explain(&[4.0, 0.5]).unwrap();
+        assert!((ex.contributions.iter().map(|c| c.1).sum::<f64>() - 1.0).abs() < 1e-9);
+        assert_eq!(Knn::from_bytes(m.to_bytes().unwrap()).unwrap(), m);
+        // A wrong shape or a matrix that is not positive definite is a parameter error.
+        for v in [vec![1.0, 0.0, 0.0], vec![1.0, 2.0, 2.0, 1.0]] {
+            let metric = NeighborMetric::Mahalanobis { v };
+            let err = Knn::with_params(NeighborsParams { metric, ..NeighborsParams::with_k(5) }).fit(&x.view());
+            assert!(matches!(err, Err(Error::InvalidParameter { .. })), "{err:?}");
+        }
     }
 }

@@ -1,0 +1,3 @@
+from .data import generate_data
+
+__all__ = ["generate_data"]
