@@ -36,7 +36,7 @@ EXPLICIT = [recommend.Baseline(), recommend.FunkSVD(factors=4), recommend.SVDpp(
 IMPLICIT = [recommend.ALS(factors=4, iterations=2), recommend.BPR(factors=4, iterations=2), recommend.ItemKNN(K=5)]
 SCALERS = [fraud.StandardScaler(), fraud.RobustScaler()]
 SVD = [recommend.TruncatedSVD(k=3)]
-HYBRID = [recommend.HybridMF(factors=4, epochs=2)]
+HYBRID = [recommend.HybridMF(factors=4, epochs=2), recommend.ItemContent(weighting="bm25")]
 REGRESSION = [mercato.regression.LinearRegression(), mercato.regression.Ridge()]
 ALL = DETECTORS + EXPLICIT + IMPLICIT + SCALERS + SVD + HYBRID + REGRESSION
 
@@ -47,6 +47,8 @@ def fitted(est):
         return est.fit(X)
     if isinstance(est, (recommend.ALS, recommend.BPR, recommend.ItemKNN, recommend.HybridMF)):
         return est.fit(USER_ITEMS)
+    if isinstance(est, recommend.ItemContent):  # items x features: the items' users as features
+        return est.fit(USER_ITEMS.T)
     if isinstance(est, mercato.regression.LinearRegression):
         return est.fit(X, X @ [1.0, -2.0, 0.5] + RNG.normal(size=len(X)))
     return est.fit(USERS, ITEMS, RATINGS)

@@ -88,6 +88,10 @@ def _fitted(module, cls):
         import scipy.sparse as sp
 
         return cls(factors=4, epochs=2).fit(sp.csr_matrix((ratings, (users, items)), shape=(12, 15)))
+    if cls.__name__ == "ItemContent":  # items x features
+        import scipy.sparse as sp
+
+        return cls().fit(sp.csr_matrix((ratings, (items, users)), shape=(15, 12)))
     if cls.__name__ == "HybridDataset":
         return cls().fit(users=range(12), items=range(15), item_features=["a", "b"])
     if cls.__name__ == "TruncatedSVD":

@@ -94,6 +94,7 @@ fn default_params(kind: &str) -> PyResult<String> {
         "recommend.item_knn" => recommend::ItemKnnParams::default().to_json(),
         "regression.linear" => mercato::regression::LinearRegressionParams::default().to_json(),
         "recommend.hybrid_mf" => recommend::hybrid::HybridMFParams::default().to_json(),
+        "recommend.item_content" => recommend::hybrid::ItemContentParams::default().to_json(),
         "fraud.iforest" => fraud::IsolationForestParams::default().to_json(),
         "fraud.ecod" | "fraud.copod" => fraud::EcdfParams::default().to_json(),
         "fraud.hbos" => fraud::HbosParams::default().to_json(),

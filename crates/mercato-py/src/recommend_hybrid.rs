@@ -1,10 +1,10 @@
-//! Bindings for `mercato::recommend::hybrid`: `HybridMF`. The Python class
+//! Bindings for `mercato::recommend::hybrid`: `HybridMF` and `ItemContent`. The Python class
 //! (`python/mercato/recommend/_hybrid.py`) turns scipy / pandas input into CSR parts and
 //! JSON parameters; this file converts them and calls the core with the GIL released.
 
 use mercato::persist::Persist;
-use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams, Reprs};
-use mercato::recommend::Filter;
+use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams, ItemContent, ItemContentParams, Reprs};
+use mercato::recommend::{Filter, Rows};
 use mercato::Error;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -345,5 +345,118 @@ impl PyHybridMF {
 
 /// Adds the hybrid classes to `mercato._mercato.recommend`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyHybridMF>()
+    m.add_class::<PyHybridMF>()?;
+    m.add_class::<PyItemContent>()
+}
+
+fn rows(csr: &Csr<'_>, what: &str) -> PyResult<Rows> {
+    let (indptr, indices, data, n_rows, n_cols) = csr;
+    Rows::from_csr_parts(*n_rows, *n_cols, slice(indptr, "indptr")?, slice(indices, "indices")?, slice(data, "data")?)
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+/// Lists of (id, score) as two (rows × width) arrays padded with -1 / -inf.
+fn padded<'py>(py: Python<'py>, lists: &[Vec<(usize, f32)>], width: usize) -> Ranked2<'py> {
+    let mut ids = ndarray::Array2::<i32>::from_elem((lists.len(), width), -1);
+    let mut scores = ndarray::Array2::<f32>::from_elem((lists.len(), width), f32::NEG_INFINITY);
+    for (r, list) in lists.iter().enumerate() {
+        for (c, &(i, s)) in list.iter().take(width).enumerate() {
+            ids[[r, c]] = i as i32;
+            scores[[r, c]] = s;
+        }
+    }
+    (PyArray2::from_owned_array(py, ids), PyArray2::from_owned_array(py, scores))
+}
+
+/// The fitted core model behind `mercato.recommend.ItemContent`.
+#[pyclass(module = "mercato.recommend", name = "_ItemContent", frozen)]
+pub struct PyItemContent {
+    model: ItemContent,
+}
+
+#[pymethods]
+impl PyItemContent {
+    /// Fits from JSON hyper-parameters and the item-feature CSR parts.
+    #[staticmethod]
+    fn fit(py: Python<'_>, params_json: &str, item_features: Csr<'_>) -> PyResult<PyItemContent> {
+        let params: ItemContentParams = <ItemContentParams as mercato::params::Params>::from_json(params_json).py()?;
+        let f = rows(&item_features, "item_features")?;
+        Ok(PyItemContent { model: py.detach(|| params.fit(&f)).py()? })
+    }
+
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.model.n_items()
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.model.n_features()
+    }
+
+    /// The fitted parameters as JSON.
+    fn params_json(&self) -> String {
+        mercato::params::Params::to_json(self.model.params())
+    }
+
+    /// (ids, scores) of the `n` catalogue items most similar to `item`.
+    fn similar_items<'py>(&self, py: Python<'py>, item: usize, n: usize) -> PyResult<Ranked1<'py>> {
+        let v = py.detach(|| self.model.similar_items(item, n)).py()?;
+        let (i, s): (Vec<i32>, Vec<f32>) = v.into_iter().map(|(i, s)| (i as i32, s)).unzip();
+        Ok((PyArray1::from_vec(py, i), PyArray1::from_vec(py, s)))
+    }
+
+    /// Per row of `features` (new items), the `n` most similar catalogue items, padded.
+    fn similar_to_features<'py>(&self, py: Python<'py>, features: Csr<'py>, n: usize) -> PyResult<Ranked2<'py>> {
+        let f = rows(&features, "item_features")?;
+        let lists = py.detach(|| self.model.similar_to_features(&f, n)).py()?;
+        Ok(padded(py, &lists, n.min(self.model.n_items())))
+    }
+
+    /// Per row of `user_items`, the top `n` content recommendations, padded.
+    #[pyo3(signature = (user_items, n, filter_seen, allow=None, deny=None))]
+    fn recommend<'py>(
+        &self,
+        py: Python<'py>,
+        user_items: Csr<'py>,
+        n: usize,
+        filter_seen: bool,
+        allow: Option<PyReadonlyArray1<'py, i64>>,
+        deny: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<Ranked2<'py>> {
+        let r = rows(&user_items, "user_items")?;
+        let mut filter = Filter::new().exclude_seen(filter_seen);
+        let n_items = self.model.n_items();
+        let known = |a: &PyReadonlyArray1<'_, i64>, what: &str| -> PyResult<Vec<usize>> {
+            let v = indices(a, what)?;
+            match v.iter().find(|&&i| i >= n_items) {
+                Some(i) => Err(pyo3::exceptions::PyKeyError::new_err(format!("unknown item id in {what}: {i}"))),
+                None => Ok(v),
+            }
+        };
+        let mut width = n.min(n_items);
+        if let Some(a) = &allow {
+            let a = known(a, "items")?;
+            width = width.min(a.iter().collect::<std::collections::HashSet<_>>().len());
+            filter = filter.allow(a);
+        }
+        if let Some(d) = &deny {
+            filter = filter.deny(known(d, "filter_items")?);
+        }
+        let lists = py.detach(|| self.model.recommend_rows(&r, n, &filter)).py()?;
+        Ok(padded(py, &lists, width))
+    }
+
+    /// The model file as bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.model.to_bytes()).py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Rebuilds a model from `to_bytes` output (validated).
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let bytes = data.to_vec();
+        Ok(PyItemContent { model: py.detach(|| ItemContent::from_bytes(bytes)).py()? })
+    }
 }

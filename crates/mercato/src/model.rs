@@ -12,7 +12,7 @@ use crate::data::IdMap;
 use crate::fraud::preprocess::Scaler;
 use crate::fraud::AnyDetector;
 use crate::persist::{peek_kind, Persist};
-use crate::recommend::hybrid::HybridMF;
+use crate::recommend::hybrid::{HybridMF, ItemContent};
 use crate::recommend::{
     Als, Baseline, Bpr, ById, FunkSVD, IdRecommender, ItemKnn, RatingPredictor, Recommender, SVDpp, TruncatedSvd, KNN,
 };
@@ -61,6 +61,9 @@ pub enum AnyModel {
     /// [`HybridMF`](crate::recommend::hybrid::HybridMF) (features and cold start; its
     /// recommendations take feature rows, so it has no [`IdRecommender`] role yet).
     Hybrid(crate::recommend::hybrid::HybridMF),
+    /// [`ItemContent`](crate::recommend::hybrid::ItemContent): items compared by their
+    /// features (no user ids, so no [`IdRecommender`] role).
+    Content(ItemContent),
     /// A fitted [`LinearRegression`](crate::regression::LinearRegression) (OLS, WLS, ridge).
     Regression(crate::regression::LinearRegression),
     /// An image classifier (cargo feature `torch`).
@@ -84,6 +87,7 @@ impl AnyModel {
             Bpr::KIND => Bpr::from_bytes(bytes)?.into(),
             ItemKnn::KIND => ItemKnn::from_bytes(bytes)?.into(),
             HybridMF::KIND => AnyModel::Hybrid(HybridMF::from_bytes(bytes)?),
+            ItemContent::KIND => AnyModel::Content(ItemContent::from_bytes(bytes)?),
             LinearRegression::KIND => AnyModel::Regression(LinearRegression::from_bytes(bytes)?),
             #[cfg(feature = "torch")]
             crate::vision::KIND_SMALL_CNN | crate::vision::KIND_RESNET => {
@@ -117,6 +121,7 @@ impl AnyModel {
             AnyModel::Bpr(m) => m.model().to_bytes(),
             AnyModel::ItemKnn(m) => m.model().to_bytes(),
             AnyModel::Hybrid(m) => m.to_bytes(),
+            AnyModel::Content(m) => m.to_bytes(),
             AnyModel::Regression(m) => m.to_bytes(),
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.to_bytes(),
@@ -143,6 +148,7 @@ impl AnyModel {
             AnyModel::Bpr(_) => Bpr::KIND,
             AnyModel::ItemKnn(_) => ItemKnn::KIND,
             AnyModel::Hybrid(_) => HybridMF::KIND,
+            AnyModel::Content(_) => ItemContent::KIND,
             AnyModel::Regression(_) => LinearRegression::KIND,
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.arch().kind(),

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
-use crate::recommend::{top_n, Rows};
+use crate::recommend::{top_n, Filter, Rows};
 use crate::{ensure, parallel};
 
 /// How feature values are weighted before the cosine.
@@ -262,6 +262,35 @@ impl ItemContent {
     }
 }
 
+impl ItemContent {
+    /// Top-`n` content recommendations for each row of `user_items` (users × the catalogue's
+    /// items): [`ItemContent::score_profile`] ranked under `filter` (`exclude_seen` drops the
+    /// row's own items; `allow`/`deny` restrict candidates); candidates scoring 0 (sharing no
+    /// feature with the profile) are left out.
+    pub fn recommend_rows(&self, user_items: &Rows, n: usize, filter: &Filter) -> Result<Vec<Vec<(usize, f32)>>> {
+        crate::recommend::check_n(n)?;
+        ensure!(
+            user_items.n_cols() == self.n_items(),
+            shape format!("{} item columns", self.n_items()),
+            user_items.n_cols().to_string()
+        );
+        let pool = parallel::pool(self.params.num_threads)?;
+        pool.install(|| {
+            (0..user_items.n_rows())
+                .into_par_iter()
+                .map(|r| {
+                    let (items, values) = user_items.row(r);
+                    let mut scores = vec![0f32; self.n_items()];
+                    self.score_profile(items, values, &mut scores)?;
+                    let seen = |i: usize| filter.exclude_seen && items.binary_search(&(i as u32)).is_ok();
+                    let allowed = |i: usize| filter.allow.as_ref().is_none_or(|a| a.contains(&i));
+                    Ok(top_n(&scores, n, |i| scores[i] > 0.0 && allowed(i) && !filter.deny.contains(&i) && !seen(i)))
+                })
+                .collect()
+        })
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct ContentMeta {
     params: ItemContentParams,
@@ -344,6 +373,11 @@ mod tests {
             assert_eq!(got[1][0].0, 3);
             let two = p.num_threads(Some(2)).fit(&catalogue()).unwrap().similar_to_features(&new, 2).unwrap();
             assert_eq!(got, two, "threads do not change results");
+            // recommendations rank the profile's scores, without the seen items
+            let rows = Rows::from_triplets(1, 5, &[(0, 0, 1.0)]).unwrap();
+            let recs = m.recommend_rows(&rows, 5, &Filter::new().exclude_seen(true)).unwrap();
+            assert_eq!(recs[0][0].0, 1, "{weighting:?}: item 1 has item 0's features");
+            assert!(recs[0].iter().all(|&(i, _)| i != 0 && i != 2 && i != 4));
             // a profile of items 0 and 2 scores each candidate by the summed cosines
             let mut scores = vec![0f32; 5];
             m.score_profile(&[0, 2], &[1.0, 1.0], &mut scores).unwrap();
