@@ -124,7 +124,7 @@ fn als_loss(
     params.training_loss(&rows, x, y).py()
 }
 
-fn pool(threads: usize) -> PyResult<mercato::recommend::implicit::ThreadPool> {
+fn pool(threads: usize) -> PyResult<std::sync::Arc<mercato::recommend::implicit::ThreadPool>> {
     imp::thread_pool((threads > 0).then_some(threads)).py()
 }
 

@@ -90,6 +90,7 @@ pub mod pricing;
 mod proptests;
 pub mod recommend;
 pub mod regression;
+mod rng;
 #[cfg(test)]
 mod testdata;
 #[cfg(feature = "torch")]

@@ -103,12 +103,7 @@ fn decode_all(
     channels: usize,
     num_threads: Option<usize>,
 ) -> Result<Vec<std::result::Result<Vec<u8>, String>>> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = num_threads {
-        ensure!(n >= 1, "num_threads must be at least 1");
-        builder = builder.num_threads(n);
-    }
-    let pool = builder.build().map_err(|e| Error::invalid(format!("cannot start decoding threads: {e}")))?;
+    let pool = crate::parallel::pool(num_threads)?;
     Ok(pool.install(|| paths.par_iter().map(|p| decode(p, size, channels)).collect()))
 }
 

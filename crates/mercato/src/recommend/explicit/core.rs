@@ -320,20 +320,5 @@ pub(crate) fn read_mat(r: &ModelReader, name: &str, rows: usize, cols: usize) ->
     Ok(data)
 }
 
-/// One seeded RNG stream per (purpose, block) so results do not depend on scheduling.
-pub(crate) fn stream(seed: u64, purpose: u64, block: u64) -> rand_xoshiro::Xoshiro256PlusPlus {
-    use rand::SeedableRng;
-    let mix = purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ block.wrapping_mul(0xD1B5_4A32_D192_ED03).rotate_left(17);
-    rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed ^ mix)
-}
-
-/// A rayon pool with `n` threads (all cores when `None`), local to one call.
-pub(crate) fn pool(num_threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    if let Some(n) = num_threads {
-        ensure!(n > 0, "num_threads must be positive, got 0");
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(num_threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::invalid(format!("cannot start a thread pool: {e}")))
-}
+pub(crate) use crate::parallel::pool;
+pub(crate) use crate::rng::stream;

@@ -15,12 +15,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::features::Features;
 use super::params::{HybridMFParams, Loss};
 
-/// An independent random stream for (seed, purpose, block).
-pub(crate) fn stream(seed: u64, purpose: u64, block: u64) -> Xoshiro256PlusPlus {
-    use rand::SeedableRng;
-    let mix = purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ block.wrapping_mul(0xD1B5_4A32_D192_ED03).rotate_left(17);
-    Xoshiro256PlusPlus::seed_from_u64(seed ^ mix)
-}
+pub(crate) use crate::rng::stream;
 
 const INIT: u64 = 0x4859_4252_4944_0001;
 const BLOCKS: u64 = 0x4859_4252_4944_0002;

@@ -476,13 +476,8 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 
 /// Builds a rayon pool local to a call with `threads` workers (all cores when `None`), so
 /// the global pool is never reconfigured.
-pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = threads {
-        crate::ensure!(t > 0, "num_threads must be positive, got {t}");
-        b = b.num_threads(t);
-    }
-    b.build().map_err(|e| Error::invalid(format!("cannot start {threads:?} threads: {e}")))
+pub fn thread_pool(threads: Option<usize>) -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    crate::parallel::pool(threads)
 }
 
 /// Values derived from a model's fields (a Gram matrix, norms), computed on first use and
