@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _suite  # noqa: E402
 
 MODULES = [f"test_{m}.py" for m in ("iforest", "ecod", "copod", "hbos", "lof", "knn", "mcd", "pca")]
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyod_shim", "pyod")
@@ -33,32 +34,9 @@ def main() -> int:
         for m in MODULES:
             shutil.copy(os.path.join(args.source, "pyod", "test", m), tmp)
         shutil.copytree(SHIM, os.path.join(tmp, "pyod"))
-        report = os.path.join(tmp, "report.xml")
         # The tests append their parent folder to sys.path; from the temporary folder that is
         # harmless, and the shim (next to them) is found first.
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *MODULES]
-        subprocess.run(cmd, cwd=tmp, stdout=subprocess.DEVNULL if not args.verbose else None)
-        per_module: dict[str, list[int]] = {}
-        failures = []
-        for case in ET.parse(report).getroot().iter("testcase"):
-            module = case.get("classname", "").split(".")[0] + ".py"
-            counts = per_module.setdefault(module, [0, 0])
-            counts[1] += 1
-            bad = case.find("failure") is not None or case.find("error") is not None
-            skipped = case.find("skipped") is not None
-            if bad or skipped:
-                failures.append(f"{case.get('classname')}::{case.get('name')}" + (" (skipped)" if skipped else ""))
-            else:
-                counts[0] += 1
-    print(f"{'module':<22}{'passed':>8}{'run':>6}")
-    total = [0, 0]
-    for module, (ok, run) in sorted(per_module.items()):
-        print(f"{module:<22}{ok:>8}{run:>6}")
-        total[0] += ok
-        total[1] += run
-    print(f"{'total':<22}{total[0]:>8}{total[1]:>6}")
-    if args.verbose:
-        print("\nnot passed:\n  " + "\n  ".join(failures))
+        _suite.run(tmp, MODULES, args.verbose)
     return 0
 
 
