@@ -16,6 +16,7 @@ before or after ``import mercato.vision`` is fine: both use the same libtorch.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,7 +98,17 @@ def _pixels(images, size: int, channels: int) -> np.ndarray:
     if a.dtype == np.uint8:
         return a
     if a.dtype.kind == "f":
+        if a.size and np.nanmax(a) > 1.0 + 1e-6 and np.nanmax(a) <= 255.0:
+            # 0..255 values in a float array would be scaled as 0..1 pixels: 255x too bright
+            warnings.warn(
+                "float images should hold pixels in 0..1; these reach "
+                f"{float(np.nanmax(a)):g}: divide by 255, or pass uint8 for 0..255",
+                UserWarning,
+                stacklevel=3,
+            )
         return a.astype(np.float32, copy=False)
+    if a.dtype.kind == "c":
+        raise TypeError("images must be real-valued: complex arrays are not pixels")
     if a.dtype.kind in "iu":
         if a.size and (a.min() < 0 or a.max() > 255):
             raise ValueError("integer images must hold pixels in 0..255 (use float32 in 0..1 otherwise)")

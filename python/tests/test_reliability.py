@@ -304,3 +304,20 @@ def test_ids_of_the_other_type_than_the_fit_warn():
     ints = FunkSVD(seed=0, epochs=5, factors=2).fit(np.array([1, 2, 3, 1]), np.array([7, 8, 7, 9]), np.ones(4))
     with pytest.warns(UserWarning, match="fitted on int user ids and these are strs"):
         ints.predict(["1"], [7])
+
+
+def test_image_pixels_out_of_range_warn_and_complex_is_refused():
+    import warnings
+
+    import numpy as np
+    from mercato import vision  # the pixel checks need no libtorch
+
+    with pytest.warns(UserWarning, match="0..1"):
+        vision._pixels(np.full((1, 4, 4), 200.0), 4, 1)  # 0..255 values in a float array
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vision._pixels(np.full((1, 4, 4), 0.5), 4, 1)
+    with pytest.raises(TypeError, match="complex"):
+        vision._pixels(np.ones((1, 4, 4), complex), 4, 1)
+    with pytest.raises(ValueError, match="0..255"):
+        vision._pixels(np.full((1, 4, 4), -3), 4, 1)
