@@ -700,3 +700,68 @@ fn readme_serve_examples_run() {
         }
     }
 }
+
+#[cfg(feature = "torch")]
+#[test]
+fn classify_matches_the_library_and_refuses_bad_images() {
+    use base64::Engine;
+    use mercato::vision::{load_image_files, ImageClassifier};
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    write_models(&models);
+    std::fs::copy(repo.join("models/fashion_cnn.mercato"), models.join("cnn.mercato")).unwrap();
+    let mut pictures: Vec<PathBuf> = ["bag", "sneaker"]
+        .iter()
+        .map(|c| {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(repo.join("datasets/sample_images").join(c))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            files.remove(0)
+        })
+        .collect();
+    pictures.sort();
+    let lib = ImageClassifier::load(models.join("cnn.mercato")).unwrap();
+    let expected = lib.predict_proba(&load_image_files(&pictures, lib.input_size(), lib.channels()).unwrap()).unwrap();
+    let s = Server::start(&models, &[]);
+
+    // one raw PNG body
+    let png = std::fs::read(&pictures[0]).unwrap();
+    let v = s.req("POST", "/v1/models/cnn/classify?top_k=3", &[("content-type", "image/png")], &png).json();
+    let top = v["results"][0]["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let row = expected.row(0);
+    let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+    assert_eq!(v["results"][0]["label"], lib.class_names()[best]);
+    assert!((top[0]["probability"].as_f64().unwrap() - row[best] as f64).abs() < 1e-6, "{v}");
+
+    // a JSON batch of base64 images gives one result per image, in order
+    let encoded: Vec<String> =
+        pictures.iter().map(|p| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap())).collect();
+    let v = s.post("/v1/models/cnn/classify", &json!({"images": encoded, "top_k": 1})).json();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for (r, result) in results.iter().enumerate() {
+        let row = expected.row(r);
+        let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+        assert_eq!(result["label"], lib.class_names()[best]);
+    }
+
+    // bad input: 4xx with a JSON error, never a 5xx
+    let raw = |path: &str, ct: &str, body: &[u8]| s.req("POST", path, &[("content-type", ct)], body);
+    assert_eq!(raw("/v1/models/cnn/classify", "image/png", b"not a png").error(422), "bad_image");
+    assert_eq!(raw("/v1/models/cnn/classify", "image/png", &png[..png.len() / 3]).error(422), "bad_image");
+    assert_eq!(raw("/v1/models/cnn/classify?top_k=0", "image/png", &png).error(422), "invalid_request");
+    assert_eq!(raw("/v1/models/cnn/classify?k=2", "image/png", &png).error(422), "invalid_request");
+    assert_eq!(s.post("/v1/models/cnn/classify", &json!({"images": ["%%%"]})).error(422), "invalid_request");
+    assert_eq!(s.post("/v1/models/cnn/classify", &json!({"images": []})).error(422), "invalid_request");
+    assert_eq!(raw("/v1/models/fraud/classify", "image/png", &png).error(400), "wrong_model_kind");
+    assert_eq!(s.post("/v1/models/cnn/score", &json!({"rows": [[1, 2, 3]]})).error(400), "wrong_model_kind");
+    let listed = s.get("/v1/models").json();
+    let cnn = listed["models"].as_array().unwrap().iter().find(|m| m["name"] == "cnn").unwrap().clone();
+    assert_eq!(cnn["classes"].as_array().unwrap().len(), lib.num_classes());
+}

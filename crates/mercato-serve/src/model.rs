@@ -60,6 +60,9 @@ pub enum Model {
     Detector(Box<ServedDetector>),
     /// A recommender.
     Recommender(Box<dyn IdRecommender>),
+    /// A product-image classifier (feature `torch`).
+    #[cfg(feature = "torch")]
+    Classifier(Box<mercato::vision::ImageClassifier>),
 }
 
 impl Model {
@@ -70,6 +73,11 @@ impl Model {
         if any.as_recommender().is_some() {
             return Ok((Model::Recommender(Box::new(Recommender(any))), kind));
         }
+        #[cfg(feature = "torch")]
+        let any = match any {
+            AnyModel::Classifier(c) => return Ok((Model::Classifier(Box::new(c)), kind)),
+            other => other,
+        };
         let AnyModel::Detector(detector) = any else {
             return Err(Error::format(format!("{kind:?} models cannot be served")));
         };

@@ -38,6 +38,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/v1/models/{name}/recommend", post(recommend))
         .route("/v1/models/{name}/similar", post(similar))
         .route("/v1/models/{name}/reload", post(reload))
+        .route("/v1/models/{name}/classify", post(classify))
         .layer(
             ServiceBuilder::new()
                 // a full server answers 503 at once rather than queueing without bound
@@ -198,6 +199,11 @@ fn describe(m: &Loaded) -> Value {
         Model::Recommender(r) => {
             v["users"] = json!(r.n_users());
             v["items"] = json!(r.n_items());
+        }
+        #[cfg(feature = "torch")]
+        Model::Classifier(c) => {
+            v["classes"] = json!(c.class_names());
+            v["input"] = json!({"channels": c.channels(), "size": c.input_size()});
         }
     }
     v
@@ -424,6 +430,128 @@ async fn similar(
     Ok(Json(
         json!({"model": m.name, "version": m.version, "item": req.item, "items": items_json(&found, "similarity")}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyRequest {
+    /// Base64-encoded PNG or JPEG files.
+    images: Vec<String>,
+    #[serde(default = "five")]
+    top_k: usize,
+}
+
+fn five() -> usize {
+    5
+}
+
+/// The `top_k` query parameter of a raw-image request (the only one it takes).
+fn top_k_query(uri: &axum::http::Uri) -> Result<Option<usize>, ApiError> {
+    let Some(q) = uri.query() else { return Ok(None) };
+    let mut top_k = None;
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("top_k", v)) => {
+                top_k = Some(v.parse().map_err(|_| ApiError::invalid(format!("top_k must be an integer, got {v:?}")))?)
+            }
+            _ => return Err(ApiError::invalid(format!("unknown query parameter {pair:?} (only top_k)"))),
+        }
+    }
+    Ok(top_k)
+}
+
+/// Classifies product images: one raw PNG/JPEG body (`Content-Type: image/png`, `image/jpeg`
+/// or `application/octet-stream`; `?top_k=` in the query), or JSON `{"images": [base64...],
+/// "top_k": 5}`. Answers each image's label and its `top_k` classes with probabilities.
+async fn classify(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Classify)?;
+    let m = model(&s, &name)?;
+    let query_top_k = top_k_query(&uri)?;
+    let json_body = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let (images, top_k): (Vec<Vec<u8>>, usize) = if json_body {
+        let req: ClassifyRequest = parse(body)?;
+        if query_top_k.is_some() {
+            return Err(ApiError::invalid("give top_k in the JSON body"));
+        }
+        let decoded = req
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .map_err(|e| ApiError::invalid(format!("image {i} is not base64: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (decoded, req.top_k)
+    } else {
+        let body = body.map_err(|e| {
+            let status = e.status();
+            ApiError::new(status, code_for(status), e.body_text())
+        })?;
+        (vec![body.to_vec()], query_top_k.unwrap_or(5))
+    };
+    if images.is_empty() {
+        return Err(ApiError::invalid("no image in the request"));
+    }
+    if images.len() > s.limits.max_batch {
+        return Err(ApiError::invalid(format!(
+            "{} images in one request; the limit is {}",
+            images.len(),
+            s.limits.max_batch
+        )));
+    }
+    if top_k == 0 {
+        return Err(ApiError::invalid("top_k must be at least 1"));
+    }
+    classify_images(m, images, top_k).await
+}
+
+#[cfg(feature = "torch")]
+async fn classify_images(m: Arc<Loaded>, images: Vec<Vec<u8>>, top_k: usize) -> Result<Json<Value>, ApiError> {
+    if !matches!(m.model, Model::Classifier(_)) {
+        return Err(ApiError::wrong_kind(&m.name, &m.kind, "classify"));
+    }
+    compute(true, move || {
+        let Model::Classifier(c) = &m.model else { unreachable!("checked above") };
+        let (size, channels) = (c.input_size(), c.channels());
+        let mut pixels = Vec::with_capacity(images.len() * channels * size * size);
+        for (i, bytes) in images.iter().enumerate() {
+            let one = mercato::vision::decode_image_bytes(bytes, size, channels)
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_image", format!("image {i}: {e}")))?;
+            pixels.extend(one);
+        }
+        let batch = ndarray::Array4::from_shape_vec((images.len(), channels, size, size), pixels)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let proba = c.predict_proba(&batch)?;
+        let names = c.class_names();
+        let results: Vec<Value> = proba
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let mut order: Vec<usize> = (0..row.len()).collect();
+                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+                let top: Vec<Value> =
+                    order.iter().take(top_k).map(|&k| json!({"label": names[k], "probability": row[k]})).collect();
+                json!({"label": names[order[0]], "top": top})
+            })
+            .collect();
+        Ok(Json(json!({"model": m.name, "version": m.version, "results": results})))
+    })
+    .await
+}
+
+/// Without libtorch no classifier file loads, so no model can answer this route.
+#[cfg(not(feature = "torch"))]
+async fn classify_images(m: Arc<Loaded>, _: Vec<Vec<u8>>, _: usize) -> Result<Json<Value>, ApiError> {
+    Err(ApiError::wrong_kind(&m.name, &m.kind, "classify"))
 }
 
 async fn reload(

@@ -74,6 +74,32 @@ fn decode(path: &Path, size: usize, channels: usize) -> std::result::Result<Vec<
         .map_err(|e| e.to_string())?
         .decode()
         .map_err(|e| e.to_string())?;
+    to_pixels(img, size, channels)
+}
+
+/// Largest side of an image decoded from request bytes, and the most memory its decoding may
+/// take: a header claiming a huge picture is refused before anything is allocated.
+const MAX_SIDE: u32 = 8192;
+const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// Decodes one PNG/JPEG image held in memory (e.g. an HTTP request body) to `channels × size
+/// × size` u8, resized and centre-cropped as [`load_image_files`] does. Images larger than
+/// 8192 pixels a side, or needing more than 256 MiB to decode, are refused.
+pub fn decode_image_bytes(bytes: &[u8], size: usize, channels: usize) -> Result<Vec<u8>> {
+    check_options(size, channels)?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::invalid(format!("cannot read the image: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| Error::invalid(format!("cannot decode the image: {e}")))?;
+    to_pixels(img, size, channels).map_err(Error::invalid)
+}
+
+fn to_pixels(img: image::DynamicImage, size: usize, channels: usize) -> std::result::Result<Vec<u8>, String> {
     let s = size as u32;
     let img = img.resize_to_fill(s, s, FilterType::Triangle);
     let hw = size * size;
@@ -187,6 +213,27 @@ pub fn load_image_files<P: AsRef<Path> + Sync>(paths: &[P], size: usize, channel
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_bytes_decode_like_files_and_refuse_junk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])).save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for channels in [1, 3] {
+            let from_file = load_image_files(&[&path], 16, channels).unwrap();
+            let from_bytes = decode_image_bytes(&bytes, 16, channels).unwrap();
+            assert_eq!(from_file.as_slice().unwrap(), from_bytes.as_slice());
+        }
+        assert!(decode_image_bytes(b"not an image", 16, 1).is_err());
+        assert!(decode_image_bytes(&bytes[..bytes.len() / 2], 16, 1).is_err());
+        assert!(decode_image_bytes(&bytes, 16, 2).is_err());
+        // a PNG header claiming 100000 x 100000 pixels is refused without allocating them
+        let mut huge = bytes.clone();
+        huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        assert!(decode_image_bytes(&huge, 16, 1).is_err());
+    }
 
     #[test]
     fn folder_with_a_corrupt_file() {

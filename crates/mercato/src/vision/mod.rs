@@ -22,7 +22,9 @@ mod train;
 
 pub use classifier::{Evaluation, ImageClassifier, PRETRAINED};
 pub use cnn::{SmallCnn, SmallCnnConfig};
-pub use folder::{load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions};
+pub use folder::{
+    decode_image_bytes, load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions,
+};
 pub use images::Images;
 pub use net::{Arch, KIND_RESNET, KIND_SMALL_CNN};
 pub use resnet::{ResNet, ResNetConfig};
