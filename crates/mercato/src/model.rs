@@ -58,8 +58,8 @@ pub enum AnyModel {
     Bpr(ById<Bpr>),
     /// [`ItemKnn`] with its user and item ids.
     ItemKnn(ById<ItemKnn>),
-    /// [`HybridMF`](crate::recommend::hybrid::HybridMF) (features and cold start; its
-    /// recommendations take feature rows, so it has no [`IdRecommender`] role yet).
+    /// [`HybridMF`](crate::recommend::hybrid::HybridMF) (features and cold start); its
+    /// [`IdRecommender`] role serves the training users and items by id.
     Hybrid(crate::recommend::hybrid::HybridMF),
     /// [`ItemContent`](crate::recommend::hybrid::ItemContent): items compared by their
     /// features (no user ids, so no [`IdRecommender`] role).
@@ -174,6 +174,7 @@ impl AnyModel {
             AnyModel::Als(m) => Some(m),
             AnyModel::Bpr(m) => Some(m),
             AnyModel::ItemKnn(m) => Some(m),
+            AnyModel::Hybrid(m) => Some(m),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 //! id maps it was trained with.
 
 use super::explicit::RatingPredictor;
+use super::hybrid::HybridMF;
 use super::implicit::{ModelIds, Recommender};
 use super::serving::{to_external, Filter, Ranked};
 use super::svd::TruncatedSvd;
@@ -164,5 +165,30 @@ impl IdRecommender for TruncatedSvd {
     fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Ranked> {
         let i = index_of(self.items(), item, "item")?;
         Ok(to_external(self.items(), self.similar_items(i, n)?))
+    }
+}
+
+/// A hybrid model by the ids of its training users and items (known users only; new users
+/// and items, given by features, go through [`HybridMF::recommend_reprs`]).
+impl IdRecommender for HybridMF {
+    fn user_ids(&self) -> &IdMap {
+        &self.ids().users
+    }
+
+    fn item_ids(&self) -> &IdMap {
+        &self.ids().items
+    }
+
+    fn recommend_ids(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<IdRecs> {
+        let u = index_of(self.user_ids(), user, "user")?;
+        let found = self.recommend(&[u], n, filter)?.pop().unwrap_or_default();
+        Ok(IdRecs { items: to_external(self.item_ids(), found), fallback: false })
+    }
+
+    fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Ranked> {
+        let i = index_of(self.item_ids(), item, "item")?;
+        let items = self.known_item_reprs();
+        let found = self.similar_to(items.embedding(i), items, n)?;
+        Ok(to_external(self.item_ids(), found))
     }
 }

@@ -144,3 +144,32 @@ fn bad_input_is_a_typed_error() {
     let empty = Interactions::from_triples([(0u32, 0u32, 0.0f32)], DuplicatePolicy::Error).unwrap();
     assert!(params().fit(&empty, None, None).is_err(), "no positives");
 }
+
+#[test]
+fn serves_training_users_and_items_by_id() {
+    use crate::data::ExternalId;
+    use crate::recommend::IdRecommender;
+    use crate::AnyModel;
+
+    let (data, uf, itf) = toy();
+    let model = params().fit(&data, Some(&uf), Some(&itf)).unwrap();
+    let filter = Filter::new().exclude_seen(true);
+    let user = data.users().id(5).clone();
+    let by_id = model.recommend_ids(&user, 5, &filter).unwrap();
+    let by_index = model.recommend(&[5], 5, &filter).unwrap().remove(0);
+    assert!(!by_id.fallback);
+    assert_eq!(by_id.items.len(), 5);
+    for ((id, s), (i, t)) in by_id.items.iter().zip(&by_index) {
+        assert_eq!(id, data.items().id(*i));
+        assert_eq!(s, t);
+    }
+    // similar items by id start with the item itself (the IdRecommender contract)
+    let item = data.items().id(0).clone();
+    let similar = model.similar_items_ids(&item, 4).unwrap();
+    assert_eq!(similar[0].0, item);
+    assert!(matches!(model.recommend_ids(&ExternalId::Str("nobody".into()), 3, &filter), Err(Error::UnknownId { .. })));
+    // through the model handle, as `mercato serve` loads it
+    let any = AnyModel::from_bytes(model.to_bytes().unwrap()).unwrap();
+    let served = any.as_recommender().expect("HybridMF serves by id");
+    assert_eq!(served.recommend_ids(&user, 5, &filter).unwrap(), by_id);
+}
