@@ -1,4 +1,5 @@
-//! `_mercato_vision`: Python bindings for `mercato::vision` (the `mercato[vision]` extra).
+//! `_mercato_vision`: Python bindings for the libtorch models, `mercato::vision` and the
+//! sequential recommenders (the `mercato[vision]` extra).
 //!
 //! Thin: conversions and calls only. The user-facing class is `mercato.vision.ImageClassifier`
 //! (python/mercato/vision.py), which holds the hyper-parameters and wraps [`NativeClassifier`].
@@ -21,6 +22,12 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 // The error mapping of the core extension, compiled here from the same file.
 #[path = "../../mercato-py/src/errors.rs"]
 mod errors;
+// Id and array conversions of the core extension, from the same file (not every helper is
+// used here).
+#[path = "../../mercato-py/src/convert.rs"]
+#[allow(dead_code)]
+mod convert;
+mod sequential;
 use errors::{to_py, PyResultExt};
 
 /// A numpy array of uint8 or float32 pixels (the Python side converts other dtypes).
@@ -394,6 +401,7 @@ fn cuda_is_available() -> bool {
 fn _mercato_vision(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<NativeClassifier>()?;
+    m.add_class::<sequential::NativeSequential>()?;
     m.add_function(wrap_pyfunction!(load_image_files_py, m)?)?;
     m.add_function(wrap_pyfunction!(load_image_folder_py, m)?)?;
     m.add_function(wrap_pyfunction!(pretrained_path, m)?)?;

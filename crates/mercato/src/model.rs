@@ -69,6 +69,9 @@ pub enum AnyModel {
     /// An image classifier (cargo feature `torch`).
     #[cfg(feature = "torch")]
     Classifier(crate::vision::ImageClassifier),
+    /// A sequential next-item recommender, SASRec or GRU4Rec (cargo feature `torch`).
+    #[cfg(feature = "torch")]
+    Sequential(crate::recommend::sequential::SequentialRecommender),
 }
 
 impl AnyModel {
@@ -92,6 +95,10 @@ impl AnyModel {
             #[cfg(feature = "torch")]
             crate::vision::KIND_SMALL_CNN | crate::vision::KIND_RESNET => {
                 AnyModel::Classifier(crate::vision::ImageClassifier::from_bytes(bytes)?)
+            }
+            #[cfg(feature = "torch")]
+            crate::recommend::sequential::KIND_SASREC | crate::recommend::sequential::KIND_GRU4REC => {
+                AnyModel::Sequential(crate::recommend::sequential::SequentialRecommender::from_bytes(bytes)?)
             }
             other => return Err(Error::format(format!("unknown model kind {other:?} (from a newer mercato?)"))),
         })
@@ -125,6 +132,8 @@ impl AnyModel {
             AnyModel::Regression(m) => m.to_bytes(),
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.to_bytes(),
+            #[cfg(feature = "torch")]
+            AnyModel::Sequential(m) => m.to_bytes(),
         }
     }
 
@@ -152,6 +161,8 @@ impl AnyModel {
             AnyModel::Regression(_) => LinearRegression::KIND,
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.arch().kind(),
+            #[cfg(feature = "torch")]
+            AnyModel::Sequential(m) => m.params().arch.kind(),
         }
     }
 
@@ -175,6 +186,8 @@ impl AnyModel {
             AnyModel::Bpr(m) => Some(m),
             AnyModel::ItemKnn(m) => Some(m),
             AnyModel::Hybrid(m) => Some(m),
+            #[cfg(feature = "torch")]
+            AnyModel::Sequential(m) => Some(m),
             _ => None,
         }
     }
@@ -252,6 +265,13 @@ macro_rules! from_implicit {
     )*};
 }
 from_implicit!(Als, Bpr, ItemKnn);
+
+#[cfg(feature = "torch")]
+impl From<crate::recommend::sequential::SequentialRecommender> for AnyModel {
+    fn from(m: crate::recommend::sequential::SequentialRecommender) -> Self {
+        AnyModel::Sequential(m)
+    }
+}
 
 #[cfg(test)]
 mod tests {

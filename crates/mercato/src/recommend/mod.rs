@@ -1,6 +1,7 @@
 //! Recommenders: explicit ratings (baseline, matrix factorisation, kNN, truncated SVD) and
 //! implicit feedback (ALS, BPR, item kNN), hybrid factorisation with user/item features
-//! (cold start), with top-N serving.
+//! (cold start), sequential next-item models (SASRec, GRU4Rec; cargo feature `torch`), with
+//! top-N serving.
 //!
 //! Every model is fitted from its parameters (`params.fit(&data)`) on
 //! [`crate::data::Interactions`] (users are rows) and serves from `&self`, so one model can
@@ -15,6 +16,7 @@ mod by_id;
 pub mod explicit;
 pub mod hybrid;
 pub mod implicit;
+pub mod sequential;
 mod serving;
 pub mod svd;
 

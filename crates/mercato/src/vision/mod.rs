@@ -19,6 +19,7 @@ mod images;
 mod net;
 mod resnet;
 mod train;
+pub(crate) mod weights;
 
 pub use classifier::{Evaluation, ImageClassifier, PRETRAINED};
 pub use cnn::{SmallCnn, SmallCnnConfig};
@@ -28,6 +29,7 @@ pub use folder::{
 pub use images::Images;
 pub use net::{Arch, KIND_RESNET, KIND_SMALL_CNN};
 pub use resnet::{ResNet, ResNetConfig};
+pub(crate) use train::ThreadGuard;
 pub use train::{Augment, DeviceChoice, EpochStats, History, LrSchedule, Optimizer, TrainConfig};
 
 #[cfg(test)]

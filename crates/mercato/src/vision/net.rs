@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::{ResNet, ResNetConfig, SmallCnn, SmallCnnConfig};
 use crate::persist::{ModelReader, ModelWriter};
@@ -143,68 +143,21 @@ impl Network {
 
     /// Weights (and batch-norm running statistics) by name, sorted, as CPU f32 tensors.
     pub(crate) fn snapshot(&self) -> Vec<(String, Tensor)> {
-        let mut vars: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu).to_kind(Kind::Float).copy()))
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        vars
+        super::weights::snapshot(&self.vs)
     }
 
     /// Overwrites the weights from `(name, tensor)` pairs, checking names and shapes.
     pub(crate) fn restore(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
-        let mut vars = self.vs.variables();
-        if vars.len() != weights.len() {
-            return Err(Error::format(format!(
-                "file has {} weight arrays, the network needs {}",
-                weights.len(),
-                vars.len()
-            )));
-        }
-        let device = self.vs.device();
-        tch::no_grad(|| -> Result<()> {
-            for (name, src) in weights {
-                let var =
-                    vars.get_mut(name).ok_or_else(|| Error::format(format!("unexpected weight array {name:?}")))?;
-                if var.size() != src.size() {
-                    return Err(Error::format(format!(
-                        "weight {name:?} has shape {:?}, the network needs {:?}",
-                        src.size(),
-                        var.size()
-                    )));
-                }
-                var.f_copy_(&src.f_to_device(device)?)?;
-            }
-            Ok(())
-        })
+        super::weights::restore(&mut self.vs, weights)
     }
 
     /// Adds every weight to `w` as an f32 array named after the variable.
-    pub(crate) fn write_weights(&self, mut w: ModelWriter) -> Result<ModelWriter> {
-        for (name, t) in self.snapshot() {
-            let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-            let data = Vec::<f32>::try_from(&t.flatten(0, -1))?;
-            w = w.f32(&format!("weights/{name}"), &shape, &data);
-        }
-        Ok(w)
+    pub(crate) fn write_weights(&self, w: ModelWriter) -> Result<ModelWriter> {
+        super::weights::write(&self.vs, w)
     }
 
     /// Loads every weight from `r`, checking names and shapes against this network.
     pub(crate) fn read_weights(&mut self, r: &ModelReader) -> Result<()> {
-        let names = r.tensor_names()?;
-        let mut weights = Vec::new();
-        for full in names.iter().filter(|n| n.starts_with("weights/")) {
-            let (shape, data) = r.f32(full)?;
-            let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if count != Some(data.len()) {
-                return Err(Error::format(format!("weight {full:?}: shape {shape:?} does not match its data")));
-            }
-            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-            let t = Tensor::f_from_slice(&data)?.f_reshape(dims.as_slice())?;
-            weights.push((full["weights/".len()..].to_string(), t));
-        }
-        self.restore(&weights)
+        super::weights::read(&mut self.vs, r)
     }
 }

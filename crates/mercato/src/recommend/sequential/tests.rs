@@ -1,0 +1,184 @@
+use super::*;
+use crate::data::ExternalId;
+use crate::recommend::Filter;
+use crate::vision::DeviceChoice;
+use crate::{AnyModel, Error};
+
+/// Users walk a fixed cycle of 6 items from a random start, with a "view"/"buy" context that
+/// alternates; the next item is fully determined by the current one.
+fn cycle_data(users: usize, len: usize) -> Sequences {
+    let (mut u, mut it, mut t, mut ctx) = (vec![], vec![], vec![], vec![]);
+    for user in 0..users {
+        // Events listed newest first: the order must come from the times.
+        for step in (0..len).rev() {
+            u.push(ExternalId::from(format!("u{user}")));
+            it.push(ExternalId::from(((user * 7 + step) % 6) as i64 + 100));
+            t.push(step as i64 * 60);
+            ctx.push(ExternalId::from(if step % 2 == 0 { "view" } else { "buy" }));
+        }
+    }
+    Sequences::from_events(&u, &it, &t, &[("event", &ctx)]).unwrap()
+}
+
+fn small(arch: SeqArch) -> SequentialParams {
+    SequentialParams::default()
+        .arch(arch)
+        .factors(16)
+        .layers(1)
+        .max_len(8)
+        .epochs(30)
+        .batch_size(16)
+        .learning_rate(5e-3)
+        .patience(None)
+        .device(DeviceChoice::Cpu)
+        .num_threads(Some(1))
+}
+
+#[test]
+fn sequences_order_by_time_and_split_last() {
+    let users: Vec<ExternalId> = ["a", "b", "a", "a", "c"].map(Into::into).to_vec();
+    let items: Vec<ExternalId> = [1, 2, 3, 4, 5].map(ExternalId::from).to_vec();
+    let seqs = Sequences::from_events(&users, &items, &[30, 1, 10, 10, 0], &[]).unwrap();
+    let a = seqs.users().index(&"a".into()).unwrap();
+    let names = |s: &[u32]| s.iter().map(|&i| seqs.items().id(i as usize).clone()).collect::<Vec<_>>();
+    // Ties (times 10, 10) keep input order.
+    assert_eq!(names(seqs.sequence(a)), [3, 4, 1].map(ExternalId::from));
+    let (train, targets) = seqs.leave_last_out();
+    assert_eq!(names(train.sequence(a)), [3, 4].map(ExternalId::from));
+    assert_eq!(targets[a].map(|t| seqs.items().id(t as usize).clone()), Some(ExternalId::from(1)));
+    let c = seqs.users().index(&"c".into()).unwrap();
+    assert_eq!(targets[c], None, "one-event users stay whole");
+    assert_eq!(train.sequence(c).len(), 1);
+}
+
+#[test]
+fn sequences_reject_bad_columns() {
+    let u: Vec<ExternalId> = vec!["a".into(), "b".into()];
+    assert!(matches!(Sequences::from_events(&u, &u[..1], &[0, 1], &[]), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(Sequences::from_events(&[], &[], &[], &[]), Err(Error::InvalidInput(_))));
+    let ctx: Vec<ExternalId> = vec!["x".into()];
+    assert!(matches!(
+        Sequences::from_events(&u, &u, &[0, 1], &[("event", &ctx)]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+#[test]
+fn both_architectures_learn_a_cycle() {
+    let data = cycle_data(30, 12);
+    for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
+        let model = small(arch).fit(&data).unwrap();
+        // After 103 → 104 the next item is 105, for a session the model never saw.
+        let live = [103, 104].map(ExternalId::from);
+        let ctx = vec![vec!["view".into(), "buy".into()]];
+        let recs = model.recommend_sequence(&live, &ctx, 1, true).unwrap();
+        assert!(!recs.fallback);
+        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?}: {:?}", recs.items);
+        let loss = &model.history().epochs;
+        assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "{arch:?} loss did not fall: {loss:?}");
+    }
+}
+
+#[test]
+fn bce_loss_learns_too() {
+    let data = cycle_data(30, 12);
+    let model = small(SeqArch::Sasrec).loss(SeqLoss::Bce).negatives(4).epochs(40).fit(&data).unwrap();
+    let recs = model.recommend_sequence(&[100.into(), 101.into()], &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+    assert_eq!(recs.items[0].0, ExternalId::from(102));
+}
+
+#[test]
+fn same_seed_same_model_and_file_round_trip() {
+    let data = cycle_data(12, 10);
+    let p = small(SeqArch::Sasrec).epochs(3);
+    let a = p.fit(&data).unwrap();
+    let b = p.fit(&data).unwrap();
+    let c = p.clone().seed(1).fit(&data).unwrap();
+    let users: Vec<usize> = (0..12).collect();
+    let (sa, sb, sc) = (a.user_scores(&users).unwrap(), b.user_scores(&users).unwrap(), c.user_scores(&users).unwrap());
+    assert_eq!(sa, sb, "same seed, same thread count: identical scores");
+    assert_ne!(sa, sc, "another seed changes the model");
+    let loaded = SequentialRecommender::from_bytes_on(a.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(loaded.user_scores(&users).unwrap(), sa);
+    assert_eq!(loaded.history(), a.history());
+    // Through the model handle: kind, recommender role, bytes.
+    let any = AnyModel::from_bytes(a.to_bytes().unwrap()).unwrap();
+    assert_eq!(any.kind(), KIND_SASREC);
+    let rec = any.as_recommender().expect("recommends by id");
+    let user: ExternalId = "u3".into();
+    assert_eq!(rec.recommend_ids(&user, 3, &Filter::new().exclude_seen(true)).unwrap().items, a.recommend(&user, 3, true).unwrap());
+    assert!(matches!(rec.recommend_ids(&"nobody".into(), 3, &Filter::new()), Err(Error::UnknownId { .. })));
+    assert_eq!(rec.similar_items_ids(&100.into(), 2).unwrap()[0].0, ExternalId::from(100));
+}
+
+#[test]
+fn tampered_or_foreign_files_are_format_errors() {
+    let data = cycle_data(6, 6);
+    let model = small(SeqArch::Gru4rec).epochs(1).fit(&data).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(matches!(SequentialRecommender::from_bytes(flipped), Err(Error::ModelFormat(_))));
+    assert!(matches!(SequentialRecommender::from_bytes(bytes[..bytes.len() / 3].to_vec()), Err(Error::ModelFormat(_))));
+    let als = crate::recommend::AlsParams::default()
+        .factors(2)
+        .fit(&crate::data::Interactions::from_triples([("a", "x", 1.0)], crate::data::DuplicatePolicy::Sum).unwrap())
+        .unwrap();
+    let err = SequentialRecommender::from_bytes(crate::persist::Persist::to_bytes(&als).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("expected a sequential recommender"), "{err}");
+}
+
+#[test]
+fn live_sessions_unknown_items_and_bad_requests() {
+    let data = cycle_data(10, 8);
+    let model = small(SeqArch::Sasrec).epochs(2).fit(&data).unwrap();
+    let ctx = |n: usize| vec![vec![ExternalId::from("view"); n]];
+    // Only unknown items: the popularity ranking, flagged.
+    let recs = model.recommend_sequence(&["new-sku".into()], &ctx(1), 3, true).unwrap();
+    assert!(recs.fallback);
+    assert_eq!(recs.items.len(), 3);
+    // An unknown context value is read as "no context", not an error.
+    let odd = vec![vec![ExternalId::from("wishlist")]];
+    assert!(!model.recommend_sequence(&[101.into()], &odd, 3, true).unwrap().fallback);
+    // Exclusion of the session's own items.
+    let recs = model.recommend_sequence(&[101.into(), 102.into()], &ctx(2), 6, true).unwrap();
+    assert_eq!(recs.items.len(), 4);
+    assert!(recs.items.iter().all(|(i, _)| *i != ExternalId::from(101) && *i != ExternalId::from(102)));
+    // Wrong context shapes.
+    assert!(matches!(model.recommend_sequence(&[101.into()], &[], 3, true), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(model.recommend_sequence(&[101.into()], &ctx(2), 3, true), Err(Error::ShapeMismatch { .. })));
+}
+
+#[test]
+fn parameters_and_degenerate_data_are_checked() {
+    use crate::params::Params;
+    let e = SequentialParams::default().factors(64).heads(3).check().unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "heads"), "{e}");
+    let e = SequentialParams::default().dropout(1.0).check().unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "dropout"));
+    let e = SequentialParams::from_json(r#"{"max_len": 1}"#).unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "max_len"));
+    // Every user has one event: there is no order to learn.
+    let u: Vec<ExternalId> = (0..4).map(ExternalId::from).collect();
+    let single = Sequences::from_events(&u, &u, &[0, 0, 0, 0], &[]).unwrap();
+    assert!(matches!(small(SeqArch::Sasrec).fit(&single), Err(Error::InvalidInput(_))));
+    assert!(matches!(small(SeqArch::Sasrec).patience(Some(2)).fit(&single), Err(Error::InvalidInput(_))));
+    // A learning rate that diverges is an error, not a NaN model.
+    let data = cycle_data(10, 8);
+    let e = small(SeqArch::Gru4rec).learning_rate(1e6).epochs(5).fit(&data);
+    assert!(e.is_err() || e.unwrap().user_scores(&[0]).unwrap().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let data = cycle_data(30, 12);
+    let model = small(SeqArch::Sasrec).epochs(25).patience(Some(3)).fit(&data).unwrap();
+    let h = model.history();
+    let best = h.best_epoch.expect("validation ran");
+    let best_ndcg = h.epochs[best - 1].val_ndcg.unwrap();
+    assert!(h.epochs.iter().all(|e| e.val_ndcg.unwrap() <= best_ndcg));
+    assert!(best_ndcg > 0.9, "the cycle is learnable: {best_ndcg}");
+    // The model serves from every event, the held-out ones included.
+    assert_eq!(model.sequences().n_events(), data.n_events());
+}
