@@ -16,6 +16,7 @@ __all__ = [
     "load_lastfm",
     "load_movielens",
     "load_triples",
+    "marketplace_sessions",
 ]
 
 
@@ -42,6 +43,22 @@ def load_lastfm(path: str | os.PathLike):
 def load_triples(path: str | os.PathLike, delimiter: str = ",", header: bool = True, columns=(0, 1, 2)):
     """A delimited (user, item, value) file; repeated pairs are summed."""
     return _frame(_native.load_triples(os.fspath(path), delimiter, header, tuple(columns)), "value")
+
+
+def marketplace_sessions(n_users: int = 2000, seed: int = 7):
+    """Synthetic shopping sessions with sequential structure (browse -> compare -> buy, then
+    the bought product's accessories in order): columns ``user``, ``item``, ``category``,
+    ``event`` (view/cart/purchase) and ``time`` (seconds), ordered by user and time. The
+    same arguments always give the same log. For next-item models (``SASRec``,
+    ``GRU4Rec``); see ``mercato::data::synth_sessions`` for the generator."""
+    if int(n_users) < 0:
+        raise ValueError(f"n_users must be >= 0, got {n_users}")
+    cols = _native.marketplace_sessions(int(n_users), int(seed))
+    try:
+        import pandas as pd
+    except ImportError:
+        return cols
+    return pd.DataFrame(cols)
 
 
 def load_anomaly_csv(path: str | os.PathLike):

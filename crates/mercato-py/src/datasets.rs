@@ -82,6 +82,24 @@ fn load_fashion_mnist<'py>(
     ))
 }
 
+/// The synthetic shopping sessions (`mercato::data::synth_sessions`) as columns.
+#[pyfunction]
+#[pyo3(signature = (n_users=2000, seed=7))]
+fn marketplace_sessions<'py>(py: Python<'py>, n_users: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+    use mercato::data::synth_sessions::{sessions, SessionConfig};
+    if n_users > 10_000_000 {
+        return Err(pyo3::exceptions::PyValueError::new_err("n_users must be at most 10000000"));
+    }
+    let log = py.detach(|| sessions(&SessionConfig { n_users, seed, ..Default::default() }));
+    let d = PyDict::new(py);
+    d.set_item("user", PyArray1::from_vec(py, log.iter().map(|e| e.user as i64).collect()))?;
+    d.set_item("item", log.iter().map(|e| e.item.as_str()).collect::<Vec<_>>())?;
+    d.set_item("category", log.iter().map(|e| e.category.as_str()).collect::<Vec<_>>())?;
+    d.set_item("event", log.iter().map(|e| e.event).collect::<Vec<_>>())?;
+    d.set_item("time", PyArray1::from_vec(py, log.iter().map(|e| e.time).collect()))?;
+    Ok(d)
+}
+
 /// Registers the functions on `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
@@ -89,5 +107,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_triples, m)?)?;
     m.add_function(wrap_pyfunction!(load_anomaly_csv, m)?)?;
     m.add_function(wrap_pyfunction!(load_fashion_mnist, m)?)?;
+    m.add_function(wrap_pyfunction!(marketplace_sessions, m)?)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use mercato::data::ExternalId;
 use mercato::params::Params;
-use mercato::recommend::sequential::{SequentialParams, SequentialRecommender, Sequences};
+use mercato::recommend::sequential::{Sequences, SequentialParams, SequentialRecommender};
 use mercato::recommend::{Filter, IdRecommender, IdRecs};
 use mercato::vision::DeviceChoice;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
@@ -22,7 +22,11 @@ pub struct NativeSequential {
 }
 
 /// `(ids, scores)` rows padded to `n` with `pad` / -inf, as the implicit models' batches.
-fn recs_to_py<'py>(py: Python<'py>, recs: &[IdRecs], n: usize) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray2<f32>>)> {
+fn recs_to_py<'py>(
+    py: Python<'py>,
+    recs: &[IdRecs],
+    n: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray2<f32>>)> {
     let mut scores = mercato::ndarray::Array2::<f32>::from_elem((recs.len(), n), f32::NEG_INFINITY);
     let ids = PyList::empty(py);
     for (r, rec) in recs.iter().enumerate() {

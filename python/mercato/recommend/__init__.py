@@ -11,7 +11,9 @@ from mercato.recommend._hybrid import *  # noqa: F403
 from mercato.recommend._hybrid import __all__ as _hybrid_all
 from mercato.recommend._implicit import *  # noqa: F403
 from mercato.recommend._implicit import __all__ as _implicit_all
+from mercato.recommend._sequential import *  # noqa: F403
+from mercato.recommend._sequential import __all__ as _sequential_all
 from mercato.recommend._svd import *  # noqa: F403
 from mercato.recommend._svd import __all__ as _svd_all
 
-__all__ = [*_content_all, *_explicit_all, *_hybrid_all, *_implicit_all, *_svd_all]
+__all__ = [*_content_all, *_explicit_all, *_hybrid_all, *_implicit_all, *_sequential_all, *_svd_all]

@@ -15,3 +15,4 @@ pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};
 pub mod synth;
 pub mod synth_images;
 pub mod synth_prices;
+pub mod synth_sessions;

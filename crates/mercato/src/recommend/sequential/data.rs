@@ -68,10 +68,7 @@ impl Sequences {
                 shape format!("{n} values in context column {name:?} (one per event)"),
                 values.len()
             );
-            ensure!(
-                !context[..i].iter().any(|(other, _)| other == name),
-                "context column {name:?} is given twice"
-            );
+            ensure!(!context[..i].iter().any(|(other, _)| other == name), "context column {name:?} is given twice");
         }
         let mut user_map = IdMap::new();
         let user_codes: Vec<usize> = users.iter().map(|u| user_map.insert(u.clone())).collect();
@@ -94,14 +91,7 @@ impl Sequences {
             codes.push(order.iter().map(|&e| map.insert(values[e].clone()) as u32).collect());
             columns.push(ContextColumn { name: name.to_string(), values: map });
         }
-        Ok(Sequences {
-            users: user_map,
-            items: item_map,
-            indptr,
-            events,
-            context: columns,
-            context_codes: codes,
-        })
+        Ok(Sequences { users: user_map, items: item_map, indptr, events, context: columns, context_codes: codes })
     }
 
     /// The users, by index.

@@ -145,11 +145,7 @@ struct Batch {
     last: Tensor,
 }
 
-fn batch(
-    rows: &[(&[u32], Vec<&[u32]>)],
-    max_len: usize,
-    device: Device,
-) -> Result<Batch> {
+fn batch(rows: &[(&[u32], Vec<&[u32]>)], max_len: usize, device: Device) -> Result<Batch> {
     let b = rows.len();
     let n_ctx = rows.first().map_or(0, |r| r.1.len());
     let mut items = vec![0i64; b * max_len];
@@ -219,7 +215,8 @@ impl SequentialRecommender {
         let p = self.params.clone();
         let device = self.net.device();
         let n_items = self.data.items.len() as i64;
-        let mut opt = nn::Adam { wd: p.weight_decay, ..Default::default() }.build(self.net.var_store(), p.learning_rate)?;
+        let mut opt =
+            nn::Adam { wd: p.weight_decay, ..Default::default() }.build(self.net.var_store(), p.learning_rate)?;
         let mut order: Vec<usize> = (0..wins.len()).collect();
         let total = order.len().div_ceil(p.batch_size) * p.epochs;
         let terminal = p.show_progress && std::io::stderr().is_terminal();
@@ -278,19 +275,24 @@ impl SequentialRecommender {
                         let n_pos = t.size()[0];
                         let neg: Vec<i64> =
                             (0..n_pos as usize * p.negatives).map(|_| rng.random_range(0..n_items)).collect();
-                        let neg = Tensor::f_from_slice(&neg)?.f_view([n_pos, p.negatives as i64])?.f_to_device(device)?;
+                        let neg =
+                            Tensor::f_from_slice(&neg)?.f_view([n_pos, p.negatives as i64])?.f_to_device(device)?;
                         let pos_logit = (&h * w.f_index_select(0, &t)?).f_sum_dim_intlist(-1, false, Kind::Float)?;
-                        let neg_logit = (h.f_unsqueeze(1)? * w.f_index(&[Some(neg)])?)
-                            .f_sum_dim_intlist(-1, false, Kind::Float)?;
+                        let neg_logit =
+                            (h.f_unsqueeze(1)? * w.f_index(&[Some(neg)])?).f_sum_dim_intlist(-1, false, Kind::Float)?;
                         let ones = pos_logit.f_ones_like()?;
                         let zeros = neg_logit.f_zeros_like()?;
-                        pos_logit.f_binary_cross_entropy_with_logits::<Tensor>(&ones, None, None, tch::Reduction::Mean)?
-                            + neg_logit.f_binary_cross_entropy_with_logits::<Tensor>(
-                                &zeros,
-                                None,
-                                None,
-                                tch::Reduction::Mean,
-                            )?
+                        pos_logit.f_binary_cross_entropy_with_logits::<Tensor>(
+                            &ones,
+                            None,
+                            None,
+                            tch::Reduction::Mean,
+                        )? + neg_logit.f_binary_cross_entropy_with_logits::<Tensor>(
+                            &zeros,
+                            None,
+                            None,
+                            tch::Reduction::Mean,
+                        )?
                     }
                 };
                 opt.backward_step(&loss);
@@ -470,7 +472,9 @@ impl SequentialRecommender {
         let ctx: Vec<Vec<u32>> = cols
             .iter()
             .zip(context)
-            .map(|(col, values)| known.iter().map(|&i| col.values.index(&values[i]).map_or(u32::MAX, |v| v as u32)).collect())
+            .map(|(col, values)| {
+                known.iter().map(|&i| col.values.index(&values[i]).map_or(u32::MAX, |v| v as u32)).collect()
+            })
             .collect();
         let mut seen: Vec<usize> = seq.iter().map(|&i| i as usize).collect();
         seen.sort_unstable();

@@ -91,8 +91,11 @@ impl SeqNet {
         let root = vs.root();
         let d = p.factors as i64;
         let items = embedding(&root / "items", n_items as i64 + 1, d);
-        let context =
-            context_sizes.iter().enumerate().map(|(c, &n)| embedding(&root / format!("context{c}"), n as i64 + 1, d)).collect();
+        let context = context_sizes
+            .iter()
+            .enumerate()
+            .map(|(c, &n)| embedding(&root / format!("context{c}"), n as i64 + 1, d))
+            .collect();
         let body = match p.arch {
             SeqArch::Sasrec => Body::Sasrec {
                 positions: nn::embedding(
@@ -130,7 +133,7 @@ impl SeqNet {
     pub(crate) fn forward(&self, items: &Tensor, context: &[Tensor], train: bool) -> Tensor {
         let mut x = self.items.forward(items);
         for (emb, codes) in self.context.iter().zip(context) {
-            x = x + emb.forward(codes);
+            x += emb.forward(codes);
         }
         match &self.body {
             Body::Sasrec { positions, ln_in, blocks } => {

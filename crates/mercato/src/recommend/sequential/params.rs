@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{SequentialRecommender, Sequences};
+use super::{Sequences, SequentialRecommender};
 use crate::vision::DeviceChoice;
 use crate::Result;
 
@@ -145,7 +145,7 @@ impl crate::params::Params for SequentialParams {
         param((1..=4096).contains(&self.factors), "factors", self.factors, "in 1..=4096")?;
         param((1..=32).contains(&self.layers), "layers", self.layers, "in 1..=32")?;
         param((1..=64).contains(&self.heads), "heads", self.heads, "in 1..=64")?;
-        param(self.factors % self.heads == 0, "heads", self.heads, "a divisor of `factors`")?;
+        param(self.factors.is_multiple_of(self.heads), "heads", self.heads, "a divisor of `factors`")?;
         param((0.0..1.0).contains(&self.dropout), "dropout", self.dropout, "in [0, 1)")?;
         param((1..=100_000).contains(&self.epochs), "epochs", self.epochs, "in 1..=100000")?;
         param((1..=1 << 20).contains(&self.batch_size), "batch_size", self.batch_size, "in 1..=1048576")?;

@@ -57,10 +57,7 @@ fn sequences_reject_bad_columns() {
     assert!(matches!(Sequences::from_events(&u, &u[..1], &[0, 1], &[]), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(Sequences::from_events(&[], &[], &[], &[]), Err(Error::InvalidInput(_))));
     let ctx: Vec<ExternalId> = vec!["x".into()];
-    assert!(matches!(
-        Sequences::from_events(&u, &u, &[0, 1], &[("event", &ctx)]),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(matches!(Sequences::from_events(&u, &u, &[0, 1], &[("event", &ctx)]), Err(Error::ShapeMismatch { .. })));
 }
 
 #[test]
@@ -83,7 +80,8 @@ fn both_architectures_learn_a_cycle() {
 fn bce_loss_learns_too() {
     let data = cycle_data(30, 12);
     let model = small(SeqArch::Sasrec).loss(SeqLoss::Bce).negatives(4).epochs(40).fit(&data).unwrap();
-    let recs = model.recommend_sequence(&[100.into(), 101.into()], &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+    let recs =
+        model.recommend_sequence(&[100.into(), 101.into()], &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
     assert_eq!(recs.items[0].0, ExternalId::from(102));
 }
 
@@ -106,7 +104,10 @@ fn same_seed_same_model_and_file_round_trip() {
     assert_eq!(any.kind(), KIND_SASREC);
     let rec = any.as_recommender().expect("recommends by id");
     let user: ExternalId = "u3".into();
-    assert_eq!(rec.recommend_ids(&user, 3, &Filter::new().exclude_seen(true)).unwrap().items, a.recommend(&user, 3, true).unwrap());
+    assert_eq!(
+        rec.recommend_ids(&user, 3, &Filter::new().exclude_seen(true)).unwrap().items,
+        a.recommend(&user, 3, true).unwrap()
+    );
     assert!(matches!(rec.recommend_ids(&"nobody".into(), 3, &Filter::new()), Err(Error::UnknownId { .. })));
     assert_eq!(rec.similar_items_ids(&100.into(), 2).unwrap()[0].0, ExternalId::from(100));
 }

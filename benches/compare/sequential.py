@@ -1,0 +1,225 @@
+"""Sequential next-item recommendation: mercato's SASRec and GRU4Rec next to tuned matrix
+factorisation (mercato ALS, BPR) and popularity, on one split in one run. (RecBole's SASRec
+and GRU4Rec are not in this table yet: see the README's sequential section.)
+
+    python3 benches/compare/sequential.py                 # the marketplace sessions and ML-100k
+    python3 benches/compare/sequential.py --sets ml100k --threads 2
+
+Protocol (written here, the same for every model):
+- events: ML-100k ``u.data``, every rating an event, ordered by timestamp (ties by file
+  order); marketplace: ``mercato.datasets.marketplace_sessions`` (browse -> compare -> buy
+  with accessories after main products);
+- leave-last-out by time: each user's last event is the test target, the rest is training
+  data (users with one event are trained on, not tested);
+- full ranking: every item the user has not interacted with in training is a candidate,
+  HR@10, NDCG@10 and MRR over all candidates; beside them, labelled "sampled", the same
+  metrics against 100 negatives drawn uniformly (seed 0) from the candidates, the protocol
+  that inflates figures (shown so readers can compare with papers that use it);
+- mercato SASRec/GRU4Rec hold out each user's last *training* event for early stopping
+  (patience 10 on NDCG@10), as RecBole does; ALS and BPR are tuned on the same validation
+  event (grid printed), then refitted on all training events;
+- same embedding size (64), max_len 50, 2 SASRec layers, 1 GRU layer, learning rate 1e-3,
+  batch 128, up to 200 epochs for every neural model; training threads = --threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+DATA = Path(os.environ.get("MERCATO_DATA", ROOT.parent / "shared" / "datasets"))
+
+import scipy.sparse as sp  # noqa: E402
+from mercato.recommend import ALS, BPR, GRU4Rec, SASRec  # noqa: E402
+
+
+def load_ml100k():
+    raw = np.loadtxt(DATA / "movielens-100k" / "u.data", dtype=np.int64)
+    return raw[:, 0], raw[:, 1], raw[:, 3]
+
+
+def load_marketplace():
+    from mercato.datasets import marketplace_sessions
+
+    df = marketplace_sessions()
+    return df["user"].to_numpy(), df["item"].to_numpy(), df["time"].to_numpy()
+
+
+def leave_last_out(users, items, times):
+    """Codes, per-user time-ordered sequences, training events and test targets."""
+    order = np.lexsort((np.arange(len(users)), times, users))
+    users, items, times = users[order], items[order], times[order]
+    uid, u = np.unique(users, return_inverse=True)
+    iid, i = np.unique(items, return_inverse=True)
+    last = np.r_[u[1:] != u[:-1], True]
+    counts = np.bincount(u)
+    test = last & (counts[u] >= 2)
+    train = ~test
+    target = np.full(len(uid), -1)
+    target[u[test]] = i[test]
+    return dict(uid=uid, iid=iid, u=u, i=i, t=times, train=train, target=target)
+
+
+def seen_matrix(s, mask):
+    n_u, n_i = len(s["uid"]), len(s["iid"])
+    return sp.csr_matrix((np.ones(mask.sum(), np.float32), (s["u"][mask], s["i"][mask])), shape=(n_u, n_i))
+
+
+def metrics(score_fn, seen, target, n_neg=100, seed=0, chunk=512):
+    """Full-ranking HR@10, NDCG@10, MRR and the sampled-100 versions."""
+    users = np.flatnonzero(target >= 0)
+    rng = np.random.default_rng(seed)
+    n_items = seen.shape[1]
+    full, samp = [], []
+    for start in range(0, len(users), chunk):
+        block = users[start : start + chunk]
+        scores = np.asarray(score_fn(block), dtype=np.float64)
+        for row, u in zip(scores, block):
+            t = target[u]
+            hist = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
+            mask = np.ones(n_items, bool)
+            mask[hist] = False
+            mask[t] = True
+            ts = row[t]
+            rank = int(((row > ts) & mask).sum())
+            full.append(rank)
+            cand = np.flatnonzero(mask)
+            cand = cand[cand != t]
+            neg = rng.choice(cand, size=min(n_neg, len(cand)), replace=False)
+            samp.append(int((row[neg] > ts).sum()))
+
+    def summary(ranks):
+        r = np.asarray(ranks)
+        return {
+            "HR@10": float((r < 10).mean()),
+            "NDCG@10": float(np.where(r < 10, 1 / np.log2(r + 2), 0).mean()),
+            "MRR": float((1 / (r + 1)).mean()),
+        }
+
+    return summary(full), summary(samp)
+
+
+def fit_sequential(cls, s, threads, **kw):
+    tr = s["train"]
+    model = cls(
+        factors=64,
+        max_len=50,
+        epochs=200,
+        batch_size=128,
+        learning_rate=1e-3,
+        patience=10,
+        seed=0,
+        device="cpu",
+        num_threads=threads,
+        **kw,
+    )
+    t0 = time.perf_counter()
+    model.fit(s["u"][tr], s["i"][tr], s["t"][tr])
+    secs = time.perf_counter() - t0
+    # The model's user order is first appearance in the (sorted) training events: map back.
+    pos = {int(x): k for k, x in enumerate(model.user_ids_)}
+    item_pos = np.asarray(model.item_ids_)
+    col = np.full(len(s["iid"]), -1)
+    col[item_pos] = np.arange(len(item_pos))
+
+    def score(block):
+        raw = model.score_users([pos[int(u)] for u in block])
+        out = np.full((len(block), len(s["iid"])), -np.inf, dtype=np.float32)
+        known = col >= 0
+        out[:, known] = raw[:, col[known]]
+        return out
+
+    h = model.history_
+    info = f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch"
+    return score, secs, info
+
+
+def fit_mf(kind, s, threads, validate=True):
+    """ALS or BPR tuned on each user's last training event, refitted on all training data."""
+    tr = s["train"]
+    grid = (
+        [dict(factors=f, regularization=r, iterations=15) for f in (32, 64, 128) for r in (0.01, 0.1, 1.0)]
+        if kind == "als"
+        else [dict(factors=f, learning_rate=lr, iterations=100) for f in (32, 64, 128) for lr in (0.01, 0.05)]
+    )
+    make = (
+        (lambda p: ALS(seed=0, confidence="binary", num_threads=threads, **p))
+        if kind == "als"
+        else (lambda p: BPR(seed=0, num_threads=threads, **p))
+    )
+    # Validation: the last training event of each user.
+    u_tr = s["u"][tr]
+    last_tr = np.r_[u_tr[1:] != u_tr[:-1], True]
+    counts = np.bincount(u_tr, minlength=len(s["uid"]))
+    val_mask = last_tr & (counts[u_tr] >= 2)
+    idx = np.flatnonzero(tr)
+    inner = tr.copy()
+    inner[idx[val_mask]] = False
+    val_target = np.full(len(s["uid"]), -1)
+    val_target[u_tr[val_mask]] = s["i"][tr][val_mask]
+    best, best_p = -1.0, grid[0]
+    seen_inner = seen_matrix(s, inner)
+    for p in grid:
+        m = make(p).fit(seen_inner)
+        full, _ = metrics(lambda b, m=m: m.user_factors[b] @ m.item_factors.T, seen_inner, val_target)
+        if full["NDCG@10"] > best:
+            best, best_p = full["NDCG@10"], p
+    seen = seen_matrix(s, tr)
+    t0 = time.perf_counter()
+    m = make(best_p).fit(seen)
+    secs = time.perf_counter() - t0
+    return (lambda b: m.user_factors[b] @ m.item_factors.T), secs, f"tuned: {best_p}"
+
+
+def run_set(name, users, items, times, threads):
+    s = leave_last_out(users, items, times)
+    seen = seen_matrix(s, s["train"])
+    n_test = int((s["target"] >= 0).sum())
+    print(f"\n## {name}: {len(s['uid'])} users, {len(s['iid'])} items, {len(users)} events, {n_test} test users")
+    rows = []
+    pop = np.bincount(s["i"][s["train"]], minlength=len(s["iid"])).astype(np.float32)
+    rows.append(("popularity", lambda b: np.tile(pop, (len(b), 1)), 0.0, ""))
+    for kind in ("als", "bpr"):
+        f, secs, info = fit_mf(kind, s, threads)
+        rows.append((f"mercato {kind.upper()}", f, secs, info))
+    for cls in (SASRec, GRU4Rec):
+        f, secs, info = fit_sequential(cls, s, threads)
+        rows.append((f"mercato {cls.__name__}", f, secs, info))
+    head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
+    print(f"{'model':<18} {head} | {'fit s':>7}  notes")
+    for label, f, secs, info in rows:
+        full, samp = metrics(f, seen, s["target"])
+        print(
+            f"{label:<18} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
+            f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {secs:7.1f}  {info}",
+            flush=True,
+        )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", default="ml100k,marketplace")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    print(f"threads: {args.threads}; 'sampled' columns rank the target among 100 random unseen items")
+    for name in args.sets.split(","):
+        if name == "ml100k":
+            if not (DATA / "movielens-100k" / "u.data").exists():
+                print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
+                continue
+            run_set("ML-100k", *load_ml100k(), args.threads)
+        elif name == "marketplace":
+            run_set("marketplace sessions", *load_marketplace(), args.threads)
+        else:
+            raise SystemExit(f"unknown set {name!r}")
+
+
+if __name__ == "__main__":
+    main()
