@@ -765,3 +765,62 @@ fn classify_matches_the_library_and_refuses_bad_images() {
     let cnn = listed["models"].as_array().unwrap().iter().find(|m| m["name"] == "cnn").unwrap().clone();
     assert_eq!(cnn["classes"].as_array().unwrap().len(), lib.num_classes());
 }
+
+#[cfg(feature = "torch")]
+#[test]
+fn recommend_sequence_matches_the_library() {
+    use mercato::data::ExternalId;
+    use mercato::recommend::sequential::{Sequences, SequentialParams};
+
+    // Users walk the cycle 100 -> ... -> 105 with alternating view/buy events.
+    let (mut users, mut items, mut times, mut events) = (vec![], vec![], vec![], vec![]);
+    for u in 0..20usize {
+        for t in 0..10usize {
+            users.push(ExternalId::from(format!("u{u}")));
+            items.push(ExternalId::from(100 + ((u + t) % 6) as i64));
+            times.push(t as i64);
+            events.push(ExternalId::from(if t % 2 == 0 { "view" } else { "buy" }));
+        }
+    }
+    let data = Sequences::from_events(&users, &items, &times, &[("event", &events)]).unwrap();
+    let model = SequentialParams::sasrec()
+        .factors(16)
+        .layers(1)
+        .max_len(8)
+        .epochs(20)
+        .learning_rate(5e-3)
+        .patience(None)
+        .device("cpu".parse().unwrap())
+        .fit(&data)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    write_models(&models);
+    model.save(models.join("seq.mercato")).unwrap();
+    let s = Server::start(&models, &[]);
+
+    let session = [ExternalId::from(103), ExternalId::from(104)];
+    let ctx = vec![vec![ExternalId::from("view"), ExternalId::from("buy")]];
+    let expected = model.recommend_sequence(&session, &ctx, 3, true).unwrap();
+    let v = s
+        .post(
+            "/v1/models/seq/recommend_sequence",
+            &json!({"items": [103, 104], "context": {"event": ["view", "buy"]}, "n": 3}),
+        )
+        .json();
+    let got: Vec<i64> = v["items"].as_array().unwrap().iter().map(|i| i["item"].as_i64().unwrap()).collect();
+    let want: Vec<i64> = expected.items.iter().map(|(i, _)| i.as_int().unwrap()).collect();
+    assert_eq!(got, want, "{v}");
+    assert_eq!(v["fallback"], false);
+    // Training users are served by the recommend route like any recommender.
+    let v = s.post("/v1/models/seq/recommend", &json!({"user": "u3", "n": 2, "exclude_seen": false})).json();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+    // Bad requests are 4xx with a JSON error.
+    let missing = s.post("/v1/models/seq/recommend_sequence", &json!({"items": [103]}));
+    assert_eq!(missing.error(422), "invalid_input");
+    let extra = json!({"items": [103], "context": {"event": ["view"], "hour": [3]}});
+    assert_eq!(s.post("/v1/models/seq/recommend_sequence", &extra).error(422), "invalid_input");
+    assert_eq!(s.post("/v1/models/als/recommend_sequence", &json!({"items": [1]})).error(422), "invalid_input");
+    assert_eq!(s.post("/v1/models/fraud/recommend_sequence", &json!({"items": [1]})).error(400), "wrong_model_kind");
+}

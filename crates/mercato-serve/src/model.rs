@@ -42,6 +42,18 @@ pub trait IdRecommender: Send + Sync {
     fn recommend_ids(&self, user: &ExternalId, n: usize, filter: &IdFilter) -> Result<IdRecs>;
     /// The `n` items most similar to `item`, the item itself left out (as `mercato similar`).
     fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>>;
+    /// Top `n` next items for a live session (item ids, oldest first) with its context
+    /// columns by name; only sequential models answer, others are an input error.
+    fn recommend_sequence_ids(
+        &self,
+        items: &[ExternalId],
+        context: &[(String, Vec<ExternalId>)],
+        n: usize,
+        exclude_seen: bool,
+    ) -> Result<IdRecs> {
+        let _ = (items, context, n, exclude_seen);
+        Err(Error::invalid("this model does not recommend from a sequence of items (train SASRec or GRU4Rec)"))
+    }
 }
 
 /// A detector and its feature names (`f0, f1, ...` when the file has none).
@@ -116,5 +128,32 @@ impl IdRecommender for Recommender {
     fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>> {
         let found = self.get()?.similar_items_ids(item, n.saturating_add(1))?;
         Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+    }
+    #[cfg(feature = "torch")]
+    fn recommend_sequence_ids(
+        &self,
+        items: &[ExternalId],
+        context: &[(String, Vec<ExternalId>)],
+        n: usize,
+        exclude_seen: bool,
+    ) -> Result<IdRecs> {
+        let AnyModel::Sequential(m) = &self.0 else {
+            return Err(Error::invalid(
+                "this model does not recommend from a sequence of items (train SASRec or GRU4Rec)",
+            ));
+        };
+        let names: Vec<&str> = m.context().iter().map(|c| c.name.as_str()).collect();
+        let mut columns = Vec::with_capacity(names.len());
+        for name in &names {
+            let col = context.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                Error::invalid(format!("context must give the model's columns {names:?}; {name:?} is missing"))
+            })?;
+            columns.push(col.1.clone());
+        }
+        if let Some((extra, _)) = context.iter().find(|(n, _)| !names.contains(&n.as_str())) {
+            return Err(Error::invalid(format!("unknown context column {extra:?}; the model reads {names:?}")));
+        }
+        let recs = m.recommend_sequence(items, &columns, n, exclude_seen)?;
+        Ok(IdRecs { items: recs.items, fallback: recs.fallback })
     }
 }

@@ -37,6 +37,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/v1/models/{name}/score", post(score))
         .route("/v1/models/{name}/recommend", post(recommend))
         .route("/v1/models/{name}/similar", post(similar))
+        .route("/v1/models/{name}/recommend_sequence", post(recommend_sequence))
         .route("/v1/models/{name}/reload", post(reload))
         .route("/v1/models/{name}/classify", post(classify))
         .layer(
@@ -401,6 +402,52 @@ async fn recommend(
             }
             _ => Err(ApiError::invalid("give exactly one of \"user\" and \"users\"")),
         }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceRequest {
+    items: Vec<ExternalId>,
+    #[serde(default)]
+    context: std::collections::BTreeMap<String, Vec<ExternalId>>,
+    #[serde(default = "ten")]
+    n: usize,
+    #[serde(default = "yes")]
+    exclude_seen: bool,
+}
+
+/// Next items for a live session: `{"items": [...], "context": {"event": [...]}, "n": 10}`
+/// (sequential models: SASRec, GRU4Rec).
+async fn recommend_sequence(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Recommend)?;
+    let m = model(&s, &name)?;
+    if !matches!(m.model, Model::Recommender(_)) {
+        return Err(ApiError::wrong_kind(&name, &m.kind, "recommend_sequence"));
+    }
+    let req: SequenceRequest = parse(body)?;
+    check_n(req.n)?;
+    let max_batch = s.limits.max_batch;
+    if req.items.len() > max_batch {
+        return Err(ApiError::invalid(format!("{} items in one session; the limit is {max_batch}", req.items.len())));
+    }
+    compute(true, move || {
+        let Model::Recommender(r) = &m.model else { unreachable!("checked above") };
+        let n = req.n.min(r.n_items().max(1));
+        let context: Vec<(String, Vec<ExternalId>)> = req.context.into_iter().collect();
+        let recs = r.recommend_sequence_ids(&req.items, &context, n, req.exclude_seen)?;
+        Ok(Json(json!({
+            "model": m.name,
+            "version": m.version,
+            "items": items_json(&recs.items, "score"),
+            "fallback": recs.fallback,
+        })))
     })
     .await
 }
