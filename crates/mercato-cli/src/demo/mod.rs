@@ -1,5 +1,6 @@
 //! `mercato demo`: the main job on the bundled marketplace — recommenders, fraud scoring,
-//! pricing and (with the `torch` feature) product-image classification — ending in an HTML report.
+//! pricing and (with the `torch` feature) sequential next-item recommendation and product-image
+//! classification — ending in an HTML report.
 //! `mercato demo --data DIR` runs the same steps on real data laid out like `../shared/datasets`.
 
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ use crate::report::Report;
 mod fraud;
 mod pricing;
 mod recommend;
+#[cfg(feature = "torch")]
+mod sequential;
 #[cfg(feature = "torch")]
 mod vision;
 
@@ -95,9 +98,11 @@ pub fn run(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
     fraud::run(&fraud::marketplace(&market), &mut report)?;
     pricing::run(&market, &mut report)?;
     #[cfg(feature = "torch")]
+    sequential::run(&mut report)?;
+    #[cfg(feature = "torch")]
     vision::run(None, &mut report)?;
     #[cfg(not(feature = "torch"))]
-    println!("\n== Product images: built without the `torch` feature (make demo enables it); skipped");
+    println!("\n== Sequential recommendation and product images: built without the `torch` feature (make demo enables it); skipped");
     finish(report, &report_dir, "mercato demo report", started)
 }
 
