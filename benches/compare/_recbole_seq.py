@@ -30,7 +30,7 @@ def main():
             setattr(np, old, new)
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.utils import get_model, get_trainer, init_seed
+    from recbole.utils import get_model, get_trainer, init_logger, init_seed
 
     torch.set_num_threads(threads)
     work = tempfile.mkdtemp(prefix="recbole-")
@@ -67,27 +67,42 @@ def main():
         }
         if model_name == "SASRec":
             common.update(
-                hidden_size=64, inner_size=256, n_layers=2, n_heads=1, hidden_dropout_prob=0.2,
-                attn_dropout_prob=0.2, hidden_act="gelu", layer_norm_eps=1e-12,
+                hidden_size=64,
+                inner_size=256,
+                n_layers=2,
+                n_heads=1,
+                hidden_dropout_prob=0.2,
+                attn_dropout_prob=0.2,
+                hidden_act="gelu",
+                layer_norm_eps=1e-12,
             )
         else:
             common.update(embedding_size=64, hidden_size=64, num_layers=1, dropout_prob=0.2)
         config = Config(model=model_name, dataset="seq", config_dict=common)
         init_seed(config["seed"], config["reproducibility"])
+        init_logger(config)  # RecBole's own log (./log/<model>/...): epochs, losses, validation
         dataset = create_dataset(config)
         train, valid, test = data_preparation(config, dataset)
         init_seed(config["seed"], config["reproducibility"])
         model = get_model(config["model"])(config, train._dataset).to(config["device"])
         trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
         t0 = time.perf_counter()
-        trainer.fit(train, valid, saved=True, show_progress=False, verbose=False)
+        trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
         fit_s = time.perf_counter() - t0
         result = trainer.evaluate(test, load_best_model=True, show_progress=False)
         epochs = len(trainer.train_loss_dict)
-        print(json.dumps({
-            "hit@10": float(result["hit@10"]), "ndcg@10": float(result["ndcg@10"]), "mrr@10": float(result["mrr@10"]),
-            "fit_s": fit_s, "epochs": epochs, "best_epoch": epochs - trainer.cur_step,
-        }))
+        print(
+            json.dumps(
+                {
+                    "hit@10": float(result["hit@10"]),
+                    "ndcg@10": float(result["ndcg@10"]),
+                    "mrr@10": float(result["mrr@10"]),
+                    "fit_s": fit_s,
+                    "epochs": epochs,
+                    "best_epoch": epochs - trainer.cur_step,
+                }
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

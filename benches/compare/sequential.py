@@ -1,9 +1,14 @@
 """Sequential next-item recommendation: mercato's SASRec and GRU4Rec next to tuned matrix
-factorisation (mercato ALS, BPR) and popularity, on one split in one run. (RecBole's SASRec
-and GRU4Rec are not in this table yet: see the README's sequential section.)
+factorisation (mercato ALS, BPR), popularity and (with --recbole) RecBole 1.2.1's SASRec and
+GRU4Rec, on one split in one run.
 
     python3 benches/compare/sequential.py                 # the marketplace sessions and ML-100k
-    python3 benches/compare/sequential.py --sets ml100k --threads 2
+    PYTHONPATH=/tmp/recbole-lib python3 benches/compare/sequential.py --sets ml100k --recbole
+
+RecBole is a peer installed for the comparison only, never a dependency: RecBole 1.2.1's
+wheel with ``pip install --no-deps --target /tmp/recbole-lib`` plus its small pure-Python
+requirements (colorlog colorama texttable thop tabulate tqdm tensorboard and its deps,
+pydantic), using the venv's torch 2.13; ``_recbole_seq.py`` runs it in its own process.
 
 Protocol (written here, the same for every model):
 - events: ML-100k ``u.data``, every rating an event, ordered by timestamp (ties by file
@@ -18,15 +23,27 @@ Protocol (written here, the same for every model):
 - mercato SASRec/GRU4Rec hold out each user's last *training* event for early stopping
   (patience 10 on NDCG@10), as RecBole does; ALS and BPR are tuned on the same validation
   event (grid printed), then refitted on all training events;
-- same embedding size (64), max_len 50, 2 SASRec layers, 1 GRU layer, learning rate 1e-3,
-  batch 128, up to 200 epochs for every neural model; training threads = --threads.
+- same embedding size (64), max_len 50, 2 SASRec layers (1 head, inner size 256, GELU,
+  dropout 0.2), 1 GRU layer, Adam 1e-3, full cross-entropy, up to 200 epochs with early
+  stopping (patience 10 on validation NDCG@10) for every neural model; training threads =
+  --threads. Batches differ by design: mercato trains on windows of up to 50 events with a
+  target at every position (batch 128 windows), RecBole on one prefix per event with the
+  target at its end (its default batch of 2048 prefixes);
+- RecBole's rows are RecBole's own evaluator on the same events and the same last-event
+  targets (event order is passed as the timestamp, so ties split alike): full ranking with
+  history masked; its MRR is MRR@10 and it has no sampled figures here. On ML-100k every
+  target is a new item, so masking changes nothing; on the marketplace a target that repeats
+  an earlier event cannot be hit in RecBole's evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,7 +195,32 @@ def fit_mf(kind, s, threads, validate=True):
     return (lambda b: m.user_factors[b] @ m.item_factors.T), secs, f"tuned: {best_p}"
 
 
-def run_set(name, users, items, times, threads):
+def run_recbole(model, s, threads):
+    """RecBole's model on the same events; ``(hr, ndcg, mrr@10, fit s, note)`` or None."""
+    with tempfile.NamedTemporaryFile("w", suffix=".inter", delete=False) as f:
+        f.write("user_id:token\titem_id:token\ttimestamp:float\n")
+        # Our stable time order as the timestamp: RecBole's sort then splits ties alike.
+        for k, (u, i) in enumerate(zip(s["u"], s["i"])):
+            f.write(f"{u}\t{i}\t{k}\n")
+        path = f.name
+    try:
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("_recbole_seq.py")), model, path, str(threads)],
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
+    finally:
+        os.unlink(path)
+    if out.returncode != 0:
+        print(f"RecBole {model} failed: {out.stderr.strip().splitlines()[-1:]}")
+        return None
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    note = f"{r['epochs']} epochs (best {r['best_epoch']}), {r['fit_s'] / r['epochs']:.2f} s/epoch"
+    return r["hit@10"], r["ndcg@10"], r["mrr@10"], r["fit_s"], note
+
+
+def run_set(name, users, items, times, threads, recbole):
     s = leave_last_out(users, items, times)
     seen = seen_matrix(s, s["train"])
     n_test = int((s["target"] >= 0).sum())
@@ -201,12 +243,22 @@ def run_set(name, users, items, times, threads):
             f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {secs:7.1f}  {info}",
             flush=True,
         )
+    for model in ("SASRec", "GRU4Rec") if recbole else ():
+        r = run_recbole(model, s, threads)
+        if r is not None:
+            hr, ndcg, mrr, secs, note = r
+            print(
+                f"{'RecBole ' + model:<18} {hr:7.4f} {ndcg:8.4f} {mrr:7.4f} | {'-':>7} {'-':>9} {'-':>7} | "
+                f"{secs:7.1f}  {note}; MRR@10",
+                flush=True,
+            )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="ml100k,marketplace")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recbole", action="store_true", help="also RecBole's SASRec and GRU4Rec (see above)")
     args = ap.parse_args()
     print(f"threads: {args.threads}; 'sampled' columns rank the target among 100 random unseen items")
     for name in args.sets.split(","):
@@ -214,9 +266,9 @@ def main():
             if not (DATA / "movielens-100k" / "u.data").exists():
                 print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
                 continue
-            run_set("ML-100k", *load_ml100k(), args.threads)
+            run_set("ML-100k", *load_ml100k(), args.threads, args.recbole)
         elif name == "marketplace":
-            run_set("marketplace sessions", *load_marketplace(), args.threads)
+            run_set("marketplace sessions", *load_marketplace(), args.threads, args.recbole)
         else:
             raise SystemExit(f"unknown set {name!r}")
 

@@ -2,7 +2,8 @@
 //!
 //! Machine learning for commerce and payment platforms, in Rust:
 //!
-//! * [`recommend`] — explicit-rating and implicit-feedback recommenders with top-N serving;
+//! * [`recommend`] — explicit-rating and implicit-feedback recommenders, hybrid and content
+//!   models, sequential next-item models (SASRec, GRU4Rec; feature `torch`), with top-N serving;
 //! * [`fraud`] — unsupervised anomaly detectors for transaction scoring;
 //! * `vision` (cargo feature `torch`) — a CNN product-image classifier on libtorch.
 //!

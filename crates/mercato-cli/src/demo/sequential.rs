@@ -49,7 +49,8 @@ pub fn run(report: &mut Report) -> Result<()> {
         all.items().len()
     );
 
-    let params = SequentialParams::sasrec().epochs(40).patience(Some(5));
+    // A higher step than the default 1e-3 so the demo converges in 25 epochs.
+    let params = SequentialParams::sasrec().epochs(25).learning_rate(3e-3).patience(Some(5));
     let (model, fit_s) = timed(|| params.fit(&train))?;
     let h = model.history();
     println!(
