@@ -32,6 +32,9 @@ pub struct IdRecs {
     pub fallback: bool,
 }
 
+/// The answer of a non-sequential model to a session request.
+const NOT_SEQUENTIAL: &str = "this model does not recommend from a sequence of items (train SASRec or GRU4Rec)";
+
 /// A recommender served by external ids.
 pub trait IdRecommender: Send + Sync {
     /// Users the model knows.
@@ -52,7 +55,7 @@ pub trait IdRecommender: Send + Sync {
         exclude_seen: bool,
     ) -> Result<IdRecs> {
         let _ = (items, context, n, exclude_seen);
-        Err(Error::invalid("this model does not recommend from a sequence of items (train SASRec or GRU4Rec)"))
+        Err(Error::invalid(NOT_SEQUENTIAL))
     }
 }
 
@@ -138,9 +141,7 @@ impl IdRecommender for Recommender {
         exclude_seen: bool,
     ) -> Result<IdRecs> {
         let AnyModel::Sequential(m) = &self.0 else {
-            return Err(Error::invalid(
-                "this model does not recommend from a sequence of items (train SASRec or GRU4Rec)",
-            ));
+            return Err(Error::invalid(NOT_SEQUENTIAL));
         };
         let names: Vec<&str> = m.context().iter().map(|c| c.name.as_str()).collect();
         let mut columns = Vec::with_capacity(names.len());

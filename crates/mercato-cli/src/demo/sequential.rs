@@ -4,7 +4,7 @@
 
 use mercato::data::synth_sessions::{sessions, SessionConfig};
 use mercato::data::{DuplicatePolicy, ExternalId, Interactions};
-use mercato::recommend::sequential::{Sequences, SequentialParams};
+use mercato::recommend::sequential::{next_item_rank, Sequences, SequentialParams};
 use mercato::recommend::AlsParams;
 use mercato::Result;
 
@@ -14,17 +14,9 @@ use crate::report::{self, Report};
 /// Users in the demo's session log (the bench uses 2000).
 const USERS: usize = 1000;
 
-/// HR@10 and NDCG@10 of each user's `target` among all items, the user's training history
-/// masked (the target itself always competes).
+/// HR@10 and NDCG@10 of one user's `target` (full ranking, training history masked).
 fn hit_ndcg(scores: &[f32], history: &[u32], target: usize) -> (f64, f64) {
-    let t = scores[target];
-    let mut seen = history.to_vec();
-    seen.sort_unstable();
-    let rank = scores
-        .iter()
-        .enumerate()
-        .filter(|&(i, &s)| s > t && i != target && seen.binary_search(&(i as u32)).is_err())
-        .count();
+    let rank = next_item_rank(scores, history, target);
     if rank < 10 {
         (1.0, 1.0 / ((rank + 2) as f64).log2())
     } else {

@@ -24,7 +24,7 @@ mod tests;
 
 pub use data::{ContextColumn, Sequences};
 #[cfg(feature = "torch")]
-pub use model::{SeqEpoch, SeqHistory, SequentialRecommender};
+pub use model::{next_item_rank, SeqEpoch, SeqHistory, SequentialRecommender};
 #[cfg(feature = "torch")]
 pub use params::{SeqArch, SeqLoss, SequentialParams};
 

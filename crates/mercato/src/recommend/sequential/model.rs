@@ -369,14 +369,7 @@ impl SequentialRecommender {
             let scores = self.user_scores(chunk)?;
             for (row, &u) in scores.outer_iter().zip(chunk) {
                 let t = targets[u].expect("filtered") as usize;
-                let mut seen: Vec<u32> = self.data.sequence(u).to_vec();
-                seen.sort_unstable();
-                let ts = row[t];
-                let rank = row
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, &s)| s > ts && i != t && seen.binary_search(&(i as u32)).is_err())
-                    .count();
+                let rank = next_item_rank(row.as_slice().expect("contiguous row"), self.data.sequence(u), t);
                 if rank < 10 {
                     sum += 1.0 / ((rank + 2) as f64).log2();
                 }
@@ -623,6 +616,19 @@ impl SequentialRecommender {
             net,
         })
     }
+}
+
+/// Rank (0 = first) of item `target` among all items by `scores`, the items of `history`
+/// masked except the target itself: the full-ranking protocol of next-item evaluation.
+pub fn next_item_rank(scores: &[f32], history: &[u32], target: usize) -> usize {
+    let mut seen = history.to_vec();
+    seen.sort_unstable();
+    let t = scores[target];
+    scores
+        .iter()
+        .enumerate()
+        .filter(|&(i, &s)| s > t && i != target && seen.binary_search(&(i as u32)).is_err())
+        .count()
 }
 
 fn popularity(data: &Sequences) -> Vec<u32> {
