@@ -27,7 +27,7 @@ pub struct ContextColumn {
 /// let items = ["tea", "mug", "tea", "pot"].map(Into::into);
 /// let seqs = Sequences::from_events(&users, &items, &[3, 1, 5, 2], &[])?;
 /// let ann = seqs.users().index(&"ann".into()).unwrap();
-/// let names: Vec<String> = seqs.sequence(ann).iter().map(|&i| seqs.items().id(i as usize).to_string()).collect();
+/// let names: Vec<&str> = seqs.sequence(ann).iter().filter_map(|&i| seqs.items().id(i as usize).as_str()).collect();
 /// assert_eq!(names, ["mug", "pot", "tea"]);
 /// # Ok::<(), mercato::Error>(())
 /// ```
