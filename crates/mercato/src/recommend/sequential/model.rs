@@ -206,8 +206,10 @@ impl SequentialRecommender {
             net: SeqNet::new(p, data.items.len(), &sizes, device),
         };
         model.fit_loop(&wins, targets.as_deref())?;
-        // Serve from every event, the held-out ones included.
-        model.data = data.clone();
+        if targets.is_some() {
+            // Serve from every event, the held-out ones included.
+            model.data = data.clone();
+        }
         Ok(model)
     }
 
@@ -236,24 +238,22 @@ impl SequentialRecommender {
             order.shuffle(&mut rng);
             let (mut loss_sum, mut positions) = (0f64, 0i64);
             for chunk in order.chunks(p.batch_size) {
-                let rows: Vec<_> = chunk
+                // Inputs are the `len` events of each window, targets the events after each.
+                let inputs: Vec<(&[u32], Vec<&[u32]>)> = chunk
                     .iter()
                     .map(|&w| {
-                        let w = wins[w];
-                        let seq = &self.data.sequence(w.user)[w.start..=w.start + w.len];
-                        let ctx: Vec<&[u32]> = (0..self.data.context.len())
-                            .map(|c| &self.data.context_sequence(c, w.user)[w.start..w.start + w.len])
+                        let Window { user, start, len } = wins[w];
+                        let ctx = (0..self.data.context.len())
+                            .map(|c| &self.data.context_sequence(c, user)[start..start + len])
                             .collect();
-                        (seq, ctx)
+                        (&self.data.sequence(user)[start..start + len], ctx)
                     })
                     .collect();
-                // Inputs are the first `len` events of each slice, targets the next ones.
-                let inputs: Vec<(&[u32], Vec<&[u32]>)> =
-                    rows.iter().map(|(s, c)| (&s[..s.len() - 1], c.clone())).collect();
                 let b = batch(&inputs, p.max_len, device)?;
                 let mut tgt = vec![-1i64; chunk.len() * p.max_len];
-                for (i, (s, _)) in rows.iter().enumerate() {
-                    for (j, &t) in s[1..].iter().enumerate() {
+                for (i, &w) in chunk.iter().enumerate() {
+                    let Window { user, start, len } = wins[w];
+                    for (j, &t) in self.data.sequence(user)[start + 1..=start + len].iter().enumerate() {
                         tgt[i * p.max_len + j] = t as i64;
                     }
                 }
@@ -460,13 +460,15 @@ impl SequentialRecommender {
                 values.len()
             );
         }
-        let known: Vec<usize> = (0..items.len()).filter(|&i| self.data.items.index(&items[i]).is_some()).collect();
-        let seq: Vec<u32> = known.iter().map(|&i| self.data.items.index(&items[i]).expect("known") as u32).collect();
+        // (position in the session, item code) of the items the model knows.
+        let known: Vec<(usize, u32)> =
+            items.iter().enumerate().filter_map(|(k, id)| Some((k, self.data.items.index(id)? as u32))).collect();
+        let seq: Vec<u32> = known.iter().map(|&(_, code)| code).collect();
         let ctx: Vec<Vec<u32>> = cols
             .iter()
             .zip(context)
             .map(|(col, values)| {
-                known.iter().map(|&i| col.values.index(&values[i]).map_or(u32::MAX, |v| v as u32)).collect()
+                known.iter().map(|&(k, _)| col.values.index(&values[k]).map_or(u32::MAX, |v| v as u32)).collect()
             })
             .collect();
         let mut seen: Vec<usize> = seq.iter().map(|&i| i as usize).collect();
