@@ -125,3 +125,24 @@ def test_bad_input_is_a_clear_error():
 def test_import_stays_torch_free():
     code = "import sys, mercato.recommend; assert 'torch' not in sys.modules and '_mercato_vision' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_list_lengths_and_empty_input_are_checked_not_trusted():
+    u, i, t = cycle_log(4, 6)
+    model = small(SASRec, epochs=1).fit(u, i, t)
+    # A huge N costs no more than the catalogue (it used to abort on the allocation).
+    ids, scores = model.recommend(["u0", "u1"], N=10**12, exclude_seen=False)
+    assert ids.shape == (2, 6) and scores.shape == (2, 6)
+    assert len(model.recommend_sequence([100], N=2**40)[0]) == 5
+    with pytest.raises(ValueError, match="N must be >= 0"):
+        model.recommend("u0", N=-1)
+    with pytest.raises(ValueError, match="N"):
+        model.recommend_sequence([100], N=2**70)
+    with pytest.raises(ValueError, match="no events"):
+        SASRec().fit([], [], [])
+    with pytest.raises(TypeError, match="integers or strings"):
+        model.recommend(1.5)
+    with pytest.raises(mercato.UnknownIdError):
+        model.similar_items(999)
+    with pytest.raises(mercato.UnknownIdError):
+        model.score_users([10**9])

@@ -75,7 +75,7 @@ impl NativeSequential {
         &self,
         py: Python<'py>,
         users: &Bound<'py, PyAny>,
-        n: usize,
+        #[pyo3(from_py_with = crate::convert::args::N)] n: usize,
         exclude_seen: bool,
         items: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray2<f32>>)> {
@@ -83,7 +83,8 @@ impl NativeSequential {
         let allow = items.map(external_ids).transpose()?;
         let filter = Filter::from_ids(self.inner.item_ids(), exclude_seen, allow.as_deref(), &[]).py()?;
         let recs = py.detach(|| self.inner.recommend_ids_batch(&users, n, &filter)).py()?;
-        recs_to_py(py, &recs, n)
+        // No list is longer than the catalogue, so the padding never exceeds it either.
+        recs_to_py(py, &recs, n.min(self.inner.item_ids().len()))
     }
 
     /// Top-`n` for one live session: `(ids, scores, fallback)`.
@@ -93,7 +94,7 @@ impl NativeSequential {
         py: Python<'py>,
         items: &Bound<'py, PyAny>,
         context: Vec<Bound<'py, PyAny>>,
-        n: usize,
+        #[pyo3(from_py_with = crate::convert::args::N)] n: usize,
         exclude_seen: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f32>>, bool)> {
         let items = external_ids(items)?;
@@ -110,7 +111,12 @@ impl NativeSequential {
         Ok(PyArray2::from_owned_array(py, s))
     }
 
-    fn similar_items<'py>(&self, py: Python<'py>, item: &Bound<'py, PyAny>, n: usize) -> PyResult<Bound<'py, PyList>> {
+    fn similar_items<'py>(
+        &self,
+        py: Python<'py>,
+        item: &Bound<'py, PyAny>,
+        #[pyo3(from_py_with = crate::convert::args::N)] n: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
         let item = crate::convert::external_id(item)?;
         let ranked = py.detach(|| self.inner.similar_items_ids(&item, n)).py()?;
         let out = PyList::empty(py);

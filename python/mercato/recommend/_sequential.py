@@ -13,6 +13,9 @@ importing ``mercato.recommend`` stays torch-free, and the extension loads on fir
 
 from __future__ import annotations
 
+import contextlib
+import json
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +36,8 @@ def _column(values: Any, what: str) -> Any:
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     arr = np.asarray(values)
+    if arr.size == 0:
+        return []  # an empty column has no dtype to check; Rust reports the empty log
     if arr.ndim != 1:
         raise ValueError(f"{what} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind in "iu":
@@ -61,6 +66,15 @@ def _times(timestamps: Any, n: int) -> np.ndarray:
     if t.dtype.kind not in "iu":
         raise TypeError(f"timestamps must be integers, floats or datetimes, got dtype {t.dtype}")
     return t.astype(np.int64)
+
+
+@contextlib.contextmanager
+def _unknown_ids():
+    """The extension's KeyError for an unknown id as ``mercato.UnknownIdError``."""
+    try:
+        yield
+    except KeyError as e:
+        raise UnknownIdError(str(e.args[0]) if e.args else str(e)) from None
 
 
 class _Sequential(Estimator):
@@ -119,20 +133,18 @@ class _Sequential(Estimator):
     def recommend(self, users, N: int = 10, exclude_seen: bool = True, items=None):
         """The ``N`` best next items for training users from their whole history.
 
-        ``users`` is one id (returns 1-D ``ids, scores``) or a list (returns ``[len, N]``
-        arrays, padded with -1 / None and -inf when fewer items qualify). ``items``
+        ``users`` is one id (returns 1-D ``ids, scores``) or a list (returns ``[len, min(N,
+        n_items)]`` arrays, padded with -1 / None and -inf when fewer items qualify). ``items``
         restricts the candidates. An unknown user raises ``mercato.UnknownIdError``."""
-        single = isinstance(users, (str, int, np.integer))
+        single = isinstance(users, str) or np.ndim(users) == 0
         batch = [users] if single else users
         model = self._fitted()
-        try:
-            ids, scores = model.recommend(_column(batch, "users"), int(N), bool(exclude_seen), items)
-        except KeyError as e:
-            raise UnknownIdError(str(e.args[0]) if e.args else str(e)) from None
+        with _unknown_ids():
+            ids, scores = model.recommend(_column(batch, "users"), N, bool(exclude_seen), items)
         if single:
             k = int(np.isfinite(scores[0]).sum())
             return np.asarray(ids[0])[:k], scores[0][:k]
-        return _pad(ids, scores, int(N)), scores
+        return _pad(ids, scores, scores.shape[1]), scores
 
     def recommend_sequence(self, item_sequence, N: int = 10, context=None, exclude_seen: bool = True):
         """The ``N`` best next items for a live session (item ids, oldest first) that was
@@ -147,10 +159,8 @@ class _Sequential(Estimator):
         if unknown or len(context) != len(names):
             raise ValueError(f"context must give exactly the model's columns {names}, got {sorted(context)}")
         ctx = [_column(list(context[n]), f"context[{n!r}]") for n in names]
-        ids, scores, fallback = model.recommend_sequence(seq, ctx, int(N), bool(exclude_seen))
+        ids, scores, fallback = model.recommend_sequence(seq, ctx, N, bool(exclude_seen))
         if fallback:
-            import warnings
-
             warnings.warn("no item of the session is known to the model: ranking by popularity", stacklevel=2)
         return np.asarray(ids), scores
 
@@ -160,11 +170,13 @@ class _Sequential(Estimator):
         idx = np.asarray(users, dtype=np.int64).reshape(-1)
         if (idx < 0).any():
             raise ValueError("user indices must be >= 0")
-        return self._fitted().user_scores(idx.tolist())
+        with _unknown_ids():
+            return self._fitted().user_scores(idx.tolist())
 
     def similar_items(self, itemid, N: int = 10):
         """Items whose embeddings are closest (cosine) to ``itemid``'s: ``(ids, scores)``."""
-        pairs = self._fitted().similar_items(itemid, int(N))
+        with _unknown_ids():
+            pairs = self._fitted().similar_items(itemid, N)
         return np.asarray([p[0] for p in pairs]), np.asarray([p[1] for p in pairs], dtype=np.float32)
 
     @classmethod
@@ -173,18 +185,14 @@ class _Sequential(Estimator):
 
     @classmethod
     def _class_for_native(cls, native_model):
-        import json
-
         arch = json.loads(native_model.params_json)["arch"]
         return SASRec if arch == "sasrec" else GRU4Rec
 
     @classmethod
     def _params_from_native(cls, native_model) -> dict[str, Any]:
-        import json
-
+        # Called on the class `_class_for_native` chose; the file's device is the default "auto".
         p = json.loads(native_model.params_json)
-        target = cls._class_for_native(native_model)
-        return {k: v for k, v in p.items() if k in target._get_param_names() and k != "device"}
+        return {k: v for k, v in p.items() if k in cls._get_param_names() and k != "device"}
 
 
 def _pad(ids, scores, n: int):

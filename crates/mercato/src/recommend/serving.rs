@@ -130,7 +130,8 @@ pub fn top_n(scores: &[f32], n: usize, keep: impl Fn(usize) -> bool) -> Vec<(usi
     if n == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(n + 1);
+    // Never more than the candidates: a caller's huge `n` must not size the allocation.
+    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(n.min(scores.len()) + 1);
     for (i, &s) in scores.iter().enumerate() {
         if s.is_nan() || !keep(i) {
             continue;
@@ -173,6 +174,13 @@ mod tests {
         assert_eq!(top_n(&scores, 25, |i| i % 3 != 0), full[..25].to_vec());
         assert_eq!(top_n(&scores, 0, |_| true), vec![]);
         assert_eq!(top_n(&[1.0, f32::NAN, 2.0], 5, |_| true), vec![(2, 2.0), (0, 1.0)]);
+    }
+
+    #[test]
+    fn a_huge_n_costs_no_more_than_the_candidates() {
+        // Before, the heap reserved `n + 1` slots: usize::MAX overflowed, 10^12 aborted.
+        assert_eq!(top_n(&[0.5, 0.25], usize::MAX - 1, |_| true), vec![(0, 0.5), (1, 0.25)]);
+        assert_eq!(top_n(&[0.5, 0.25], 1 << 40, |i| i == 1), vec![(1, 0.25)]);
     }
 
     #[test]
