@@ -180,7 +180,8 @@ fn fast_top_n(scores: &[f32], n: usize) -> Vec<(usize, f32)> {
     if n == 0 {
         return Vec::new();
     }
-    let mut kept: Vec<(usize, f32)> = Vec::with_capacity(n + 1);
+    // bounded by the candidates: a caller's huge `n` must not size the allocation
+    let mut kept: Vec<(usize, f32)> = Vec::with_capacity(n.min(scores.len()) + 1);
     let mut worst = f32::NEG_INFINITY;
     for (i, &s) in scores.iter().enumerate() {
         if kept.len() == n {
