@@ -331,12 +331,44 @@ impl ImageClassifier {
         self.proba_raw(&raw)
     }
 
+    /// Image embeddings `[N, embedding_dim]`: the activations of the penultimate layer (the
+    /// small CNN's hidden layer, the ResNet's pooled features), the representation the
+    /// classifier's last layer separates the classes with. Images that look alike get nearby
+    /// vectors, so they serve as item features for products known only by a photo (see
+    /// [`crate::recommend::hybrid::ImageFeatures`]). Same input checks as
+    /// [`predict`](Self::predict); computed in chunks, so memory is bounded by the output.
+    ///
+    /// ```no_run
+    /// # let images = ndarray::Array3::<u8>::zeros((2, 28, 28));
+    /// let clf = mercato::vision::ImageClassifier::pretrained("fashion_mnist")?;
+    /// let emb = clf.embed(&images)?;
+    /// assert_eq!(emb.dim(), (2, clf.embedding_dim()));
+    /// # Ok::<(), mercato::Error>(())
+    /// ```
+    pub fn embed<'a>(&self, images: impl Into<Images<'a>>) -> Result<Array2<f32>> {
+        let images = images.into();
+        let raw = images.to_tensor(self.channels(), self.input_size())?;
+        let out = self.chunked(&raw, self.embedding_dim(), |x| Ok(self.net.embed(x)))?;
+        let data = Vec::<f32>::try_from(out.f_flatten(0, -1)?)?;
+        Array2::from_shape_vec((images.len(), self.embedding_dim()), data).map_err(|e| Error::Torch(e.to_string()))
+    }
+
+    /// Length of the vectors [`embed`](Self::embed) returns.
+    pub fn embedding_dim(&self) -> usize {
+        self.arch.embedding_dim()
+    }
+
     /// Softmax outputs for a checked raw CPU tensor, in chunks.
     fn proba_raw(&self, raw: &Tensor) -> Result<Tensor> {
+        self.chunked(raw, self.num_classes(), |x| Ok(self.net.forward_t(x, false).f_softmax(-1, Kind::Float)?))
+    }
+
+    /// `f` on normalised chunks of [`PREDICT_BATCH`] images of a checked raw CPU tensor, in
+    /// evaluation mode without gradients; the `[N, width]` outputs gathered on the CPU.
+    fn chunked(&self, raw: &Tensor, width: usize, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
         let n = raw.size()[0];
-        let k = self.num_classes() as i64;
         if n == 0 {
-            return Ok(Tensor::f_zeros([0, k], (Kind::Float, Device::Cpu))?);
+            return Ok(Tensor::f_zeros([0, width as i64], (Kind::Float, Device::Cpu))?);
         }
         let norm = Normalizer::new(&self.mean, &self.std, self.net.device())?;
         tch::no_grad(|| -> Result<Tensor> {
@@ -345,8 +377,7 @@ impl ImageClassifier {
             while start < n {
                 let len = (PREDICT_BATCH as i64).min(n - start);
                 let x = norm.apply(&scale(&raw.f_narrow(0, start, len)?)?)?;
-                let p = self.net.forward_t(&x, false).f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
-                outs.push(p);
+                outs.push(f(&x)?.f_to_device(Device::Cpu)?);
                 start += len;
             }
             Ok(if outs.len() == 1 { outs.pop().expect("one chunk") } else { Tensor::f_cat(&outs, 0)? })

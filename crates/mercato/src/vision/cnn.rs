@@ -108,8 +108,10 @@ impl SmallCnn {
     }
 }
 
-impl nn::ModuleT for SmallCnn {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+impl SmallCnn {
+    /// The penultimate layer: the hidden layer's activations `[N, hidden]` (before dropout),
+    /// the image embedding [`super::ImageClassifier::embed`] returns.
+    pub fn embed_t(&self, xs: &Tensor) -> Tensor {
         xs.apply(&self.conv1)
             .max_pool2d_default(2)
             .relu()
@@ -119,7 +121,11 @@ impl nn::ModuleT for SmallCnn {
             .flatten(1, -1)
             .apply(&self.fc1)
             .relu()
-            .dropout(self.config.dropout, train)
-            .apply(&self.fc2)
+    }
+}
+
+impl nn::ModuleT for SmallCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.embed_t(xs).dropout(self.config.dropout, train).apply(&self.fc2)
     }
 }

@@ -84,6 +84,14 @@ impl Arch {
         }
     }
 
+    /// Width of the penultimate layer: the length of an image embedding.
+    pub fn embedding_dim(&self) -> usize {
+        match self {
+            Arch::SmallCnn(c) => c.hidden as usize,
+            Arch::ResNet(c) => c.widths.last().copied().unwrap_or(0) as usize,
+        }
+    }
+
     /// Checks the shape parameters.
     pub fn validate(&self) -> Result<()> {
         match self {
@@ -138,6 +146,14 @@ impl Network {
         match &self.module {
             Module::SmallCnn(m) => m.forward_t(xs, train),
             Module::ResNet(m) => m.forward_t(xs, train),
+        }
+    }
+
+    /// Penultimate-layer activations in evaluation mode (see [`super::ImageClassifier::embed`]).
+    pub(crate) fn embed(&self, xs: &Tensor) -> Tensor {
+        match &self.module {
+            Module::SmallCnn(m) => m.embed_t(xs),
+            Module::ResNet(m) => m.embed_t(xs, false),
         }
     }
 

@@ -129,12 +129,20 @@ impl ResNet {
     }
 }
 
-impl ModuleT for ResNet {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+impl ResNet {
+    /// The penultimate layer: the pooled features of the last stage `[N, widths.last()]`,
+    /// the image embedding [`super::ImageClassifier::embed`] returns.
+    pub fn embed_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let mut h = xs.apply(&self.stem).apply_t(&self.stem_bn, train).relu();
         for b in &self.blocks {
             h = h.apply_t(b, train);
         }
-        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc)
+        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}
+
+impl ModuleT for ResNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.embed_t(xs, train).apply(&self.fc)
     }
 }

@@ -88,6 +88,30 @@ fn fit_predict_evaluate_save_load() {
     let pt = Vec::<f32>::try_from(clf.predict_proba_tensor(&t).unwrap().flatten(0, -1)).unwrap();
     assert!(pt.iter().zip(proba.iter()).all(|(a, b)| (a - b).abs() < 1e-6));
 
+    // Embeddings: the hidden layer, one row per image; a nearest class mean in that space
+    // recovers the labels (the classes are separable there, which is what makes them
+    // useful as item features), and the reloaded model embeds identically.
+    let emb = clf.embed(&xt).unwrap();
+    assert_eq!(emb.dim(), (90, clf.embedding_dim()));
+    assert_eq!(clf.embedding_dim(), 32);
+    assert!(emb.iter().all(|v| v.is_finite() && *v >= 0.0), "ReLU activations");
+    let ef = clf.embed(&xf).unwrap();
+    assert!((&ef - &emb).iter().all(|d| d.abs() < 1e-4), "u8 and 0..1 float input embed alike");
+    let train_emb = clf.embed(&x).unwrap();
+    let means: Vec<ndarray::Array1<f32>> = (0..3)
+        .map(|c| {
+            let rows: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+            train_emb.select(ndarray::Axis(0), &rows).mean_axis(ndarray::Axis(0)).unwrap()
+        })
+        .collect();
+    let nearest = |v: ndarray::ArrayView1<f32>| {
+        (0..3).min_by(|&a, &b| (&v - &means[a]).pow2().sum().total_cmp(&(&v - &means[b]).pow2().sum())).unwrap()
+    };
+    let hits = emb.rows().into_iter().zip(&yt).filter(|(v, &l)| nearest(v.view()) == l).count();
+    assert!(hits >= 81, "nearest class mean in embedding space: {hits}/90");
+    assert_eq!(clf.embed(&Array3::<u8>::zeros((0, 16, 16))).unwrap().dim(), (0, 32));
+    assert!(clf.embed(&Array3::<u8>::zeros((2, 15, 15))).is_err(), "wrong size is an error");
+
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shapes.mercato");
     clf.save(&path).unwrap();
@@ -98,6 +122,7 @@ fn fit_predict_evaluate_save_load() {
     assert_eq!(again.history().best_epoch, clf.history().best_epoch);
     assert!((again.history().epochs[0].train_loss - clf.history().epochs[0].train_loss).abs() < 1e-9);
     assert_eq!(again.predict_proba(&xt).unwrap(), proba, "reloaded model predicts identically");
+    assert_eq!(again.embed(&xt).unwrap(), emb, "reloaded model embeds identically");
     let from_bytes = ImageClassifier::from_bytes(clf.to_bytes().unwrap()).unwrap();
     assert_eq!(from_bytes.predict(&xt).unwrap(), clf.predict(&xt).unwrap());
 
@@ -226,6 +251,7 @@ fn seeded_runs_repeat_and_resnet_trains() {
     let acc = r.evaluate(&x, &y).unwrap().accuracy;
     assert!(acc > 0.8, "resnet train accuracy {acc}");
     assert!(r.num_weights() > 0 && r.arch().name() == "resnet");
+    assert_eq!(r.embed(&x).unwrap().dim(), (x.dim().0, 16), "ResNet embeds the last stage's pooled width");
     let again = ImageClassifier::from_bytes(r.to_bytes().unwrap()).unwrap();
     assert_eq!(again.predict_proba(&x).unwrap(), r.predict_proba(&x).unwrap(), "batch-norm statistics saved");
     let err =
