@@ -352,3 +352,15 @@ def test_image_pixels_out_of_range_warn_and_complex_is_refused():
         vision._pixels(np.ones((1, 4, 4), complex), 4, 1)
     with pytest.raises(ValueError, match="0..255"):
         vision._pixels(np.full((1, 4, 4), -3), 4, 1)
+
+
+def test_missing_image_file_is_file_not_found_without_libtorch(tmp_path):
+    import errno
+
+    from mercato import vision  # the path check runs before the native extension is imported
+
+    missing = tmp_path / "nope.png"
+    for paths in (missing, str(missing), [str(missing)]):
+        with pytest.raises(FileNotFoundError, match="nope.png") as err:
+            vision.load_image_files(paths)
+        assert err.value.errno == errno.ENOENT and err.value.filename == str(missing)
