@@ -17,8 +17,8 @@ use crate::{ensure, Error, Result};
 /// Serialises fits: libtorch's random generator is shared by the whole process.
 static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Images per forward pass when predicting: bounds memory on big inputs; 256 measured
-/// faster than 512 on CPU (benches/compare/vision.py).
+/// Images per forward pass when predicting: bounds memory on big inputs; the size was
+/// chosen by timing benches/compare/vision.py (figures in the README).
 const PREDICT_BATCH: usize = 256;
 
 /// Names of the pre-trained models [`ImageClassifier::pretrained`] knows, with their files.
