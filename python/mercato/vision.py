@@ -15,6 +15,7 @@ before or after ``import mercato.vision`` is fine: both use the same libtorch.
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from collections.abc import Sequence
@@ -69,7 +70,16 @@ def load_image_files(paths, size: int = 28, channels: int = 1) -> np.ndarray:
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    return native().load_image_files([os.fspath(p) for p in paths], int(size), int(channels))
+    paths = [os.fspath(p) for p in paths]
+    for p in paths:
+        # Checked before any decoding: the native reader reports every unreadable file as
+        # ValueError, and a missing file must be told apart (FileNotFoundError, as callers
+        # expect of a path); this also needs no libtorch. A stat is small next to a decode.
+        try:
+            os.stat(p)
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "image file not found", p) from None
+    return native().load_image_files(paths, int(size), int(channels))
 
 
 def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: bool = True, num_threads=None):

@@ -175,6 +175,37 @@ CASES = {
         assert "ids must be int or str, got int" not in str(e), e
         expect(ValueError, m.recommend, 2**64, N=2, match="out of range")
     """,
+    "explicit_empty_frame_is_empty_input": """
+        import pandas as pd
+        from mercato.recommend import KNN, Baseline, FunkSVD, SVDpp
+        # an empty DataFrame's columns are float64: the same answer as empty lists, not a dtype error
+        empty = pd.DataFrame({"user": np.array([], float), "item": np.array([], float), "rating": np.array([], float)})
+        for cls in (Baseline, FunkSVD, SVDpp, KNN):
+            expect(ValueError, cls().fit, [], [], [], match="empty input")
+            expect(ValueError, cls().fit, empty, match="empty input")
+        m = Baseline().fit([1, 2, 3], [1, 2, 1], [1.0, 2.0, 3.0])
+        values, status = m.predict(empty, return_status=True)
+        assert values.shape == (0,) and status.shape == (0,), (values, status)
+        assert m.predict([], []).shape == (0,)
+    """,
+    "explicit_uint64_ids_keep_their_value": """
+        import pandas as pd
+        from mercato.recommend import Baseline, FunkSVD
+        big = np.array([2**63, 2**64 - 1, 5, 2**63 + 7], dtype=np.uint64)
+        df = pd.DataFrame({"user": big, "item": big[::-1].copy(), "rating": [1.0, 2.0, 3.0, 4.0]})
+        for m in (Baseline().fit(df), FunkSVD(factors=2, epochs=3).fit(df)):
+            assert [int(u) for u in m.user_ids_] == [2**63, 2**64 - 1, 5, 2**63 + 7], m.user_ids_
+            assert sorted(int(i) for i in m.item_ids_) == sorted(int(u) for u in big), m.item_ids_
+            # known as uint64 arrays, as Python ints and as numpy scalars; -1 (what 2**64 - 1
+            # used to wrap to) is an unknown user
+            _, status = m.predict(big, big[::-1].copy(), return_status=True)
+            assert (status == 0).all(), status
+            _, status = m.predict([2**64 - 1, -1], [2**63 + 7, 2**63 + 7], return_status=True)
+            assert list(status) == [0, 1], status
+            ids, _ = m.recommend(np.uint64(2**64 - 1), N=4, exclude_rated=False)
+            assert sorted(int(i) for i in ids) == sorted(int(u) for u in big), ids
+            expect(ValueError, m.predict, [2**64], [5], match="out of range")
+    """,
     # -- TruncatedSVD: dense input as svds takes it; recommend and predict agree
     "truncated_svd_dense_input_and_agreement": """
         from mercato.recommend import TruncatedSVD
@@ -321,3 +352,15 @@ def test_image_pixels_out_of_range_warn_and_complex_is_refused():
         vision._pixels(np.ones((1, 4, 4), complex), 4, 1)
     with pytest.raises(ValueError, match="0..255"):
         vision._pixels(np.full((1, 4, 4), -3), 4, 1)
+
+
+def test_missing_image_file_is_file_not_found_without_libtorch(tmp_path):
+    import errno
+
+    from mercato import vision  # the path check runs before the native extension is imported
+
+    missing = tmp_path / "nope.png"
+    for paths in (missing, str(missing), [str(missing)]):
+        with pytest.raises(FileNotFoundError, match="nope.png") as err:
+            vision.load_image_files(paths)
+        assert err.value.errno == errno.ENOENT and err.value.filename == str(missing)

@@ -188,6 +188,14 @@ def test_image_files_and_folders(fitted, tmp_path):
     assert fitted.predict_names(files) == ["square", "hbar"]
     with pytest.raises(ValueError, match="broken.png"):
         fitted.predict([tmp_path / "square" / "broken.png"])
+    # a missing file is FileNotFoundError naming it (not "cannot decode"), for every entry point
+    missing = tmp_path / "nope.png"
+    for call in (fitted.predict, fitted.predict_proba, fitted.predict_names, load_image_files):
+        with pytest.raises(FileNotFoundError, match="nope.png") as err:
+            call([files[0], missing])
+        assert err.value.filename == str(missing)
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        fitted.predict(str(missing))
 
 
 def test_resnet_trains():

@@ -30,9 +30,13 @@
 //!
 //! ## Serving from a service
 //!
-//! Fitted models are immutable plain data, `Send + Sync`, and score from `&self`: wrap one
-//! in an `Arc` and call it from any number of threads. [`AnyModel`] loads any model file
-//! without knowing its kind and hands out the role you need:
+//! A fitted model changes only through its explicitly named update methods, each taking
+//! `&mut self`: `partial_fit_users` / `partial_fit_items` (ALS), `set_ids` (implicit
+//! models), `set_threshold` and `set_feature_names` (detectors, `HybridMF`),
+//! `AnyDetector::set_num_threads`. Everything else (scoring, recommending, saving) takes
+//! `&self`; the caches some models fill on first use sit behind thread-safe cells. Every
+//! model is `Send + Sync`: wrap one in an `Arc` and call it from any number of threads.
+//! [`AnyModel`] loads any model file without knowing its kind and hands out the role you need:
 //!
 //! ```
 //! use mercato::data::{DuplicatePolicy, Interactions};

@@ -65,13 +65,23 @@ def _warn_on_id_kind(model: Any, users: Any, items: Any) -> None:
 
 
 def _ids(values: Any) -> Any:
-    """Ids as an int64 array when integral, else a list of Python ints/strs."""
+    """Ids as an int64 array when integral (uint64 when values pass int64's maximum), else
+    a list of Python ints/strs; ``[]`` when empty."""
     if isinstance(values, (list, tuple)):
         # Keep mixed lists as they are: numpy would turn [1, "a"] into ["1", "a"].
         return [v.item() if isinstance(v, np.generic) else v for v in values]
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        # An empty column has no ids whatever its dtype (an empty DataFrame's columns are
+        # often float64): treat it as the empty list, so fit says "empty input" and
+        # predict returns an empty array, not a misleading dtype error.
+        return []
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.max() > np.iinfo(np.int64).max:
+        # astype(int64) would wrap ids from 2**63 to negative numbers; the bindings read a
+        # uint64 array as such and keep every value (as the implicit models do).
+        return arr.astype(np.uint64, copy=False)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b" or arr.dtype.kind == "f":

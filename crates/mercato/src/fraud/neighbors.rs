@@ -6,9 +6,9 @@
 //!
 //! Neighbour search uses a **kd-tree** (bounding-box pruning, leaves of 32 rows) when there
 //! are at most 16 features and more than 1,000 rows, else **brute force** (kd-trees stop
-//! pruning in high dimension). The cut-off is scikit-learn's (15) moved by one: on pendigits
-//! (6,870 x 16) the tree is twice as fast as the blocked brute force; on cardio (21) and
-//! satellite (36) it is 3x slower.
+//! pruning in high dimension). The cut-off is scikit-learn's (15) moved by one: on the
+//! benchmark sets the tree still beats the blocked brute force at 16 features and loses from
+//! 21 on (timings in the README, "Fraud detectors").
 //!
 //! Complexity (n training rows, d features, k neighbours):
 //! * kd-tree: build `O(n log n)`, a query about `O(k log n)` in low dimension (degrading

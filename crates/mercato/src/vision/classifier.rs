@@ -17,8 +17,8 @@ use crate::{ensure, Error, Result};
 /// Serialises fits: libtorch's random generator is shared by the whole process.
 static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Images per forward pass when predicting: bounds memory on big inputs; 256 measured
-/// faster than 512 on CPU (benches/compare/vision.py).
+/// Images per forward pass when predicting: bounds memory on big inputs; the size was
+/// chosen by timing benches/compare/vision.py (figures in the README).
 const PREDICT_BATCH: usize = 256;
 
 /// Names of the pre-trained models [`ImageClassifier::pretrained`] knows, with their files.
@@ -37,8 +37,10 @@ struct Meta {
 /// weights. Predicts on raw images (u8 or 0..1 float, `[N, H, W]` or `[N, C, H, W]`) and
 /// saves all of it in one model file, so a loaded model needs no extra arguments.
 ///
-/// The model is immutable after [`fit`](Self::fit); prediction takes `&self` and may run
-/// from several threads at once.
+/// No method changes a fitted model in place: [`fine_tune`](Self::fine_tune) returns a new
+/// model, [`with_class_names`](Self::with_class_names) and [`to_device`](Self::to_device)
+/// consume it and return it renamed or moved. Prediction takes `&self` and may run from
+/// several threads at once.
 ///
 /// ```no_run
 /// use mercato::data::idx::load_fashion_mnist;
