@@ -16,6 +16,8 @@ use mercato::Result;
 
 use crate::report::Report;
 
+#[cfg(feature = "torch")]
+mod cold_start;
 mod fraud;
 mod pricing;
 mod recommend;
@@ -101,6 +103,8 @@ pub fn run(dir: PathBuf, report_dir: PathBuf) -> Result<()> {
     sequential::run(&mut report)?;
     #[cfg(feature = "torch")]
     vision::run(None, &mut report)?;
+    #[cfg(feature = "torch")]
+    cold_start::run(&mut report)?;
     #[cfg(not(feature = "torch"))]
     println!("\n== Sequential recommendation and product images: built without the `torch` feature (make demo enables it); skipped");
     finish(report, &report_dir, "mercato demo report", started)

@@ -24,10 +24,34 @@ use rand_distr::{Distribution, Exp, LogNormal, Normal, Poisson};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::synth_images::{product_picture, SampleImage};
 use super::{DuplicatePolicy, IdMap, Interactions};
 use crate::{ensure, Error, Result};
 
 const LATENT: usize = 8;
+
+/// The Fashion-MNIST silhouette class each category's products are drawn as in
+/// [`Marketplace::generate_with_pictures`] (index = category in [`CATEGORY_NAMES`] order):
+/// a stand-in shape, one distinct class per category.
+pub const PICTURE_CLASS: [usize; 8] = [8, 4, 0, 1, 7, 3, 2, 5];
+/// Category names, in the order [`PICTURE_CLASS`] follows.
+pub const CATEGORY_NAMES: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = CATEGORIES[i].0;
+        i += 1;
+    }
+    names
+};
+/// The purpose of the picture streams ([`crate::rng::stream`]), apart from the marketplace's own.
+const PICTURE_SALT: u64 = 0x7069_6374_7572_6573;
+
+/// A product's hidden traits, kept for its picture.
+struct ItemTraits {
+    /// The product's taste vector minus its category's centroid.
+    departure: Vec<f64>,
+}
 
 /// Product categories with the nouns their products are named after.
 const CATEGORIES: [(&str, [&str; 6]); 8] = [
@@ -233,12 +257,52 @@ fn weighted_sample(rng: &mut impl Rng, weights: &[f64], k: usize) -> Vec<usize> 
 impl Marketplace {
     /// Generates a marketplace; the same config always gives the same data.
     pub fn generate(config: MarketplaceConfig) -> Marketplace {
+        Self::generate_with_traits(config).0
+    }
+
+    /// Generates the marketplace of [`generate`](Self::generate) (the same data) and one
+    /// picture per product, in catalogue order, for cold-start experiments: a product's
+    /// picture shows its category (a stand-in silhouette per category, see
+    /// [`PICTURE_CLASS`]) and its look (brightness, stripes, size) follows three of the
+    /// hidden taste dimensions along which it departs from its category, the part of a
+    /// shopper's preference the category alone cannot tell. A model that sees the picture
+    /// can learn that look; one that sees only the category cannot.
+    ///
+    /// ```
+    /// use mercato::data::synth::{Marketplace, Scale};
+    /// let config = Scale::Small.config(7);
+    /// let (m, pictures) = Marketplace::generate_with_pictures(config.clone());
+    /// assert_eq!(m, Marketplace::generate(config));
+    /// assert_eq!(pictures.len(), m.products.len());
+    /// ```
+    pub fn generate_with_pictures(config: MarketplaceConfig) -> (Marketplace, Vec<SampleImage>) {
+        let seed = config.seed;
+        let (market, traits) = Self::generate_with_traits(config);
+        let pictures = market
+            .products
+            .iter()
+            .zip(&traits)
+            .enumerate()
+            .map(|(p, (product, t))| {
+                let cat = CATEGORY_NAMES.iter().position(|name| *name == product.category).unwrap_or(0);
+                // Departures from the centroid have standard deviation 0.6; tanh keeps
+                // the look in [-1, 1] and roughly linear over most products.
+                let look = [0, 1, 2].map(|d| (t.departure[d] / 0.6).tanh());
+                product_picture(PICTURE_CLASS[cat], look, crate::rng::stream(seed, PICTURE_SALT, p as u64).random())
+            })
+            .collect();
+        (market, pictures)
+    }
+
+    /// The marketplace and each product's hidden departure from its category centroid.
+    fn generate_with_traits(config: MarketplaceConfig) -> (Marketplace, Vec<ItemTraits>) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let centroids: Vec<Vec<f64>> =
             (0..CATEGORIES.len()).map(|_| (0..LATENT).map(|_| normal(&mut rng, 1.0)).collect()).collect();
 
         // Products: category centroid + noise; popularity is log-normal (a long tail).
         let mut products = Vec::with_capacity(config.n_products);
+        let mut traits = Vec::with_capacity(config.n_products);
         let mut item_vecs = Vec::with_capacity(config.n_products);
         let (mut item_bias, mut popularity) = (Vec::new(), Vec::new());
         for p in 0..config.n_products {
@@ -257,7 +321,9 @@ impl Marketplace {
                 category: cat_name.to_string(),
                 price,
             });
-            item_vecs.push(centroids[cat].iter().map(|c| c + normal(&mut rng, 0.6)).collect::<Vec<f64>>());
+            let departure: Vec<f64> = (0..LATENT).map(|_| normal(&mut rng, 0.6)).collect();
+            item_vecs.push(centroids[cat].iter().zip(&departure).map(|(c, d)| c + d).collect::<Vec<f64>>());
+            traits.push(ItemTraits { departure });
             item_bias.push(normal(&mut rng, 0.35));
             popularity.push(normal(&mut rng, 1.0).exp());
         }
@@ -299,7 +365,7 @@ impl Marketplace {
         }
 
         let transactions = generate_transactions(&mut rng, &config, &user_scale);
-        Marketplace { products, ratings, events, transactions }
+        (Marketplace { products, ratings, events, transactions }, traits)
     }
 
     /// Explicit ratings as [`Interactions`] (users are integer ids, products string ids).

@@ -94,7 +94,15 @@ impl Drawing {
     }
 
     fn render(&self, rng: &mut impl Rng, base: f64) -> Vec<u8> {
+        self.render_styled(rng, base, &Style::default())
+    }
+
+    /// [`render`](Self::render) with a product's look: the drawing shrunk towards the
+    /// centre by `style.scale` and its fabric darkened in horizontal stripes of depth
+    /// `style.stripes`.
+    fn render_styled(&self, rng: &mut impl Rng, base: f64, style: &Style) -> Vec<u8> {
         let noise = Normal::new(0.0, 0.06).ok();
+        let centre = SIDE as f64 / 2.0;
         let mut out = vec![0u8; SIDE * SIDE];
         // Fabric texture: a slow horizontal and vertical shading plus per-pixel noise.
         let (fx, fy) = (rng.random_range(0.0..6.3), rng.random_range(0.0..6.3));
@@ -105,6 +113,8 @@ impl Drawing {
                     for sx in 0..SUPER {
                         let x = px as f64 + (sx as f64 + 0.5) / SUPER as f64;
                         let y = py as f64 + (sy as f64 + 0.5) / SUPER as f64;
+                        // Sample the drawing at the point this pixel shows after shrinking.
+                        let (x, y) = (centre + (x - centre) / style.scale, centre + (y - centre) / style.scale);
                         let level =
                             self.layers.iter().rev().find(|(s, _)| s.contains(x, y)).map_or(0.0, |(_, level)| *level);
                         acc += level;
@@ -114,7 +124,8 @@ impl Drawing {
                 if coverage <= 0.0 {
                     continue;
                 }
-                let shade = 1.0 + 0.08 * ((px as f64 * 0.45 + fx).sin() + (py as f64 * 0.3 + fy).cos());
+                let shade = 1.0 + 0.08 * ((px as f64 * 0.45 + fx).sin() + (py as f64 * 0.3 + fy).cos())
+                    - style.stripes * (0.5 + 0.5 * (py as f64 * 1.4).sin());
                 let n = noise.map_or(0.0, |d| d.sample(rng));
                 let v = 255.0 * coverage * base * (shade + n);
                 out[py * SIDE + px] = v.round().clamp(0.0, 255.0) as u8;
@@ -325,6 +336,49 @@ fn draw(label: usize, rng: &mut impl Rng) -> Drawing {
         }
     }
     d
+}
+
+/// How a product's picture departs from its class's plain drawing.
+#[derive(Clone, Debug, PartialEq)]
+struct Style {
+    /// Side of the drawing relative to the frame (1 = as [`sample_images`] draws it).
+    scale: f64,
+    /// Depth of the dark horizontal stripes (0 = plain fabric).
+    stripes: f64,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style { scale: 1.0, stripes: 0.0 }
+    }
+}
+
+/// One product photo: the silhouette of class `label` whose look follows `look`, three
+/// numbers in `[-1, 1]`: brightness (dark to bright), fabric stripes (plain to deeply
+/// striped) and size in the frame (small to full). The outline keeps the random jitter of
+/// [`sample_images`], drawn from `seed`, so two products with the same look still differ.
+/// Values outside `[-1, 1]` are clamped.
+///
+/// ```
+/// use mercato::data::synth_images::{product_picture, SIDE};
+/// let dark = product_picture(8, [-1.0, 0.0, 0.0], 1);
+/// let bright = product_picture(8, [1.0, 0.0, 0.0], 1);
+/// let sum = |p: &[u8]| p.iter().map(|&v| v as u32).sum::<u32>();
+/// assert_eq!(bright.pixels.len(), SIDE * SIDE);
+/// assert!(sum(&bright.pixels) > sum(&dark.pixels));
+/// ```
+pub fn product_picture(label: usize, look: [f64; 3], seed: u64) -> SampleImage {
+    let label = label.min(FOLDERS.len() - 1);
+    let [bright, stripes, size] = look.map(|v| if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 });
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let drawing = draw(label, &mut rng);
+    let style = Style { scale: 0.85 + 0.15 * size, stripes: 0.2 * (stripes + 1.0) };
+    let base = 0.75 + 0.25 * bright;
+    SampleImage {
+        label,
+        class_name: FASHION_MNIST_CLASSES[label],
+        pixels: drawing.render_styled(&mut rng, base, &style),
+    }
 }
 
 /// `per_class` drawings of every class, deterministic for `seed`.

@@ -104,6 +104,41 @@ impl Features {
         (&self.indices[a..b], &self.weights[a..b])
     }
 
+    /// Side-by-side columns of several matrices with the same rows (e.g. categories, then
+    /// [`super::ImageFeatures`]); each part's columns follow the previous part's.
+    ///
+    /// ```
+    /// use mercato::recommend::hybrid::Features;
+    /// let a = Features::from_rows(2, [vec![(0, 1.0)], vec![(1, 1.0)]])?;
+    /// let b = Features::from_rows(1, [vec![], vec![(0, 0.5)]])?;
+    /// let ab = Features::hstack(&[&a, &b])?;
+    /// assert_eq!(ab.n_features(), 3);
+    /// assert_eq!(ab.get_row(1), Some((&[1u32, 2][..], &[1.0f32, 0.5][..])));
+    /// assert!(Features::hstack(&[&a, &Features::identity(3)]).is_err()); // 2 rows vs 3
+    /// # Ok::<(), mercato::Error>(())
+    /// ```
+    pub fn hstack(parts: &[&Features]) -> Result<Features> {
+        let Some(first) = parts.first() else { bail!("hstack needs at least one feature matrix") };
+        let n = first.n_rows();
+        let mut out = Features { indptr: vec![0], indices: Vec::new(), weights: Vec::new(), n_features: 0 };
+        for p in parts {
+            ensure!(p.n_rows() == n, shape format!("{n} feature rows in every part"), p.n_rows());
+            out.n_features += p.n_features;
+        }
+        ensure!(out.n_features <= u32::MAX as usize, "at most {} features, got {}", u32::MAX, out.n_features);
+        for r in 0..n {
+            let mut offset = 0u32;
+            for p in parts {
+                let (c, w) = p.row(r);
+                out.indices.extend(c.iter().map(|&c| c + offset));
+                out.weights.extend_from_slice(w);
+                offset += p.n_features as u32;
+            }
+            out.indptr.push(out.indices.len());
+        }
+        Ok(out)
+    }
+
     /// `[identity | self]`: identity columns first, then this matrix's columns shifted.
     pub(crate) fn with_identity(&self) -> Features {
         let n = self.n_rows();

@@ -10,6 +10,7 @@
 
 mod content;
 mod features;
+mod image_features;
 mod model;
 mod params;
 mod train;
@@ -19,5 +20,6 @@ mod tests;
 
 pub use content::{ContentWeighting, ItemContent, ItemContentParams};
 pub use features::{FeatureSpace, Features};
+pub use image_features::ImageFeatures;
 pub use model::{HybridMF, Reprs};
 pub use params::{HybridMFParams, Loss, Schedule};
