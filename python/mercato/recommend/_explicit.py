@@ -81,7 +81,7 @@ def _ids(values: Any) -> Any:
     if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.max() > np.iinfo(np.int64).max:
         # astype(int64) would wrap ids from 2**63 to negative numbers; the bindings read a
         # uint64 array as such and keep every value (as the implicit models do).
-        return arr.astype(np.uint64, copy=False)
+        return arr
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b" or arr.dtype.kind == "f":

@@ -2,11 +2,12 @@
 //! them for each shopper from what is known on day one: the category, and a photo read by
 //! the shipped CNN. Compared with category popularity (the best ranking without a model).
 
-use mercato::data::synth::{Marketplace, Scale, CATEGORY_NAMES};
+use mercato::data::synth::{category_index, Marketplace, Scale, CATEGORY_NAMES};
+use mercato::data::synth_images::SIDE;
 use mercato::data::{DuplicatePolicy, Interactions};
 use mercato::recommend::hybrid::{Features, HybridMF, ImageFeatures, Reprs};
 use mercato::vision::ImageClassifier;
-use mercato::Result;
+use mercato::{metrics, Result};
 use ndarray::{Array2, Array3};
 use std::collections::HashMap;
 
@@ -19,24 +20,18 @@ const COLD_EVERY: usize = 5;
 /// Principal directions of the photo embeddings kept as item features.
 const IMAGE_COMPONENTS: usize = 16;
 
-/// Precision@10 and AUC of one user's scores over the cold items (`relevant` sorted).
-fn p10_auc(scores: &[f32], relevant: &[usize]) -> (f64, f64) {
+/// Precision@10 and AUC (ties counted as half) of one user's scores over the cold items
+/// (`relevant` sorted). A user who chose every cold item has no negatives: AUC 0.5.
+fn p10_auc(scores: &[f32], relevant: &[usize]) -> Result<(f64, f64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let hits = order.iter().take(10).filter(|i| relevant.binary_search(i).is_ok()).count();
-    // AUC: the share of (relevant, other) pairs ranked the right way, ties counting half.
-    let (mut good, mut pairs) = (0.0, 0.0);
-    for &r in relevant {
-        for o in (0..scores.len()).filter(|o| relevant.binary_search(o).is_err()) {
-            pairs += 1.0;
-            good += match scores[r].total_cmp(&scores[o]) {
-                std::cmp::Ordering::Greater => 1.0,
-                std::cmp::Ordering::Equal => 0.5,
-                std::cmp::Ordering::Less => 0.0,
-            };
-        }
+    let p10 = metrics::precision_at_k(&order, relevant, 10)?;
+    if relevant.len() == scores.len() {
+        return Ok((p10, 0.5));
     }
-    (hits as f64 / 10.0, if pairs > 0.0 { good / pairs } else { 0.5 })
+    let labels: Vec<u8> = (0..scores.len()).map(|i| u8::from(relevant.binary_search(&i).is_ok())).collect();
+    let scores: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
+    Ok((p10, metrics::roc_auc(&scores, &labels)?))
 }
 
 /// One-hot category rows.
@@ -44,10 +39,10 @@ fn category_features(categories: &[usize]) -> Result<Features> {
     Features::from_rows(CATEGORY_NAMES.len(), categories.iter().map(|&c| [(c, 1.0)]))
 }
 
-/// Rows `rows` of `pictures` as a `[n, 28, 28]` batch.
+/// Rows `rows` of `pictures` as a `[n, SIDE, SIDE]` batch.
 fn batch(pictures: &[Vec<u8>], rows: &[usize]) -> Result<Array3<u8>> {
     let data: Vec<u8> = rows.iter().flat_map(|&p| pictures[p].iter().copied()).collect();
-    Array3::from_shape_vec((rows.len(), 28, 28), data).map_err(|e| mercato::Error::invalid(e.to_string()))
+    Array3::from_shape_vec((rows.len(), SIDE, SIDE), data).map_err(|e| mercato::Error::invalid(e.to_string()))
 }
 
 pub fn run(report: &mut Report) -> Result<()> {
@@ -61,8 +56,7 @@ pub fn run(report: &mut Report) -> Result<()> {
     };
     let (market, pictures) = Marketplace::generate_with_pictures(Scale::Small.config(11));
     let pixels: Vec<Vec<u8>> = pictures.into_iter().map(|p| p.pixels).collect();
-    let category: Vec<usize> =
-        market.products.iter().map(|p| CATEGORY_NAMES.iter().position(|c| *c == p.category).unwrap_or(0)).collect();
+    let category: Vec<usize> = market.products.iter().map(|p| category_index(&p.category).unwrap_or(0)).collect();
     let positions: HashMap<&str, usize> =
         market.products.iter().enumerate().map(|(p, product)| (product.product.as_str(), p)).collect();
     let index = |id: &str| positions.get(id).copied();
@@ -115,16 +109,17 @@ pub fn run(report: &mut Report) -> Result<()> {
     let params = HybridMF::params().factors(32).epochs(30).item_identity(false).seed(0);
     let mut rows = Vec::new();
     let mut bars = Vec::new();
-    let mut evaluate = |name: &str, fit_s: f64, score: &dyn Fn(usize) -> Vec<f32>| {
+    let mut evaluate = |name: &str, fit_s: f64, score: &dyn Fn(usize) -> Result<Vec<f32>>| -> Result<()> {
         let (mut p, mut auc) = (0.0, 0.0);
         for &u in &tested {
-            let (a, b) = p10_auc(&score(u), &relevant[u]);
+            let (a, b) = p10_auc(&score(u)?, &relevant[u])?;
             p += a;
             auc += b;
         }
         let n = tested.len().max(1) as f64;
         rows.push(vec![name.to_string(), format!("{:.4}", p / n), format!("{:.4}", auc / n), format!("{fit_s:.1}")]);
         bars.push((name.to_string(), p / n));
+        Ok(())
     };
 
     // Category popularity: how often each category was chosen among the trained events.
@@ -133,7 +128,7 @@ pub fn run(report: &mut Report) -> Result<()> {
         per_category[category[warm_rows[i]]] += 1.0;
     }
     let popular: Vec<f32> = cold.iter().map(|&p| per_category[category[p]]).collect();
-    evaluate("category popularity", 0.0, &|_| popular.clone());
+    evaluate("category popularity", 0.0, &|_| Ok(popular.clone()))?;
 
     for (name, warm, new) in [
         ("hybrid: photo only", &warm_img, &cold_img),
@@ -144,8 +139,7 @@ pub fn run(report: &mut Report) -> Result<()> {
         let users: &Reprs = model.known_user_reprs();
         let items = model.item_reprs(new)?;
         let all: Vec<usize> = (0..items.len()).collect();
-        let scores = |u: usize| model.score_reprs(users, &vec![u; all.len()], &items, &all).unwrap_or_default();
-        evaluate(name, fit_s, &scores);
+        evaluate(name, fit_s, &|u| model.score_reprs(users, &vec![u; all.len()], &items, &all))?;
     }
 
     println!("   {} shoppers with events on new products; ranking the {} new products:", tested.len(), cold.len());

@@ -47,10 +47,9 @@ pub const CATEGORY_NAMES: [&str; 8] = {
 /// The purpose of the picture streams ([`crate::rng::stream`]), apart from the marketplace's own.
 const PICTURE_SALT: u64 = 0x7069_6374_7572_6573;
 
-/// A product's hidden traits, kept for its picture.
-struct ItemTraits {
-    /// The product's taste vector minus its category's centroid.
-    departure: Vec<f64>,
+/// The index in [`CATEGORY_NAMES`] (and [`PICTURE_CLASS`]) of a product category's name.
+pub fn category_index(name: &str) -> Option<usize> {
+    CATEGORY_NAMES.iter().position(|c| *c == name)
 }
 
 /// Product categories with the nouns their products are named after.
@@ -257,7 +256,7 @@ fn weighted_sample(rng: &mut impl Rng, weights: &[f64], k: usize) -> Vec<usize> 
 impl Marketplace {
     /// Generates a marketplace; the same config always gives the same data.
     pub fn generate(config: MarketplaceConfig) -> Marketplace {
-        Self::generate_with_traits(config).0
+        Self::generate_with_departures(config).0
     }
 
     /// Generates the marketplace of [`generate`](Self::generate) (the same data) and one
@@ -277,32 +276,33 @@ impl Marketplace {
     /// ```
     pub fn generate_with_pictures(config: MarketplaceConfig) -> (Marketplace, Vec<SampleImage>) {
         let seed = config.seed;
-        let (market, traits) = Self::generate_with_traits(config);
+        let (market, departures) = Self::generate_with_departures(config);
         let pictures = market
             .products
             .iter()
-            .zip(&traits)
+            .zip(&departures)
             .enumerate()
-            .map(|(p, (product, t))| {
-                let cat = CATEGORY_NAMES.iter().position(|name| *name == product.category).unwrap_or(0);
+            .map(|(p, (product, departure))| {
+                let cat = category_index(&product.category).unwrap_or(0);
                 // Departures from the centroid have standard deviation 0.6; tanh keeps
                 // the look in [-1, 1] and roughly linear over most products.
-                let look = [0, 1, 2].map(|d| (t.departure[d] / 0.6).tanh());
+                let look = [0, 1, 2].map(|d| (departure[d] / 0.6).tanh());
                 product_picture(PICTURE_CLASS[cat], look, crate::rng::stream(seed, PICTURE_SALT, p as u64).random())
             })
             .collect();
         (market, pictures)
     }
 
-    /// The marketplace and each product's hidden departure from its category centroid.
-    fn generate_with_traits(config: MarketplaceConfig) -> (Marketplace, Vec<ItemTraits>) {
+    /// The marketplace and each product's hidden departure from its category centroid (its
+    /// taste vector minus the centroid), kept for its picture.
+    fn generate_with_departures(config: MarketplaceConfig) -> (Marketplace, Vec<Vec<f64>>) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let centroids: Vec<Vec<f64>> =
             (0..CATEGORIES.len()).map(|_| (0..LATENT).map(|_| normal(&mut rng, 1.0)).collect()).collect();
 
         // Products: category centroid + noise; popularity is log-normal (a long tail).
         let mut products = Vec::with_capacity(config.n_products);
-        let mut traits = Vec::with_capacity(config.n_products);
+        let mut departures = Vec::with_capacity(config.n_products);
         let mut item_vecs = Vec::with_capacity(config.n_products);
         let (mut item_bias, mut popularity) = (Vec::new(), Vec::new());
         for p in 0..config.n_products {
@@ -323,7 +323,7 @@ impl Marketplace {
             });
             let departure: Vec<f64> = (0..LATENT).map(|_| normal(&mut rng, 0.6)).collect();
             item_vecs.push(centroids[cat].iter().zip(&departure).map(|(c, d)| c + d).collect::<Vec<f64>>());
-            traits.push(ItemTraits { departure });
+            departures.push(departure);
             item_bias.push(normal(&mut rng, 0.35));
             popularity.push(normal(&mut rng, 1.0).exp());
         }
@@ -365,7 +365,7 @@ impl Marketplace {
         }
 
         let transactions = generate_transactions(&mut rng, &config, &user_scale);
-        (Marketplace { products, ratings, events, transactions }, traits)
+        (Marketplace { products, ratings, events, transactions }, departures)
     }
 
     /// Explicit ratings as [`Interactions`] (users are integer ids, products string ids).
