@@ -16,6 +16,7 @@ __all__ = [
     "load_lastfm",
     "load_movielens",
     "load_triples",
+    "marketplace",
     "marketplace_sessions",
 ]
 
@@ -43,6 +44,30 @@ def load_lastfm(path: str | os.PathLike):
 def load_triples(path: str | os.PathLike, delimiter: str = ",", header: bool = True, columns=(0, 1, 2)):
     """A delimited (user, item, value) file; repeated pairs are summed."""
     return _frame(_native.load_triples(os.fspath(path), delimiter, header, tuple(columns)), "value")
+
+
+def marketplace(scale: str = "small", seed: int = 42, pictures: bool = False) -> dict:
+    """The synthetic marketplace (the generator behind ``datasets/marketplace``; seed 42 and
+    ``scale="small"`` give the bundled files' products, ratings and events): a dict of
+    DataFrames ``products`` (product, name, category, price), ``ratings`` (user, product,
+    rating) and ``events`` (user, product, views, purchases); with ``pictures=True`` also
+    ``pictures``, one 28x28 uint8 photo per product in ``products`` order: the category's
+    Fashion-MNIST silhouette, its brightness, stripes and size following the product's
+    hidden taste traits (what the cold-start demo recommends new products from).
+    ``scale`` is ``"small"`` (600 users, 400 products), ``"medium"`` or ``"large"``."""
+    if not isinstance(scale, str):
+        raise TypeError(f"scale must be 'small', 'medium' or 'large', got {scale!r}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    raw = _native.marketplace(scale, int(seed), bool(pictures))
+    try:
+        import pandas as pd
+    except ImportError:
+        return raw
+    out = {k: pd.DataFrame(raw[k]) for k in ("products", "ratings", "events")}
+    if "pictures" in raw:
+        out["pictures"] = raw["pictures"]
+    return out
 
 
 def marketplace_sessions(n_users: int = 2000, seed: int = 7):

@@ -311,6 +311,12 @@ class ImageClassifier(Estimator):
         """Class probabilities ``[N, num_classes]`` (float32, columns in class order)."""
         return self._fitted().predict_proba(self._input(images))
 
+    def embed(self, images) -> np.ndarray:
+        """Penultimate-layer activations ``[N, embedding_dim_]`` (float32): what the network
+        sees in each picture before the class layer. For similarity between pictures and as
+        item features for cold start (``mercato.recommend.ImageFeatures``)."""
+        return self._fitted().embed(self._input(images))
+
     def evaluate(self, images, labels) -> dict:
         """Accuracy, per-class precision/recall/support and confusion matrix.
 
@@ -365,6 +371,11 @@ class ImageClassifier(Estimator):
     def normalization_(self) -> tuple[list[float], list[float]]:
         """Per-channel (mean, std) on the 0..1 scale."""
         return self._fitted().normalization
+
+    @property
+    def embedding_dim_(self) -> int:
+        """Length of the vectors ``embed`` returns."""
+        return self._fitted().embedding_dim
 
     @property
     def device_(self) -> str:

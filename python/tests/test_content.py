@@ -106,3 +106,83 @@ def test_blend_mixes_a_content_and_a_collaborative_model():
     assert cf_full[top] >= np.median(cf_full) or content_full[top] >= np.median(content_full)
     only_content = blend(cf_full, content_full, 1.0)
     np.testing.assert_array_equal(np.argsort(only_content, kind="stable"), np.argsort(content_full, kind="stable"))
+
+
+# ---- ImageFeatures (image embeddings -> item features) and the marketplace pictures ----
+
+
+def embeddings(n=40, d=12, seed=3, traits=False):
+    """Rows varying mostly along two directions of a d-wide, non-negative embedding (and the
+    two hidden traits behind them)."""
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=(n, 2))
+    basis = np.abs(rng.normal(size=(2, d)))
+    emb = np.maximum(t @ basis + 0.05 * rng.normal(size=(n, d)) + 3.0, 0).astype(np.float32)
+    return (emb, t) if traits else emb
+
+
+def test_image_features_are_sparse_non_negative_and_deterministic():
+    from mercato.recommend import ImageFeatures
+
+    emb, traits = embeddings(traits=True)
+    img = ImageFeatures(n_components=4).fit(emb)
+    f = img.transform(emb)
+    assert sp.issparse(f) and f.shape == (40, 2 * img.n_components_) and f.dtype == np.float32
+    assert img.n_components_ == 4 and img.n_features_in_ == 12 and img.n_features_out_ == 8
+    assert (f.data > 0).all()
+    # each direction lands in exactly one of its two columns per row
+    dense = f.toarray()
+    assert ((dense[:, 0::2] > 0) & (dense[:, 1::2] > 0)).sum() == 0
+    assert list(img.get_feature_names_out()[:2]) == ["img0+", "img0-"]
+    np.testing.assert_array_equal(ImageFeatures(n_components=4).fit_transform(emb).toarray(), dense)
+    # the first two components (+ minus - column) recover the two hidden traits linearly
+    signed = dense[:, 0::2] - dense[:, 1::2]
+    design = np.c_[signed[:, :2], np.ones(len(emb))]
+    residual = traits - design @ np.linalg.lstsq(design, traits, rcond=None)[0]
+    assert (residual**2).sum() / ((traits - traits.mean(axis=0)) ** 2).sum() < 0.01
+
+
+def test_image_features_persist_clone_and_refuse_bad_input(tmp_path):
+    from mercato.recommend import ImageFeatures
+    from sklearn.base import clone
+
+    emb = embeddings()
+    img = ImageFeatures(n_components=3).fit(emb)
+    back = pickle.loads(pickle.dumps(img))
+    np.testing.assert_array_equal(back.transform(emb).toarray(), img.transform(emb).toarray())
+    img.save(tmp_path / "img.mercato")
+    loaded = mercato.load(tmp_path / "img.mercato")
+    assert isinstance(loaded, ImageFeatures) and loaded.n_components == 3
+    assert repr(clone(img)) == "ImageFeatures(n_components=3)"
+    with pytest.raises(ValueError, match="n_components"):
+        ImageFeatures(n_components=0).fit(emb)
+    with pytest.raises(ValueError, match="2-D"):
+        ImageFeatures().fit(emb[0])
+    bad = emb.copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        ImageFeatures().fit(bad)
+    with pytest.raises(ValueError, match="length 12"):
+        img.transform(emb[:, :5])
+    with pytest.raises(mercato.NotFittedError):
+        ImageFeatures().transform(emb)
+
+
+def test_marketplace_pictures_follow_the_catalogue():
+    from mercato.datasets import marketplace
+
+    plain = marketplace("small", seed=5)
+    m = marketplace("small", seed=5, pictures=True)
+    assert list(m["products"].columns) == ["product", "name", "category", "price"]
+    assert len(m["products"]) == 400 and set(m["events"]["product"]) <= set(m["products"]["product"])
+    assert m["pictures"].shape == (400, 28, 28) and m["pictures"].dtype == np.uint8
+    assert "pictures" not in plain and plain["events"].equals(m["events"])  # same data either way
+    # pictures of one category share a silhouette: closer to each other than across categories
+    cat = m["products"]["category"].to_numpy()
+    mask = m["pictures"].reshape(400, -1) > 0
+    a, b = sorted(set(cat))[:2]
+    same = (mask[cat == a][:10, None] == mask[cat == a][None, :10]).mean()
+    across = (mask[cat == a][:10, None] == mask[cat == b][None, :10]).mean()
+    assert same > across
+    with pytest.raises(ValueError, match="scale"):
+        marketplace("huge")

@@ -230,3 +230,57 @@ def test_pretrained_fashion_mnist():
     ev = clf.evaluate(x_test, y_test)
     # Issue target 0.92; the shipped model reaches 0.9274 (models/fashion_cnn.md).
     assert ev["accuracy"] >= 0.92, ev["report"]
+
+
+def test_embed_is_the_penultimate_layer(fitted):
+    x, y = shapes(60, 9)
+    emb = fitted.embed(x)
+    assert emb.shape == (60, fitted.embedding_dim_) and emb.dtype == np.float32
+    assert (emb >= 0).all()  # after the ReLU
+    np.testing.assert_allclose(emb, fitted.embed(x.astype(np.float32) / 255.0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).embed(x), emb)
+    # the classes separate in embedding space: nearest class mean recovers most labels
+    means = np.stack([emb[y == c].mean(axis=0) for c in range(3)])
+    nearest = ((emb[:, None, :] - means[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert (nearest == y).mean() > 0.9
+    assert fitted.embed(x[:0]).shape == (0, fitted.embedding_dim_)
+    with pytest.raises(ValueError):
+        fitted.embed(np.zeros((2, 20, 20), np.uint8))
+
+
+def test_new_products_known_only_by_a_photo_are_recommended():
+    """The cold-start path end to end: marketplace photos -> shipped CNN -> ImageFeatures ->
+    HybridMF, scored on products none of whose events were trained on."""
+    if not (REPO / "models" / "fashion_cnn.mercato").exists():
+        pytest.skip("needs models/fashion_cnn.mercato")
+    import scipy.sparse as sp
+    from mercato.datasets import marketplace
+    from mercato.recommend import HybridMF, ImageFeatures
+
+    m = marketplace("small", seed=11, pictures=True)
+    n = len(m["products"])
+    new = np.arange(n) % 5 == 2
+    position = {p: k for k, p in enumerate(m["products"]["product"])}
+    product = m["events"]["product"].map(position).to_numpy()
+    user = m["events"]["user"].to_numpy()
+    column = np.full(n, -1)
+    column[~new], column[new] = np.arange((~new).sum()), np.arange(new.sum())
+    trained = ~new[product]
+    train = sp.csr_matrix((np.ones(trained.sum(), np.float32), (user[trained], column[product[trained]])))
+    train.data[:] = 1
+    emb = ImageClassifier.pretrained("fashion_mnist").embed(m["pictures"])
+    img = ImageFeatures(n_components=16).fit(emb[~new])
+    model = HybridMF(factors=32, epochs=30, item_identity=False, seed=0).fit(train, item_features=img.transform(emb[~new]))
+    ub, ue = model.get_user_representations()
+    ib, ie = model.get_item_representations(img.transform(emb[new]))
+    scores = ue @ ie.T + ub[:, None] + ib[None, :]
+    # P@10 over the new products for users with an event on one, against random ranking
+    hits, base = [], []
+    for u in np.unique(user[~trained]):
+        if u >= scores.shape[0]:
+            continue
+        chosen = np.zeros(new.sum(), bool)
+        chosen[column[product[~trained & (user == u)]]] = True
+        hits.append(chosen[np.argsort(-scores[u], kind="stable")[:10]].mean())
+        base.append(chosen.mean())
+    assert np.mean(hits) > 1.5 * np.mean(base), (np.mean(hits), np.mean(base))

@@ -100,6 +100,50 @@ fn marketplace_sessions<'py>(py: Python<'py>, n_users: usize, seed: u64) -> PyRe
     Ok(d)
 }
 
+/// The synthetic marketplace (`mercato::data::synth::Marketplace`) as column dicts, with one
+/// picture per product (`[n_products, 28, 28]` uint8) when `pictures` is true.
+#[pyfunction]
+#[pyo3(signature = (scale="small", seed=42, pictures=false))]
+fn marketplace<'py>(py: Python<'py>, scale: &str, seed: u64, pictures: bool) -> PyResult<Bound<'py, PyDict>> {
+    use mercato::data::synth::{Marketplace, Scale};
+    use mercato::data::synth_images::SIDE;
+    let config = Scale::parse(scale).py()?.config(seed);
+    let (market, images) = py.detach(|| {
+        if pictures {
+            let (m, p) = Marketplace::generate_with_pictures(config);
+            (m, Some(p))
+        } else {
+            (Marketplace::generate(config), None)
+        }
+    });
+    let products = PyDict::new(py);
+    products.set_item("product", market.products.iter().map(|p| p.product.as_str()).collect::<Vec<_>>())?;
+    products.set_item("name", market.products.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())?;
+    products.set_item("category", market.products.iter().map(|p| p.category.as_str()).collect::<Vec<_>>())?;
+    products.set_item("price", PyArray1::from_vec(py, market.products.iter().map(|p| p.price).collect()))?;
+    let ratings = PyDict::new(py);
+    ratings.set_item("user", PyArray1::from_vec(py, market.ratings.iter().map(|r| r.user as i64).collect()))?;
+    ratings.set_item("product", market.ratings.iter().map(|r| r.product.as_str()).collect::<Vec<_>>())?;
+    ratings.set_item("rating", PyArray1::from_vec(py, market.ratings.iter().map(|r| r.rating).collect()))?;
+    let events = PyDict::new(py);
+    events.set_item("user", PyArray1::from_vec(py, market.events.iter().map(|e| e.user as i64).collect()))?;
+    events.set_item("product", market.events.iter().map(|e| e.product.as_str()).collect::<Vec<_>>())?;
+    events.set_item("views", PyArray1::from_vec(py, market.events.iter().map(|e| e.views as i64).collect()))?;
+    events.set_item("purchases", PyArray1::from_vec(py, market.events.iter().map(|e| e.purchases as i64).collect()))?;
+    let out = PyDict::new(py);
+    out.set_item("products", products)?;
+    out.set_item("ratings", ratings)?;
+    out.set_item("events", events)?;
+    if let Some(images) = images {
+        let n = images.len();
+        let pixels: Vec<u8> = images.into_iter().flat_map(|i| i.pixels).collect();
+        let arr = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), pixels)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        out.set_item("pictures", PyArray3::from_owned_array(py, arr))?;
+    }
+    Ok(out)
+}
+
 /// Registers the functions on `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
@@ -108,5 +152,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_anomaly_csv, m)?)?;
     m.add_function(wrap_pyfunction!(load_fashion_mnist, m)?)?;
     m.add_function(wrap_pyfunction!(marketplace_sessions, m)?)?;
+    m.add_function(wrap_pyfunction!(marketplace, m)?)?;
     Ok(())
 }

@@ -1,12 +1,14 @@
-//! Bindings for `mercato::recommend::hybrid`: `HybridMF` and `ItemContent`. The Python class
+//! Bindings for `mercato::recommend::hybrid`: `HybridMF`, `ItemContent` and `ImageFeatures`. The Python class
 //! (`python/mercato/recommend/_hybrid.py`) turns scipy / pandas input into CSR parts and
 //! JSON parameters; this file converts them and calls the core with the GIL released.
 
 use mercato::persist::Persist;
-use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams, ItemContent, ItemContentParams, Reprs};
+use mercato::recommend::hybrid::{
+    Features, HybridMF, HybridMFParams, ImageFeatures, ImageFeaturesParams, ItemContent, ItemContentParams, Reprs,
+};
 use mercato::recommend::{Filter, Rows};
 use mercato::Error;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -346,7 +348,8 @@ impl PyHybridMF {
 /// Adds the hybrid classes to `mercato._mercato.recommend`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyHybridMF>()?;
-    m.add_class::<PyItemContent>()
+    m.add_class::<PyItemContent>()?;
+    m.add_class::<PyImageFeatures>()
 }
 
 fn rows(csr: &Csr<'_>, what: &str) -> PyResult<Rows> {
@@ -458,5 +461,72 @@ impl PyItemContent {
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let bytes = data.to_vec();
         Ok(PyItemContent { model: py.detach(|| ItemContent::from_bytes(bytes)).py()? })
+    }
+}
+
+/// CSR parts out to Python: (indptr, indices, data).
+type CsrOut<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
+
+/// The fitted core transformer behind `mercato.recommend.ImageFeatures`.
+#[pyclass(module = "mercato.recommend", name = "_ImageFeatures", frozen)]
+pub struct PyImageFeatures {
+    model: ImageFeatures,
+}
+
+#[pymethods]
+impl PyImageFeatures {
+    /// Fits from JSON hyper-parameters and a float32 embeddings matrix (items x dim).
+    #[staticmethod]
+    fn fit(py: Python<'_>, params_json: &str, embeddings: PyReadonlyArray2<'_, f32>) -> PyResult<PyImageFeatures> {
+        let params = <ImageFeaturesParams as mercato::params::Params>::from_json(params_json).py()?;
+        let emb = embeddings.as_array();
+        Ok(PyImageFeatures { model: py.detach(|| params.fit(emb)).py()? })
+    }
+
+    #[getter]
+    fn n_components(&self) -> usize {
+        self.model.n_components()
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.model.n_features()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.model.dim()
+    }
+
+    /// Column names `{prefix}{j}+`, `{prefix}{j}-`.
+    fn names(&self, prefix: &str) -> Vec<String> {
+        self.model.names(prefix)
+    }
+
+    /// Feature rows of `embeddings` as CSR parts (indptr, indices, data).
+    fn transform<'py>(&self, py: Python<'py>, embeddings: PyReadonlyArray2<'py, f32>) -> PyResult<CsrOut<'py>> {
+        let emb = embeddings.as_array();
+        let f = py.detach(|| self.model.transform(emb)).py()?;
+        let (mut indptr, mut indices, mut data) =
+            (vec![0i64], Vec::with_capacity(f.nnz()), Vec::with_capacity(f.nnz()));
+        for r in 0..f.n_rows() {
+            let (cols, vals) = f.get_row(r).unwrap_or((&[], &[]));
+            indices.extend(cols.iter().map(|&c| c as i32));
+            data.extend_from_slice(vals);
+            indptr.push(indices.len() as i64);
+        }
+        Ok((PyArray1::from_vec(py, indptr), PyArray1::from_vec(py, indices), PyArray1::from_vec(py, data)))
+    }
+
+    /// The model file as bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.model.to_bytes().py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Rebuilds from `to_bytes` output (validated).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(PyImageFeatures { model: ImageFeatures::from_bytes(data.to_vec()).py()? })
     }
 }

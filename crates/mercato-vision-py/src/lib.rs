@@ -217,6 +217,21 @@ impl NativeClassifier {
         Ok(PyArray2::from_owned_array(py, p))
     }
 
+    /// Penultimate-layer activations `[N, embedding_dim]` (float32), for image similarity and
+    /// as item features (`mercato.recommend.ImageFeatures`).
+    fn embed<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let pixels = Pixels::extract(images)?;
+        let images = pixels.images();
+        let e = py.detach(|| self.inner.embed(images)).py()?;
+        Ok(PyArray2::from_owned_array(py, e))
+    }
+
+    /// Length of the vectors `embed` returns.
+    #[getter]
+    fn embedding_dim(&self) -> usize {
+        self.inner.embedding_dim()
+    }
+
     /// Accuracy, per-class precision/recall/support and confusion matrix, as a dict.
     fn evaluate<'py>(
         &self,

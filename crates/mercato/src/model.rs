@@ -12,7 +12,7 @@ use crate::data::IdMap;
 use crate::fraud::preprocess::Scaler;
 use crate::fraud::AnyDetector;
 use crate::persist::{peek_kind, Persist};
-use crate::recommend::hybrid::{HybridMF, ItemContent};
+use crate::recommend::hybrid::{HybridMF, ImageFeatures, ItemContent};
 use crate::recommend::{
     Als, Baseline, Bpr, ById, FunkSVD, IdRecommender, ItemKnn, RatingPredictor, Recommender, SVDpp, TruncatedSvd, KNN,
 };
@@ -64,6 +64,9 @@ pub enum AnyModel {
     /// [`ItemContent`](crate::recommend::hybrid::ItemContent): items compared by their
     /// features (no user ids, so no [`IdRecommender`] role).
     Content(ItemContent),
+    /// [`ImageFeatures`](crate::recommend::hybrid::ImageFeatures): image embeddings turned
+    /// into hybrid item features (a transformer, no serving role).
+    ImageFeatures(ImageFeatures),
     /// A fitted [`LinearRegression`](crate::regression::LinearRegression) (OLS, WLS, ridge).
     Regression(crate::regression::LinearRegression),
     /// An image classifier (cargo feature `torch`).
@@ -91,6 +94,7 @@ impl AnyModel {
             ItemKnn::KIND => ItemKnn::from_bytes(bytes)?.into(),
             HybridMF::KIND => AnyModel::Hybrid(HybridMF::from_bytes(bytes)?),
             ItemContent::KIND => AnyModel::Content(ItemContent::from_bytes(bytes)?),
+            ImageFeatures::KIND => AnyModel::ImageFeatures(ImageFeatures::from_bytes(bytes)?),
             LinearRegression::KIND => AnyModel::Regression(LinearRegression::from_bytes(bytes)?),
             #[cfg(feature = "torch")]
             crate::vision::KIND_SMALL_CNN | crate::vision::KIND_RESNET => {
@@ -129,6 +133,7 @@ impl AnyModel {
             AnyModel::ItemKnn(m) => m.model().to_bytes(),
             AnyModel::Hybrid(m) => m.to_bytes(),
             AnyModel::Content(m) => m.to_bytes(),
+            AnyModel::ImageFeatures(m) => m.to_bytes(),
             AnyModel::Regression(m) => m.to_bytes(),
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.to_bytes(),
@@ -158,6 +163,7 @@ impl AnyModel {
             AnyModel::ItemKnn(_) => ItemKnn::KIND,
             AnyModel::Hybrid(_) => HybridMF::KIND,
             AnyModel::Content(_) => ItemContent::KIND,
+            AnyModel::ImageFeatures(_) => ImageFeatures::KIND,
             AnyModel::Regression(_) => LinearRegression::KIND,
             #[cfg(feature = "torch")]
             AnyModel::Classifier(m) => m.arch().kind(),

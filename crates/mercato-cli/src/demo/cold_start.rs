@@ -75,7 +75,7 @@ pub fn run(report: &mut Report) -> Result<()> {
     let (embedded, embed_s) =
         timed(|| Ok((clf.embed(&batch(&pixels, &warm_rows)?)?, clf.embed(&batch(&pixels, &cold)?)?)))?;
     let (warm_emb, cold_emb): (Array2<f32>, Array2<f32>) = embedded;
-    let image = ImageFeatures::fit(warm_emb.view(), IMAGE_COMPONENTS)?;
+    let image = ImageFeatures::params().n_components(IMAGE_COMPONENTS).fit(warm_emb.view())?;
     let warm_cat = category_features(&warm_rows.iter().map(|&p| category[p]).collect::<Vec<_>>())?;
     let cold_cat = category_features(&cold.iter().map(|&p| category[p]).collect::<Vec<_>>())?;
     let (warm_img, cold_img) = (image.transform(warm_emb.view())?, image.transform(cold_emb.view())?);

@@ -15,7 +15,47 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::Features;
-use crate::{ensure, Result};
+use crate::params::Params;
+use crate::persist::{ModelReader, ModelWriter, Persist};
+use crate::{ensure, Error, Result};
+
+/// Hyper-parameters of [`ImageFeatures`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageFeaturesParams {
+    /// Principal directions kept (default 16; fewer when the catalogue spans fewer).
+    pub n_components: usize,
+}
+
+impl Default for ImageFeaturesParams {
+    fn default() -> Self {
+        ImageFeaturesParams { n_components: 16 }
+    }
+}
+
+impl Params for ImageFeaturesParams {
+    fn check(&self) -> Result<()> {
+        ensure!(self.n_components >= 1, param "n_components", "must be >= 1, got {}", self.n_components);
+        ensure!(self.n_components <= 4096, param "n_components", "must be <= 4096, got {}", self.n_components);
+        Ok(())
+    }
+}
+
+impl ImageFeaturesParams {
+    crate::params::setters!(
+        /// Sets the number of principal directions kept.
+        n_components: usize
+    );
+
+    /// Fits the principal directions of `embeddings` (one row per catalogue item). Fewer
+    /// than `n_components` are kept when the rows span fewer directions (at most
+    /// `rows − 1`, and none of zero variance). Deterministic: signs are fixed, ties broken
+    /// by index.
+    pub fn fit(&self, embeddings: ArrayView2<f32>) -> Result<ImageFeatures> {
+        self.check()?;
+        ImageFeatures::fit_directions(embeddings, self.n_components)
+    }
+}
 
 /// Principal directions of a catalogue's image embeddings, as non-negative item features:
 /// `2 × n_components` columns, `+` and `−` parts of each standardised component, scaled by
@@ -26,7 +66,7 @@ use crate::{ensure, Result};
 /// use ndarray::array;
 /// // Four "pictures" varying along one direction (and a little along another).
 /// let emb = array![[1.0f32, 0.0, 2.0], [2.0, 0.1, 4.0], [3.0, 0.0, 6.0], [4.0, 0.1, 8.0]];
-/// let img = ImageFeatures::fit(emb.view(), 1)?;
+/// let img = ImageFeatures::params().n_components(1).fit(emb.view())?;
 /// let f = img.transform(emb.view())?;
 /// assert_eq!((f.n_rows(), f.n_features()), (4, 2));
 /// assert_eq!(img.names("img"), ["img0+", "img0-"]);
@@ -44,14 +84,15 @@ pub struct ImageFeatures {
 }
 
 impl ImageFeatures {
-    /// Fits `n_components` principal directions to `embeddings` (one row per catalogue
-    /// item). Fewer are kept when the rows span fewer directions (at most `rows − 1`, and
-    /// none of zero variance). Deterministic: signs are fixed, ties broken by index.
-    pub fn fit(embeddings: ArrayView2<f32>, n_components: usize) -> Result<Self> {
+    /// Default hyper-parameters, to adjust and `fit`.
+    pub fn params() -> ImageFeaturesParams {
+        ImageFeaturesParams::default()
+    }
+
+    fn fit_directions(embeddings: ArrayView2<f32>, n_components: usize) -> Result<Self> {
         let (n, d) = embeddings.dim();
         ensure!(n >= 2, "need at least 2 embeddings to find directions, got {n}");
         ensure!(d >= 1, "embeddings have no columns");
-        ensure!(n_components >= 1, param "n_components", "must be >= 1, got {n_components}");
         ensure!(embeddings.iter().all(|v| v.is_finite()), "embeddings must be finite (found NaN or inf)");
         let mean: Vec<f64> =
             (0..d).map(|j| embeddings.column(j).iter().map(|&v| v as f64).sum::<f64>() / n as f64).collect();
@@ -129,6 +170,41 @@ impl ImageFeatures {
     }
 }
 
+#[derive(Serialize, Deserialize)]
+struct ImageFeaturesMeta {
+    dim: usize,
+    n_components: usize,
+}
+
+impl Persist for ImageFeatures {
+    const KIND: &'static str = "recommend.image_features";
+
+    fn write(&self) -> Result<ModelWriter> {
+        let (d, k) = (self.dim(), self.n_components());
+        Ok(ModelWriter::new(Self::KIND, &ImageFeaturesMeta { dim: d, n_components: k })?
+            .f32("mean", &[d], &self.mean)
+            .f32("components", &[k, d], &self.components)
+            .f32("scale", &[k], &self.scale))
+    }
+
+    fn read(r: &ModelReader) -> Result<Self> {
+        let meta: ImageFeaturesMeta = r.meta()?;
+        if meta.dim == 0 || meta.n_components == 0 {
+            return Err(Error::format("image features: no dimensions or no components"));
+        }
+        let mean = r.array1_f32("mean", Some(meta.dim))?.to_vec();
+        let components =
+            r.array2_f32("components", [Some(meta.n_components), Some(meta.dim)])?.iter().copied().collect();
+        let scale = r.array1_f32("scale", Some(meta.n_components))?.to_vec();
+        let model = ImageFeatures { mean, components, scale };
+        let finite = model.mean.iter().chain(&model.components).all(|v| v.is_finite());
+        if !finite || model.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(Error::format("image features: values must be finite and scales positive"));
+        }
+        Ok(model)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,7 +218,7 @@ mod tests {
             let t = i as f32 - 20.0;
             [t, 2.0 * t, 0.0, 0.0, 0.0, 0.0][j] + 0.01 * ((i * 7 + j * 3) % 5) as f32
         });
-        let img = ImageFeatures::fit(emb.view(), 3).unwrap();
+        let img = ImageFeatures::params().n_components(3).fit(emb.view()).unwrap();
         let c0 = &img.components[..6];
         assert!((c0[1] - 2.0 / 5f32.sqrt()).abs() < 1e-3 && (c0[0] - 1.0 / 5f32.sqrt()).abs() < 1e-3, "{c0:?}");
         // Both ends of the direction, split into its + and - columns.
@@ -151,15 +227,40 @@ mod tests {
         assert_eq!(f.get_row(39).unwrap().0[0], 0);
         assert_eq!(f.get_row(0).unwrap().0[0], 1);
         // The same input fits the same directions (the transposed path for n > d included).
-        assert_eq!(ImageFeatures::fit(emb.view(), 3).unwrap(), img);
+        assert_eq!(ImageFeatures::params().n_components(3).fit(emb.view()).unwrap(), img);
 
-        assert!(ImageFeatures::fit(emb.slice(ndarray::s![..1, ..]), 2).is_err(), "one row");
-        assert!(matches!(ImageFeatures::fit(emb.view(), 0), Err(crate::Error::InvalidParameter { .. })));
-        assert!(ImageFeatures::fit(Array2::<f32>::ones((5, 3)).view(), 2).is_err(), "no variation");
+        assert!(ImageFeatures::params().n_components(2).fit(emb.slice(ndarray::s![..1, ..])).is_err(), "one row");
+        assert!(matches!(
+            ImageFeatures::params().n_components(0).fit(emb.view()),
+            Err(crate::Error::InvalidParameter { .. })
+        ));
+        assert!(
+            ImageFeatures::params().n_components(2).fit(Array2::<f32>::ones((5, 3)).view()).is_err(),
+            "no variation"
+        );
         let mut nan = emb.clone();
         nan[[3, 2]] = f32::NAN;
-        assert!(ImageFeatures::fit(nan.view(), 2).is_err());
+        assert!(ImageFeatures::params().n_components(2).fit(nan.view()).is_err());
         assert!(img.transform(nan.view()).is_err());
         assert!(matches!(img.transform(Array2::<f32>::zeros((2, 5)).view()), Err(crate::Error::ShapeMismatch { .. })));
+    }
+
+    #[test]
+    fn round_trips_through_the_model_file_and_refuses_damaged_ones() {
+        let emb = Array2::from_shape_fn((12, 5), |(i, j)| ((i * (j + 2)) % 7) as f32 - 0.3 * j as f32);
+        let img = ImageFeatures::params().n_components(3).fit(emb.view()).unwrap();
+        let bytes = img.to_bytes().unwrap();
+        let back = ImageFeatures::from_bytes(bytes.clone()).unwrap();
+        assert_eq!(back, img);
+        assert_eq!(back.transform(emb.view()).unwrap(), img.transform(emb.view()).unwrap());
+        let any = crate::AnyModel::from_bytes(bytes.clone()).unwrap();
+        assert_eq!(any.kind(), "recommend.image_features");
+        for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+            assert!(ImageFeatures::from_bytes(bytes[..cut].to_vec()).is_err(), "truncated at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x40;
+        assert!(ImageFeatures::from_bytes(flipped).is_err(), "checksum catches a flipped bit");
     }
 }

@@ -20,6 +20,6 @@ mod tests;
 
 pub use content::{ContentWeighting, ItemContent, ItemContentParams};
 pub use features::{FeatureSpace, Features};
-pub use image_features::ImageFeatures;
+pub use image_features::{ImageFeatures, ImageFeaturesParams};
 pub use model::{HybridMF, Reprs};
 pub use params::{HybridMFParams, Loss, Schedule};
