@@ -389,26 +389,26 @@ impl FitState {
     }
 }
 
-/// Implements the bookkeeping methods of [`Detector`] for a type with a `state: Option<FitState>` field.
+/// Implements the bookkeeping methods of [`Detector`] for a type with a `state: FitState` field.
 macro_rules! fit_state_accessors {
-    ($what:expr) => {
+    () => {
         fn n_features(&self) -> Option<usize> {
-            self.state.as_ref().map(|s| s.n_features)
+            Some(self.state.n_features)
         }
         fn decision_scores(&self) -> $crate::Result<&[f64]> {
-            self.state.as_ref().map(|s| s.decision_scores.as_slice()).ok_or($crate::Error::NotFitted($what))
+            Ok(&self.state.decision_scores)
         }
         fn calibration(&self) -> $crate::Result<&$crate::fraud::Calibration> {
-            self.state.as_ref().map(|s| &s.calibration).ok_or($crate::Error::NotFitted($what))
+            Ok(&self.state.calibration)
         }
         fn calibration_mut(&mut self) -> $crate::Result<&mut $crate::fraud::Calibration> {
-            self.state.as_mut().map(|s| &mut s.calibration).ok_or($crate::Error::NotFitted($what))
+            Ok(&mut self.state.calibration)
         }
         fn feature_names(&self) -> Option<&[String]> {
-            self.state.as_ref().and_then(|s| s.names())
+            self.state.names()
         }
         fn set_feature_names(&mut self, names: Option<Vec<String>>) -> $crate::Result<()> {
-            self.state.as_mut().ok_or($crate::Error::NotFitted($what))?.set_names(names)
+            self.state.set_names(names)
         }
     };
 }

@@ -138,20 +138,19 @@ pub struct Ensemble {
     pub(crate) params: EnsembleParams,
     members: Vec<AnyDetector>,
     norms: Vec<Norm>,
-    state: Option<FitState>,
+    state: FitState,
 }
 
 impl Ensemble {
     /// The ensemble of already fitted `members` (each on the same `n_features` columns):
     /// normalisers from their training scores, then the combined training scores.
     fn from_fitted(params: EnsembleParams, members: Vec<AnyDetector>, n_features: usize) -> Result<Self> {
-        let norms = members.iter().map(|m| m.decision_scores().map(Norm::new)).collect::<Result<_>>()?;
-        let mut e = Ensemble { params, members, norms, state: None };
+        let norms: Vec<Norm> = members.iter().map(|m| m.decision_scores().map(Norm::new)).collect::<Result<_>>()?;
         let member_scores: Vec<Vec<f64>> =
-            e.members.iter().map(|m| m.decision_scores().map(<[f64]>::to_vec)).collect::<Result<_>>()?;
-        let scores = e.combine_columns(&member_scores);
-        e.state = Some(FitState::new(n_features, scores, e.params.contamination)?);
-        Ok(e)
+            members.iter().map(|m| m.decision_scores().map(<[f64]>::to_vec)).collect::<Result<_>>()?;
+        let scores = params.combine_columns(&norms, &member_scores);
+        let state = FitState::new(n_features, scores, params.contamination)?;
+        Ok(Ensemble { params, members, norms, state })
     }
 
     /// The hyper-parameters it was fitted with, the members' included.
@@ -168,46 +167,41 @@ impl Ensemble {
     pub(crate) fn members_mut(&mut self) -> &mut [AnyDetector] {
         &mut self.members
     }
+}
 
-    fn fitted(&self) -> Result<()> {
-        if self.state.is_some() {
-            Ok(())
-        } else {
-            Err(Error::NotFitted("using Ensemble"))
-        }
-    }
-
+/// Combination of member scores (one normaliser per member).
+impl EnsembleParams {
     #[inline]
     fn combine_one(&self, acc: f64, v: f64) -> f64 {
-        match self.params.combine {
+        match self.combine {
             Combine::Mean => acc + v,
             Combine::Max => acc.max(v),
         }
     }
 
     fn start(&self) -> f64 {
-        match self.params.combine {
+        match self.combine {
             Combine::Mean => 0.0,
             Combine::Max => f64::NEG_INFINITY,
         }
     }
 
-    fn finish(&self, acc: f64) -> f64 {
-        match self.params.combine {
-            Combine::Mean => acc / self.members.len() as f64,
+    fn finish(&self, acc: f64, n_members: usize) -> f64 {
+        match self.combine {
+            Combine::Mean => acc / n_members as f64,
             Combine::Max => acc,
         }
     }
 
-    fn combine_columns(&self, member_scores: &[Vec<f64>]) -> Vec<f64> {
+    fn combine_columns(&self, norms: &[Norm], member_scores: &[Vec<f64>]) -> Vec<f64> {
         let n = member_scores.first().map_or(0, Vec::len);
         (0..n)
             .map(|i| {
                 let acc = member_scores
                     .iter()
-                    .zip(&self.norms)
-                    .fold(self.start(), |a, (s, nm)| self.combine_one(a, nm.apply(self.params.normalize, s[i])));
-                self.finish(acc)
+                    .zip(norms)
+                    .fold(self.start(), |a, (s, nm)| self.combine_one(a, nm.apply(self.normalize, s[i])));
+                self.finish(acc, norms.len())
             })
             .collect()
     }
@@ -215,31 +209,29 @@ impl Ensemble {
 
 impl Detector for Ensemble {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        self.fitted()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
+        check_score_input(x, self.state.n_features)?;
         let member_scores: Vec<Vec<f64>> =
             self.members.iter().map(|m| m.score(x).map(|a| a.to_vec())).collect::<Result<_>>()?;
-        Ok(Array1::from(self.combine_columns(&member_scores)))
+        Ok(Array1::from(self.params.combine_columns(&self.norms, &member_scores)))
     }
 
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        self.fitted()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
-        let mut acc = self.start();
+        check_row(x, self.state.n_features)?;
+        let p = &self.params;
+        let mut acc = p.start();
         for (m, nm) in self.members.iter().zip(&self.norms) {
-            acc = self.combine_one(acc, nm.apply(self.params.normalize, m.score_one(x)?));
+            acc = p.combine_one(acc, nm.apply(p.normalize, m.score_one(x)?));
         }
-        Ok(self.finish(acc))
+        Ok(p.finish(acc, self.norms.len()))
     }
 
-    fit_state_accessors!("using Ensemble");
-
+    fit_state_accessors!();
     /// Each member's shares weighted by the member's normalised score (ranks, or z-scores
     /// floored at 0), summed, then rescaled to shares summing to 1 like every detector's:
     /// features that several confident members blame come first.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
         let score = self.score_one(x)?;
-        let mut total = vec![0.0; self.n_features().unwrap_or(0)];
+        let mut total = vec![0.0; self.state.n_features];
         for (m, nm) in self.members.iter().zip(&self.norms) {
             let e = m.explain(x)?;
             let weight = nm.apply(self.params.normalize, e.score).max(0.0);
@@ -270,12 +262,9 @@ impl Persist for Ensemble {
     const KIND: &'static str = "fraud.ensemble";
 
     fn write(&self) -> Result<ModelWriter> {
-        let Some(state) = &self.state else {
-            return Err(Error::NotFitted("saving Ensemble"));
-        };
         let meta = Meta {
             params: self.params.clone(),
-            state: state.clone(),
+            state: self.state.clone(),
             norms: self.norms.clone(),
             n_members: self.members.len(),
         };
@@ -298,7 +287,7 @@ impl Persist for Ensemble {
         if members.iter().any(|m| m.n_features() != Some(meta.state.n_features)) {
             return Err(Error::format("fraud.ensemble: members were fitted on a different number of features"));
         }
-        Ok(Ensemble { params: meta.params, members, norms: meta.norms, state: Some(meta.state) })
+        Ok(Ensemble { params: meta.params, members, norms: meta.norms, state: meta.state })
     }
 }
 

@@ -92,7 +92,7 @@ impl HbosParams {
             (BinMode::Dynamic | BinMode::Auto, _) => fit_by_column(x, p)?,
         };
         let state = FitState::new(d, scores, p.contamination)?;
-        Ok(Hbos { params: self.clone(), hists: Some(hists), state: Some(state) })
+        Ok(Hbos { params: self.clone(), hists, state })
     }
 }
 
@@ -414,18 +414,14 @@ fn bin_equal_width(u: &EqualWidth, col: &[f64], codes: &mut [u16]) {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hbos {
     pub(crate) params: HbosParams,
-    hists: Option<Vec<Hist>>,
-    state: Option<FitState>,
+    hists: Vec<Hist>,
+    state: FitState,
 }
 
 impl Hbos {
     /// The hyper-parameters it was fitted with.
     pub fn params(&self) -> &HbosParams {
         &self.params
-    }
-
-    fn hists(&self) -> Result<&[Hist]> {
-        self.hists.as_deref().ok_or(Error::NotFitted("using Hbos"))
     }
 
     #[inline]
@@ -630,25 +626,24 @@ fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<
 
 impl Detector for Hbos {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let h = self.hists()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_score_input(x, self.state.n_features)?;
         let tol = self.params.tol;
         score_rows_parallel(x, self.params.num_threads, |row| Self::row_score(h, row, tol))
     }
 
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let h = self.hists()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_row(x, self.state.n_features)?;
         Ok(Self::row_score(h, x, self.params.tol))
     }
 
-    fit_state_accessors!("using Hbos");
-
+    fit_state_accessors!();
     /// Each feature's `-log2(density + alpha)` as a share of the score (the terms sum to the
     /// score, so the shares sum to 1): rare bins contribute most.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let h = self.hists()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_row(x, self.state.n_features)?;
         let tol = self.params.tol;
         let values = h.iter().zip(x).map(|(h, &v)| h.score(v, tol));
         Ok(Explanation::from_values(Self::row_score(h, x, tol), values))
@@ -663,10 +658,7 @@ impl Persist for Hbos {
     const KIND: &'static str = "fraud.hbos";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(h), Some(state)) = (&self.hists, &self.state) else {
-            return Err(Error::NotFitted("saving Hbos"));
-        };
-        ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone(), h.clone()))
+        ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone(), self.hists.clone()))
     }
 
     fn read(r: &ModelReader) -> Result<Self> {
@@ -684,7 +676,7 @@ impl Persist for Hbos {
         if params.bins != BinMode::Dynamic {
             hists.iter_mut().for_each(Hist::set_uniform);
         }
-        Ok(Hbos { params, hists: Some(hists), state: Some(state) })
+        Ok(Hbos { params, hists, state })
     }
 }
 
@@ -764,7 +756,7 @@ mod tests {
         // Each feature gets its own count; scoring uses that feature's histogram.
         let x = ndarray::Array2::from_shape_fn((2000, 2), |(i, j)| if j == 0 { exp[i] } else { lin[i % 1000] });
         let h = HbosParams::default().bins(BinMode::Auto).fit(&x.view()).unwrap();
-        let bins: Vec<usize> = h.hists().unwrap().iter().map(|h| h.log_density.len()).collect();
+        let bins: Vec<usize> = h.hists.iter().map(|h| h.log_density.len()).collect();
         assert_eq!(bins, [9, 1]);
         let direct = h.score(&x.view()).unwrap();
         let train = h.decision_scores().unwrap();

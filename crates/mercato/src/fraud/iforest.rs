@@ -169,7 +169,7 @@ impl IsolationForestParams {
         // A single-row subsample has c(1) = 0: every row then scores 2^0 = 1 (nothing to isolate).
         let scores = score_matrix(&forest, x, p.num_threads)?;
         let state = FitState::new(d, scores.to_vec(), p.contamination)?;
-        Ok(IsolationForest { params: self.clone(), forest: Some(forest), state: Some(state) })
+        Ok(IsolationForest { params: self.clone(), forest, state })
     }
 
     fn resolve(&self, n: usize, d: usize) -> Result<(usize, usize)> {
@@ -272,8 +272,8 @@ struct Forest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsolationForest {
     pub(crate) params: IsolationForestParams,
-    forest: Option<Forest>,
-    state: Option<FitState>,
+    forest: Forest,
+    state: FitState,
 }
 
 /// Expected path length of an unsuccessful BST search among `n` points, as scikit-learn's
@@ -305,16 +305,12 @@ impl IsolationForest {
 
     /// Number of fitted trees.
     pub fn n_trees(&self) -> usize {
-        self.forest.as_ref().map_or(0, |f| f.depth.len())
+        self.forest.depth.len()
     }
 
-    /// Rows per tree used in fit (always `Some` for a fitted forest).
-    pub fn max_samples_used(&self) -> Option<usize> {
-        self.forest.as_ref().map(|f| f.psi)
-    }
-
-    fn forest(&self) -> Result<&Forest> {
-        self.forest.as_ref().ok_or(Error::NotFitted("scoring with IsolationForest"))
+    /// Rows per tree used in fit.
+    pub fn max_samples_used(&self) -> usize {
+        self.forest.psi
     }
 
     /// Sum over trees of the row's path length: 4 trees walked in lockstep.
@@ -501,27 +497,26 @@ fn grow_tree(sub: &[f64], m: usize, features: &[usize], rng: &mut Xoshiro256Plus
 
 impl Detector for IsolationForest {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let f = self.forest()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
+        let f = &self.forest;
+        check_score_input(x, self.state.n_features)?;
         score_matrix(f, x, self.params.num_threads)
     }
 
     #[inline]
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let f = self.forest()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let f = &self.forest;
+        check_row(x, self.state.n_features)?;
         Ok((-Self::path_sum(f, x) / f.norm).exp2())
     }
 
-    fit_state_accessors!("using IsolationForest");
-
+    fit_state_accessors!();
     /// Isolation-depth attribution: in each tree, the row's path of length `h` credits every
     /// split on it with `1/h` to that split's feature (short paths = strong evidence); the
     /// credits are averaged over trees and normalised to sum to 1. A feature that isolates
     /// the row near the root of many trees gets most of the weight.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let f = self.forest()?;
-        let d = self.n_features().unwrap_or(0);
+        let f = &self.forest;
+        let d = self.state.n_features;
         check_row(x, d)?;
         let mut credit = vec![0.0; d];
         let mut path: Vec<usize> = Vec::with_capacity(64);
@@ -563,10 +558,8 @@ impl Persist for IsolationForest {
     const KIND: &'static str = "fraud.iforest";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(f), Some(state)) = (&self.forest, &self.state) else {
-            return Err(Error::NotFitted("saving IsolationForest"));
-        };
-        let meta = Meta { params: self.params.clone(), psi: f.psi, state: state.clone() };
+        let f = &self.forest;
+        let meta = Meta { params: self.params.clone(), psi: f.psi, state: self.state.clone() };
         let n = f.nodes.len();
         // The file keeps the grown layout (leaves marked, path value in `value`).
         let leaf = |i: usize| f.is_leaf(i);
@@ -625,7 +618,7 @@ impl Persist for IsolationForest {
         }
         let nodes = (0..n).map(|i| Node { value: values[i], feature: features[i], left: lefts[i] }).collect();
         let forest = Forest::from_built(nodes, offsets, meta.psi, meta.params.n_estimators);
-        Ok(IsolationForest { params: meta.params, forest: Some(forest), state: Some(meta.state) })
+        Ok(IsolationForest { params: meta.params, forest, state: meta.state })
     }
 }
 
@@ -717,12 +710,10 @@ mod tests {
         let g = IsolationForest::from_bytes(bytes.clone()).unwrap();
         assert_eq!(f, g);
         // A node pointing backwards would loop forever: rejected at load.
-        let mut forest = f.forest.clone().unwrap();
+        let mut forest = f.forest.clone();
         let internal = (1..forest.nodes.len()).find(|&i| !forest.is_leaf(i)).unwrap();
         forest.nodes[internal].left = 0;
-        let h = IsolationForest { forest: Some(forest), ..f.clone() };
+        let h = IsolationForest { forest, ..f.clone() };
         assert!(matches!(IsolationForest::from_bytes(h.to_bytes().unwrap()), Err(Error::ModelFormat(_))));
-        let unfitted = IsolationForest { forest: None, ..f.clone() };
-        assert!(matches!(unfitted.to_bytes(), Err(Error::NotFitted(_))));
     }
 }

@@ -95,17 +95,17 @@ impl Quadratic {
 }
 
 /// `score`, `score_one` and `explain` of a detector whose fitted model is a [`Quadratic`]
-/// (`self.model()`): Mahalanobis and PCA differ only in how they fit the form.
+/// (`self.model`): Mahalanobis and PCA differ only in how they fit the form.
 macro_rules! quadratic_scoring {
     () => {
         fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-            let m = self.model()?;
+            let m = &self.model;
             check_score_input(x, m.d)?;
             score_rows_parallel(x, self.params.num_threads, |row| m.score(row))
         }
 
         fn score_one(&self, x: &[f64]) -> Result<f64> {
-            let m = self.model()?;
+            let m = &self.model;
             check_row(x, m.d)?;
             Ok(m.score(x))
         }
@@ -113,7 +113,7 @@ macro_rules! quadratic_scoring {
         /// Per-feature shares of the score: `u_j (M u)_j / score` with `u` the scaled, centred
         /// row and `M` the detector's quadratic form (an exact additive split, so they sum to 1).
         fn explain(&self, x: &[f64]) -> Result<Explanation> {
-            let m = self.model()?;
+            let m = &self.model;
             check_row(x, m.d)?;
             Ok(Explanation::from_values(m.score(x), m.contributions(x)))
         }
@@ -269,7 +269,7 @@ impl MahalanobisParams {
             }
         }
         let state = model.fit_state(x, self.num_threads, self.contamination)?;
-        Ok(Mahalanobis { params: self.clone(), model: Some(model), state: Some(state) })
+        Ok(Mahalanobis { params: self.clone(), model, state })
     }
 
     fn estimate(&self, x: &ArrayView2<f64>, rows: Option<&[usize]>) -> Quadratic {
@@ -315,18 +315,14 @@ impl crate::params::Params for MahalanobisParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mahalanobis {
     pub(crate) params: MahalanobisParams,
-    model: Option<Quadratic>,
-    state: Option<FitState>,
+    model: Quadratic,
+    state: FitState,
 }
 
 impl Mahalanobis {
     /// The hyper-parameters it was fitted with.
     pub fn params(&self) -> &MahalanobisParams {
         &self.params
-    }
-
-    fn model(&self) -> Result<&Quadratic> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Mahalanobis"))
     }
 }
 
@@ -335,8 +331,7 @@ impl Detector for Mahalanobis {
     // feature can be negative when, through correlation, it makes the row *more* typical).
     quadratic_scoring!();
 
-    fit_state_accessors!("using Mahalanobis");
-
+    fit_state_accessors!();
     fn name(&self) -> &'static str {
         "mahalanobis"
     }
@@ -441,7 +436,7 @@ impl PcaParams {
             weights: chosen.iter().map(|p| if self.score == PcaScore::Weighted { 1.0 / p.1 } else { 1.0 }).collect(),
         };
         let state = model.fit_state(x, self.num_threads, self.contamination)?;
-        Ok(Pca { params: self.clone(), model: Some(model), state: Some(state) })
+        Ok(Pca { params: self.clone(), model, state })
     }
 }
 
@@ -458,8 +453,8 @@ impl crate::params::Params for PcaParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pca {
     pub(crate) params: PcaParams,
-    model: Option<Quadratic>,
-    state: Option<FitState>,
+    model: Quadratic,
+    state: FitState,
 }
 
 impl Pca {
@@ -467,18 +462,13 @@ impl Pca {
     pub fn params(&self) -> &PcaParams {
         &self.params
     }
-
-    fn model(&self) -> Result<&Quadratic> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Pca"))
-    }
 }
 
 impl Detector for Pca {
     // explain: `u_j (M u)_j` on standardised values, an exact split of the score over features.
     quadratic_scoring!();
 
-    fit_state_accessors!("using Pca");
-
+    fit_state_accessors!();
     fn name(&self) -> &'static str {
         "pca"
     }
@@ -490,16 +480,13 @@ macro_rules! quadratic_persist {
             const KIND: &'static str = $kind;
 
             fn write(&self) -> Result<ModelWriter> {
-                let (Some(m), Some(state)) = (&self.model, &self.state) else {
-                    return Err(Error::NotFitted(concat!("saving ", stringify!($ty))));
-                };
-                ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone(), m.clone()))
+                ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone(), self.model.clone()))
             }
 
             fn read(r: &ModelReader) -> Result<Self> {
                 let (params, state, model): ($params, FitState, Quadratic) = r.meta()?;
                 model.validate(state.n_features, $kind)?;
-                Ok($ty { params, model: Some(model), state: Some(state) })
+                Ok($ty { params, model, state })
             }
         }
     };

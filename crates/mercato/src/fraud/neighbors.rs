@@ -621,8 +621,8 @@ fn with_neighbours<T>(index: &Index, x: &[f64], k: usize, f: impl FnOnce(&[(f64,
 #[derive(Clone, Debug, PartialEq)]
 pub struct Knn {
     pub(crate) params: KnnParams,
-    index: Option<Index>,
-    state: Option<FitState>,
+    index: Index,
+    state: FitState,
 }
 
 fn knn_score(method: KnnMethod, nb: &[(f64, u32)]) -> f64 {
@@ -647,10 +647,6 @@ impl Knn {
     pub fn params(&self) -> &KnnParams {
         &self.params
     }
-
-    fn index(&self) -> Result<&Index> {
-        self.index.as_ref().ok_or(Error::NotFitted("using Knn"))
-    }
 }
 
 impl KnnParams {
@@ -674,13 +670,13 @@ impl KnnParams {
         let (k, m) = (self.n_neighbors, self.method);
         let scores = for_all_rows(&index, &index.points, k, true, self.num_threads, |nb| knn_score(m, nb))?;
         let state = FitState::new(index.d, scores, self.contamination)?;
-        Ok(Knn { params: self.clone(), index: Some(index), state: Some(state) })
+        Ok(Knn { params: self.clone(), index, state })
     }
 }
 
 impl Detector for Knn {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let index = self.index()?;
+        let index = &self.index;
         check_score_input(x, index.d)?;
         let (k, m) = (self.params.n_neighbors, self.params.method);
         Ok(Array1::from(for_all_rows(index, &index.queries(row_major(x)), k, false, self.params.num_threads, |nb| {
@@ -690,18 +686,17 @@ impl Detector for Knn {
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let index = self.index()?;
+        let index = &self.index;
         check_row(x, index.d)?;
         Ok(with_neighbours(index, x, self.params.n_neighbors, |nb| knn_score(self.params.method, nb)))
     }
 
-    fit_state_accessors!("using Knn");
-
+    fit_state_accessors!();
     /// Each feature's share of the squared distances to the k neighbours:
     /// `Σ_neighbours (x_j - y_j)²` (Mahalanobis: `(x_j - y_j) (V⁻¹(x - y))_j`), divided by
     /// the total (the shares sum to 1).
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let index = self.index()?;
+        let index = &self.index;
         check_row(x, index.d)?;
         Ok(with_neighbours(index, x, self.params.n_neighbors, |nb| {
             Explanation::from_values(knn_score(self.params.method, nb), distance_shares(index, x, nb))
@@ -747,8 +742,8 @@ fn distance_shares(index: &Index, x: &[f64], nb: &[(f64, u32)]) -> Vec<f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lof {
     pub(crate) params: LofParams,
-    model: Option<LofModel>,
-    state: Option<FitState>,
+    model: LofModel,
+    state: FitState,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -764,10 +759,6 @@ impl Lof {
     /// The hyper-parameters it was fitted with.
     pub fn params(&self) -> &LofParams {
         &self.params
-    }
-
-    fn model(&self) -> Result<&LofModel> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Lof"))
     }
 
     /// 1 / (mean reachability distance + 1e-10), as scikit-learn.
@@ -809,13 +800,13 @@ impl LofParams {
         model.lrd = neigh.chunks_exact(k).map(|nb| Lof::lrd_of(&model, nb)).collect();
         let scores: Vec<f64> = neigh.chunks_exact(k).map(|nb| Lof::lof_of(&model, nb)).collect();
         let state = FitState::new(d, scores, self.contamination)?;
-        Ok(Lof { params: self.clone(), model: Some(model), state: Some(state) })
+        Ok(Lof { params: self.clone(), model, state })
     }
 }
 
 impl Detector for Lof {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let m = self.model()?;
+        let m = &self.model;
         check_score_input(x, m.index.d)?;
         let k = self.params.n_neighbors;
         Ok(Array1::from(for_all_rows(
@@ -830,16 +821,15 @@ impl Detector for Lof {
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let m = self.model()?;
+        let m = &self.model;
         check_row(x, m.index.d)?;
         Ok(with_neighbours(&m.index, x, self.params.n_neighbors, |nb| Self::lof_of(m, nb)))
     }
 
-    fit_state_accessors!("using Lof");
-
+    fit_state_accessors!();
     /// Each feature's share of the squared distances to the k neighbours (as [`Knn`]).
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let m = self.model()?;
+        let m = &self.model;
         check_row(x, m.index.d)?;
         Ok(with_neighbours(&m.index, x, self.params.n_neighbors, |nb| {
             Explanation::from_values(Self::lof_of(m, nb), distance_shares(&m.index, x, nb))
@@ -868,10 +858,8 @@ impl Persist for Knn {
     const KIND: &'static str = "fraud.knn";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(ix), Some(state)) = (&self.index, &self.state) else {
-            return Err(Error::NotFitted("saving Knn"));
-        };
-        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?.f64(
+        let ix = &self.index;
+        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone()))?.f64(
             "points",
             &[ix.n, ix.d],
             &ix.points,
@@ -884,7 +872,7 @@ impl Persist for Knn {
         if params.n_neighbors == 0 || params.n_neighbors >= index.n {
             return Err(Error::format("fraud.knn: n_neighbors does not fit the training rows"));
         }
-        Ok(Knn { params, index: Some(index), state: Some(state) })
+        Ok(Knn { params, index, state })
     }
 }
 
@@ -892,11 +880,9 @@ impl Persist for Lof {
     const KIND: &'static str = "fraud.lof";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(m), Some(state)) = (&self.model, &self.state) else {
-            return Err(Error::NotFitted("saving Lof"));
-        };
+        let m = &self.model;
         let n = m.index.n;
-        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?
+        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone()))?
             .f64("points", &[n, m.index.d], &m.index.points)
             .f64("k_dist", &[n], &m.k_dist)
             .f64("lrd", &[n], &m.lrd))
@@ -913,7 +899,7 @@ impl Persist for Lof {
         if k_dist.iter().chain(&lrd).any(|v| !v.is_finite() || *v < 0.0) {
             return Err(Error::format("fraud.lof: distances and densities must be finite and non-negative"));
         }
-        Ok(Lof { params, model: Some(LofModel { index, k_dist, lrd }), state: Some(state) })
+        Ok(Lof { params, model: LofModel { index, k_dist, lrd }, state })
     }
 }
 

@@ -275,7 +275,7 @@ macro_rules! ecdf_detector {
                 self.check()?;
                 let (model, scores) = Ecdf::fit(x, $rule, self.num_threads)?;
                 let state = FitState::new(d, scores, self.contamination)?;
-                Ok($ty { params: self.clone(), model: Some(model), state: Some(state) })
+                Ok($ty { params: self.clone(), model, state })
             }
         }
 
@@ -283,8 +283,8 @@ macro_rules! ecdf_detector {
         #[derive(Clone, Debug, PartialEq)]
         pub struct $ty {
             pub(crate) params: $params,
-            model: Option<Ecdf>,
-            state: Option<FitState>,
+            model: Ecdf,
+            state: FitState,
         }
 
         impl $ty {
@@ -292,32 +292,27 @@ macro_rules! ecdf_detector {
             pub fn params(&self) -> &$params {
                 &self.params
             }
-
-            fn model(&self) -> Result<&Ecdf> {
-                self.model.as_ref().ok_or(Error::NotFitted(concat!("using ", stringify!($ty))))
-            }
         }
 
         impl Detector for $ty {
             fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-                let m = self.model()?;
-                check_score_input(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_score_input(x, self.state.n_features)?;
                 score_rows_parallel(x, self.params.num_threads, |row| m.row_score($rule, row, 1))
             }
 
             fn score_one(&self, x: &[f64]) -> Result<f64> {
-                let m = self.model()?;
-                check_row(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_row(x, self.state.n_features)?;
                 Ok(m.row_score($rule, x, 1))
             }
 
-            fit_state_accessors!(concat!("using ", stringify!($ty)));
-
+            fit_state_accessors!();
             /// The per-feature outlying scores `O_j` (tail probabilities as `-ln p`); they sum
             /// to the row's score, so each is that feature's exact share.
             fn explain(&self, x: &[f64]) -> Result<Explanation> {
-                let m = self.model()?;
-                check_row(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_row(x, self.state.n_features)?;
                 let values = x.iter().enumerate().map(|(j, &v)| m.feature_score($rule, j, v, 1));
                 Ok(Explanation::from_values(m.row_score($rule, x, 1), values))
             }
@@ -331,9 +326,7 @@ macro_rules! ecdf_detector {
             const KIND: &'static str = $kind;
 
             fn write(&self) -> Result<ModelWriter> {
-                let (Some(m), Some(state)) = (&self.model, &self.state) else {
-                    return Err(Error::NotFitted(concat!("saving ", stringify!($ty))));
-                };
+                let (m, state) = (&self.model, &self.state);
                 let skew: Vec<i64> = m.skew.iter().map(|&s| i64::from(s)).collect();
                 Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?
                     .f64("sorted", &[state.n_features, m.n], &m.sorted)
@@ -354,7 +347,7 @@ macro_rules! ecdf_detector {
                     return Err(Error::format(format!("{}: columns are not sorted or skew signs invalid", $kind)));
                 }
                 let skew = skew.into_iter().map(|s| s as i8).collect();
-                Ok($ty { params, model: Some(Ecdf::new(n, sorted, skew)), state: Some(state) })
+                Ok($ty { params, model: Ecdf::new(n, sorted, skew), state })
             }
         }
     };
@@ -397,7 +390,7 @@ mod tests {
         assert!((c.decision_scores().unwrap()[4] - want_c4).abs() < 1e-12);
         // The rank pass in fit agrees with binary searches in the sorted columns.
         for (i, row) in x.rows().into_iter().enumerate() {
-            let m = e.model.as_ref().unwrap();
+            let m = &e.model;
             let direct = m.row_score(Rule::Ecod, row.as_slice().unwrap(), 0);
             assert!((direct - e.decision_scores().unwrap()[i]).abs() < 1e-12);
         }
@@ -425,7 +418,7 @@ mod tests {
         }
         assert_eq!(fits[0].decision_scores().unwrap(), fits[1].decision_scores().unwrap());
         assert_eq!(fits[0].decision_scores().unwrap(), fits[2].decision_scores().unwrap());
-        let m = fits[0].model.as_ref().unwrap();
+        let m = &fits[0].model;
         for i in (0..n).step_by(997) {
             let row = x.row(i).to_vec();
             let direct = m.row_score(Rule::Ecod, &row, 0);
