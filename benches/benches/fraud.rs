@@ -9,7 +9,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mercato::fraud::{AnyDetector, Copod, Detector, Ecod, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca};
+use mercato::fraud::{
+    AnyDetectorParams, CopodParams, Detector, EcodParams, HbosParams, IsolationForestParams, KnnParams, LofParams,
+    MahalanobisParams, PcaParams,
+};
 use mercato_benches::rng;
 use ndarray::Array2;
 use rand::Rng;
@@ -19,16 +22,16 @@ fn synthetic(n: usize, d: usize, seed: u64) -> Array2<f64> {
     Array2::from_shape_fn((n, d), |_| r.random::<f64>() * 2.0 - 1.0)
 }
 
-fn detectors() -> Vec<(&'static str, AnyDetector)> {
+fn detectors() -> Vec<(&'static str, AnyDetectorParams)> {
     vec![
-        ("iforest", IsolationForest::new().seed(0).into()),
-        ("ecod", Ecod::new().into()),
-        ("copod", Copod::new().into()),
-        ("hbos", Hbos::new().into()),
-        ("knn", Knn::new().into()),
-        ("lof", Lof::new().into()),
-        ("mahalanobis", Mahalanobis::new().into()),
-        ("pca", Pca::new().into()),
+        ("iforest", IsolationForestParams::default().seed(0).into()),
+        ("ecod", EcodParams::default().into()),
+        ("copod", CopodParams::default().into()),
+        ("hbos", HbosParams::default().into()),
+        ("knn", KnnParams::default().into()),
+        ("lof", LofParams::default().into()),
+        ("mahalanobis", MahalanobisParams::default().into()),
+        ("pca", PcaParams::default().into()),
     ]
 }
 
@@ -46,11 +49,10 @@ fn fit_and_score(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(5));
     let x = synthetic(10_000, 16, 1);
     group.throughput(Throughput::Elements(10_000));
-    for (name, det) in detectors() {
+    for (name, params) in detectors() {
         group.bench_with_input(BenchmarkId::new(name, "10000x16"), &x, |b, x| {
             b.iter(|| {
-                let mut d = det.clone();
-                d.fit(&x.view()).expect("fit");
+                let d = params.fit(&x.view()).expect("fit");
                 black_box(d.decision_scores().expect("scores").len())
             })
         });
@@ -60,12 +62,11 @@ fn fit_and_score(c: &mut Criterion) {
     // column (codes, counts, rounded amounts: the hash-table path of ECOD/COPOD).
     let column_major = x.t().as_standard_layout().into_owned().reversed_axes();
     let rounded = x.mapv(|v| (v * 50.0).round());
-    for (name, det) in detectors().into_iter().filter(|(n, _)| matches!(*n, "ecod" | "copod" | "hbos")) {
+    for (name, params) in detectors().into_iter().filter(|(n, _)| matches!(*n, "ecod" | "copod" | "hbos")) {
         for (label, input) in [("10000x16-column-major", &column_major), ("10000x16-101-values", &rounded)] {
             group.bench_with_input(BenchmarkId::new(name, label), input, |b, x| {
                 b.iter(|| {
-                    let mut d = det.clone();
-                    d.fit(&x.view()).expect("fit");
+                    let d = params.fit(&x.view()).expect("fit");
                     black_box(d.decision_scores().expect("scores").len())
                 })
             });
@@ -78,8 +79,8 @@ fn fit_and_score(c: &mut Criterion) {
     let train = synthetic(10_000, 16, 2);
     let batch = synthetic(100_000, 16, 3);
     group.throughput(Throughput::Elements(100_000));
-    for (name, mut det) in detectors() {
-        det.fit(&train.view()).expect("fit");
+    for (name, params) in detectors() {
+        let det = params.fit(&train.view()).expect("fit");
         group.bench_with_input(BenchmarkId::new(name, "100000x16"), &batch, |b, x| {
             b.iter(|| black_box(det.score(&x.view()).expect("score")))
         });
@@ -93,10 +94,10 @@ fn score_one(c: &mut Criterion) {
     let mut group = c.benchmark_group("fraud_score_one");
     group.throughput(Throughput::Elements(1));
     let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
-    for (name, mut det) in detectors() {
+    for (name, params) in detectors() {
         // KNN/LOF included: their score_one no longer allocates, but it is a search over the
         // training rows (kd-tree in low dimension, brute force above 16 features).
-        det.fit(&x.view()).expect("fit");
+        let det = params.fit(&x.view()).expect("fit");
         let samples = RefCell::new(Vec::<u64>::new());
         group.bench_function(BenchmarkId::new(name, label), |b| {
             b.iter_custom(|iters| {

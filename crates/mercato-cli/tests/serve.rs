@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mercato::data::{DuplicatePolicy, ExternalId, Interactions};
-use mercato::fraud::{AnyDetector, Detector, ProbaMethod};
+use mercato::fraud::{AnyDetector, Detector, IsolationForestParams, ProbaMethod};
 use mercato::persist::Persist;
 use mercato::recommend::{Als, Filter, Recommender};
 use serde_json::{json, Value};
@@ -33,8 +33,8 @@ fn rows(n: usize, shift: f64) -> ndarray::Array2<f64> {
 }
 
 fn detector(seed: u64, shift: f64) -> AnyDetector {
-    let mut d = AnyDetector::from_params("iforest", &format!(r#"{{"n_estimators": 50, "seed": {seed}}}"#)).unwrap();
-    d.fit(&rows(300, shift).view()).unwrap();
+    let mut d: AnyDetector =
+        IsolationForestParams::default().n_estimators(50).seed(seed).fit(&rows(300, shift).view()).unwrap().into();
     d.set_feature_names(Some(FEATURES.iter().map(|s| s.to_string()).collect())).unwrap();
     d
 }

@@ -3,7 +3,7 @@
 //! `cargo run --release -p mercato --example fraud_explain [path/to/creditcard_fraud_subset.csv]`
 
 use mercato::data::load_anomaly_csv;
-use mercato::fraud::{Detector, Ecod, Ensemble, IsolationForest, ProbaMethod};
+use mercato::fraud::{Detector, EcodParams, EnsembleParams, IsolationForestParams, ProbaMethod};
 use mercato::metrics::{average_precision, roc_auc};
 
 fn main() -> mercato::Result<()> {
@@ -14,13 +14,11 @@ fn main() -> mercato::Result<()> {
     let x = table.x.view();
     println!("{path}: {} rows x {} features, {} frauds", x.nrows(), x.ncols(), y.iter().filter(|&&l| l == 1).count());
 
-    let mut forest = IsolationForest::new().seed(0).contamination(0.01);
-    let mut ecod = Ecod::new().contamination(0.01);
-    let mut both = Ensemble::new(vec![IsolationForest::new().seed(0).into(), Ecod::new().into()]).contamination(0.01);
-    for (name, det) in
-        [("IsolationForest", &mut forest as &mut dyn Detector), ("ECOD", &mut ecod), ("Ensemble", &mut both)]
-    {
-        det.fit(&x)?;
+    let forest = IsolationForestParams::default().seed(0).contamination(0.01).fit(&x)?;
+    let ecod = EcodParams::default().contamination(0.01).fit(&x)?;
+    let members = vec![IsolationForestParams::default().seed(0).into(), EcodParams::default().into()];
+    let both = EnsembleParams::default().members(members).contamination(0.01).fit(&x)?;
+    for (name, det) in [("IsolationForest", &forest as &dyn Detector), ("ECOD", &ecod), ("Ensemble", &both)] {
         let s = det.decision_scores()?;
         println!("{name:<16} ROC-AUC {:.4}  AP {:.4}", roc_auc(s, &y)?, average_precision(s, &y)?);
     }

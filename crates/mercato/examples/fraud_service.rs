@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use mercato::data::synth::{Marketplace, Transaction};
-use mercato::fraud::{Detector, Ecod, Ensemble, Hbos, IsolationForest};
+use mercato::fraud::{Detector, EcodParams, Ensemble, EnsembleParams, HbosParams, IsolationForestParams};
 use mercato::persist::Persist;
 
 fn main() -> mercato::Result<()> {
@@ -31,9 +31,13 @@ fn main() -> mercato::Result<()> {
     println!("{path}: {} rows; fitting on the first {n_history}, then streaming {n_stream}", x.nrows());
 
     // Offline: fit on history (no labels needed) and ship the model as bytes.
-    let mut model = Ensemble::new(vec![IsolationForest::new().seed(7).into(), Ecod::new().into(), Hbos::new().into()])
-        .contamination(0.03);
-    model.fit(&x.slice(ndarray::s![..n_history, ..]))?;
+    let members = vec![
+        IsolationForestParams::default().seed(7).into(),
+        EcodParams::default().into(),
+        HbosParams::default().into(),
+    ];
+    let model =
+        EnsembleParams::default().members(members).contamination(0.03).fit(&x.slice(ndarray::s![..n_history, ..]))?;
     let shipped = model.to_bytes()?;
     let size = shipped.len();
     let service = Ensemble::from_bytes(shipped)?;

@@ -17,8 +17,9 @@
 //! A bad value is an [`Error::InvalidParameter`] naming the field; bad data an
 //! [`Error::InvalidInput`], [`Error::ShapeMismatch`] or [`Error::UnknownId`] — so a service
 //! can answer 400 or 500 without reading messages ([`Error::is_caller_error`]).
-//! Detectors are built from their params and fitted in place (`Detector::fit(&mut self)`),
-//! because ensembles refit their members.
+//! Detectors and scalers too: `IsolationForestParams::default().seed(7).fit(&x)` gives a
+//! fitted `IsolationForest`; an ensemble's parameters hold its members' parameters
+//! (`EnsembleParams::members`), and [`fraud::AnyDetectorParams`] picks a detector by name.
 //!
 //! ## Ids and indices
 //!

@@ -22,11 +22,11 @@ use crate::{Error, Result};
 /// Any fitted mercato model.
 ///
 /// ```
-/// use mercato::fraud::{AnyDetector, Detector};
+/// use mercato::fraud::{Detector, EcodParams};
+/// use mercato::persist::Persist;
 /// use mercato::AnyModel;
 ///
-/// let mut det = AnyDetector::from_params("ecod", "{}")?;
-/// det.fit(&ndarray::array![[1.0], [2.0], [2.5], [3.0], [40.0]].view())?;
+/// let det = EcodParams::default().fit(&ndarray::array![[1.0], [2.0], [2.5], [3.0], [40.0]].view())?;
 /// let model = AnyModel::from_bytes(det.to_bytes()?)?;
 /// assert_eq!(model.kind(), "fraud.ecod");
 /// assert!(model.as_recommender().is_none());

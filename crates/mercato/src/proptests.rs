@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use crate::data::{holdout_per_user, k_fold, DuplicatePolicy, ExternalId, IdMap, Interactions};
-use crate::fraud::{Detector, Ecod, IsolationForest};
+use crate::fraud::{Detector, Ecod, EcodParams, IsolationForest, IsolationForestParams};
 use crate::metrics::{mae, ndcg_at_k, precision_at_k, rmse, roc_auc};
 use crate::persist::Persist;
 use crate::recommend::{Als, Bpr, Filter, FunkSVD, FunkSVDParams, ItemKnn, RatingPredictor, Recommender, Rows};
@@ -182,15 +182,12 @@ proptest! {
     ) {
         let n = cells.len() / 3;
         let x = ndarray::Array2::from_shape_vec((n, 3), cells[..n * 3].to_vec()).unwrap();
-        let mut f1 = IsolationForest::new().seed(seed).n_estimators(20).num_threads(Some(1));
-        let mut f3 = IsolationForest::new().seed(seed).n_estimators(20).num_threads(Some(3));
-        f1.fit(&x.view()).unwrap();
-        f3.fit(&x.view()).unwrap();
+        let f1 = IsolationForestParams::default().seed(seed).n_estimators(20).num_threads(Some(1)).fit(&x.view()).unwrap();
+        let f3 = IsolationForestParams::default().seed(seed).n_estimators(20).num_threads(Some(3)).fit(&x.view()).unwrap();
         let s1 = f1.score(&x.view()).unwrap();
         prop_assert_eq!(&s1, &f3.score(&x.view()).unwrap());
         prop_assert_eq!(&s1, &IsolationForest::from_bytes(f1.to_bytes().unwrap()).unwrap().score(&x.view()).unwrap());
-        let mut e = Ecod::new();
-        e.fit(&x.view()).unwrap();
+        let e = EcodParams::default().fit(&x.view()).unwrap();
         let back = Ecod::from_bytes(e.to_bytes().unwrap()).unwrap();
         prop_assert_eq!(e.score(&x.view()).unwrap(), back.score(&x.view()).unwrap());
     }

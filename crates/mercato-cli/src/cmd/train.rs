@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
-use mercato::fraud::{AnyDetector, Detector, Ensemble};
+use mercato::fraud::{AnyDetectorParams, Detector, EnsembleParams};
 use mercato::persist::Persist;
 use mercato::recommend::{
     Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, FunkSVD, FunkSVDParams, ItemKnn, ItemKnnParams,
@@ -345,13 +345,13 @@ pub struct DetectorArgs {
     pub json: bool,
 }
 
-/// An unfitted detector from the command line.
-fn build_detector(a: &DetectorArgs) -> CliResult<AnyDetector> {
+/// The detector's parameters from the command line (checked before any data is read).
+fn detector_params(a: &DetectorArgs) -> CliResult<AnyDetectorParams> {
     mercato::fraud::check_contamination(a.contamination).map_err(|e| CliError::usage(e.to_string()))?;
     if a.threads == Some(0) {
         return Err(CliError::usage("--threads must be at least 1"));
     }
-    let member = |kind: &str, extra: Option<&str>| -> CliResult<AnyDetector> {
+    let member = |kind: &str, extra: Option<&str>| -> CliResult<AnyDetectorParams> {
         let mut p = Map::new();
         p.insert("contamination".into(), num(a.contamination));
         p.insert("num_threads".into(), json!(a.threads));
@@ -364,7 +364,7 @@ fn build_detector(a: &DetectorArgs) -> CliResult<AnyDetector> {
             };
             p.extend(extra);
         }
-        AnyDetector::from_params(kind, &Value::Object(p).to_string()).map_err(|e| CliError::usage(e.to_string()))
+        AnyDetectorParams::from_json(kind, &Value::Object(p).to_string()).map_err(|e| CliError::usage(e.to_string()))
     };
     let kind = match a.algo {
         DetAlgo::Iforest => "iforest",
@@ -380,7 +380,7 @@ fn build_detector(a: &DetectorArgs) -> CliResult<AnyDetector> {
                 return Err(CliError::usage("--params is not supported with --algo ensemble"));
             }
             let members = vec![member("iforest", None)?, member("ecod", None)?, member("hbos", None)?];
-            return Ok(Ensemble::new(members).contamination(a.contamination).into());
+            return Ok(EnsembleParams::default().members(members).contamination(a.contamination).into());
         }
     };
     member(kind, a.params.as_deref())
@@ -419,10 +419,10 @@ pub fn read_features(path: &Path, delimiter: u8, exclude: &[String]) -> CliResul
 /// Fits, saves, and reports.
 pub fn detector(a: DetectorArgs) -> CliResult<()> {
     check_out_dir(&a.out)?;
-    let mut det = build_detector(&a)?;
+    let params = detector_params(&a)?;
     let (x, names) = read_features(&a.input, delimiter_byte(&a.delimiter)?, &a.exclude_cols)?;
     let t = Instant::now();
-    det.fit(&x.view())?;
+    let mut det = params.fit(&x.view())?;
     let seconds = secs(t);
     save_detector(&mut det, &names, &a.out)?;
     let threshold = det.threshold()?;

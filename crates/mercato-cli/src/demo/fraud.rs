@@ -1,7 +1,7 @@
 //! Demo step 2: an anomaly-detector ensemble on card transactions, with explanations.
 
 use mercato::data::synth::{Marketplace, MERCHANT_CATEGORIES};
-use mercato::fraud::{Detector, Ecod, Ensemble, Hbos, IsolationForest};
+use mercato::fraud::{AnyDetectorParams, Detector, EcodParams, EnsembleParams, HbosParams, IsolationForestParams};
 use mercato::metrics;
 use mercato::Result;
 use ndarray::Array2;
@@ -69,23 +69,24 @@ pub fn run(data: &FraudData, report: &mut Report) -> Result<()> {
         x.ncols(),
         y.iter().filter(|&&l| l == 1).count()
     );
-    let mut forest = IsolationForest::new().seed(7).contamination(contamination);
-    let mut ecod = Ecod::new().contamination(contamination);
-    let mut hbos = Hbos::new().contamination(contamination);
-    let mut ensemble =
-        Ensemble::new(vec![IsolationForest::new().seed(7).into(), Ecod::new().into(), Hbos::new().into()])
-            .contamination(contamination);
+    let members: Vec<AnyDetectorParams> = vec![
+        IsolationForestParams::default().seed(7).into(),
+        EcodParams::default().into(),
+        HbosParams::default().into(),
+    ];
+    let detectors: [(&str, AnyDetectorParams); 4] = [
+        ("IsolationForest", IsolationForestParams::default().seed(7).contamination(contamination).into()),
+        ("ECOD", EcodParams::default().contamination(contamination).into()),
+        ("HBOS", HbosParams::default().contamination(contamination).into()),
+        ("Ensemble", EnsembleParams::default().members(members).contamination(contamination).into()),
+    ];
     let bar = progress(4, "fitting detectors");
     let mut lines = Vec::new();
     let (mut rows, mut roc, mut pr) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, det) in [
-        ("IsolationForest", &mut forest as &mut dyn Detector),
-        ("ECOD", &mut ecod),
-        ("HBOS", &mut hbos),
-        ("Ensemble", &mut ensemble),
-    ] {
+    let mut ensemble = None;
+    for (name, params) in detectors {
         bar.set_message(name);
-        let ((), fit_s) = timed(|| det.fit(&x.view()))?;
+        let (det, fit_s) = timed(|| params.fit(&x.view()))?;
         bar.inc(1);
         let scores = det.decision_scores()?;
         let (auc, ap) = (metrics::roc_auc(scores, y)?, metrics::average_precision(scores, y)?);
@@ -105,8 +106,10 @@ pub fn run(data: &FraudData, report: &mut Report) -> Result<()> {
         ]);
         roc.push((name, metrics::roc_curve(scores, y)?.into_iter().map(|(f, t, _)| (f, t)).collect()));
         pr.push((name, metrics::pr_curve(scores, y)?.into_iter().map(|(r, p, _)| (r, p)).collect()));
+        ensemble = Some(det); // the ensemble comes last
     }
     bar.finish_and_clear();
+    let ensemble = ensemble.expect("four detectors were fitted");
     println!("   {:<16} {:>8} {:>8} {:>10} {:>8} {:>8}", "detector", "ROC-AUC", "AP", "precision", "recall", "fit s");
     for line in lines {
         println!("{line}");

@@ -658,15 +658,15 @@ mod tests {
     /// card data (ROC-AUC 0.8-0.97, average precision far from 1), the disguised pattern invisible.
     #[test]
     fn fraud_is_realistically_hard() {
-        use crate::fraud::{Detector, Ecod, IsolationForest};
+        use crate::fraud::{AnyDetectorParams, Detector, EcodParams, IsolationForestParams};
         use crate::metrics::{average_precision, roc_auc};
         let m = Marketplace::generate(Scale::Small.config(42));
         let (x, y, _) = m.transaction_features();
-        let mut forest = IsolationForest::new().seed(7);
-        let mut ecod = Ecod::new();
         let mut aucs = Vec::new();
-        for det in [&mut forest as &mut dyn Detector, &mut ecod] {
-            det.fit(&x.view()).unwrap();
+        let detectors: [AnyDetectorParams; 2] =
+            [IsolationForestParams::default().seed(7).into(), EcodParams::default().into()];
+        for params in detectors {
+            let det = params.fit(&x.view()).unwrap();
             let s = det.decision_scores().unwrap();
             let (auc, ap) = (roc_auc(s, &y).unwrap(), average_precision(s, &y).unwrap());
             assert!((0.8..0.97).contains(&auc), "ROC-AUC {auc}");

@@ -5,7 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use super::{AnyDetector, Copod, Detector, Ecod, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca};
+use super::{
+    AnyDetectorParams, CopodParams, Detector, EcodParams, HbosParams, IsolationForestParams, KnnParams, LofParams,
+    MahalanobisParams, PcaParams,
+};
 
 struct Counting;
 
@@ -64,19 +67,19 @@ fn score_one_does_not_allocate() {
     // 20 features: KNN/LOF use brute force; 5 features below: the kd-tree.
     for d in [20, 5] {
         let x = ndarray::Array2::from_shape_fn((1500, d), |(i, j)| ((i * 7919 + j * 104729) % 1009) as f64 / 1009.0);
-        let detectors: Vec<AnyDetector> = vec![
-            IsolationForest::new().seed(1).into(),
-            Ecod::new().into(),
-            Copod::new().into(),
-            Hbos::new().into(),
-            Knn::new().into(),
-            Lof::new().into(),
-            Mahalanobis::new().into(),
-            Pca::new().into(),
+        let detectors: Vec<AnyDetectorParams> = vec![
+            IsolationForestParams::default().seed(1).into(),
+            EcodParams::default().into(),
+            CopodParams::default().into(),
+            HbosParams::default().into(),
+            KnnParams::default().into(),
+            LofParams::default().into(),
+            MahalanobisParams::default().into(),
+            PcaParams::default().into(),
         ];
         let rows: Vec<Vec<f64>> = x.rows().into_iter().take(50).map(|r| r.to_vec()).collect();
-        for mut det in detectors {
-            det.fit(&x.view()).unwrap();
+        for params in detectors {
+            let det = params.fit(&x.view()).unwrap();
             let mut sum = det.score_one(&rows[0]).unwrap(); // warm-up (lazy statics, if any)
             let before = allocations();
             for r in &rows {

@@ -1,21 +1,184 @@
-//! [`AnyDetector`]: one type for every detector, so ensembles and the Python bindings can hold
-//! any of them and load a model file without knowing its kind in advance.
+//! [`AnyDetector`]: one type for every fitted detector, so ensembles and the Python bindings
+//! can hold any of them and load a model file without knowing its kind in advance; and
+//! [`AnyDetectorParams`], the parameters of any detector (a detector chosen by name).
 
 use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
 
 use super::{
-    Calibration, Copod, Detector, Ecod, Ensemble, Explanation, Hbos, IsolationForest, Knn, Lof, Mahalanobis, Pca,
+    Calibration, Copod, CopodParams, Detector, Ecod, EcodParams, Ensemble, EnsembleParams, Explanation, Hbos,
+    HbosParams, IsolationForest, IsolationForestParams, Knn, KnnParams, Lof, LofParams, Mahalanobis, MahalanobisParams,
+    Pca, PcaParams,
 };
 use crate::params::Params;
 use crate::persist::{peek_kind, Persist};
 use crate::{bail, Error, Result};
 
-/// Any mercato detector.
+/// The hyper-parameters of any mercato detector; [`AnyDetectorParams::fit`] gives the
+/// matching [`AnyDetector`]. In JSON (as [`EnsembleParams::members`]) a detector's
+/// parameters under its kind, e.g. `{"iforest": {"seed": 1}}`.
 ///
 /// ```
-/// use mercato::fraud::{AnyDetector, Detector};
-/// let mut det = AnyDetector::from_params("hbos", r#"{"n_bins": 5, "contamination": 0.05}"#)?;
-/// det.fit(&ndarray::array![[1.0], [2.0], [2.5], [3.0], [40.0]].view())?;
+/// use mercato::fraud::{AnyDetectorParams, Detector, IsolationForestParams};
+/// let x = ndarray::array![[1.0], [2.0], [2.5], [3.0], [40.0]];
+/// let by_name = AnyDetectorParams::from_json("iforest", r#"{"n_estimators": 20, "seed": 3}"#)?;
+/// let typed: AnyDetectorParams = IsolationForestParams::default().n_estimators(20).seed(3).into();
+/// assert_eq!(by_name, typed);
+/// assert_eq!(by_name.fit(&x.view())?.score_one(&[40.0])?, typed.fit(&x.view())?.score_one(&[40.0])?);
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnyDetectorParams {
+    /// [`IsolationForestParams`].
+    #[serde(rename = "iforest")]
+    IsolationForest(IsolationForestParams),
+    /// [`EcodParams`].
+    Ecod(EcodParams),
+    /// [`CopodParams`].
+    Copod(CopodParams),
+    /// [`HbosParams`].
+    Hbos(HbosParams),
+    /// [`KnnParams`].
+    Knn(KnnParams),
+    /// [`LofParams`].
+    Lof(LofParams),
+    /// [`MahalanobisParams`].
+    Mahalanobis(MahalanobisParams),
+    /// [`PcaParams`].
+    Pca(PcaParams),
+    /// [`EnsembleParams`].
+    Ensemble(Box<EnsembleParams>),
+}
+
+macro_rules! dispatch_params {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            AnyDetectorParams::IsolationForest($p) => $e,
+            AnyDetectorParams::Ecod($p) => $e,
+            AnyDetectorParams::Copod($p) => $e,
+            AnyDetectorParams::Hbos($p) => $e,
+            AnyDetectorParams::Knn($p) => $e,
+            AnyDetectorParams::Lof($p) => $e,
+            AnyDetectorParams::Mahalanobis($p) => $e,
+            AnyDetectorParams::Pca($p) => $e,
+            AnyDetectorParams::Ensemble($p) => $e,
+        }
+    };
+}
+
+impl AnyDetectorParams {
+    /// The parameters of a detector of `kind` (`"iforest"`, `"ecod"`, `"copod"`, `"hbos"`,
+    /// `"knn"`, `"lof"`, `"mahalanobis"`, `"pca"`, `"ensemble"`) from JSON (field names as
+    /// the `*Params` structs; missing fields take their defaults, unknown ones are an error).
+    pub fn from_json(kind: &str, json: &str) -> Result<Self> {
+        Ok(match kind {
+            "iforest" => AnyDetectorParams::IsolationForest(Params::from_json(json)?),
+            "ecod" => AnyDetectorParams::Ecod(Params::from_json(json)?),
+            "copod" => AnyDetectorParams::Copod(Params::from_json(json)?),
+            "hbos" => AnyDetectorParams::Hbos(Params::from_json(json)?),
+            "knn" => AnyDetectorParams::Knn(Params::from_json(json)?),
+            "lof" => AnyDetectorParams::Lof(Params::from_json(json)?),
+            "mahalanobis" => AnyDetectorParams::Mahalanobis(Params::from_json(json)?),
+            "pca" => AnyDetectorParams::Pca(Params::from_json(json)?),
+            "ensemble" => AnyDetectorParams::Ensemble(Box::new(Params::from_json(json)?)),
+            other => bail!(
+                "unknown detector {other:?}: expected one of iforest, ecod, copod, hbos, knn, lof, mahalanobis, pca, ensemble"
+            ),
+        })
+    }
+
+    /// The detector's short name, e.g. `"iforest"` (as [`Detector::name`] of the fitted one).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyDetectorParams::IsolationForest(_) => "iforest",
+            AnyDetectorParams::Ecod(_) => "ecod",
+            AnyDetectorParams::Copod(_) => "copod",
+            AnyDetectorParams::Hbos(_) => "hbos",
+            AnyDetectorParams::Knn(_) => "knn",
+            AnyDetectorParams::Lof(_) => "lof",
+            AnyDetectorParams::Mahalanobis(_) => "mahalanobis",
+            AnyDetectorParams::Pca(_) => "pca",
+            AnyDetectorParams::Ensemble(_) => "ensemble",
+        }
+    }
+
+    /// Checks every field ([`Params::check`] of the detector's parameters).
+    pub fn check(&self) -> Result<()> {
+        dispatch_params!(self, p => p.check())
+    }
+
+    /// The parameters alone as JSON (the form [`AnyDetectorParams::from_json`] reads).
+    pub fn to_json(&self) -> String {
+        dispatch_params!(self, p => p.to_json())
+    }
+
+    /// Sets the threads of fit and batch scoring (`None`: all cores), in every member of an
+    /// ensemble; fitted models do not depend on it.
+    pub fn set_num_threads(&mut self, n: Option<usize>) -> Result<()> {
+        crate::ensure!(n != Some(0), "num_threads must be positive when given, got 0");
+        match self {
+            AnyDetectorParams::IsolationForest(p) => p.num_threads = n,
+            AnyDetectorParams::Ecod(p) => p.num_threads = n,
+            AnyDetectorParams::Copod(p) => p.num_threads = n,
+            AnyDetectorParams::Hbos(p) => p.num_threads = n,
+            AnyDetectorParams::Knn(p) => p.num_threads = n,
+            AnyDetectorParams::Lof(p) => p.num_threads = n,
+            AnyDetectorParams::Mahalanobis(p) => p.num_threads = n,
+            AnyDetectorParams::Pca(p) => p.num_threads = n,
+            AnyDetectorParams::Ensemble(p) => return p.members.iter_mut().try_for_each(|m| m.set_num_threads(n)),
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters and fits the detector on `x`.
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<AnyDetector> {
+        Ok(match self {
+            AnyDetectorParams::IsolationForest(p) => AnyDetector::IsolationForest(p.fit(x)?),
+            AnyDetectorParams::Ecod(p) => AnyDetector::Ecod(p.fit(x)?),
+            AnyDetectorParams::Copod(p) => AnyDetector::Copod(p.fit(x)?),
+            AnyDetectorParams::Hbos(p) => AnyDetector::Hbos(p.fit(x)?),
+            AnyDetectorParams::Knn(p) => AnyDetector::Knn(p.fit(x)?),
+            AnyDetectorParams::Lof(p) => AnyDetector::Lof(p.fit(x)?),
+            AnyDetectorParams::Mahalanobis(p) => AnyDetector::Mahalanobis(p.fit(x)?),
+            AnyDetectorParams::Pca(p) => AnyDetector::Pca(p.fit(x)?),
+            AnyDetectorParams::Ensemble(p) => AnyDetector::Ensemble(Box::new(p.fit(x)?)),
+        })
+    }
+}
+
+macro_rules! params_from {
+    ($($variant:ident($ty:ident)),*) => {
+        $(impl From<$ty> for AnyDetectorParams {
+            fn from(p: $ty) -> Self {
+                AnyDetectorParams::$variant(p)
+            }
+        })*
+    };
+}
+params_from!(
+    IsolationForest(IsolationForestParams),
+    Ecod(EcodParams),
+    Copod(CopodParams),
+    Hbos(HbosParams),
+    Knn(KnnParams),
+    Lof(LofParams),
+    Mahalanobis(MahalanobisParams),
+    Pca(PcaParams)
+);
+
+impl From<EnsembleParams> for AnyDetectorParams {
+    fn from(p: EnsembleParams) -> Self {
+        AnyDetectorParams::Ensemble(Box::new(p))
+    }
+}
+
+/// Any fitted mercato detector.
+///
+/// ```
+/// use mercato::fraud::{AnyDetector, AnyDetectorParams, Detector};
+/// let params = AnyDetectorParams::from_json("hbos", r#"{"n_bins": 5, "contamination": 0.05}"#)?;
+/// let det = params.fit(&ndarray::array![[1.0], [2.0], [2.5], [3.0], [40.0]].view())?;
 /// let again = AnyDetector::from_bytes(det.to_bytes()?)?;
 /// assert_eq!(again.score_one(&[40.0])?, det.score_one(&[40.0])?);
 /// # Ok::<(), mercato::Error>(())
@@ -59,38 +222,7 @@ macro_rules! dispatch {
     };
 }
 
-fn params<P: Params>(json: &str) -> Result<P> {
-    P::from_json(json)
-}
-
 impl AnyDetector {
-    /// An unfitted detector of `kind` (`"iforest"`, `"ecod"`, `"copod"`, `"hbos"`, `"knn"`,
-    /// `"lof"`, `"mahalanobis"`, `"pca"`) from its parameters as JSON (field names as the
-    /// `*Params` structs; missing fields take their defaults, unknown ones are an error).
-    pub fn from_params(kind: &str, json: &str) -> Result<Self> {
-        Ok(match kind {
-            "iforest" => AnyDetector::IsolationForest(IsolationForest::with_params(params(json)?)),
-            "ecod" => AnyDetector::Ecod(Ecod::with_params(params(json)?)),
-            "copod" => AnyDetector::Copod(Copod::with_params(params(json)?)),
-            "hbos" => AnyDetector::Hbos(Hbos::with_params(params(json)?)),
-            "knn" => AnyDetector::Knn(Knn::with_params(params(json)?)),
-            "lof" => {
-                // LOF's default k is 20 (PyOD), KNN's is 5: fill it in before the shared defaults.
-                let mut v: serde_json::Value = serde_json::from_str(json)
-                    .map_err(|e| Error::param("parameters", format!("not valid JSON: {e}")))?;
-                if let Some(obj) = v.as_object_mut() {
-                    obj.entry("n_neighbors").or_insert(serde_json::json!(20));
-                }
-                AnyDetector::Lof(Lof::with_params(params(&v.to_string())?))
-            }
-            "mahalanobis" => AnyDetector::Mahalanobis(Mahalanobis::with_params(params(json)?)),
-            "pca" => AnyDetector::Pca(Pca::with_params(params(json)?)),
-            other => bail!(
-                "unknown detector {other:?}: expected one of iforest, ecod, copod, hbos, knn, lof, mahalanobis, pca"
-            ),
-        })
-    }
-
     /// The kind written in the model file header, e.g. `"fraud.iforest"`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -106,7 +238,23 @@ impl AnyDetector {
         }
     }
 
-    /// The hyper-parameters as JSON (the format [`AnyDetector::from_params`] reads).
+    /// The hyper-parameters it was fitted with (an ensemble's members' included).
+    pub fn params(&self) -> AnyDetectorParams {
+        match self {
+            AnyDetector::IsolationForest(d) => d.params().clone().into(),
+            AnyDetector::Ecod(d) => d.params().clone().into(),
+            AnyDetector::Copod(d) => d.params().clone().into(),
+            AnyDetector::Hbos(d) => d.params().clone().into(),
+            AnyDetector::Knn(d) => d.params().clone().into(),
+            AnyDetector::Lof(d) => d.params().clone().into(),
+            AnyDetector::Mahalanobis(d) => d.params().clone().into(),
+            AnyDetector::Pca(d) => d.params().clone().into(),
+            AnyDetector::Ensemble(e) => e.params().into(),
+        }
+    }
+
+    /// The hyper-parameters as JSON (the format [`AnyDetectorParams::from_json`] reads; an
+    /// ensemble's without its members).
     pub fn params_json(&self) -> Result<String> {
         dispatch!(self, d => serde_json::to_string(&d.params).map_err(|e| Error::invalid(e.to_string())))
     }
@@ -171,9 +319,6 @@ impl AnyDetector {
 }
 
 impl Detector for AnyDetector {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        dispatch!(self, d => d.fit(x))
-    }
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
         dispatch!(self, d => d.score(x))
     }
@@ -231,8 +376,8 @@ mod tests {
     #[test]
     fn set_num_threads_reaches_ensemble_members_and_keeps_scores() {
         let x = ndarray::Array2::from_shape_fn((300, 3), |(i, j)| ((i * 7 + j * 3) % 13) as f64);
-        let mut d: AnyDetector = Ensemble::new(vec![IsolationForest::new().seed(3).into(), Ecod::new().into()]).into();
-        d.fit(&x.view()).unwrap();
+        let members = vec![IsolationForestParams::default().seed(3).into(), EcodParams::default().into()];
+        let mut d = AnyDetectorParams::from(EnsembleParams::default().members(members)).fit(&x.view()).unwrap();
         let before = d.score(&x.view()).unwrap();
         d.set_num_threads(Some(1)).unwrap();
         let AnyDetector::Ensemble(e) = &d else { unreachable!() };
@@ -243,14 +388,24 @@ mod tests {
 
     #[test]
     fn params_are_validated_and_kinds_dispatch() {
-        assert!(AnyDetector::from_params("iforest", r#"{"n_trees": 3}"#).unwrap_err().to_string().contains("n_trees"));
-        assert!(AnyDetector::from_params("svm", "{}").is_err());
+        let err = AnyDetectorParams::from_json("iforest", r#"{"n_trees": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("n_trees"));
+        assert!(AnyDetectorParams::from_json("svm", "{}").is_err());
+        // LOF's default k is 20 (PyOD's), KNN's 5.
+        assert!(
+            matches!(AnyDetectorParams::from_json("lof", "{}").unwrap(), AnyDetectorParams::Lof(p) if p.n_neighbors == 20)
+        );
+        assert!(
+            matches!(AnyDetectorParams::from_json("knn", "{}").unwrap(), AnyDetectorParams::Knn(p) if p.n_neighbors == 5)
+        );
         let x = ndarray::Array2::from_shape_fn((60, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
         for kind in ["iforest", "ecod", "copod", "hbos", "knn", "lof", "mahalanobis", "pca"] {
-            let mut d = AnyDetector::from_params(kind, "{}").unwrap();
-            assert!(matches!(d.to_bytes(), Err(Error::NotFitted(_))), "{kind}");
-            d.fit(&x.view()).unwrap();
+            let p = AnyDetectorParams::from_json(kind, "{}").unwrap();
+            assert_eq!(p.name(), kind);
+            let d = p.fit(&x.view()).unwrap();
             assert_eq!(d.name(), kind);
+            assert_eq!(d.params(), p, "{kind}");
+            assert_eq!(AnyDetectorParams::from_json(kind, &d.params_json().unwrap()).unwrap(), p, "{kind}");
             let back = AnyDetector::from_bytes(d.to_bytes().unwrap()).unwrap();
             assert_eq!(back, d, "{kind}");
             assert_eq!(back.score(&x.view()).unwrap(), d.score(&x.view()).unwrap(), "{kind}");
@@ -273,10 +428,9 @@ mod tests {
         assert!(!f_order.is_standard_layout() && f_order == x);
         assert_eq!(crate::fraud::detector::row_major(&f_order.view()).as_ref(), x.as_slice().unwrap());
         for kind in ["iforest", "ecod", "copod", "hbos", "knn", "lof", "mahalanobis", "pca"] {
-            let mut c = AnyDetector::from_params(kind, "{}").unwrap();
-            let mut f = c.clone();
-            c.fit(&x.view()).unwrap();
-            f.fit(&f_order.view()).unwrap();
+            let p = AnyDetectorParams::from_json(kind, "{}").unwrap();
+            let c = p.fit(&x.view()).unwrap();
+            let f = p.fit(&f_order.view()).unwrap();
             assert_eq!(c, f, "{kind}");
             assert_eq!(c.decision_scores().unwrap(), f.decision_scores().unwrap(), "{kind}");
             assert_eq!(c.score(&f_order.view()).unwrap(), c.score(&x.view()).unwrap(), "{kind}");

@@ -7,31 +7,29 @@ use serde::{Deserialize, Serialize};
 use super::reduce;
 use crate::{bail, Error, Result};
 
-/// An unsupervised anomaly detector: fit on (mostly legitimate, unlabelled) rows, then score
-/// new rows; **higher scores are more anomalous** (as PyOD's `decision_function`).
+/// The scoring role of a fitted unsupervised anomaly detector; **higher scores are more
+/// anomalous** (as PyOD's `decision_function`).
 ///
-/// `fit` stores, besides the model, the scores of the training rows ([`Detector::decision_scores`])
-/// and the [`Calibration`] derived from them (threshold at the `contamination` quantile,
-/// statistics for [`Detector::predict_proba`]). After `fit`, every method takes `&self`:
-/// a fitted detector is plain, immutable data that many threads can share.
+/// A detector is made by fitting its hyper-parameters, `XParams::fit(&x) -> Result<X>`, on
+/// (mostly legitimate, unlabelled) rows; besides the model it keeps the scores of the training
+/// rows ([`Detector::decision_scores`]) and the [`Calibration`] derived from them (threshold at
+/// the `contamination` quantile, statistics for [`Detector::predict_proba`]). Every method
+/// takes `&self` except the named updates [`Detector::set_threshold`] and
+/// [`Detector::set_feature_names`]: a fitted detector is plain, immutable data that many
+/// threads can share.
 ///
 /// ```
-/// use mercato::fraud::{Detector, Ecod};
+/// use mercato::fraud::{Detector, EcodParams};
 /// use ndarray::array;
 ///
 /// let x = array![[0.0, 1.0], [0.1, 1.1], [0.2, 0.9], [0.1, 1.0], [5.0, -3.0]];
-/// let mut det = Ecod::default();
-/// det.fit(&x.view())?;
+/// let det = EcodParams::default().fit(&x.view())?;
 /// let scores = det.score(&x.view())?;
 /// assert!(scores[4] > scores[0]); // the last row is the outlier
 /// assert_eq!(det.score_one(&[5.0, -3.0])?, scores[4]);
 /// # Ok::<(), mercato::Error>(())
 /// ```
 pub trait Detector: Send + Sync {
-    /// Fits on `x` (rows = transactions, columns = features). Rejects NaN/inf, empty input
-    /// and detector-specific impossibilities (e.g. fewer rows than neighbours).
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()>;
-
     /// Anomaly scores of the rows of `x` (higher = more anomalous).
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>>;
 
@@ -39,7 +37,7 @@ pub trait Detector: Send + Sync {
     /// COPOD, HBOS, Mahalanobis, PCA) do not allocate here.
     fn score_one(&self, x: &[f64]) -> Result<f64>;
 
-    /// Number of features seen in `fit` (`None` before).
+    /// Number of features seen in `fit` (always `Some` for a fitted detector).
     fn n_features(&self) -> Option<usize>;
 
     /// Scores of the training rows as computed in `fit` (PyOD's `decision_scores_`).
@@ -391,26 +389,26 @@ impl FitState {
     }
 }
 
-/// Implements the bookkeeping methods of [`Detector`] for a type with a `state: Option<FitState>` field.
+/// Implements the bookkeeping methods of [`Detector`] for a type with a `state: FitState` field.
 macro_rules! fit_state_accessors {
-    ($what:expr) => {
+    () => {
         fn n_features(&self) -> Option<usize> {
-            self.state.as_ref().map(|s| s.n_features)
+            Some(self.state.n_features)
         }
         fn decision_scores(&self) -> $crate::Result<&[f64]> {
-            self.state.as_ref().map(|s| s.decision_scores.as_slice()).ok_or($crate::Error::NotFitted($what))
+            Ok(&self.state.decision_scores)
         }
         fn calibration(&self) -> $crate::Result<&$crate::fraud::Calibration> {
-            self.state.as_ref().map(|s| &s.calibration).ok_or($crate::Error::NotFitted($what))
+            Ok(&self.state.calibration)
         }
         fn calibration_mut(&mut self) -> $crate::Result<&mut $crate::fraud::Calibration> {
-            self.state.as_mut().map(|s| &mut s.calibration).ok_or($crate::Error::NotFitted($what))
+            Ok(&mut self.state.calibration)
         }
         fn feature_names(&self) -> Option<&[String]> {
-            self.state.as_ref().and_then(|s| s.names())
+            self.state.names()
         }
         fn set_feature_names(&mut self, names: Option<Vec<String>>) -> $crate::Result<()> {
-            self.state.as_mut().ok_or($crate::Error::NotFitted($what))?.set_names(names)
+            self.state.set_names(names)
         }
     };
 }

@@ -11,7 +11,8 @@ use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::detector::{check_contamination, check_row, check_score_input, fit_state_accessors, FitState};
-use super::{AnyDetector, Detector, Explanation};
+use super::{AnyDetector, AnyDetectorParams, Detector, Explanation};
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{Error, Result};
 
@@ -37,7 +38,8 @@ pub enum Combine {
     Max,
 }
 
-/// Hyper-parameters of [`Ensemble`].
+/// Hyper-parameters of [`Ensemble`]: its member detectors' parameters and how their scores
+/// are combined.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnsembleParams {
@@ -47,17 +49,45 @@ pub struct EnsembleParams {
     pub combine: Combine,
     /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
     pub contamination: f64,
+    /// The member detectors, each fitted by [`EnsembleParams::fit`] on the same rows (in JSON,
+    /// objects such as `{"iforest": {"seed": 1}}`). Not written to model files: a fitted
+    /// ensemble keeps its fitted members, which carry their own parameters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<AnyDetectorParams>,
 }
 
 impl Default for EnsembleParams {
     fn default() -> Self {
-        EnsembleParams { normalize: Normalize::Rank, combine: Combine::Mean, contamination: 0.1 }
+        EnsembleParams { normalize: Normalize::Rank, combine: Combine::Mean, contamination: 0.1, members: Vec::new() }
     }
 }
 
 impl crate::params::Params for EnsembleParams {
     fn check(&self) -> Result<()> {
-        check_contamination(self.contamination)
+        check_contamination(self.contamination)?;
+        self.members.iter().try_for_each(AnyDetectorParams::check)
+    }
+}
+
+impl EnsembleParams {
+    crate::params::setters! {
+        /// Sets the normalisation.
+        normalize: Normalize,
+        /// Sets the combination.
+        combine: Combine,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the member detectors.
+        members: Vec<AnyDetectorParams>,
+    }
+
+    /// Checks the parameters, fits every member on `x`, then the normalisers on the members'
+    /// training scores.
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Ensemble> {
+        crate::ensure!(!self.members.is_empty(), "an Ensemble needs at least one detector");
+        self.check()?;
+        let members = self.members.iter().map(|m| m.fit(x)).collect::<Result<Vec<_>>>()?;
+        Ensemble::from_fitted(EnsembleParams { members: Vec::new(), ..self.clone() }, members, x.ncols())
     }
 }
 
@@ -88,49 +118,44 @@ impl Norm {
     }
 }
 
-/// A combination of detectors (see the [module docs](self)).
+/// A fitted combination of detectors (see the [module docs](self)), made by
+/// [`EnsembleParams::fit`].
 ///
 /// ```
-/// use mercato::fraud::{Detector, Ecod, Ensemble, IsolationForest};
+/// use mercato::fraud::{Detector, EcodParams, EnsembleParams, IsolationForestParams};
 /// let mut x = ndarray::Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 5)) % 23) as f64);
 /// x.row_mut(299).fill(80.0);
-/// let mut ens = Ensemble::new(vec![IsolationForest::new().seed(1).into(), Ecod::new().into()]);
-/// ens.fit(&x.view())?;
+/// let members = vec![IsolationForestParams::default().seed(1).into(), EcodParams::default().into()];
+/// let ens = EnsembleParams::default().members(members).fit(&x.view())?;
 /// let s = ens.decision_scores()?;
 /// assert!(s[299] >= s.iter().cloned().fold(0.0, f64::max) - 1e-12);
 /// # Ok::<(), mercato::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ensemble {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: EnsembleParams,
+    /// Normalisation, combination and contamination; `members` is left empty (the fitted
+    /// members carry their own parameters).
+    pub(crate) params: EnsembleParams,
     members: Vec<AnyDetector>,
     norms: Vec<Norm>,
-    state: Option<FitState>,
+    state: FitState,
 }
 
 impl Ensemble {
-    /// An ensemble of (fitted or not) detectors with rank normalisation and mean combination.
-    pub fn new(members: Vec<AnyDetector>) -> Self {
-        Ensemble { params: EnsembleParams::default(), members, norms: Vec::new(), state: None }
+    /// The ensemble of already fitted `members` (each on the same `n_features` columns):
+    /// normalisers from their training scores, then the combined training scores.
+    fn from_fitted(params: EnsembleParams, members: Vec<AnyDetector>, n_features: usize) -> Result<Self> {
+        let norms: Vec<Norm> = members.iter().map(|m| m.decision_scores().map(Norm::new)).collect::<Result<_>>()?;
+        let member_scores: Vec<Vec<f64>> =
+            members.iter().map(|m| m.decision_scores().map(<[f64]>::to_vec)).collect::<Result<_>>()?;
+        let scores = params.combine_columns(&norms, &member_scores);
+        let state = FitState::new(n_features, scores, params.contamination)?;
+        Ok(Ensemble { params, members, norms, state })
     }
 
-    /// Sets the normalisation.
-    pub fn normalize(mut self, n: Normalize) -> Self {
-        self.params.normalize = n;
-        self
-    }
-
-    /// Sets the combination.
-    pub fn combine(mut self, c: Combine) -> Self {
-        self.params.combine = c;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
+    /// The hyper-parameters it was fitted with, the members' included.
+    pub fn params(&self) -> EnsembleParams {
+        EnsembleParams { members: self.members.iter().map(AnyDetector::params).collect(), ..self.params.clone() }
     }
 
     /// The member detectors.
@@ -142,94 +167,71 @@ impl Ensemble {
     pub(crate) fn members_mut(&mut self) -> &mut [AnyDetector] {
         &mut self.members
     }
+}
 
-    fn fitted(&self) -> Result<()> {
-        if self.state.is_some() {
-            Ok(())
-        } else {
-            Err(Error::NotFitted("using Ensemble"))
-        }
-    }
-
+/// Combination of member scores (one normaliser per member).
+impl EnsembleParams {
     #[inline]
     fn combine_one(&self, acc: f64, v: f64) -> f64 {
-        match self.params.combine {
+        match self.combine {
             Combine::Mean => acc + v,
             Combine::Max => acc.max(v),
         }
     }
 
     fn start(&self) -> f64 {
-        match self.params.combine {
+        match self.combine {
             Combine::Mean => 0.0,
             Combine::Max => f64::NEG_INFINITY,
         }
     }
 
-    fn finish(&self, acc: f64) -> f64 {
-        match self.params.combine {
-            Combine::Mean => acc / self.members.len() as f64,
+    fn finish(&self, acc: f64, n_members: usize) -> f64 {
+        match self.combine {
+            Combine::Mean => acc / n_members as f64,
             Combine::Max => acc,
         }
     }
 
-    fn combine_columns(&self, member_scores: &[Vec<f64>]) -> Vec<f64> {
+    fn combine_columns(&self, norms: &[Norm], member_scores: &[Vec<f64>]) -> Vec<f64> {
         let n = member_scores.first().map_or(0, Vec::len);
         (0..n)
             .map(|i| {
                 let acc = member_scores
                     .iter()
-                    .zip(&self.norms)
-                    .fold(self.start(), |a, (s, nm)| self.combine_one(a, nm.apply(self.params.normalize, s[i])));
-                self.finish(acc)
+                    .zip(norms)
+                    .fold(self.start(), |a, (s, nm)| self.combine_one(a, nm.apply(self.normalize, s[i])));
+                self.finish(acc, norms.len())
             })
             .collect()
     }
 }
 
 impl Detector for Ensemble {
-    /// Fits every member on `x` (members already fitted are refitted), then the normalisers
-    /// on their training scores.
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        crate::ensure!(!self.members.is_empty(), "an Ensemble needs at least one detector");
-        check_contamination(self.params.contamination)?;
-        for m in &mut self.members {
-            m.fit(x)?;
-        }
-        self.norms = self.members.iter().map(|m| m.decision_scores().map(Norm::new)).collect::<Result<_>>()?;
-        let member_scores: Vec<Vec<f64>> =
-            self.members.iter().map(|m| m.decision_scores().map(<[f64]>::to_vec)).collect::<Result<_>>()?;
-        let scores = self.combine_columns(&member_scores);
-        self.state = Some(FitState::new(x.ncols(), scores, self.params.contamination)?);
-        Ok(())
-    }
-
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        self.fitted()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
+        check_score_input(x, self.state.n_features)?;
         let member_scores: Vec<Vec<f64>> =
             self.members.iter().map(|m| m.score(x).map(|a| a.to_vec())).collect::<Result<_>>()?;
-        Ok(Array1::from(self.combine_columns(&member_scores)))
+        Ok(Array1::from(self.params.combine_columns(&self.norms, &member_scores)))
     }
 
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        self.fitted()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
-        let mut acc = self.start();
+        check_row(x, self.state.n_features)?;
+        let p = &self.params;
+        let mut acc = p.start();
         for (m, nm) in self.members.iter().zip(&self.norms) {
-            acc = self.combine_one(acc, nm.apply(self.params.normalize, m.score_one(x)?));
+            acc = p.combine_one(acc, nm.apply(p.normalize, m.score_one(x)?));
         }
-        Ok(self.finish(acc))
+        Ok(p.finish(acc, self.norms.len()))
     }
 
-    fit_state_accessors!("using Ensemble");
-
+    fit_state_accessors!();
     /// Each member's shares weighted by the member's normalised score (ranks, or z-scores
     /// floored at 0), summed, then rescaled to shares summing to 1 like every detector's:
     /// features that several confident members blame come first.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
         let score = self.score_one(x)?;
-        let mut total = vec![0.0; self.n_features().unwrap_or(0)];
+        let mut total = vec![0.0; self.state.n_features];
         for (m, nm) in self.members.iter().zip(&self.norms) {
             let e = m.explain(x)?;
             let weight = nm.apply(self.params.normalize, e.score).max(0.0);
@@ -260,12 +262,9 @@ impl Persist for Ensemble {
     const KIND: &'static str = "fraud.ensemble";
 
     fn write(&self) -> Result<ModelWriter> {
-        let Some(state) = &self.state else {
-            return Err(Error::NotFitted("saving Ensemble"));
-        };
         let meta = Meta {
             params: self.params.clone(),
-            state: state.clone(),
+            state: self.state.clone(),
             norms: self.norms.clone(),
             n_members: self.members.len(),
         };
@@ -288,24 +287,26 @@ impl Persist for Ensemble {
         if members.iter().any(|m| m.n_features() != Some(meta.state.n_features)) {
             return Err(Error::format("fraud.ensemble: members were fitted on a different number of features"));
         }
-        Ok(Ensemble { params: meta.params, members, norms: meta.norms, state: Some(meta.state) })
+        Ok(Ensemble { params: meta.params, members, norms: meta.norms, state: meta.state })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fraud::{Ecod, Hbos, IsolationForest};
+    use crate::fraud::{EcodParams, HbosParams, IsolationForestParams};
 
     #[test]
     fn combines_normalised_scores() {
         let mut x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| ((i * (j + 7)) % 41) as f64);
         x.row_mut(499).fill(300.0);
         for (norm, comb) in [(Normalize::Rank, Combine::Mean), (Normalize::ZScore, Combine::Max)] {
-            let mut e = Ensemble::new(vec![IsolationForest::new().into(), Ecod::new().into(), Hbos::new().into()])
-                .normalize(norm)
-                .combine(comb);
-            e.fit(&x.view()).unwrap();
+            let members = vec![
+                IsolationForestParams::default().into(),
+                EcodParams::default().into(),
+                HbosParams::default().into(),
+            ];
+            let e = EnsembleParams::default().members(members).normalize(norm).combine(comb).fit(&x.view()).unwrap();
             let s = e.decision_scores().unwrap();
             let top = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             assert_eq!(s[499], top, "{norm:?} {comb:?}");
@@ -318,7 +319,13 @@ mod tests {
             let back = Ensemble::from_bytes(e.to_bytes().unwrap()).unwrap();
             assert_eq!(back, e);
         }
-        assert!(Ensemble::new(vec![]).fit(&x.view()).is_err());
-        assert!(Ensemble::new(vec![Ecod::new().into()]).score_one(&[1.0, 2.0, 3.0]).is_err());
+        assert!(EnsembleParams::default().fit(&x.view()).is_err());
+        let one = EnsembleParams::default().members(vec![EcodParams::default().into()]).fit(&x.view()).unwrap();
+        assert!(one.score_one(&[1.0, 2.0]).is_err(), "3 features");
+        // The parameters round-trip through JSON, members included; a model file keeps the
+        // fitted members, and the parameters read back are the same.
+        let p = one.params();
+        assert_eq!(EnsembleParams::from_json(&p.to_json()).unwrap(), p);
+        assert_eq!(Ensemble::from_bytes(one.to_bytes().unwrap()).unwrap().params(), p);
     }
 }

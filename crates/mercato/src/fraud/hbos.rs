@@ -63,6 +63,39 @@ impl Default for HbosParams {
     }
 }
 
+impl HbosParams {
+    crate::params::setters! {
+        /// Sets the number of bins.
+        n_bins: usize,
+        /// Sets the density regulariser.
+        alpha: f64,
+        /// Sets the tolerance outside the training range (in bin widths).
+        tol: f64,
+        /// Sets the binning mode.
+        bins: BinMode,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
+    }
+
+    /// Checks the parameters and fits [`Hbos`] on `x` (rows = transactions, columns =
+    /// features; finite, non-empty).
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Hbos> {
+        let p = self;
+        p.check()?;
+        let (n, d) = check_fit_input(x, 1, "Hbos")?;
+        crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
+        let (hists, scores) = match (p.bins, column_slices(x)) {
+            (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p)?,
+            (BinMode::Static, None) => fit_static(x, p)?,
+            (BinMode::Dynamic | BinMode::Auto, _) => fit_by_column(x, p)?,
+        };
+        let state = FitState::new(d, scores, p.contamination)?;
+        Ok(Hbos { params: self.clone(), hists, state })
+    }
+}
+
 impl crate::params::Params for HbosParams {
     fn check(&self) -> Result<()> {
         crate::ensure!((1..=MAX_BINS).contains(&self.n_bins), param "n_bins", "must be between 1 and {MAX_BINS}, got {}", self.n_bins);
@@ -376,46 +409,19 @@ fn bin_equal_width(u: &EqualWidth, col: &[f64], codes: &mut [u16]) {
     }
 }
 
-/// Histogram-based outlier score detector (see the [module docs](self)).
-#[derive(Clone, Debug, PartialEq, Default)]
+/// A fitted histogram-based outlier score detector (see the [module docs](self)), made by
+/// [`HbosParams::fit`].
+#[derive(Clone, Debug, PartialEq)]
 pub struct Hbos {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: HbosParams,
-    hists: Option<Vec<Hist>>,
-    state: Option<FitState>,
+    pub(crate) params: HbosParams,
+    hists: Vec<Hist>,
+    state: FitState,
 }
 
 impl Hbos {
-    /// A detector with default parameters (10 static bins).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// From explicit parameters.
-    pub fn with_params(params: HbosParams) -> Self {
-        Hbos { params, hists: None, state: None }
-    }
-
-    /// Sets the number of bins.
-    pub fn n_bins(mut self, n: usize) -> Self {
-        self.params.n_bins = n;
-        self
-    }
-
-    /// Sets the binning mode.
-    pub fn bins(mut self, mode: BinMode) -> Self {
-        self.params.bins = mode;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    fn hists(&self) -> Result<&[Hist]> {
-        self.hists.as_deref().ok_or(Error::NotFitted("using Hbos"))
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &HbosParams {
+        &self.params
     }
 
     #[inline]
@@ -619,41 +625,25 @@ fn fit_by_column(x: &ArrayView2<f64>, p: &HbosParams) -> Result<(Vec<Hist>, Vec<
 }
 
 impl Detector for Hbos {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        let p = &self.params;
-        p.check()?;
-        let (n, d) = check_fit_input(x, 1, "Hbos")?;
-        crate::ensure!(n <= u32::MAX as usize, "Hbos: at most {} rows, got {n}", u32::MAX);
-        let (hists, scores) = match (p.bins, column_slices(x)) {
-            (BinMode::Static, Some(columns)) => fit_static_columns(&columns, p)?,
-            (BinMode::Static, None) => fit_static(x, p)?,
-            (BinMode::Dynamic | BinMode::Auto, _) => fit_by_column(x, p)?,
-        };
-        self.state = Some(FitState::new(d, scores, p.contamination)?);
-        self.hists = Some(hists);
-        Ok(())
-    }
-
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let h = self.hists()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_score_input(x, self.state.n_features)?;
         let tol = self.params.tol;
         score_rows_parallel(x, self.params.num_threads, |row| Self::row_score(h, row, tol))
     }
 
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let h = self.hists()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_row(x, self.state.n_features)?;
         Ok(Self::row_score(h, x, self.params.tol))
     }
 
-    fit_state_accessors!("using Hbos");
-
+    fit_state_accessors!();
     /// Each feature's `-log2(density + alpha)` as a share of the score (the terms sum to the
     /// score, so the shares sum to 1): rare bins contribute most.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let h = self.hists()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let h = &self.hists;
+        check_row(x, self.state.n_features)?;
         let tol = self.params.tol;
         let values = h.iter().zip(x).map(|(h, &v)| h.score(v, tol));
         Ok(Explanation::from_values(Self::row_score(h, x, tol), values))
@@ -668,10 +658,7 @@ impl Persist for Hbos {
     const KIND: &'static str = "fraud.hbos";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(h), Some(state)) = (&self.hists, &self.state) else {
-            return Err(Error::NotFitted("saving Hbos"));
-        };
-        ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone(), h.clone()))
+        ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone(), self.hists.clone()))
     }
 
     fn read(r: &ModelReader) -> Result<Self> {
@@ -689,7 +676,7 @@ impl Persist for Hbos {
         if params.bins != BinMode::Dynamic {
             hists.iter_mut().for_each(Hist::set_uniform);
         }
-        Ok(Hbos { params, hists: Some(hists), state: Some(state) })
+        Ok(Hbos { params, hists, state })
     }
 }
 
@@ -703,8 +690,7 @@ mod tests {
         // Column 0..9 plus an outlier at 100: np.histogram(bins=10) puts 10 values in bin 0.
         let col: Vec<f64> = (0..10).map(f64::from).chain([100.0]).collect();
         let x = ndarray::Array2::from_shape_vec((11, 1), col).unwrap();
-        let mut h = Hbos::new();
-        h.fit(&x.view()).unwrap();
+        let h = HbosParams::default().fit(&x.view()).unwrap();
         let s = h.decision_scores().unwrap();
         // Bin width 10; bin 0 density 10/(11*10); rows 1..=9 are in (0, 10] -> bin 0.
         let dense = -(10.0 / 110.0 + 0.1f64).log2();
@@ -769,9 +755,8 @@ mod tests {
         assert_eq!(auto_bin_count(&[1.0]), 1);
         // Each feature gets its own count; scoring uses that feature's histogram.
         let x = ndarray::Array2::from_shape_fn((2000, 2), |(i, j)| if j == 0 { exp[i] } else { lin[i % 1000] });
-        let mut h = Hbos::new().bins(BinMode::Auto);
-        h.fit(&x.view()).unwrap();
-        let bins: Vec<usize> = h.hists().unwrap().iter().map(|h| h.log_density.len()).collect();
+        let h = HbosParams::default().bins(BinMode::Auto).fit(&x.view()).unwrap();
+        let bins: Vec<usize> = h.hists.iter().map(|h| h.log_density.len()).collect();
         assert_eq!(bins, [9, 1]);
         let direct = h.score(&x.view()).unwrap();
         let train = h.decision_scores().unwrap();
@@ -809,10 +794,8 @@ mod tests {
     fn row_major_fit_is_thread_independent_and_matches_scoring() {
         // 30000 x 9 cells: the parallel, blocked path (with a ragged last block).
         let x = ndarray::Array2::from_shape_fn((30_001, 9), |(i, j)| ((i * 7919 + j * 104_729) % 997) as f64 / 7.0);
-        let mut one = Hbos::with_params(HbosParams { num_threads: Some(1), ..HbosParams::default() });
-        let mut two = Hbos::with_params(HbosParams { num_threads: Some(2), ..HbosParams::default() });
-        one.fit(&x.view()).unwrap();
-        two.fit(&x.view()).unwrap();
+        let one = HbosParams::default().num_threads(Some(1)).fit(&x.view()).unwrap();
+        let two = HbosParams::default().num_threads(Some(2)).fit(&x.view()).unwrap();
         assert_eq!(one.decision_scores().unwrap(), two.decision_scores().unwrap());
         assert_eq!(one.hists, two.hists);
         assert_eq!(one.score(&x.view()).unwrap().to_vec(), one.decision_scores().unwrap());
@@ -822,8 +805,7 @@ mod tests {
     fn dynamic_bins_constant_columns_and_errors() {
         let x = array![[1.0, 3.0], [2.0, 3.0], [3.0, 3.0], [4.0, 3.0], [50.0, 3.0]];
         for mode in [BinMode::Static, BinMode::Dynamic, BinMode::Auto] {
-            let mut h = Hbos::new().n_bins(2).bins(mode);
-            h.fit(&x.view()).unwrap();
+            let h = HbosParams::default().n_bins(2).bins(mode).fit(&x.view()).unwrap();
             assert!(h.decision_scores().unwrap().iter().all(|v| v.is_finite()), "{mode:?}");
             // The fit's lookup-table scores are exactly what scoring the training rows gives.
             assert_eq!(h.score(&x.view()).unwrap().to_vec(), h.decision_scores().unwrap(), "{mode:?}");
@@ -832,11 +814,10 @@ mod tests {
             let back = Hbos::from_bytes(h.to_bytes().unwrap()).unwrap();
             assert_eq!(back, h);
         }
-        assert!(Hbos::new().n_bins(0).fit(&x.view()).is_err());
-        assert!(Hbos::new().n_bins(MAX_BINS + 1).fit(&x.view()).unwrap_err().to_string().contains("n_bins"));
-        assert!(Hbos::new().n_bins(MAX_BINS).fit(&x.view()).is_ok());
-        let mut h = Hbos::new();
-        h.fit(&x.view()).unwrap();
+        assert!(HbosParams::default().n_bins(0).fit(&x.view()).is_err());
+        assert!(HbosParams::default().n_bins(MAX_BINS + 1).fit(&x.view()).unwrap_err().to_string().contains("n_bins"));
+        assert!(HbosParams::default().n_bins(MAX_BINS).fit(&x.view()).is_ok());
+        let h = HbosParams::default().fit(&x.view()).unwrap();
         assert!(h.score_one(&[1.0]).is_err());
         assert!(h.score(&array![[1.0, f64::NAN]].view()).is_err());
     }

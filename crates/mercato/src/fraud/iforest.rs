@@ -107,6 +107,100 @@ impl Default for IsolationForestParams {
     }
 }
 
+impl IsolationForestParams {
+    crate::params::setters! {
+        /// Sets the number of trees.
+        n_estimators: usize,
+        /// Sets rows per tree.
+        max_samples: MaxSamples,
+        /// Sets features per tree.
+        max_features: MaxFeatures,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the seed.
+        seed: u64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
+    }
+
+    /// Checks the parameters, grows the forest on `x` (rows = transactions, columns =
+    /// features) and scores the training rows. Rejects NaN/inf, empty input and
+    /// `max_samples`/`max_features` beyond the data.
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<IsolationForest> {
+        let (n, d) = check_fit_input(x, 1, "IsolationForest")?;
+        crate::ensure!(d < u32::MAX as usize, "too many features: {d}");
+        let (psi, k) = self.resolve(n, d)?;
+        let p = self;
+        let data = row_major(x);
+        let trees: Vec<Vec<Node>> = pool(p.num_threads)?.install(|| {
+            (0..p.n_estimators)
+                .into_par_iter()
+                .map(|t| {
+                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(p.seed, t as u64));
+                    let rows = sample(&mut rng, n, psi).into_vec();
+                    let mut features = if k == d { (0..d).collect() } else { sample(&mut rng, d, k).into_vec() };
+                    features.sort_unstable();
+                    let mut sub = vec![0.0; psi * k];
+                    for (c, &f) in features.iter().enumerate() {
+                        for (r, &row) in rows.iter().enumerate() {
+                            sub[c * psi + r] = data[row * d + f];
+                        }
+                    }
+                    grow_tree(&sub, psi, &features, &mut rng)
+                })
+                .collect()
+        });
+        let total: usize = trees.iter().map(Vec::len).sum();
+        crate::ensure!(total < u32::MAX as usize, "forest too large: {total} nodes");
+        let mut nodes = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(trees.len() + 1);
+        for tree in trees {
+            let base = nodes.len() as u32;
+            offsets.push(base);
+            nodes.extend(tree.into_iter().map(|mut nd| {
+                if nd.feature != LEAF {
+                    nd.left += base;
+                }
+                nd
+            }));
+        }
+        offsets.push(nodes.len() as u32);
+        let forest = Forest::from_built(nodes, offsets, psi, p.n_estimators);
+        // A single-row subsample has c(1) = 0: every row then scores 2^0 = 1 (nothing to isolate).
+        let scores = score_matrix(&forest, x, p.num_threads)?;
+        let state = FitState::new(d, scores.to_vec(), p.contamination)?;
+        Ok(IsolationForest { params: self.clone(), forest, state })
+    }
+
+    fn resolve(&self, n: usize, d: usize) -> Result<(usize, usize)> {
+        let p = self;
+        p.check()?;
+        let psi = match p.max_samples {
+            MaxSamples::Auto => n.min(256),
+            MaxSamples::Count(m) => {
+                crate::ensure!(m >= 1, param "max_samples", "must be at least 1, got {m}");
+                crate::ensure!(m <= n, param "max_samples", "{m} is more than the {n} training rows");
+                m
+            }
+            MaxSamples::Fraction(f) => {
+                crate::ensure!(f > 0.0 && f <= 1.0, "max_samples as a fraction must be in (0, 1], got {f}");
+                ((f * n as f64) as usize).max(1)
+            }
+        };
+        let k = match p.max_features {
+            MaxFeatures::Count(k) => {
+                crate::ensure!(k >= 1 && k <= d, param "max_features", "{k} must be in [1, {d}] (the number of features)");
+                k
+            }
+            MaxFeatures::Fraction(f) => {
+                crate::ensure!(f > 0.0 && f <= 1.0, "max_features as a fraction must be in (0, 1], got {f}");
+                ((f * d as f64) as usize).max(1)
+            }
+        };
+        Ok((psi, k))
+    }
+}
+
 impl crate::params::Params for IsolationForestParams {
     fn check(&self) -> Result<()> {
         crate::ensure!(self.n_estimators > 0, param "n_estimators", "must be positive, got 0");
@@ -159,28 +253,27 @@ struct Forest {
     psi: usize,
 }
 
-/// Isolation forest detector (see the [module docs](self)).
+/// A fitted isolation forest (see the [module docs](self)), made by
+/// [`IsolationForestParams::fit`].
 ///
 /// ```
-/// use mercato::fraud::{Detector, IsolationForest};
+/// use mercato::fraud::{Detector, IsolationForestParams};
 /// use ndarray::Array2;
 ///
 /// // 500 points on a small grid plus one far away.
 /// let mut x = Array2::from_shape_fn((501, 2), |(i, j)| ((i * (j + 3)) % 17) as f64 / 17.0);
 /// x[[500, 0]] = 8.0;
-/// let mut forest = IsolationForest::new().n_estimators(50).seed(7);
-/// forest.fit(&x.view())?;
+/// let forest = IsolationForestParams::default().n_estimators(50).seed(7).fit(&x.view())?;
 /// let scores = forest.score(&x.view())?;
 /// assert!(scores[500] > 0.7 && scores[500] > scores[0]);
 /// assert_eq!(forest.score_one(x.row(500).as_slice().unwrap())?, scores[500]);
 /// # Ok::<(), mercato::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct IsolationForest {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: IsolationForestParams,
-    forest: Option<Forest>,
-    state: Option<FitState>,
+    pub(crate) params: IsolationForestParams,
+    forest: Forest,
+    state: FitState,
 }
 
 /// Expected path length of an unsuccessful BST search among `n` points, as scikit-learn's
@@ -205,92 +298,19 @@ fn stream_seed(seed: u64, block: u64) -> u64 {
 }
 
 impl IsolationForest {
-    /// A forest with default parameters (100 trees, `max_samples = auto`).
-    pub fn new() -> Self {
-        Self::default()
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &IsolationForestParams {
+        &self.params
     }
 
-    /// From explicit parameters.
-    pub fn with_params(params: IsolationForestParams) -> Self {
-        IsolationForest { params, forest: None, state: None }
-    }
-
-    /// Sets the number of trees.
-    pub fn n_estimators(mut self, n: usize) -> Self {
-        self.params.n_estimators = n;
-        self
-    }
-
-    /// Sets rows per tree.
-    pub fn max_samples(mut self, m: MaxSamples) -> Self {
-        self.params.max_samples = m;
-        self
-    }
-
-    /// Sets features per tree.
-    pub fn max_features(mut self, m: MaxFeatures) -> Self {
-        self.params.max_features = m;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.params.seed = seed;
-        self
-    }
-
-    /// Sets the thread count.
-    pub fn num_threads(mut self, n: Option<usize>) -> Self {
-        self.params.num_threads = n;
-        self
-    }
-
-    /// Number of fitted trees (0 before fit).
+    /// Number of fitted trees.
     pub fn n_trees(&self) -> usize {
-        self.forest.as_ref().map_or(0, |f| f.depth.len())
+        self.forest.depth.len()
     }
 
     /// Rows per tree used in fit.
-    pub fn max_samples_used(&self) -> Option<usize> {
-        self.forest.as_ref().map(|f| f.psi)
-    }
-
-    fn resolve(&self, n: usize, d: usize) -> Result<(usize, usize)> {
-        let p = &self.params;
-        p.check()?;
-        let psi = match p.max_samples {
-            MaxSamples::Auto => n.min(256),
-            MaxSamples::Count(m) => {
-                crate::ensure!(m >= 1, param "max_samples", "must be at least 1, got {m}");
-                crate::ensure!(m <= n, param "max_samples", "{m} is more than the {n} training rows");
-                m
-            }
-            MaxSamples::Fraction(f) => {
-                crate::ensure!(f > 0.0 && f <= 1.0, "max_samples as a fraction must be in (0, 1], got {f}");
-                ((f * n as f64) as usize).max(1)
-            }
-        };
-        let k = match p.max_features {
-            MaxFeatures::Count(k) => {
-                crate::ensure!(k >= 1 && k <= d, param "max_features", "{k} must be in [1, {d}] (the number of features)");
-                k
-            }
-            MaxFeatures::Fraction(f) => {
-                crate::ensure!(f > 0.0 && f <= 1.0, "max_features as a fraction must be in (0, 1], got {f}");
-                ((f * d as f64) as usize).max(1)
-            }
-        };
-        Ok((psi, k))
-    }
-
-    fn forest(&self) -> Result<&Forest> {
-        self.forest.as_ref().ok_or(Error::NotFitted("scoring with IsolationForest"))
+    pub fn max_samples_used(&self) -> usize {
+        self.forest.psi
     }
 
     /// Sum over trees of the row's path length: 4 trees walked in lockstep.
@@ -325,58 +345,59 @@ impl IsolationForest {
         }
         total
     }
+}
 
-    fn score_matrix(&self, f: &Forest, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let d = x.ncols();
-        let data = row_major(x);
-        let mut out = vec![0.0; x.nrows()];
-        const BLOCK: usize = 256;
-        let n_trees = f.offsets.len() - 1;
-        let score_block = |o: &mut [f64], rows: &[f64]| {
-            // Tree-major inside the block: one tree's nodes stay hot for 256 rows, walked
-            // 8 rows in lockstep.
-            let nodes = &f.nodes[..];
-            for t in 0..n_trees {
-                let root = f.offsets[t] as usize;
-                let steps = f.depth[t];
-                let mut acc8 = o.chunks_exact_mut(8);
-                let mut rows8 = rows.chunks_exact(8 * d);
-                for (acc, r8) in (&mut acc8).zip(&mut rows8) {
-                    let mut i = [root; 8];
-                    for _ in 0..steps {
-                        for (k, ik) in i.iter_mut().enumerate() {
-                            let n = nodes[*ik];
-                            *ik = n.left as usize + usize::from(r8[k * d + n.feature as usize] > n.value);
-                        }
-                    }
-                    for (a, &ik) in acc.iter_mut().zip(&i) {
-                        *a += f.leaf[ik];
+/// Scores the rows of `x` with the forest `f`.
+fn score_matrix(f: &Forest, x: &ArrayView2<f64>, num_threads: Option<usize>) -> Result<Array1<f64>> {
+    let d = x.ncols();
+    let data = row_major(x);
+    let mut out = vec![0.0; x.nrows()];
+    const BLOCK: usize = 256;
+    let n_trees = f.offsets.len() - 1;
+    let score_block = |o: &mut [f64], rows: &[f64]| {
+        // Tree-major inside the block: one tree's nodes stay hot for 256 rows, walked
+        // 8 rows in lockstep.
+        let nodes = &f.nodes[..];
+        for t in 0..n_trees {
+            let root = f.offsets[t] as usize;
+            let steps = f.depth[t];
+            let mut acc8 = o.chunks_exact_mut(8);
+            let mut rows8 = rows.chunks_exact(8 * d);
+            for (acc, r8) in (&mut acc8).zip(&mut rows8) {
+                let mut i = [root; 8];
+                for _ in 0..steps {
+                    for (k, ik) in i.iter_mut().enumerate() {
+                        let n = nodes[*ik];
+                        *ik = n.left as usize + usize::from(r8[k * d + n.feature as usize] > n.value);
                     }
                 }
-                for (a, row) in acc8.into_remainder().iter_mut().zip(rows8.remainder().chunks_exact(d)) {
-                    let mut ik = root;
-                    for _ in 0..steps {
-                        let n = nodes[ik];
-                        ik = n.left as usize + usize::from(row[n.feature as usize] > n.value);
-                    }
+                for (a, &ik) in acc.iter_mut().zip(&i) {
                     *a += f.leaf[ik];
                 }
             }
-            for v in o.iter_mut() {
-                *v = (-*v / f.norm).exp2();
+            for (a, row) in acc8.into_remainder().iter_mut().zip(rows8.remainder().chunks_exact(d)) {
+                let mut ik = root;
+                for _ in 0..steps {
+                    let n = nodes[ik];
+                    ik = n.left as usize + usize::from(row[n.feature as usize] > n.value);
+                }
+                *a += f.leaf[ik];
             }
-        };
-        if x.nrows() <= 4 * BLOCK {
-            for (o, rows) in out.chunks_mut(BLOCK).zip(data.chunks(BLOCK * d)) {
-                score_block(o, rows);
-            }
-        } else {
-            pool(self.params.num_threads)?.install(|| {
-                out.par_chunks_mut(BLOCK).zip(data.par_chunks(BLOCK * d)).for_each(|(o, rows)| score_block(o, rows))
-            });
         }
-        Ok(Array1::from(out))
+        for v in o.iter_mut() {
+            *v = (-*v / f.norm).exp2();
+        }
+    };
+    if x.nrows() <= 4 * BLOCK {
+        for (o, rows) in out.chunks_mut(BLOCK).zip(data.chunks(BLOCK * d)) {
+            score_block(o, rows);
+        }
+    } else {
+        pool(num_threads)?.install(|| {
+            out.par_chunks_mut(BLOCK).zip(data.par_chunks(BLOCK * d)).for_each(|(o, rows)| score_block(o, rows))
+        });
     }
+    Ok(Array1::from(out))
 }
 
 impl Forest {
@@ -475,75 +496,27 @@ fn grow_tree(sub: &[f64], m: usize, features: &[usize], rng: &mut Xoshiro256Plus
 }
 
 impl Detector for IsolationForest {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        let (n, d) = check_fit_input(x, 1, "IsolationForest")?;
-        crate::ensure!(d < u32::MAX as usize, "too many features: {d}");
-        let (psi, k) = self.resolve(n, d)?;
-        let p = self.params.clone();
-        let data = row_major(x);
-        let trees: Vec<Vec<Node>> = pool(p.num_threads)?.install(|| {
-            (0..p.n_estimators)
-                .into_par_iter()
-                .map(|t| {
-                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(p.seed, t as u64));
-                    let rows = sample(&mut rng, n, psi).into_vec();
-                    let mut features = if k == d { (0..d).collect() } else { sample(&mut rng, d, k).into_vec() };
-                    features.sort_unstable();
-                    let mut sub = vec![0.0; psi * k];
-                    for (c, &f) in features.iter().enumerate() {
-                        for (r, &row) in rows.iter().enumerate() {
-                            sub[c * psi + r] = data[row * d + f];
-                        }
-                    }
-                    grow_tree(&sub, psi, &features, &mut rng)
-                })
-                .collect()
-        });
-        let total: usize = trees.iter().map(Vec::len).sum();
-        crate::ensure!(total < u32::MAX as usize, "forest too large: {total} nodes");
-        let mut nodes = Vec::with_capacity(total);
-        let mut offsets = Vec::with_capacity(trees.len() + 1);
-        for tree in trees {
-            let base = nodes.len() as u32;
-            offsets.push(base);
-            nodes.extend(tree.into_iter().map(|mut nd| {
-                if nd.feature != LEAF {
-                    nd.left += base;
-                }
-                nd
-            }));
-        }
-        offsets.push(nodes.len() as u32);
-        let forest = Forest::from_built(nodes, offsets, psi, p.n_estimators);
-        // A single-row subsample has c(1) = 0: every row then scores 2^0 = 1 (nothing to isolate).
-        let scores = self.score_matrix(&forest, x)?;
-        self.state = Some(FitState::new(d, scores.to_vec(), p.contamination)?);
-        self.forest = Some(forest);
-        Ok(())
-    }
-
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let f = self.forest()?;
-        check_score_input(x, self.n_features().unwrap_or(0))?;
-        self.score_matrix(f, x)
+        let f = &self.forest;
+        check_score_input(x, self.state.n_features)?;
+        score_matrix(f, x, self.params.num_threads)
     }
 
     #[inline]
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let f = self.forest()?;
-        check_row(x, self.n_features().unwrap_or(0))?;
+        let f = &self.forest;
+        check_row(x, self.state.n_features)?;
         Ok((-Self::path_sum(f, x) / f.norm).exp2())
     }
 
-    fit_state_accessors!("using IsolationForest");
-
+    fit_state_accessors!();
     /// Isolation-depth attribution: in each tree, the row's path of length `h` credits every
     /// split on it with `1/h` to that split's feature (short paths = strong evidence); the
     /// credits are averaged over trees and normalised to sum to 1. A feature that isolates
     /// the row near the root of many trees gets most of the weight.
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let f = self.forest()?;
-        let d = self.n_features().unwrap_or(0);
+        let f = &self.forest;
+        let d = self.state.n_features;
         check_row(x, d)?;
         let mut credit = vec![0.0; d];
         let mut path: Vec<usize> = Vec::with_capacity(64);
@@ -585,10 +558,8 @@ impl Persist for IsolationForest {
     const KIND: &'static str = "fraud.iforest";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(f), Some(state)) = (&self.forest, &self.state) else {
-            return Err(Error::NotFitted("saving IsolationForest"));
-        };
-        let meta = Meta { params: self.params.clone(), psi: f.psi, state: state.clone() };
+        let f = &self.forest;
+        let meta = Meta { params: self.params.clone(), psi: f.psi, state: self.state.clone() };
         let n = f.nodes.len();
         // The file keeps the grown layout (leaves marked, path value in `value`).
         let leaf = |i: usize| f.is_leaf(i);
@@ -647,7 +618,7 @@ impl Persist for IsolationForest {
         }
         let nodes = (0..n).map(|i| Node { value: values[i], feature: features[i], left: lefts[i] }).collect();
         let forest = Forest::from_built(nodes, offsets, meta.psi, meta.params.n_estimators);
-        Ok(IsolationForest { params: meta.params, forest: Some(forest), state: Some(meta.state) })
+        Ok(IsolationForest { params: meta.params, forest, state: meta.state })
     }
 }
 
@@ -676,8 +647,7 @@ mod tests {
         for i in 990..1000 {
             x.row_mut(i).fill(4.0 + i as f64 * 0.01);
         }
-        let mut f = IsolationForest::new().seed(3);
-        f.fit(&x.view()).unwrap();
+        let f = IsolationForestParams::default().seed(3).fit(&x.view()).unwrap();
         let s = f.score(&x.view()).unwrap();
         assert_eq!(s.as_slice().unwrap(), f.decision_scores().unwrap());
         let min_out = s.slice(ndarray::s![990..]).fold(f64::INFINITY, |a, &b| a.min(b));
@@ -696,60 +666,54 @@ mod tests {
     #[test]
     fn same_forest_for_any_thread_count() {
         let x = blob(3000, 5, 2);
-        let mut a = IsolationForest::new().seed(11).num_threads(Some(1));
-        let mut b = IsolationForest::new().seed(11).num_threads(Some(2));
-        a.fit(&x.view()).unwrap();
-        b.fit(&x.view()).unwrap();
+        let a = IsolationForestParams::default().seed(11).num_threads(Some(1)).fit(&x.view()).unwrap();
+        let b = IsolationForestParams::default().seed(11).num_threads(Some(2)).fit(&x.view()).unwrap();
         assert_eq!(a.forest, b.forest);
         assert_eq!(a.score(&x.view()).unwrap(), b.score(&x.view()).unwrap());
-        let mut c = IsolationForest::new().seed(12);
-        c.fit(&x.view()).unwrap();
+        let c = IsolationForestParams::default().seed(12).fit(&x.view()).unwrap();
         assert_ne!(a.forest, c.forest, "the seed matters");
     }
 
     #[test]
     fn bad_input_is_an_error() {
         let x = blob(50, 3, 3);
-        let mut f = IsolationForest::new();
-        assert!(matches!(f.score(&x.view()), Err(Error::NotFitted(_))));
-        assert!(f.score_one(&[0.0; 3]).is_err());
         let mut nan = x.clone();
         nan[[3, 1]] = f64::NAN;
-        assert!(f.fit(&nan.view()).is_err());
-        let mut f = IsolationForest::new().max_samples(MaxSamples::Count(100));
+        assert!(IsolationForestParams::default().fit(&nan.view()).is_err());
+        let f = IsolationForestParams::default().max_samples(MaxSamples::Count(100));
         assert!(f.fit(&x.view()).unwrap_err().to_string().contains("max_samples"));
         for c in [0.0, 0.6] {
-            assert!(IsolationForest::new().contamination(c).fit(&x.view()).is_err());
+            assert!(IsolationForestParams::default().contamination(c).fit(&x.view()).is_err());
         }
-        assert!(IsolationForest::new().max_features(MaxFeatures::Count(4)).fit(&x.view()).is_err());
-        assert!(IsolationForest::new().n_estimators(0).fit(&x.view()).is_err());
-        let mut f = IsolationForest::new();
-        f.fit(&x.view()).unwrap();
+        assert!(IsolationForestParams::default().max_features(MaxFeatures::Count(4)).fit(&x.view()).is_err());
+        assert!(IsolationForestParams::default().n_estimators(0).fit(&x.view()).is_err());
+        let f = IsolationForestParams::default().fit(&x.view()).unwrap();
         assert!(matches!(f.score(&blob(3, 2, 0).view()), Err(Error::ShapeMismatch { .. })));
         assert!(f.score_one(&[0.0, 1.0]).is_err());
         assert!(f.score_one(&[0.0, f64::INFINITY, 1.0]).is_err());
         // Constant columns and a single row are handled, not divided by zero.
-        let mut f = IsolationForest::new();
-        f.fit(&Array2::from_elem((20, 3), 1.5).view()).unwrap();
+        let f = IsolationForestParams::default().fit(&Array2::from_elem((20, 3), 1.5).view()).unwrap();
         assert!(f.score_one(&[1.5, 1.5, 1.5]).unwrap().is_finite());
-        f.fit(&Array2::from_elem((1, 3), 1.5).view()).unwrap();
+        let f = IsolationForestParams::default().fit(&Array2::from_elem((1, 3), 1.5).view()).unwrap();
         assert!(f.score_one(&[0.0, 0.0, 0.0]).unwrap().is_finite());
     }
 
     #[test]
     fn persists_and_rejects_tampering() {
         let x = blob(300, 3, 4);
-        let mut f = IsolationForest::new().n_estimators(10).max_features(MaxFeatures::Count(2));
-        f.fit(&x.view()).unwrap();
+        let f = IsolationForestParams::default()
+            .n_estimators(10)
+            .max_features(MaxFeatures::Count(2))
+            .fit(&x.view())
+            .unwrap();
         let bytes = f.to_bytes().unwrap();
         let g = IsolationForest::from_bytes(bytes.clone()).unwrap();
         assert_eq!(f, g);
         // A node pointing backwards would loop forever: rejected at load.
-        let mut forest = f.forest.clone().unwrap();
+        let mut forest = f.forest.clone();
         let internal = (1..forest.nodes.len()).find(|&i| !forest.is_leaf(i)).unwrap();
         forest.nodes[internal].left = 0;
-        let h = IsolationForest { forest: Some(forest), ..f.clone() };
+        let h = IsolationForest { forest, ..f.clone() };
         assert!(matches!(IsolationForest::from_bytes(h.to_bytes().unwrap()), Err(Error::ModelFormat(_))));
-        assert!(IsolationForest::new().to_bytes().is_err());
     }
 }

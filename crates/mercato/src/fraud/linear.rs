@@ -95,17 +95,17 @@ impl Quadratic {
 }
 
 /// `score`, `score_one` and `explain` of a detector whose fitted model is a [`Quadratic`]
-/// (`self.model()`): Mahalanobis and PCA differ only in how they fit the form.
+/// (`self.model`): Mahalanobis and PCA differ only in how they fit the form.
 macro_rules! quadratic_scoring {
     () => {
         fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-            let m = self.model()?;
+            let m = &self.model;
             check_score_input(x, m.d)?;
             score_rows_parallel(x, self.params.num_threads, |row| m.score(row))
         }
 
         fn score_one(&self, x: &[f64]) -> Result<f64> {
-            let m = self.model()?;
+            let m = &self.model;
             check_row(x, m.d)?;
             Ok(m.score(x))
         }
@@ -113,7 +113,7 @@ macro_rules! quadratic_scoring {
         /// Per-feature shares of the score: `u_j (M u)_j / score` with `u` the scaled, centred
         /// row and `M` the detector's quadratic form (an exact additive split, so they sum to 1).
         fn explain(&self, x: &[f64]) -> Result<Explanation> {
-            let m = self.model()?;
+            let m = &self.model;
             check_row(x, m.d)?;
             Ok(Explanation::from_values(m.score(x), m.contributions(x)))
         }
@@ -232,88 +232,23 @@ impl Default for MahalanobisParams {
     }
 }
 
-impl crate::params::Params for MahalanobisParams {
-    fn check(&self) -> Result<()> {
-        if let CovarianceEstimator::Mcd { support_fraction: Some(frac) } = self.covariance {
-            crate::ensure!(frac > 0.0 && frac <= 1.0, param "support_fraction", "must be in (0, 1], got {frac}");
-        }
-        check_contamination(self.contamination)?;
-        crate::params::check_threads(self.num_threads)
-    }
-}
-
-/// Squared Mahalanobis distance to a robust centre (see the [module docs](self)).
-///
-/// ```
-/// use mercato::fraud::{Detector, Mahalanobis};
-/// // Two strongly correlated features; the last row breaks the correlation.
-/// let mut x = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| i as f64 + 0.1 * (j * (i % 3)) as f64);
-/// x[[199, 1]] = 0.0;
-/// let mut det = Mahalanobis::new();
-/// det.fit(&x.view())?;
-/// assert!(det.score_one(&[100.0, 0.0])? > det.score_one(&[100.0, 100.1])?);
-/// # Ok::<(), mercato::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Mahalanobis {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: MahalanobisParams,
-    model: Option<Quadratic>,
-    state: Option<FitState>,
-}
-
-impl Mahalanobis {
-    /// A detector with Ledoit–Wolf shrinkage.
-    pub fn new() -> Self {
-        Self::default()
+impl MahalanobisParams {
+    crate::params::setters! {
+        /// Sets the covariance estimator.
+        covariance: CovarianceEstimator,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
     }
 
-    /// From explicit parameters.
-    pub fn with_params(params: MahalanobisParams) -> Self {
-        Mahalanobis { params, model: None, state: None }
-    }
-
-    /// Sets the covariance estimator.
-    pub fn covariance(mut self, c: CovarianceEstimator) -> Self {
-        self.params.covariance = c;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    fn model(&self) -> Result<&Quadratic> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Mahalanobis"))
-    }
-
-    fn estimate(&self, x: &ArrayView2<f64>, rows: Option<&[usize]>) -> Quadratic {
-        let (mean, emp) = mean_and_cov(x, rows);
-        let cov = match self.params.covariance {
-            CovarianceEstimator::Empirical => emp,
-            _ => ledoit_wolf(x, rows, &mean, &emp),
-        };
-        let d = mean.len();
-        let (pairs, _) = eigen(cov);
-        Quadratic {
-            d,
-            center: mean,
-            inv_scale: vec![1.0; d],
-            axes: pairs.iter().flat_map(|p| p.0.iter().copied()).collect(),
-            weights: pairs.iter().map(|p| 1.0 / p.1).collect(),
-        }
-    }
-}
-
-impl Detector for Mahalanobis {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        self.params.check()?;
+    /// Checks the parameters and fits [`Mahalanobis`] on `x` (finite, at least 2 rows).
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Mahalanobis> {
+        self.check()?;
         let (n, d) = check_fit_input(x, 2, "Mahalanobis")?;
         let mut model = self.estimate(x, None);
         let data = super::detector::row_major(x);
-        if let CovarianceEstimator::Mcd { support_fraction } = self.params.covariance {
+        if let CovarianceEstimator::Mcd { support_fraction } = self.covariance {
             let frac = support_fraction.unwrap_or((n + d + 1) as f64 / (2 * n) as f64);
             crate::ensure!(frac > 0.0 && frac <= 1.0, param "support_fraction", "must be in (0, 1], got {frac}");
             let h = ((frac * n as f64).ceil() as usize).clamp(2.min(n), n);
@@ -333,17 +268,70 @@ impl Detector for Mahalanobis {
                 model = next;
             }
         }
-        self.state = Some(model.fit_state(x, self.params.num_threads, self.params.contamination)?);
-        self.model = Some(model);
-        Ok(())
+        let state = model.fit_state(x, self.num_threads, self.contamination)?;
+        Ok(Mahalanobis { params: self.clone(), model, state })
     }
 
+    fn estimate(&self, x: &ArrayView2<f64>, rows: Option<&[usize]>) -> Quadratic {
+        let (mean, emp) = mean_and_cov(x, rows);
+        let cov = match self.covariance {
+            CovarianceEstimator::Empirical => emp,
+            _ => ledoit_wolf(x, rows, &mean, &emp),
+        };
+        let d = mean.len();
+        let (pairs, _) = eigen(cov);
+        Quadratic {
+            d,
+            center: mean,
+            inv_scale: vec![1.0; d],
+            axes: pairs.iter().flat_map(|p| p.0.iter().copied()).collect(),
+            weights: pairs.iter().map(|p| 1.0 / p.1).collect(),
+        }
+    }
+}
+
+impl crate::params::Params for MahalanobisParams {
+    fn check(&self) -> Result<()> {
+        if let CovarianceEstimator::Mcd { support_fraction: Some(frac) } = self.covariance {
+            crate::ensure!(frac > 0.0 && frac <= 1.0, param "support_fraction", "must be in (0, 1], got {frac}");
+        }
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
+    }
+}
+
+/// A fitted squared-Mahalanobis-distance detector (distance to a robust centre, see the
+/// [module docs](self)), made by [`MahalanobisParams::fit`].
+///
+/// ```
+/// use mercato::fraud::{Detector, MahalanobisParams};
+/// // Two strongly correlated features; the last row breaks the correlation.
+/// let mut x = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| i as f64 + 0.1 * (j * (i % 3)) as f64);
+/// x[[199, 1]] = 0.0;
+/// let det = MahalanobisParams::default().fit(&x.view())?;
+/// assert!(det.score_one(&[100.0, 0.0])? > det.score_one(&[100.0, 100.1])?);
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mahalanobis {
+    pub(crate) params: MahalanobisParams,
+    model: Quadratic,
+    state: FitState,
+}
+
+impl Mahalanobis {
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &MahalanobisParams {
+        &self.params
+    }
+}
+
+impl Detector for Mahalanobis {
     // explain: `u_j (Σ⁻¹ u)_j` with `u = x - centre`, an exact split of the squared distance (a
     // feature can be negative when, through correlation, it makes the row *more* typical).
     quadratic_scoring!();
 
-    fit_state_accessors!("using Mahalanobis");
-
+    fit_state_accessors!();
     fn name(&self) -> &'static str {
         "mahalanobis"
     }
@@ -388,62 +376,25 @@ impl Default for PcaParams {
     }
 }
 
-impl crate::params::Params for PcaParams {
-    fn check(&self) -> Result<()> {
-        crate::ensure!(self.n_components != Some(0), param "n_components", "must be at least 1");
-        check_contamination(self.contamination)?;
-        crate::params::check_threads(self.num_threads)
-    }
-}
-
-/// Principal-component detector (see the [module docs](self)).
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Pca {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: PcaParams,
-    model: Option<Quadratic>,
-    state: Option<FitState>,
-}
-
-impl Pca {
-    /// A weighted-PCA detector on standardised features.
-    pub fn new() -> Self {
-        Self::default()
+impl PcaParams {
+    crate::params::setters! {
+        /// Sets the number of components.
+        n_components: Option<usize>,
+        /// Sets what is scored.
+        score: PcaScore,
+        /// Sets whether features are standardised first.
+        standardize: bool,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
     }
 
-    /// From explicit parameters.
-    pub fn with_params(params: PcaParams) -> Self {
-        Pca { params, model: None, state: None }
-    }
-
-    /// Sets the number of components.
-    pub fn n_components(mut self, k: Option<usize>) -> Self {
-        self.params.n_components = k;
-        self
-    }
-
-    /// Sets what is scored.
-    pub fn score_kind(mut self, s: PcaScore) -> Self {
-        self.params.score = s;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    fn model(&self) -> Result<&Quadratic> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Pca"))
-    }
-}
-
-impl Detector for Pca {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        self.params.check()?;
+    /// Checks the parameters and fits [`Pca`] on `x` (finite, at least 2 rows).
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Pca> {
+        self.check()?;
         let (_, d) = check_fit_input(x, 2, "Pca")?;
-        let k = match (self.params.n_components, self.params.score) {
+        let k = match (self.n_components, self.score) {
             (Some(k), PcaScore::Weighted) => {
                 crate::ensure!(k >= 1 && k <= d, param "n_components", "{k} must be in [1, {d}]");
                 k
@@ -460,7 +411,7 @@ impl Detector for Pca {
         };
         let (mean, mut cov) = mean_and_cov(x, None);
         let mut inv_scale = vec![1.0; d];
-        if self.params.standardize {
+        if self.standardize {
             for j in 0..d {
                 let sd = cov[(j, j)].sqrt();
                 // Constant feature: leave it unscaled instead of dividing by zero.
@@ -473,7 +424,7 @@ impl Detector for Pca {
             }
         }
         let (pairs, _) = eigen(cov);
-        let chosen: Vec<&(Vec<f64>, f64)> = match self.params.score {
+        let chosen: Vec<&(Vec<f64>, f64)> = match self.score {
             PcaScore::Weighted => pairs.iter().take(k).collect(),
             PcaScore::Reconstruction => pairs.iter().skip(k).collect(),
         };
@@ -482,21 +433,42 @@ impl Detector for Pca {
             center: mean,
             inv_scale,
             axes: chosen.iter().flat_map(|p| p.0.iter().copied()).collect(),
-            weights: chosen
-                .iter()
-                .map(|p| if self.params.score == PcaScore::Weighted { 1.0 / p.1 } else { 1.0 })
-                .collect(),
+            weights: chosen.iter().map(|p| if self.score == PcaScore::Weighted { 1.0 / p.1 } else { 1.0 }).collect(),
         };
-        self.state = Some(model.fit_state(x, self.params.num_threads, self.params.contamination)?);
-        self.model = Some(model);
-        Ok(())
+        let state = model.fit_state(x, self.num_threads, self.contamination)?;
+        Ok(Pca { params: self.clone(), model, state })
     }
+}
 
+impl crate::params::Params for PcaParams {
+    fn check(&self) -> Result<()> {
+        crate::ensure!(self.n_components != Some(0), param "n_components", "must be at least 1");
+        check_contamination(self.contamination)?;
+        crate::params::check_threads(self.num_threads)
+    }
+}
+
+/// A fitted principal-component detector (see the [module docs](self)), made by
+/// [`PcaParams::fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pca {
+    pub(crate) params: PcaParams,
+    model: Quadratic,
+    state: FitState,
+}
+
+impl Pca {
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &PcaParams {
+        &self.params
+    }
+}
+
+impl Detector for Pca {
     // explain: `u_j (M u)_j` on standardised values, an exact split of the score over features.
     quadratic_scoring!();
 
-    fit_state_accessors!("using Pca");
-
+    fit_state_accessors!();
     fn name(&self) -> &'static str {
         "pca"
     }
@@ -508,16 +480,13 @@ macro_rules! quadratic_persist {
             const KIND: &'static str = $kind;
 
             fn write(&self) -> Result<ModelWriter> {
-                let (Some(m), Some(state)) = (&self.model, &self.state) else {
-                    return Err(Error::NotFitted(concat!("saving ", stringify!($ty))));
-                };
-                ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone(), m.clone()))
+                ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone(), self.model.clone()))
             }
 
             fn read(r: &ModelReader) -> Result<Self> {
                 let (params, state, model): ($params, FitState, Quadratic) = r.meta()?;
                 model.validate(state.n_features, $kind)?;
-                Ok($ty { params, model: Some(model), state: Some(state) })
+                Ok($ty { params, model, state })
             }
         }
     };
@@ -545,19 +514,14 @@ mod tests {
         for mut r in x.rows_mut() {
             r[2] = r[0] + 0.05 * r[2];
         }
-        let mut m = Mahalanobis::new().covariance(CovarianceEstimator::Empirical);
-        m.fit(&x.view()).unwrap();
+        let m = MahalanobisParams::default().covariance(CovarianceEstimator::Empirical).fit(&x.view()).unwrap();
         let s = m.decision_scores().unwrap();
         assert!((s.iter().sum::<f64>() / s.len() as f64 - 3.0).abs() < 1e-6);
         // Breaking the correlation is what stands out.
         let e = m.explain(&[0.5, 0.5, 0.9]).unwrap();
         assert!((e.contributions.iter().map(|c| c.1).sum::<f64>() - 1.0).abs() < 1e-9);
         assert!(e.score > 100.0);
-        let lw = {
-            let mut m = Mahalanobis::new();
-            m.fit(&x.view()).unwrap();
-            m
-        };
+        let lw = MahalanobisParams::default().fit(&x.view()).unwrap();
         assert!(lw.score_one(&[0.5, 0.5, 0.9]).unwrap() > 10.0);
     }
 
@@ -567,10 +531,11 @@ mod tests {
         for i in 360..400 {
             x.row_mut(i).fill(6.0);
         }
-        let mut mcd = Mahalanobis::new().covariance(CovarianceEstimator::Mcd { support_fraction: None });
-        mcd.fit(&x.view()).unwrap();
-        let mut lw = Mahalanobis::new();
-        lw.fit(&x.view()).unwrap();
+        let mcd = MahalanobisParams::default()
+            .covariance(CovarianceEstimator::Mcd { support_fraction: None })
+            .fit(&x.view())
+            .unwrap();
+        let lw = MahalanobisParams::default().fit(&x.view()).unwrap();
         let ratio = |m: &Mahalanobis| m.decision_scores().unwrap()[399] / m.decision_scores().unwrap()[0].max(1e-9);
         assert!(ratio(&mcd) > 10.0 * ratio(&lw), "{} vs {}", ratio(&mcd), ratio(&lw));
     }
@@ -580,20 +545,18 @@ mod tests {
         let mut x = correlated(500);
         x.column_mut(1).fill(2.0);
         for kind in [PcaScore::Weighted, PcaScore::Reconstruction] {
-            let mut p = Pca::new().score_kind(kind).n_components(Some(1));
-            p.fit(&x.view()).unwrap();
+            let p = PcaParams::default().score(kind).n_components(Some(1)).fit(&x.view()).unwrap();
             assert!(p.decision_scores().unwrap().iter().all(|v| v.is_finite()), "{kind:?}");
             assert!(p.score_one(&[0.5, 7.0, 0.5]).unwrap() > p.score_one(&[0.5, 2.0, 0.5]).unwrap(), "{kind:?}");
             let back = Pca::from_bytes(p.to_bytes().unwrap()).unwrap();
             assert_eq!(back, p);
         }
-        assert!(Pca::new().n_components(Some(4)).fit(&x.view()).is_err());
-        assert!(Pca::new().score_kind(PcaScore::Reconstruction).n_components(Some(3)).fit(&x.view()).is_err());
-        let mut m = Mahalanobis::new();
-        m.fit(&Array2::from_elem((10, 2), 1.0).view()).unwrap();
+        assert!(PcaParams::default().n_components(Some(4)).fit(&x.view()).is_err());
+        assert!(PcaParams::default().score(PcaScore::Reconstruction).n_components(Some(3)).fit(&x.view()).is_err());
+        let m = MahalanobisParams::default().fit(&Array2::from_elem((10, 2), 1.0).view()).unwrap();
         assert_eq!(m.score_one(&[1.0, 1.0]).unwrap(), 0.0);
         assert!(m.score_one(&[1.0, 2.0]).unwrap() > 0.5);
-        assert!(Mahalanobis::new().fit(&Array2::from_elem((1, 2), 1.0).view()).is_err());
+        assert!(MahalanobisParams::default().fit(&Array2::from_elem((1, 2), 1.0).view()).is_err());
         let back = Mahalanobis::from_bytes(m.to_bytes().unwrap()).unwrap();
         assert_eq!(back, m);
     }

@@ -481,22 +481,6 @@ pub enum KnnMethod {
     Median,
 }
 
-/// Hyper-parameters of [`Knn`] and [`Lof`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NeighborsParams {
-    /// Neighbours per row (PyOD's defaults: 5 for KNN, 20 for LOF).
-    pub n_neighbors: usize,
-    /// KNN only: how distances become a score.
-    pub method: KnnMethod,
-    /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
-    pub contamination: f64,
-    /// Threads for fit and batch scoring (`None` = all cores).
-    pub num_threads: Option<usize>,
-    /// Distance between rows (default Euclidean).
-    pub metric: NeighborMetric,
-}
-
 /// Distance between rows for [`Knn`] and [`Lof`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -513,51 +497,70 @@ pub enum NeighborMetric {
     },
 }
 
-impl Default for NeighborsParams {
-    /// k = 5 (PyOD's KNN default; [`Lof::new`] uses 20).
-    fn default() -> Self {
-        NeighborsParams::with_k(5)
-    }
-}
-
-impl crate::params::Params for NeighborsParams {
-    fn check(&self) -> Result<()> {
-        crate::ensure!(self.n_neighbors >= 1, param "n_neighbors", "must be at least 1, got 0");
-        check_contamination(self.contamination)?;
-        crate::params::check_threads(self.num_threads)
-    }
-}
-
-impl NeighborsParams {
-    /// LOF's defaults: 20 neighbours (PyOD's), the rest as [`NeighborsParams::default`].
-    pub fn lof_default() -> Self {
-        NeighborsParams { n_neighbors: 20, ..Self::default() }
-    }
-
-    /// Defaults with `k` neighbours.
-    pub fn with_k(k: usize) -> Self {
-        NeighborsParams {
-            n_neighbors: k,
-            method: KnnMethod::Largest,
-            contamination: 0.1,
-            num_threads: None,
-            metric: NeighborMetric::Euclidean,
+/// The hyper-parameter struct of a neighbour detector: the same fields (and model-file form)
+/// for [`KnnParams`] and [`LofParams`], their own defaults and `fit`.
+macro_rules! neighbors_params {
+    ($params:ident, $ty:ident, $k:literal, $doc:literal, $method_doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $params {
+            #[doc = concat!("Neighbours per row (default ", stringify!($k), ", as PyOD).")]
+            pub n_neighbors: usize,
+            #[doc = $method_doc]
+            pub method: KnnMethod,
+            /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
+            pub contamination: f64,
+            /// Threads for fit and batch scoring (`None` = all cores).
+            pub num_threads: Option<usize>,
+            /// Distance between rows (default Euclidean).
+            pub metric: NeighborMetric,
         }
-    }
+
+        impl Default for $params {
+            fn default() -> Self {
+                $params {
+                    n_neighbors: $k,
+                    method: KnnMethod::Largest,
+                    contamination: 0.1,
+                    num_threads: None,
+                    metric: NeighborMetric::Euclidean,
+                }
+            }
+        }
+
+        impl crate::params::Params for $params {
+            fn check(&self) -> Result<()> {
+                crate::ensure!(self.n_neighbors >= 1, param "n_neighbors", "must be at least 1, got 0");
+                check_contamination(self.contamination)?;
+                crate::params::check_threads(self.num_threads)
+            }
+        }
+    };
 }
 
-fn neighbour_state(x: &ArrayView2<f64>, p: &NeighborsParams, who: &str) -> Result<Index> {
-    p.check()?;
+neighbors_params!(
+    KnnParams,
+    Knn,
+    5,
+    "Hyper-parameters of [`Knn`] (names and defaults as PyOD's `KNN`).",
+    "How distances become a score (default the largest)."
+);
+neighbors_params!(
+    LofParams,
+    Lof,
+    20,
+    "Hyper-parameters of [`Lof`] (names and defaults as PyOD's `LOF`).",
+    "Not used by LOF (kept so that LOF and KNN parameters, and model files, have one form)."
+);
+
+/// The search index over the training rows, for `k` neighbours (parameters already checked).
+fn neighbour_state(x: &ArrayView2<f64>, k: usize, metric: &NeighborMetric, who: &str) -> Result<Index> {
     let (n, d) = x.dim();
-    crate::ensure!(
-        n > p.n_neighbors,
-        "{who}: n_neighbors = {} needs at least {} training rows, got {n}",
-        p.n_neighbors,
-        p.n_neighbors + 1
-    );
-    check_fit_input(x, p.n_neighbors + 1, who)?;
+    crate::ensure!(n > k, "{who}: n_neighbors = {k} needs at least {} training rows, got {n}", k + 1);
+    check_fit_input(x, k + 1, who)?;
     crate::ensure!(n < u32::MAX as usize, "{who}: too many rows ({n})");
-    let whiten = Whitening::new(&p.metric, d)?;
+    let whiten = Whitening::new(metric, d)?;
     let points = match &whiten {
         Some(w) => w.rows(&row_major(x)),
         None => row_major(x).into_owned(),
@@ -604,29 +607,22 @@ fn with_neighbours<T>(index: &Index, x: &[f64], k: usize, f: impl FnOnce(&[(f64,
     }
 }
 
-/// k-nearest-neighbour distance detector (see the [module docs](self)).
+/// A fitted k-nearest-neighbour distance detector (see the [module docs](self)), made by
+/// [`KnnParams::fit`].
 ///
 /// ```
-/// use mercato::fraud::{Detector, Knn};
+/// use mercato::fraud::{Detector, KnnParams};
 /// let x = ndarray::Array2::from_shape_fn((40, 2), |(i, j)| if i == 39 { 9.0 } else { ((i + j) % 5) as f64 });
-/// let mut knn = Knn::new().n_neighbors(3);
-/// knn.fit(&x.view())?;
+/// let knn = KnnParams::default().n_neighbors(3).fit(&x.view())?;
 /// let s = knn.decision_scores()?;
 /// assert!(s[39] > s[0]);
 /// # Ok::<(), mercato::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Knn {
-    /// Hyper-parameters (validated in `fit`).
-    pub params: NeighborsParams,
-    index: Option<Index>,
-    state: Option<FitState>,
-}
-
-impl Default for Knn {
-    fn default() -> Self {
-        Knn::with_params(NeighborsParams::with_k(5))
-    }
+    pub(crate) params: KnnParams,
+    index: Index,
+    state: FitState,
 }
 
 fn knn_score(method: KnnMethod, nb: &[(f64, u32)]) -> f64 {
@@ -647,57 +643,40 @@ fn knn_score(method: KnnMethod, nb: &[(f64, u32)]) -> f64 {
 }
 
 impl Knn {
-    /// KNN with PyOD's defaults (k = 5, largest distance).
-    pub fn new() -> Self {
-        Self::default()
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &KnnParams {
+        &self.params
+    }
+}
+
+impl KnnParams {
+    crate::params::setters! {
+        /// Sets k.
+        n_neighbors: usize,
+        /// Sets how distances become a score.
+        method: KnnMethod,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
+        /// Sets the distance between rows.
+        metric: NeighborMetric,
     }
 
-    /// From explicit parameters.
-    pub fn with_params(params: NeighborsParams) -> Self {
-        Knn { params, index: None, state: None }
-    }
-
-    /// Sets k.
-    pub fn n_neighbors(mut self, k: usize) -> Self {
-        self.params.n_neighbors = k;
-        self
-    }
-
-    /// Sets how distances become a score.
-    pub fn method(mut self, m: KnnMethod) -> Self {
-        self.params.method = m;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    /// Sets the thread count.
-    pub fn num_threads(mut self, n: Option<usize>) -> Self {
-        self.params.num_threads = n;
-        self
-    }
-
-    fn index(&self) -> Result<&Index> {
-        self.index.as_ref().ok_or(Error::NotFitted("using Knn"))
+    /// Checks the parameters and fits [`Knn`] on `x` (finite; more rows than neighbours).
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Knn> {
+        self.check()?;
+        let index = neighbour_state(x, self.n_neighbors, &self.metric, "Knn")?;
+        let (k, m) = (self.n_neighbors, self.method);
+        let scores = for_all_rows(&index, &index.points, k, true, self.num_threads, |nb| knn_score(m, nb))?;
+        let state = FitState::new(index.d, scores, self.contamination)?;
+        Ok(Knn { params: self.clone(), index, state })
     }
 }
 
 impl Detector for Knn {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        let index = neighbour_state(x, &self.params, "Knn")?;
-        let (k, m) = (self.params.n_neighbors, self.params.method);
-        let scores = for_all_rows(&index, &index.points, k, true, self.params.num_threads, |nb| knn_score(m, nb))?;
-        self.state = Some(FitState::new(index.d, scores, self.params.contamination)?);
-        self.index = Some(index);
-        Ok(())
-    }
-
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let index = self.index()?;
+        let index = &self.index;
         check_score_input(x, index.d)?;
         let (k, m) = (self.params.n_neighbors, self.params.method);
         Ok(Array1::from(for_all_rows(index, &index.queries(row_major(x)), k, false, self.params.num_threads, |nb| {
@@ -707,18 +686,17 @@ impl Detector for Knn {
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let index = self.index()?;
+        let index = &self.index;
         check_row(x, index.d)?;
         Ok(with_neighbours(index, x, self.params.n_neighbors, |nb| knn_score(self.params.method, nb)))
     }
 
-    fit_state_accessors!("using Knn");
-
+    fit_state_accessors!();
     /// Each feature's share of the squared distances to the k neighbours:
     /// `Σ_neighbours (x_j - y_j)²` (Mahalanobis: `(x_j - y_j) (V⁻¹(x - y))_j`), divided by
     /// the total (the shares sum to 1).
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let index = self.index()?;
+        let index = &self.index;
         check_row(x, index.d)?;
         Ok(with_neighbours(index, x, self.params.n_neighbors, |nb| {
             Explanation::from_values(knn_score(self.params.method, nb), distance_shares(index, x, nb))
@@ -758,14 +736,14 @@ fn distance_shares(index: &Index, x: &[f64], nb: &[(f64, u32)]) -> Vec<f64> {
     per
 }
 
-/// Local outlier factor (see the [module docs](self)); scores are scikit-learn's
-/// `-negative_outlier_factor_` (≈ 1 for inliers, larger for outliers).
+/// A fitted local outlier factor (see the [module docs](self)), made by [`LofParams::fit`];
+/// scores are scikit-learn's `-negative_outlier_factor_` (≈ 1 for inliers, larger for
+/// outliers).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lof {
-    /// Hyper-parameters (validated in `fit`; `method` is ignored).
-    pub params: NeighborsParams,
-    model: Option<LofModel>,
-    state: Option<FitState>,
+    pub(crate) params: LofParams,
+    model: LofModel,
+    state: FitState,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -777,43 +755,10 @@ struct LofModel {
     lrd: Vec<f64>,
 }
 
-impl Default for Lof {
-    fn default() -> Self {
-        Lof::with_params(NeighborsParams::with_k(20))
-    }
-}
-
 impl Lof {
-    /// LOF with PyOD's defaults (k = 20).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// From explicit parameters.
-    pub fn with_params(params: NeighborsParams) -> Self {
-        Lof { params, model: None, state: None }
-    }
-
-    /// Sets k.
-    pub fn n_neighbors(mut self, k: usize) -> Self {
-        self.params.n_neighbors = k;
-        self
-    }
-
-    /// Sets the contamination.
-    pub fn contamination(mut self, c: f64) -> Self {
-        self.params.contamination = c;
-        self
-    }
-
-    /// Sets the thread count.
-    pub fn num_threads(mut self, n: Option<usize>) -> Self {
-        self.params.num_threads = n;
-        self
-    }
-
-    fn model(&self) -> Result<&LofModel> {
-        self.model.as_ref().ok_or(Error::NotFitted("using Lof"))
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &LofParams {
+        &self.params
     }
 
     /// 1 / (mean reachability distance + 1e-10), as scikit-learn.
@@ -828,26 +773,40 @@ impl Lof {
     }
 }
 
-impl Detector for Lof {
-    fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-        let index = neighbour_state(x, &self.params, "Lof")?;
-        let k = self.params.n_neighbors;
-        let threads = self.params.num_threads;
+impl LofParams {
+    crate::params::setters! {
+        /// Sets k.
+        n_neighbors: usize,
+        /// Sets the contamination.
+        contamination: f64,
+        /// Sets the thread count.
+        num_threads: Option<usize>,
+        /// Sets the distance between rows.
+        metric: NeighborMetric,
+    }
+
+    /// Checks the parameters and fits [`Lof`] on `x` (finite; more rows than neighbours).
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Lof> {
+        self.check()?;
+        let index = neighbour_state(x, self.n_neighbors, &self.metric, "Lof")?;
+        let k = self.n_neighbors;
+        let threads = self.num_threads;
         let (n, d) = (index.n, index.d);
         // Pass 1: neighbours of every training row (self excluded).
         let neigh = index.knn_batch(&index.points, k, true, threads)?;
         debug_assert_eq!(neigh.len(), n * k);
         let k_dist: Vec<f64> = neigh.chunks_exact(k).map(|nb| nb[k - 1].0.sqrt()).collect();
         let mut model = LofModel { index, k_dist, lrd: Vec::new() };
-        model.lrd = neigh.chunks_exact(k).map(|nb| Self::lrd_of(&model, nb)).collect();
-        let scores: Vec<f64> = neigh.chunks_exact(k).map(|nb| Self::lof_of(&model, nb)).collect();
-        self.state = Some(FitState::new(d, scores, self.params.contamination)?);
-        self.model = Some(model);
-        Ok(())
+        model.lrd = neigh.chunks_exact(k).map(|nb| Lof::lrd_of(&model, nb)).collect();
+        let scores: Vec<f64> = neigh.chunks_exact(k).map(|nb| Lof::lof_of(&model, nb)).collect();
+        let state = FitState::new(d, scores, self.contamination)?;
+        Ok(Lof { params: self.clone(), model, state })
     }
+}
 
+impl Detector for Lof {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        let m = self.model()?;
+        let m = &self.model;
         check_score_input(x, m.index.d)?;
         let k = self.params.n_neighbors;
         Ok(Array1::from(for_all_rows(
@@ -862,16 +821,15 @@ impl Detector for Lof {
 
     /// No allocation for `n_neighbors <= 64` (neighbours kept in a stack buffer).
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        let m = self.model()?;
+        let m = &self.model;
         check_row(x, m.index.d)?;
         Ok(with_neighbours(&m.index, x, self.params.n_neighbors, |nb| Self::lof_of(m, nb)))
     }
 
-    fit_state_accessors!("using Lof");
-
+    fit_state_accessors!();
     /// Each feature's share of the squared distances to the k neighbours (as [`Knn`]).
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        let m = self.model()?;
+        let m = &self.model;
         check_row(x, m.index.d)?;
         Ok(with_neighbours(&m.index, x, self.params.n_neighbors, |nb| {
             Explanation::from_values(Self::lof_of(m, nb), distance_shares(&m.index, x, nb))
@@ -900,10 +858,8 @@ impl Persist for Knn {
     const KIND: &'static str = "fraud.knn";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(ix), Some(state)) = (&self.index, &self.state) else {
-            return Err(Error::NotFitted("saving Knn"));
-        };
-        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?.f64(
+        let ix = &self.index;
+        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone()))?.f64(
             "points",
             &[ix.n, ix.d],
             &ix.points,
@@ -911,12 +867,12 @@ impl Persist for Knn {
     }
 
     fn read(r: &ModelReader) -> Result<Self> {
-        let (params, state): (NeighborsParams, FitState) = r.meta()?;
+        let (params, state): (KnnParams, FitState) = r.meta()?;
         let index = read_points(r, &state, &params.metric, Self::KIND)?;
         if params.n_neighbors == 0 || params.n_neighbors >= index.n {
             return Err(Error::format("fraud.knn: n_neighbors does not fit the training rows"));
         }
-        Ok(Knn { params, index: Some(index), state: Some(state) })
+        Ok(Knn { params, index, state })
     }
 }
 
@@ -924,18 +880,16 @@ impl Persist for Lof {
     const KIND: &'static str = "fraud.lof";
 
     fn write(&self) -> Result<ModelWriter> {
-        let (Some(m), Some(state)) = (&self.model, &self.state) else {
-            return Err(Error::NotFitted("saving Lof"));
-        };
+        let m = &self.model;
         let n = m.index.n;
-        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?
+        Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), self.state.clone()))?
             .f64("points", &[n, m.index.d], &m.index.points)
             .f64("k_dist", &[n], &m.k_dist)
             .f64("lrd", &[n], &m.lrd))
     }
 
     fn read(r: &ModelReader) -> Result<Self> {
-        let (params, state): (NeighborsParams, FitState) = r.meta()?;
+        let (params, state): (LofParams, FitState) = r.meta()?;
         let index = read_points(r, &state, &params.metric, Self::KIND)?;
         let k_dist = r.array1_f64("k_dist", Some(index.n))?.to_vec();
         let lrd = r.array1_f64("lrd", Some(index.n))?.to_vec();
@@ -945,7 +899,7 @@ impl Persist for Lof {
         if k_dist.iter().chain(&lrd).any(|v| !v.is_finite() || *v < 0.0) {
             return Err(Error::format("fraud.lof: distances and densities must be finite and non-negative"));
         }
-        Ok(Lof { params, model: Some(LofModel { index, k_dist, lrd }), state: Some(state) })
+        Ok(Lof { params, model: LofModel { index, k_dist, lrd }, state })
     }
 }
 
@@ -1005,15 +959,12 @@ mod tests {
     fn knn_and_lof_definitions() {
         // 1-D points 0, 1, 2, 3, 10: k = 2.
         let x = Array2::from_shape_vec((5, 1), vec![0.0, 1.0, 2.0, 3.0, 10.0]).unwrap();
-        let mut knn = Knn::new().n_neighbors(2);
-        knn.fit(&x.view()).unwrap();
+        let knn = KnnParams::default().n_neighbors(2).fit(&x.view()).unwrap();
         assert_eq!(knn.decision_scores().unwrap(), &[2.0, 1.0, 1.0, 2.0, 8.0]);
         assert_eq!(knn.score_one(&[10.0]).unwrap(), 7.0, "new rows include every training row");
-        let mut mean = Knn::new().n_neighbors(2).method(KnnMethod::Mean);
-        mean.fit(&x.view()).unwrap();
+        let mean = KnnParams::default().n_neighbors(2).method(KnnMethod::Mean).fit(&x.view()).unwrap();
         assert_eq!(mean.decision_scores().unwrap()[4], 7.5);
-        let mut lof = Lof::new().n_neighbors(2);
-        lof.fit(&x.view()).unwrap();
+        let lof = LofParams::default().n_neighbors(2).fit(&x.view()).unwrap();
         let s = lof.decision_scores().unwrap();
         // By hand (= -sklearn LocalOutlierFactor(n_neighbors=2).negative_outlier_factor_):
         // rows 0..3 all have lrd 2/3; row 10 has reach distances 7 and 8, lrd 2/15.
@@ -1027,18 +978,15 @@ mod tests {
     #[test]
     fn errors_threads_and_persistence() {
         let x = data(2500, 3);
-        assert!(Knn::new().n_neighbors(5).fit(&x.slice(ndarray::s![..5, ..]).view()).is_err(), "k >= n");
-        assert!(Lof::new().n_neighbors(0).fit(&x.view()).is_err());
-        let mut a = Lof::new().num_threads(Some(1));
-        let mut b = Lof::new().num_threads(Some(2));
-        a.fit(&x.view()).unwrap();
-        b.fit(&x.view()).unwrap();
+        assert!(KnnParams::default().n_neighbors(5).fit(&x.slice(ndarray::s![..5, ..]).view()).is_err(), "k >= n");
+        assert!(LofParams::default().n_neighbors(0).fit(&x.view()).is_err());
+        let a = LofParams::default().num_threads(Some(1)).fit(&x.view()).unwrap();
+        let b = LofParams::default().num_threads(Some(2)).fit(&x.view()).unwrap();
         assert_eq!(a.decision_scores().unwrap(), b.decision_scores().unwrap());
         let back = Lof::from_bytes(a.to_bytes().unwrap()).unwrap();
         assert_eq!(back.score_one(&[0.5, 0.5, 2.0]).unwrap(), a.score_one(&[0.5, 0.5, 2.0]).unwrap());
         assert!(a.score_one(&[0.5]).is_err());
-        let mut k = Knn::new();
-        k.fit(&x.view()).unwrap();
+        let k = KnnParams::default().fit(&x.view()).unwrap();
         let e = k.explain(&[0.5, 0.5, 9.0]).unwrap();
         assert_eq!(e.contributions[0].0, 2);
         let back = Knn::from_bytes(k.to_bytes().unwrap()).unwrap();
@@ -1052,10 +1000,8 @@ mod tests {
         let mut scaled = x.clone();
         scaled.column_mut(0).mapv_inplace(|v| v / 2.0);
         let metric = NeighborMetric::Mahalanobis { v: vec![4.0, 0.0, 0.0, 1.0] };
-        let mut m = Knn::with_params(NeighborsParams { metric, ..NeighborsParams::with_k(5) });
-        m.fit(&x.view()).unwrap();
-        let mut e = Knn::new().n_neighbors(5);
-        e.fit(&scaled.view()).unwrap();
+        let m = KnnParams::default().metric(metric).fit(&x.view()).unwrap();
+        let e = KnnParams::default().n_neighbors(5).fit(&scaled.view()).unwrap();
         for (a, b) in m.decision_scores().unwrap().iter().zip(e.decision_scores().unwrap()) {
             assert!((a - b).abs() < 1e-9);
         }
@@ -1068,7 +1014,7 @@ mod tests {
         // A wrong shape or a matrix that is not positive definite is a parameter error.
         for v in [vec![1.0, 0.0, 0.0], vec![1.0, 2.0, 2.0, 1.0]] {
             let metric = NeighborMetric::Mahalanobis { v };
-            let err = Knn::with_params(NeighborsParams { metric, ..NeighborsParams::with_k(5) }).fit(&x.view());
+            let err = KnnParams::default().metric(metric).fit(&x.view());
             assert!(matches!(err, Err(Error::InvalidParameter { .. })), "{err:?}");
         }
     }

@@ -7,10 +7,10 @@
 //! (never a division by zero).
 //!
 //! ```
-//! use mercato::fraud::preprocess::{MissingPolicy, Scaler};
+//! use mercato::fraud::preprocess::{MissingPolicy, ScalerParams};
 //! let x = ndarray::array![[1.0, 10.0], [3.0, f64::NAN], [5.0, 30.0]];
-//! assert!(Scaler::standard().fit(&x.view()).is_err()); // NaN rejected by default
-//! let s = Scaler::standard().missing(MissingPolicy::Median).fit(&x.view())?;
+//! assert!(ScalerParams::standard().fit(&x.view()).is_err()); // NaN rejected by default
+//! let s = ScalerParams::standard().missing(MissingPolicy::Median).fit(&x.view())?;
 //! let z = s.transform(&x.view())?;
 //! assert_eq!(z[[1, 1]], 0.0); // imputed with the median, then centred
 //! let mut row = [5.0, 30.0];
@@ -22,6 +22,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::{bail, Error, Result};
 
@@ -52,69 +53,60 @@ pub enum ScalerKind {
     Robust,
 }
 
-/// A fitted (or fittable) column scaler with a missing-value policy.
+/// Hyper-parameters of [`Scaler`]: the estimator and the missing-value policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-pub struct Scaler {
-    /// Which estimator.
+#[serde(default, deny_unknown_fields)]
+pub struct ScalerParams {
+    /// Which estimator (default standard).
     pub kind: ScalerKind,
-    /// NaN handling.
+    /// NaN handling (default reject).
     pub missing: MissingPolicy,
-    center: Vec<f64>,
-    scale: Vec<f64>,
-    fill: Vec<f64>,
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    super::reduce::percentile_sorted(sorted, q)
+impl Params for ScalerParams {
+    fn check(&self) -> Result<()> {
+        if let MissingPolicy::Constant(c) = self.missing {
+            crate::ensure!(c.is_finite(), param "missing", "the fill value must be finite, got {c}");
+        }
+        Ok(())
+    }
 }
 
-impl Scaler {
-    /// A standard scaler (mean / std).
+impl ScalerParams {
+    crate::params::setters! {
+        /// Sets the estimator.
+        kind: ScalerKind,
+        /// Sets the missing-value policy.
+        missing: MissingPolicy,
+    }
+
+    /// A standard scaler's parameters (mean / std).
     pub fn standard() -> Self {
-        Scaler::default()
+        ScalerParams { kind: ScalerKind::Standard, ..Self::default() }
     }
 
-    /// A robust scaler (median / IQR).
+    /// A robust scaler's parameters (median / IQR).
     pub fn robust() -> Self {
-        Scaler { kind: ScalerKind::Robust, ..Scaler::default() }
+        ScalerParams { kind: ScalerKind::Robust, ..Self::default() }
     }
 
-    /// Sets the missing-value policy.
-    pub fn missing(mut self, policy: MissingPolicy) -> Self {
-        self.missing = policy;
-        self
-    }
-
-    /// Number of columns seen in fit (0 before).
-    pub fn n_features(&self) -> usize {
-        self.center.len()
-    }
-
-    /// Per-column centre (mean or median).
-    pub fn center(&self) -> &[f64] {
-        &self.center
-    }
-
-    /// Per-column scale (std or IQR; 1 for constant columns).
-    pub fn scale(&self) -> &[f64] {
-        &self.scale
-    }
-
-    /// Learns centres, scales and fill values.
-    pub fn fit(mut self, x: &ArrayView2<f64>) -> Result<Self> {
+    /// Checks the parameters and learns centres, scales and fill values from `x`.
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<Scaler> {
         let (n, d) = x.dim();
         crate::ensure!(n > 0 && d > 0, "cannot fit a scaler on an empty {n}x{d} matrix");
-        if let MissingPolicy::Constant(c) = self.missing {
-            crate::ensure!(c.is_finite(), "the fill value must be finite, got {c}");
-        }
-        self.center.clear();
-        self.scale.clear();
-        self.fill.clear();
+        self.check()?;
+        let mut s = Scaler {
+            kind: self.kind,
+            missing: self.missing,
+            center: Vec::with_capacity(d),
+            scale: Vec::with_capacity(d),
+            fill: Vec::with_capacity(d),
+        };
         for j in 0..d {
             let mut col: Vec<f64> = Vec::with_capacity(n);
             for (i, &v) in x.column(j).iter().enumerate() {
                 if v.is_nan() {
-                    if self.missing == MissingPolicy::Reject {
+                    if s.missing == MissingPolicy::Reject {
                         bail!("missing value (NaN) at row {i}, column {j}; choose a MissingPolicy to impute");
                     }
                 } else if !v.is_finite() {
@@ -128,20 +120,66 @@ impl Scaler {
             let m = col.len() as f64;
             let mean = col.iter().sum::<f64>() / m;
             let median = quantile(&col, 0.5);
-            let (center, scale) = match self.kind {
+            let (center, scale) = match s.kind {
                 ScalerKind::Standard => (mean, (col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m).sqrt()),
                 ScalerKind::Robust => (median, quantile(&col, 0.75) - quantile(&col, 0.25)),
             };
-            self.center.push(center);
-            self.scale.push(if scale > 0.0 && scale.is_finite() { scale } else { 1.0 });
-            self.fill.push(match self.missing {
+            s.center.push(center);
+            s.scale.push(if scale > 0.0 && scale.is_finite() { scale } else { 1.0 });
+            s.fill.push(match s.missing {
                 MissingPolicy::Reject => 0.0, // never used: NaN is rejected
                 MissingPolicy::Mean => mean,
                 MissingPolicy::Median => median,
                 MissingPolicy::Constant(c) => c,
             });
         }
-        Ok(self)
+        Ok(s)
+    }
+}
+
+/// A fitted column scaler with a missing-value policy, made by [`ScalerParams::fit`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    kind: ScalerKind,
+    missing: MissingPolicy,
+    center: Vec<f64>,
+    scale: Vec<f64>,
+    fill: Vec<f64>,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    super::reduce::percentile_sorted(sorted, q)
+}
+
+impl Scaler {
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> ScalerParams {
+        ScalerParams { kind: self.kind, missing: self.missing }
+    }
+
+    /// Which estimator.
+    pub fn kind(&self) -> ScalerKind {
+        self.kind
+    }
+
+    /// The NaN handling.
+    pub fn missing(&self) -> MissingPolicy {
+        self.missing
+    }
+
+    /// Number of columns seen in fit.
+    pub fn n_features(&self) -> usize {
+        self.center.len()
+    }
+
+    /// Per-column centre (mean or median).
+    pub fn center(&self) -> &[f64] {
+        &self.center
+    }
+
+    /// Per-column scale (std or IQR; 1 for constant columns).
+    pub fn scale(&self) -> &[f64] {
+        &self.scale
     }
 
     /// Scales one row in place (imputing per the policy); no allocation.
@@ -313,13 +351,13 @@ mod tests {
     #[test]
     fn scalers_match_sklearn_and_handle_constants() {
         let x = array![[1.0, 4.0, 2.0], [2.0, 4.0, 2.0], [3.0, 4.0, 100.0], [4.0, 4.0, 3.0]];
-        let s = Scaler::standard().fit(&x.view()).unwrap();
+        let s = ScalerParams::standard().fit(&x.view()).unwrap();
         // sklearn StandardScaler: mean 2.5, std sqrt(1.25); constant column scale 1.
         assert!((s.scale()[0] - 1.25f64.sqrt()).abs() < 1e-12);
         assert_eq!(s.scale()[1], 1.0);
         let z = s.transform(&x.view()).unwrap();
         assert!(z.column(1).iter().all(|&v| v == 0.0));
-        let r = Scaler::robust().fit(&x.view()).unwrap();
+        let r = ScalerParams::robust().fit(&x.view()).unwrap();
         // RobustScaler: median of [2, 2, 3, 100] = 2.5, IQR = 27.25 - 2 = 25.25.
         assert_eq!(r.center()[2], 2.5);
         assert!((r.scale()[2] - 25.25).abs() < 1e-12);
@@ -340,7 +378,7 @@ mod tests {
         // issue 14: a pandas DataFrame's values are column-major; this used to fail with
         // "internal: non-contiguous row"
         let x = array![[1.0, 4.0, 2.0], [2.0, 5.0, 2.0], [3.0, 4.0, 100.0], [4.0, 4.0, 3.0]];
-        let s = Scaler::standard().fit(&x.view()).unwrap();
+        let s = ScalerParams::standard().fit(&x.view()).unwrap();
         let fortran = x.t().as_standard_layout().into_owned().reversed_axes();
         assert!(!fortran.is_standard_layout());
         assert_eq!(s.transform(&fortran.view()).unwrap(), s.transform(&x.view()).unwrap());
@@ -349,20 +387,20 @@ mod tests {
     #[test]
     fn missing_policies() {
         let x = array![[1.0], [f64::NAN], [5.0], [9.0]];
-        assert!(Scaler::standard().fit(&x.view()).is_err());
+        assert!(ScalerParams::standard().fit(&x.view()).is_err());
         let mut row = [f64::NAN];
-        Scaler::standard()
+        ScalerParams::standard()
             .missing(MissingPolicy::Constant(-1.0))
             .fit(&x.view())
             .unwrap()
             .transform_row(&mut row)
             .unwrap();
         assert!(row[0] < -1.0);
-        let m = Scaler::standard().missing(MissingPolicy::Mean).fit(&x.view()).unwrap();
+        let m = ScalerParams::standard().missing(MissingPolicy::Mean).fit(&x.view()).unwrap();
         let mut row = [f64::NAN];
         m.transform_row(&mut row).unwrap();
         assert_eq!(row[0], 0.0);
-        assert!(Scaler::standard().missing(MissingPolicy::Mean).fit(&array![[f64::NAN]].view()).is_err());
+        assert!(ScalerParams::standard().missing(MissingPolicy::Mean).fit(&array![[f64::NAN]].view()).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! 100 trees, mean over random_state 0..4), PyOD 3.6.7 (ECOD, COPOD, HBOS, LOF, KNN with
 //! default parameters), numpy 2.4.6, scipy 1.17.1; produced by `benches/compare/fraud.py`.
 
-use super::{AnyDetector, Detector, IsolationForest};
+use super::{AnyDetectorParams, Detector, IsolationForestParams};
 use crate::data::load_anomaly_csv;
 use crate::metrics::roc_auc;
 
@@ -38,15 +38,13 @@ fn auc_within_bound_of_peers() {
             let auc = if *kind == "iforest" {
                 (0..5)
                     .map(|seed| {
-                        let mut f = IsolationForest::new().seed(seed);
-                        f.fit(&t.x.view()).unwrap();
+                        let f = IsolationForestParams::default().seed(seed).fit(&t.x.view()).unwrap();
                         roc_auc(f.decision_scores().unwrap(), &y).unwrap()
                     })
                     .sum::<f64>()
                     / 5.0
             } else {
-                let mut d = AnyDetector::from_params(kind, "{}").unwrap();
-                d.fit(&t.x.view()).unwrap();
+                let d = AnyDetectorParams::from_json(kind, "{}").unwrap().fit(&t.x.view()).unwrap();
                 roc_auc(d.decision_scores().unwrap(), &y).unwrap()
             };
             delta[s][k] = auc - PEER[s][k];

@@ -37,29 +37,6 @@ mod column;
 
 use column::{skew_sign, Ranker, ROW_MASK};
 
-/// Hyper-parameters of [`Ecod`] and [`Copod`] (there are none besides the decision layer).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EcdfParams {
-    /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
-    pub contamination: f64,
-    /// Threads for fit and batch scoring (`None` = all cores).
-    pub num_threads: Option<usize>,
-}
-
-impl Default for EcdfParams {
-    fn default() -> Self {
-        EcdfParams { contamination: 0.1, num_threads: None }
-    }
-}
-
-impl crate::params::Params for EcdfParams {
-    fn check(&self) -> Result<()> {
-        check_contamination(self.contamination)?;
-        crate::params::check_threads(self.num_threads)
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Rule {
     Ecod,
@@ -260,73 +237,82 @@ fn combine(rule: Rule, skew: i8, u_l: f64, u_r: f64) -> f64 {
 }
 
 macro_rules! ecdf_detector {
-    ($ty:ident, $rule:expr, $name:literal, $kind:literal, $doc:literal) => {
+    ($ty:ident, $params:ident, $rule:expr, $name:literal, $kind:literal, $doc:literal) => {
+        #[doc = concat!("Hyper-parameters of [`", stringify!($ty), "`] (there are none besides the decision layer).")]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $params {
+            /// Expected fraction of anomalies, in (0, 0.5] (default 0.1).
+            pub contamination: f64,
+            /// Threads for fit and batch scoring (`None` = all cores).
+            pub num_threads: Option<usize>,
+        }
+
+        impl Default for $params {
+            fn default() -> Self {
+                $params { contamination: 0.1, num_threads: None }
+            }
+        }
+
+        impl crate::params::Params for $params {
+            fn check(&self) -> Result<()> {
+                check_contamination(self.contamination)?;
+                crate::params::check_threads(self.num_threads)
+            }
+        }
+
+        impl $params {
+            crate::params::setters! {
+                /// Sets the contamination.
+                contamination: f64,
+                /// Sets the thread count.
+                num_threads: Option<usize>,
+            }
+
+            #[doc = concat!("Checks the parameters and fits [`", stringify!($ty), "`] on `x` (rows = transactions, columns = features; finite, non-empty).")]
+            pub fn fit(&self, x: &ArrayView2<f64>) -> Result<$ty> {
+                let (_, d) = check_fit_input(x, 1, stringify!($ty))?;
+                self.check()?;
+                let (model, scores) = Ecdf::fit(x, $rule, self.num_threads)?;
+                let state = FitState::new(d, scores, self.contamination)?;
+                Ok($ty { params: self.clone(), model, state })
+            }
+        }
+
         #[doc = $doc]
-        #[derive(Clone, Debug, PartialEq, Default)]
+        #[derive(Clone, Debug, PartialEq)]
         pub struct $ty {
-            /// Hyper-parameters (validated in `fit`).
-            pub params: EcdfParams,
-            model: Option<Ecdf>,
-            state: Option<FitState>,
+            pub(crate) params: $params,
+            model: Ecdf,
+            state: FitState,
         }
 
         impl $ty {
-            /// A detector with default parameters.
-            pub fn new() -> Self {
-                Self::default()
-            }
-
-            /// From explicit parameters.
-            pub fn with_params(params: EcdfParams) -> Self {
-                $ty { params, model: None, state: None }
-            }
-
-            /// Sets the contamination.
-            pub fn contamination(mut self, c: f64) -> Self {
-                self.params.contamination = c;
-                self
-            }
-
-            /// Sets the thread count.
-            pub fn num_threads(mut self, n: Option<usize>) -> Self {
-                self.params.num_threads = n;
-                self
-            }
-
-            fn model(&self) -> Result<&Ecdf> {
-                self.model.as_ref().ok_or(Error::NotFitted(concat!("using ", stringify!($ty))))
+            /// The hyper-parameters it was fitted with.
+            pub fn params(&self) -> &$params {
+                &self.params
             }
         }
 
         impl Detector for $ty {
-            fn fit(&mut self, x: &ArrayView2<f64>) -> Result<()> {
-                let (_, d) = check_fit_input(x, 1, stringify!($ty))?;
-                self.params.check()?;
-                let (model, scores) = Ecdf::fit(x, $rule, self.params.num_threads)?;
-                self.state = Some(FitState::new(d, scores, self.params.contamination)?);
-                self.model = Some(model);
-                Ok(())
-            }
-
             fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-                let m = self.model()?;
-                check_score_input(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_score_input(x, self.state.n_features)?;
                 score_rows_parallel(x, self.params.num_threads, |row| m.row_score($rule, row, 1))
             }
 
             fn score_one(&self, x: &[f64]) -> Result<f64> {
-                let m = self.model()?;
-                check_row(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_row(x, self.state.n_features)?;
                 Ok(m.row_score($rule, x, 1))
             }
 
-            fit_state_accessors!(concat!("using ", stringify!($ty)));
-
+            fit_state_accessors!();
             /// The per-feature outlying scores `O_j` (tail probabilities as `-ln p`); they sum
             /// to the row's score, so each is that feature's exact share.
             fn explain(&self, x: &[f64]) -> Result<Explanation> {
-                let m = self.model()?;
-                check_row(x, self.n_features().unwrap_or(0))?;
+                let m = &self.model;
+                check_row(x, self.state.n_features)?;
                 let values = x.iter().enumerate().map(|(j, &v)| m.feature_score($rule, j, v, 1));
                 Ok(Explanation::from_values(m.row_score($rule, x, 1), values))
             }
@@ -340,9 +326,7 @@ macro_rules! ecdf_detector {
             const KIND: &'static str = $kind;
 
             fn write(&self) -> Result<ModelWriter> {
-                let (Some(m), Some(state)) = (&self.model, &self.state) else {
-                    return Err(Error::NotFitted(concat!("saving ", stringify!($ty))));
-                };
+                let (m, state) = (&self.model, &self.state);
                 let skew: Vec<i64> = m.skew.iter().map(|&s| i64::from(s)).collect();
                 Ok(ModelWriter::new(Self::KIND, &(self.params.clone(), state.clone()))?
                     .f64("sorted", &[state.n_features, m.n], &m.sorted)
@@ -350,7 +334,7 @@ macro_rules! ecdf_detector {
             }
 
             fn read(r: &ModelReader) -> Result<Self> {
-                let (params, state): (EcdfParams, FitState) = r.meta()?;
+                let (params, state): ($params, FitState) = r.meta()?;
                 let (shape, sorted) = r.f64("sorted")?;
                 let (_, skew) = r.i64("skew")?;
                 let d = state.n_features;
@@ -363,7 +347,7 @@ macro_rules! ecdf_detector {
                     return Err(Error::format(format!("{}: columns are not sorted or skew signs invalid", $kind)));
                 }
                 let skew = skew.into_iter().map(|s| s as i8).collect();
-                Ok($ty { params, model: Some(Ecdf::new(n, sorted, skew)), state: Some(state) })
+                Ok($ty { params, model: Ecdf::new(n, sorted, skew), state })
             }
         }
     };
@@ -371,17 +355,19 @@ macro_rules! ecdf_detector {
 
 ecdf_detector!(
     Ecod,
+    EcodParams,
     Rule::Ecod,
     "ecod",
     "fraud.ecod",
-    "ECOD: empirical-cumulative-distribution outlier detection (see the [module docs](self))."
+    "A fitted ECOD (empirical-cumulative-distribution outlier detection, see the [module docs](self)), made by [`EcodParams::fit`]."
 );
 ecdf_detector!(
     Copod,
+    CopodParams,
     Rule::Copod,
     "copod",
     "fraud.copod",
-    "COPOD: copula-based outlier detection (see the [module docs](self)).\n\n```\nuse mercato::fraud::{Copod, Detector};\nlet x = ndarray::array![[1.0, 2.0], [1.1, 2.1], [0.9, 1.9], [1.0, 2.0], [9.0, 2.0]];\nlet mut det = Copod::new();\ndet.fit(&x.view())?;\nlet e = det.explain(&[9.0, 2.0])?;\nassert_eq!(e.contributions[0].0, 0); // feature 0 makes the row unusual\n# Ok::<(), mercato::Error>(())\n```"
+    "A fitted COPOD (copula-based outlier detection, see the [module docs](self)), made by [`CopodParams::fit`].\n\n```\nuse mercato::fraud::{CopodParams, Detector};\nlet x = ndarray::array![[1.0, 2.0], [1.1, 2.1], [0.9, 1.9], [1.0, 2.0], [9.0, 2.0]];\nlet det = CopodParams::default().fit(&x.view())?;\nlet e = det.explain(&[9.0, 2.0])?;\nassert_eq!(e.contributions[0].0, 0); // feature 0 makes the row unusual\n# Ok::<(), mercato::Error>(())\n```"
 );
 
 #[cfg(test)]
@@ -393,10 +379,8 @@ mod tests {
     fn matches_pyod_on_a_small_case() {
         // pyod 2.x ECOD().fit(X).decision_scores_ and COPOD for this X.
         let x = array![[1.0, 5.0], [2.0, 3.0], [2.0, 4.0], [3.0, 100.0], [10.0, 4.0]];
-        let mut e = Ecod::new();
-        e.fit(&x.view()).unwrap();
-        let mut c = Copod::new();
-        c.fit(&x.view()).unwrap();
+        let e = EcodParams::default().fit(&x.view()).unwrap();
+        let c = CopodParams::default().fit(&x.view()).unwrap();
         // Column 0: skew > 0 -> U_skew = U_r. Row 4 (x=10): F_l = 1, F_r = 1/5.
         // Column 1: skew > 0. Row 4 (4.0): le = 3 -> U_l = ln(5/3); ge = 4 -> U_r = ln(5/4).
         let u = |p: f64| -p.ln();
@@ -406,7 +390,7 @@ mod tests {
         assert!((c.decision_scores().unwrap()[4] - want_c4).abs() < 1e-12);
         // The rank pass in fit agrees with binary searches in the sorted columns.
         for (i, row) in x.rows().into_iter().enumerate() {
-            let m = e.model.as_ref().unwrap();
+            let m = &e.model;
             let direct = m.row_score(Rule::Ecod, row.as_slice().unwrap(), 0);
             assert!((direct - e.decision_scores().unwrap()[i]).abs() < 1e-12);
         }
@@ -429,13 +413,12 @@ mod tests {
         let f_order = x.t().as_standard_layout().into_owned().reversed_axes();
         let mut fits = Vec::new();
         for (input, threads) in [(x.view(), 1), (x.view(), 2), (f_order.view(), 2)] {
-            let mut e = Ecod::new().num_threads(Some(threads));
-            e.fit(&input).unwrap();
+            let e = EcodParams::default().num_threads(Some(threads)).fit(&input).unwrap();
             fits.push(e);
         }
         assert_eq!(fits[0].decision_scores().unwrap(), fits[1].decision_scores().unwrap());
         assert_eq!(fits[0].decision_scores().unwrap(), fits[2].decision_scores().unwrap());
-        let m = fits[0].model.as_ref().unwrap();
+        let m = &fits[0].model;
         for i in (0..n).step_by(997) {
             let row = x.row(i).to_vec();
             let direct = m.row_score(Rule::Ecod, &row, 0);
@@ -446,26 +429,22 @@ mod tests {
     #[test]
     fn constant_columns_and_bad_input() {
         let x = array![[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [4.0, 7.0]];
-        let mut e = Ecod::new();
-        e.fit(&x.view()).unwrap();
+        let e = EcodParams::default().fit(&x.view()).unwrap();
         assert!(e.decision_scores().unwrap().iter().all(|s| s.is_finite()));
         let ex = e.explain(&[2.0, 7.0]).unwrap();
         assert!(ex.contributions.iter().any(|&(j, v)| j == 1 && v.abs() < 0.3), "{ex:?}");
         assert!(e.explain(&[2.0, 8.0]).unwrap().contributions[0].0 == 1, "unseen value in a constant column");
         assert!(matches!(e.score(&array![[1.0]].view()), Err(Error::ShapeMismatch { .. })));
         assert!(e.score_one(&[f64::NAN, 1.0]).is_err());
-        assert!(Ecod::new().contamination(0.7).fit(&x.view()).is_err());
-        assert!(Copod::new().score_one(&[1.0, 2.0]).is_err());
-        assert!(Ecod::new().fit(&ndarray::Array2::<f64>::zeros((0, 2)).view()).is_err());
+        assert!(EcodParams::default().contamination(0.7).fit(&x.view()).is_err());
+        assert!(EcodParams::default().fit(&ndarray::Array2::<f64>::zeros((0, 2)).view()).is_err());
     }
 
     #[test]
     fn thread_count_does_not_matter_and_persists() {
         let x = ndarray::Array2::from_shape_fn((5000, 3), |(i, j)| ((i * 7919 + j * 104729) % 1000) as f64);
-        let mut a = Copod::new().num_threads(Some(1));
-        let mut b = Copod::new().num_threads(Some(2));
-        a.fit(&x.view()).unwrap();
-        b.fit(&x.view()).unwrap();
+        let mut a = CopodParams::default().num_threads(Some(1)).fit(&x.view()).unwrap();
+        let b = CopodParams::default().num_threads(Some(2)).fit(&x.view()).unwrap();
         assert_eq!(a.model, b.model);
         assert_eq!(a.decision_scores().unwrap(), b.decision_scores().unwrap());
         assert!(a.set_feature_names(Some(vec!["a".into(), "b".into()])).is_err(), "2 names for 3 features");
