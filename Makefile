@@ -81,7 +81,8 @@ bench: $(STAMP) data
 # refused allocation (-malloc_limit_mb) stops the target and leaves the input in
 # fuzz/artifacts/<target>/; turn it into a regression test. No Python venv needed.
 FUZZ_RUNS ?= 1000000
-FUZZ_TARGETS ?= triples movielens lastfm anomaly_csv idx persist model_recommend model_fraud
+FUZZ_TARGETS ?= triples movielens lastfm anomaly_csv idx image_decode persist model_recommend model_fraud \
+  model_hybrid model_regression model_any
 FUZZ_BIN = fuzz/target/$$(rustc -vV | sed -n 's/^host: //p')/release
 
 fuzz:

@@ -62,6 +62,55 @@ def text_seeds() -> None:
     put("idx", "labels", labels)
     put("idx", "images_gz", gzip.compress(images, mtime=0))
     put("idx", "huge_header", struct.pack(">BBBB", 0, 0, 8, 3) + struct.pack(">III", 1 << 20, 1 << 10, 1 << 10))
+    image_seeds()
+
+
+def _png(width: int, height: int, colour_type: int, bit_depth: int, raw: bytes) -> bytes:
+    """A PNG file from its scanlines (`raw`, each row led by its filter byte)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def image_seeds() -> None:
+    # first byte: output options (bit 0: channels 1 or 3, bits 1-5: side 1..32); then the file
+    rgb = b"".join(b"\x00" + bytes(v for x in range(6) for v in (x * 40, y * 50, 90)) for y in range(4))
+    grey = b"".join(b"\x01" + bytes((x * 30 + y) % 256 for x in range(5)) for y in range(5))
+    put("image_decode", "png_rgb", b"\x09" + _png(6, 4, 2, 8, rgb))
+    put("image_decode", "png_grey", b"\x04" + _png(5, 5, 0, 8, grey))
+    # a header claiming 100000 x 100000 pixels over a 5 x 5 picture's data
+    put("image_decode", "png_huge_header", b"\x05" + _png(100_000, 100_000, 0, 8, grey))
+    # a real picture of the bundled samples (28 x 28 grey PNG)
+    sample = REPO / "datasets" / "sample_images" / "bag" / "bag_0.png"
+    if sample.exists():
+        put("image_decode", "sample_bag", b"\x38" + sample.read_bytes())
+    jpeg = _small_jpeg()
+    if jpeg:
+        put("image_decode", "jpeg_rgb", b"\x0b" + jpeg)
+
+
+def _small_jpeg() -> bytes | None:
+    """A small baseline JPEG: Pillow's when installed, else CPython's own test picture."""
+    try:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.frombytes("RGB", (8, 8), bytes((i * 7) % 256 for i in range(8 * 8 * 3))).save(buf, "JPEG", quality=50)
+        return buf.getvalue()
+    except ImportError:
+        import sysconfig
+
+        test = Path(sysconfig.get_paths()["stdlib"]) / "test"
+        for p in (test / "test_email" / "data" / "python.jpg", test / "imghdrdata" / "python.jpg"):
+            if p.exists():
+                return p.read_bytes()
+    return None
 
 
 def model_seeds() -> None:
@@ -69,8 +118,19 @@ def model_seeds() -> None:
         import numpy as np
         import pandas as pd
         import scipy.sparse as sp
-        from mercato import fraud
-        from mercato.recommend import ALS, BPR, KNN, SVDpp, Baseline, FunkSVD, ItemKNN, TruncatedSVD
+        from mercato import fraud, regression
+        from mercato.recommend import (
+            ALS,
+            BPR,
+            KNN,
+            Baseline,
+            FunkSVD,
+            HybridMF,
+            ItemContent,
+            ItemKNN,
+            SVDpp,
+            TruncatedSVD,
+        )
     except ImportError as e:  # the text seeds are still written
         print(f"note: no model seeds ({e}); build the package with `make develop` first", file=sys.stderr)
         return
@@ -107,6 +167,31 @@ def model_seeds() -> None:
     for name, d in detectors.items():
         put("model_fraud", name, _bytes(d.fit(X)))
     put("model_fraud", "scaler", _bytes(fraud.StandardScaler().fit(X)))
+    # hybrid and content models: 8 users x 6 items, items with 3 category features + 1 shared
+    item_features = sp.csr_matrix(
+        np.array([[1.0 if j == i % 3 else 0.0 for j in range(3)] + [0.5] for i in range(6)], dtype=np.float32)
+    )
+    hybrid = {
+        "hybrid_mf": HybridMF(factors=2, epochs=2).fit(x),
+        "hybrid_mf_features": HybridMF(factors=2, epochs=2, loss="bpr").fit(x, item_features=item_features),
+        "item_content": ItemContent().fit(item_features),
+    }
+    for name, m in hybrid.items():
+        put("model_hybrid", name, _bytes(m))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(scale=0.1, size=len(X))
+    groups = np.arange(len(X)) % 4
+    regressions = {
+        "ols": regression.LinearRegression().fit(X, y),
+        "wls_hc3": regression.LinearRegression(cov_type="HC3").fit(X, y, sample_weight=np.linspace(0.5, 2.0, len(X))),
+        "cluster": regression.LinearRegression(cov_type="cluster").fit(X, y, groups=groups),
+        "ridge": regression.Ridge(alpha=0.5).fit(X, y),
+    }
+    for name, m in regressions.items():
+        put("model_regression", name, _bytes(m))
+    # AnyModel::from_bytes dispatches on the kind: one file of every kind
+    for target in ("model_recommend", "model_fraud", "model_hybrid", "model_regression"):
+        for f in sorted((SEEDS / target).iterdir()):
+            put("model_any", f"{target}_{f.name}", f.read_bytes())
 
 
 def _bytes(model) -> bytes:

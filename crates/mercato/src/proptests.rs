@@ -1,6 +1,7 @@
 //! Property tests (proptest): id maps, splits, metric invariants, save → load → predict
-//! identity and thread-count invariance of the seeded models. Case counts are small so that
-//! `cargo test` stays fast; failing cases shrink to a minimal example.
+//! identity and thread-count invariance of the seeded models (ALS, BPR, item kNN, FunkSVD,
+//! SVD++, HybridMF with and without item features, truncated SVD, isolation forest). Case
+//! counts are small so that `cargo test` stays fast; failing cases shrink to a minimal example.
 
 use proptest::prelude::*;
 
@@ -8,7 +9,11 @@ use crate::data::{holdout_per_user, k_fold, DuplicatePolicy, ExternalId, IdMap, 
 use crate::fraud::{Detector, Ecod, EcodParams, IsolationForest, IsolationForestParams};
 use crate::metrics::{mae, ndcg_at_k, precision_at_k, rmse, roc_auc};
 use crate::persist::Persist;
-use crate::recommend::{Als, Bpr, Filter, FunkSVD, FunkSVDParams, ItemKnn, RatingPredictor, Recommender, Rows};
+use crate::recommend::hybrid::{Features, HybridMF, HybridMFParams, Loss};
+use crate::recommend::{
+    Als, Bpr, Centering, Filter, FunkSVD, FunkSVDParams, ItemKnn, RatingPredictor, Recommender, Rows, SVDpp,
+    SVDppParams, SvdAlgorithm, SvdParams, TruncatedSvd,
+};
 
 fn external_id() -> impl Strategy<Value = ExternalId> {
     prop_oneof![
@@ -171,6 +176,114 @@ proptest! {
                 let a = m1.predict(&uid, &iid);
                 prop_assert_eq!(a, m3.predict(&uid, &iid));
                 prop_assert_eq!(a, back.predict(&uid, &iid));
+            }
+        }
+    }
+
+    #[test]
+    fn svdpp_save_load_predicts_identically_at_any_thread_count(t in triples(15, 12), seed in any::<u64>()) {
+        let x = interactions(&t);
+        let k = 3.min(x.n_users()).min(x.n_items()).max(1);
+        let p = SVDppParams::default().factors(k).epochs(4).seed(seed);
+        let fits: Vec<SVDpp> = [1, 2, 3].iter().map(|&th| p.clone().num_threads(Some(th)).fit(&x).unwrap()).collect();
+        for m in &fits[1..] {
+            prop_assert_eq!(m.user_factors(), fits[0].user_factors());
+            prop_assert_eq!(m.item_factors(), fits[0].item_factors());
+            prop_assert_eq!(m.implicit_factors(), fits[0].implicit_factors());
+        }
+        let back = SVDpp::from_bytes(fits[0].to_bytes().unwrap()).unwrap();
+        for u in 0..x.n_users() {
+            for i in 0..x.n_items() {
+                let (uid, iid) = (x.users().id(u).clone(), x.items().id(i).clone());
+                let a = fits[0].predict(&uid, &iid);
+                for m in &fits[1..] {
+                    prop_assert_eq!(a, m.predict(&uid, &iid));
+                }
+                prop_assert_eq!(a, back.predict(&uid, &iid));
+            }
+        }
+    }
+
+    #[test]
+    fn hybrid_mf_save_load_serves_identically_at_any_thread_count(
+        t in triples(15, 12),
+        seed in any::<u64>(),
+        loss in prop_oneof![Just(Loss::Warp), Just(Loss::Bpr), Just(Loss::Logistic), Just(Loss::WarpKos)],
+        blocks in 1usize..4,
+        with_features in any::<bool>(),
+    ) {
+        let x = interactions(&t);
+        // items carry one of 3 categories plus a feature shared by all (crossing every block)
+        let item_features = Features::from_rows(
+            4,
+            (0..x.n_items()).map(|i| vec![(i % 3, 1.0), (3, 0.5)]),
+        ).unwrap();
+        let itf = with_features.then_some(&item_features);
+        let p = HybridMFParams::default().factors(4).epochs(3).loss(loss).blocks(Some(blocks)).seed(seed);
+        let fits: Vec<HybridMF> =
+            [1, 2, 3].iter().map(|&th| p.clone().num_threads(Some(th)).fit(&x, None, itf).unwrap()).collect();
+        let users: Vec<usize> = (0..x.n_users()).collect();
+        let (pu, pi): (Vec<usize>, Vec<usize>) =
+            (0..x.n_users()).flat_map(|u| (0..x.n_items()).map(move |i| (u, i))).unzip();
+        let f = Filter::new().exclude_seen(true);
+        let predicted = fits[0].predict(&pu, &pi).unwrap();
+        let recommended = fits[0].recommend(&users, 5, &f).unwrap();
+        for m in &fits[1..] {
+            prop_assert_eq!(m.known_user_reprs().embeddings(), fits[0].known_user_reprs().embeddings());
+            prop_assert_eq!(m.known_item_reprs().embeddings(), fits[0].known_item_reprs().embeddings());
+            prop_assert_eq!(m.known_item_reprs().biases(), fits[0].known_item_reprs().biases());
+            prop_assert_eq!(&m.predict(&pu, &pi).unwrap(), &predicted);
+            prop_assert_eq!(&m.recommend(&users, 5, &f).unwrap(), &recommended);
+        }
+        if let Some(features) = itf {
+            // cold-start representations of the same items, from their features alone
+            let cold: Vec<_> = fits.iter().map(|m| m.item_reprs(features).unwrap().embeddings()).collect();
+            prop_assert!(cold.iter().all(|c| c == &cold[0]));
+        }
+        let back = HybridMF::from_bytes(fits[0].to_bytes().unwrap()).unwrap();
+        prop_assert_eq!(&back.predict(&pu, &pi).unwrap(), &predicted);
+        prop_assert_eq!(&back.recommend(&users, 5, &f).unwrap(), &recommended);
+    }
+
+    #[test]
+    fn truncated_svd_save_load_is_identical_at_any_thread_count(
+        t in triples(15, 12),
+        seed in any::<u64>(),
+        accurate in any::<bool>(),
+        center in prop_oneof![Just(Centering::None), Just(Centering::Global), Just(Centering::User)],
+    ) {
+        let x = interactions(&t);
+        let k = 3.min(x.n_users()).min(x.n_items()).max(1);
+        let algorithm = if accurate { SvdAlgorithm::Accurate } else { SvdAlgorithm::Randomized };
+        let p = SvdParams::new(k).algorithm(algorithm).center(center).seed(seed);
+        let fits: Vec<_> = [1, 2, 3].iter().map(|&th| p.clone().num_threads(Some(th)).fit(&x)).collect();
+        if let Err(e) = &fits[0] {
+            // e.g. a centred matrix that is all zeros: the same typed error at every count
+            for r in &fits[1..] {
+                prop_assert_eq!(r.as_ref().err().map(|e| e.to_string()), Some(e.to_string()));
+            }
+            return Ok(());
+        }
+        let fits: Vec<TruncatedSvd> = fits.into_iter().map(Result::unwrap).collect();
+        for m in &fits[1..] {
+            prop_assert_eq!(m.u(), fits[0].u());
+            prop_assert_eq!(m.s(), fits[0].s());
+            prop_assert_eq!(m.vt(), fits[0].vt());
+        }
+        let back = TruncatedSvd::from_bytes(fits[0].to_bytes().unwrap()).unwrap();
+        for u in 0..x.n_users() {
+            let scores = fits[0].scores(u).unwrap();
+            for m in &fits[1..] {
+                prop_assert_eq!(&m.scores(u).unwrap(), &scores);
+            }
+            prop_assert_eq!(&back.scores(u).unwrap(), &scores);
+            for i in 0..x.n_items() {
+                let (uid, iid) = (x.users().id(u).clone(), x.items().id(i).clone());
+                let a = fits[0].predict(&uid, &iid);
+                prop_assert_eq!(&a, &back.predict(&uid, &iid));
+                for m in &fits[1..] {
+                    prop_assert_eq!(&a, &m.predict(&uid, &iid));
+                }
             }
         }
     }

@@ -4,11 +4,15 @@
 
 mod idmap;
 pub mod idx;
+pub mod images;
 mod interactions;
 pub mod loaders;
 pub mod split;
 
 pub use idmap::{ExternalId, IdMap};
+pub use images::{
+    decode_image_bytes, load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions,
+};
 pub use interactions::{DuplicatePolicy, Interactions};
 pub use loaders::{load_anomaly_csv, load_lastfm, load_movielens, load_triples, LabelledTable, TripleFormat};
 pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};

@@ -7,25 +7,25 @@
 //! * training: [`TrainConfig`] (Adam/AdamW/SGD, weight decay, cosine or step schedule,
 //!   seeded shuffling, validation split, early stopping, crop/flip augmentation, progress bar);
 //! * inputs: [`Images`] (ndarray u8 or f32, `[N, H, W]` or `[N, C, H, W]`) and image folders
-//!   `root/<class>/*.png|jpg` ([`load_image_folder`]).
+//!   `root/<class>/*.png|jpg` ([`load_image_folder`], from [`crate::data::images`], which
+//!   needs no libtorch).
 //!
 //! Everything a caller passes in is checked before it reaches libtorch: bad shapes, channel
 //! counts, labels, NaN pixels and empty sets are [`crate::Error`]s, never a libtorch abort.
 
 mod classifier;
 mod cnn;
-mod folder;
 mod images;
 mod net;
 mod resnet;
 mod train;
 pub(crate) mod weights;
 
-pub use classifier::{Evaluation, ImageClassifier, PRETRAINED};
-pub use cnn::{SmallCnn, SmallCnnConfig};
-pub use folder::{
+pub use crate::data::images::{
     decode_image_bytes, load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions,
 };
+pub use classifier::{Evaluation, ImageClassifier, PRETRAINED};
+pub use cnn::{SmallCnn, SmallCnnConfig};
 pub use images::Images;
 pub use net::{Arch, KIND_RESNET, KIND_SMALL_CNN};
 pub use resnet::{ResNet, ResNetConfig};

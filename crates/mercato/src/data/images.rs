@@ -1,6 +1,8 @@
-//! Image files: `root/<class_name>/*.jpg|jpeg|png` folders and lists of paths, decoded with
-//! the `image` crate, resized (shorter side to the input size, then centre crop) and turned
-//! into `[N, C, S, S]` u8 arrays.
+//! Image files: `root/<class_name>/*.jpg|jpeg|png` folders, lists of paths and bytes in
+//! memory, decoded with the `image` crate, centre-cropped to a square and resized, and turned
+//! into `[N, C, S, S]` u8 arrays. Nothing here needs libtorch: this module is built without
+//! the `torch` feature (and fuzzed, `fuzz/fuzz_targets/image_decode.rs`); `mercato::vision`
+//! re-exports it.
 //!
 //! Policy for files that cannot be read or decoded: when loading a training folder they are
 //! skipped by default ([`CorruptPolicy::Skip`]) and reported by path in
@@ -101,7 +103,14 @@ pub fn decode_image_bytes(bytes: &[u8], size: usize, channels: usize) -> Result<
 
 fn to_pixels(img: image::DynamicImage, size: usize, channels: usize) -> std::result::Result<Vec<u8>, String> {
     let s = size as u32;
-    let img = img.resize_to_fill(s, s, FilterType::Triangle);
+    // The centred square first, then the resize: the picture of resizing the shorter side to
+    // `size` and cropping (`resize_to_fill`, up to the filter's reach at the cut edges), but
+    // the intermediate never exceeds `size x size`. Resizing first made a 8192 x 1 picture (a PNG of a few hundred bytes) an
+    // intermediate of 8192·size x size pixels: 1.4 GB at size 224.
+    let (w, h) = (img.width(), img.height());
+    let side = w.min(h);
+    let img = if w == h { img } else { img.crop_imm((w - side) / 2, (h - side) / 2, side, side) };
+    let img = img.resize_exact(s, s, FilterType::Triangle);
     let hw = size * size;
     Ok(if channels == 1 {
         img.to_luma8().into_raw()
@@ -233,6 +242,31 @@ mod tests {
         huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         assert!(decode_image_bytes(&huge, 16, 1).is_err());
+    }
+
+    /// A PNG of `width x height` grey pixels, all zero (a few hundred bytes for any size).
+    fn blank_png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let img = image::GrayImage::new(width, height);
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        out
+    }
+
+    #[test]
+    fn thin_pictures_are_cropped_before_resizing() {
+        use crate::fraud::alloc_count::largest_allocation;
+        // 8192 x 1: resizing the shorter side to 224 first would make a 1.8M x 224 picture
+        for (w, h) in [(8192, 1), (1, 8192), (8192, 3)] {
+            let png = blank_png(w, h);
+            let (px, largest) = largest_allocation(|| decode_image_bytes(&png, 224, 3));
+            assert_eq!(px.unwrap().len(), 3 * 224 * 224);
+            assert!(largest < 8 << 20, "{w} x {h}: {largest} bytes for a {}-byte file", png.len());
+        }
+        // a centred crop: the left and right bands of a wide picture are cut off
+        let img = image::GrayImage::from_fn(30, 10, |x, _| image::Luma([if (10..20).contains(&x) { 200 } else { 0 }]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        assert!(decode_image_bytes(&png, 5, 1).unwrap().iter().all(|&p| p == 200));
     }
 
     #[test]
