@@ -126,6 +126,7 @@ def model_seeds() -> None:
             Baseline,
             FunkSVD,
             HybridMF,
+            ImageFeatures,
             ItemContent,
             ItemKNN,
             SVDpp,
@@ -175,6 +176,7 @@ def model_seeds() -> None:
         "hybrid_mf": HybridMF(factors=2, epochs=2).fit(x),
         "hybrid_mf_features": HybridMF(factors=2, epochs=2, loss="bpr").fit(x, item_features=item_features),
         "item_content": ItemContent().fit(item_features),
+        "image_features": ImageFeatures(n_components=2).fit(np.random.default_rng(1).normal(size=(10, 5)).astype(np.float32)),
     }
     for name, m in hybrid.items():
         put("model_hybrid", name, _bytes(m))

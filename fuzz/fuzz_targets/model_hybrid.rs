@@ -1,11 +1,12 @@
-//! Model files of the hybrid kinds (HybridMF with or without features, ItemContent): loading
-//! validates everything, and a model that loads serves without panicking: predictions,
-//! top-N by index and by id, similar items, cold-start representations from feature rows.
+//! Model files of the hybrid kinds (HybridMF with or without features, ItemContent,
+//! ImageFeatures): loading validates everything, and a model that loads serves without
+//! panicking: predictions, top-N by index and by id, similar items, cold-start
+//! representations from feature rows, image embeddings turned into item features.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mercato::data::ExternalId;
 use mercato::persist::Persist;
-use mercato::recommend::hybrid::{Features, HybridMF, ItemContent};
+use mercato::recommend::hybrid::{Features, HybridMF, ImageFeatures, ItemContent};
 use mercato::recommend::{Filter, IdRecommender, Rows};
 
 /// Feature rows of `n_features` columns for two new rows (bounded by the file's width).
@@ -68,13 +69,29 @@ fn serve_content(m: &ItemContent) {
     }
 }
 
+fn serve_image_features(m: &ImageFeatures) {
+    let d = m.dim();
+    if d <= 1 << 16 {
+        for fill in [0.0f32, 1.0, -3.0e38] {
+            let emb = ndarray::Array2::from_elem((2, d), fill);
+            if let Ok(f) = m.transform(emb.view()) {
+                assert_eq!(f.n_features(), m.n_features());
+            }
+        }
+    }
+    let _ = m.transform(ndarray::Array2::zeros((1, d + 1)).view());
+}
+
 fuzz_target!(|data: &[u8]| {
     for bytes in mercato_fuzz::variants(data) {
         if let Ok(m) = HybridMF::from_bytes(bytes.clone()) {
             serve_hybrid(&m);
         }
-        if let Ok(m) = ItemContent::from_bytes(bytes) {
+        if let Ok(m) = ItemContent::from_bytes(bytes.clone()) {
             serve_content(&m);
+        }
+        if let Ok(m) = ImageFeatures::from_bytes(bytes) {
+            serve_image_features(&m);
         }
     }
 });

@@ -113,4 +113,11 @@ fn fuzz_crashes_are_typed_errors() {
             assert!(matches!(r, Err(Error::ModelFormat(_))), "{name}: {:?}", r.err());
         }
     }
+    // model_hybrid: a HybridMF file whose finite item embeddings (up to 1e35) scored +inf
+    // and NaN ("NaN prediction from a model that loaded")
+    let bytes: &[u8] = include_bytes!("fuzz_cases/hybrid_nan_prediction.bin");
+    for b in [bytes.to_vec(), with_fixed_crc(bytes)] {
+        let r = crate::recommend::hybrid::HybridMF::from_bytes(b);
+        assert!(matches!(r, Err(Error::ModelFormat(_))), "hybrid_nan_prediction: {:?}", r.err());
+    }
 }

@@ -247,60 +247,45 @@ impl Persist for Scaler {
     }
 }
 
-/// One-hot encoding of categorical columns given as numeric codes (e.g. merchant category,
-/// country, channel): each categorical column is replaced by one 0/1 column per category seen
-/// in fit, appended after the numeric columns (kept in their order).
-///
-/// ```
-/// use mercato::fraud::preprocess::OneHotEncoder;
-/// let x = ndarray::array![[12.5, 1.0], [3.0, 7.0], [8.0, 1.0]];
-/// let enc = OneHotEncoder::new(vec![1]).fit(&x.view())?;
-/// assert_eq!(enc.transform(&x.view())?.row(1).to_vec(), vec![3.0, 0.0, 1.0]);
-/// assert!(enc.transform(&ndarray::array![[1.0, 5.0]].view()).is_err()); // unseen category
-/// # Ok::<(), mercato::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OneHotEncoder {
-    /// Indices of the categorical columns.
+/// Hyper-parameters of [`OneHotEncoder`]: which columns are categorical and what an unseen
+/// category does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OneHotEncoderParams {
+    /// Indices of the categorical columns (each at most once).
     pub columns: Vec<usize>,
-    /// When true, an unseen category encodes as all zeros instead of an error.
+    /// When true, an unseen category encodes as all zeros instead of an error (default false).
     pub ignore_unknown: bool,
-    n_in: usize,
-    categories: Vec<Vec<f64>>,
 }
 
-impl OneHotEncoder {
-    /// Encodes `columns`; unseen categories are an error.
-    pub fn new(columns: Vec<usize>) -> Self {
-        OneHotEncoder { columns, ignore_unknown: false, n_in: 0, categories: Vec::new() }
-    }
-
-    /// Encode unseen categories as all zeros.
-    pub fn ignore_unknown(mut self, yes: bool) -> Self {
-        self.ignore_unknown = yes;
-        self
-    }
-
-    /// Categories per categorical column (sorted).
-    pub fn categories(&self) -> &[Vec<f64>] {
-        &self.categories
-    }
-
-    /// Output column count.
-    pub fn n_features_out(&self) -> usize {
-        self.n_in - self.columns.len() + self.categories.iter().map(Vec::len).sum::<usize>()
-    }
-
-    /// Learns the categories.
-    pub fn fit(mut self, x: &ArrayView2<f64>) -> Result<Self> {
-        let d = x.ncols();
-        let mut seen = vec![false; d];
-        for &c in &self.columns {
-            crate::ensure!(c < d, "categorical column {c} is out of range for {d} columns");
-            crate::ensure!(!seen[c], "categorical column {c} is listed twice");
-            seen[c] = true;
+impl Params for OneHotEncoderParams {
+    fn check(&self) -> Result<()> {
+        let mut sorted = self.columns.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            crate::bail!(param "columns", "categorical column {} is listed twice", w[0]);
         }
-        self.categories = self
+        Ok(())
+    }
+}
+
+impl OneHotEncoderParams {
+    crate::params::setters! {
+        /// Sets the categorical columns.
+        columns: Vec<usize>,
+        /// Encodes unseen categories as all zeros instead of refusing them.
+        ignore_unknown: bool,
+    }
+
+    /// Checks the parameters and learns the categories of each categorical column of `x`.
+    pub fn fit(&self, x: &ArrayView2<f64>) -> Result<OneHotEncoder> {
+        self.check()?;
+        let d = x.ncols();
+        crate::ensure!(d > 0, "cannot fit a one-hot encoder on a matrix without columns");
+        if let Some(c) = self.columns.iter().find(|&&c| c >= d) {
+            return Err(Error::shape(format!("categorical column {c} to exist"), format!("{d} columns")));
+        }
+        let categories = self
             .columns
             .iter()
             .map(|&c| {
@@ -313,27 +298,67 @@ impl OneHotEncoder {
                 Ok(cats)
             })
             .collect::<Result<_>>()?;
-        self.n_in = d;
-        Ok(self)
+        Ok(OneHotEncoder { params: self.clone(), n_in: d, categories })
+    }
+}
+
+/// One-hot encoding of categorical columns given as numeric codes (e.g. merchant category,
+/// country, channel): each categorical column is replaced by one 0/1 column per category seen
+/// in fit, appended after the numeric columns (kept in their order). Fitted from
+/// [`OneHotEncoderParams`].
+///
+/// ```
+/// use mercato::fraud::preprocess::OneHotEncoderParams;
+/// let x = ndarray::array![[12.5, 1.0], [3.0, 7.0], [8.0, 1.0]];
+/// let enc = OneHotEncoderParams::default().columns(vec![1]).fit(&x.view())?;
+/// assert_eq!(enc.transform(&x.view())?.row(1).to_vec(), vec![3.0, 0.0, 1.0]);
+/// assert!(enc.transform(&ndarray::array![[1.0, 5.0]].view()).is_err()); // unseen category
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneHotEncoder {
+    params: OneHotEncoderParams,
+    n_in: usize,
+    categories: Vec<Vec<f64>>,
+}
+
+impl OneHotEncoder {
+    /// The parameters it was fitted with.
+    pub fn params(&self) -> &OneHotEncoderParams {
+        &self.params
+    }
+
+    /// Categories per categorical column (sorted), in the order of `params().columns`.
+    pub fn categories(&self) -> &[Vec<f64>] {
+        &self.categories
+    }
+
+    /// Input column count.
+    pub fn n_features_in(&self) -> usize {
+        self.n_in
+    }
+
+    /// Output column count.
+    pub fn n_features_out(&self) -> usize {
+        self.n_in - self.params.columns.len() + self.categories.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Encodes a matrix.
     pub fn transform(&self, x: &ArrayView2<f64>) -> Result<Array2<f64>> {
-        crate::ensure!(self.n_in > 0, "OneHotEncoder is not fitted");
         if x.ncols() != self.n_in {
             return Err(Error::shape(format!("{} columns", self.n_in), format!("{} columns", x.ncols())));
         }
         let mut out = Array2::zeros((x.nrows(), self.n_features_out()));
         for (i, row) in x.rows().into_iter().enumerate() {
             let mut o = 0;
-            for j in (0..self.n_in).filter(|j| !self.columns.contains(j)) {
+            for j in (0..self.n_in).filter(|j| !self.params.columns.contains(j)) {
                 out[[i, o]] = row[j];
                 o += 1;
             }
-            for (c, cats) in self.columns.iter().zip(&self.categories) {
+            for (c, cats) in self.params.columns.iter().zip(&self.categories) {
                 match cats.binary_search_by(|v| v.total_cmp(&row[*c])) {
                     Ok(k) => out[[i, o + k]] = 1.0,
-                    Err(_) if self.ignore_unknown => {}
+                    Err(_) if self.params.ignore_unknown => {}
                     Err(_) => bail!("row {i}: category {} of column {c} was not seen in fit", row[*c]),
                 }
                 o += cats.len();
@@ -406,17 +431,20 @@ mod tests {
     #[test]
     fn one_hot() {
         let x = array![[1.0, 0.5, 3.0], [2.0, 1.5, 3.0], [1.0, 2.5, 4.0]];
-        let e = OneHotEncoder::new(vec![0, 2]).fit(&x.view()).unwrap();
-        assert_eq!(e.n_features_out(), 5);
+        let e = OneHotEncoderParams::default().columns(vec![0, 2]).fit(&x.view()).unwrap();
+        assert_eq!((e.n_features_in(), e.n_features_out()), (3, 5));
         assert_eq!(e.transform(&x.view()).unwrap().row(2).to_vec(), vec![2.5, 1.0, 0.0, 0.0, 1.0]);
-        assert!(e.transform(&array![[9.0, 0.0, 3.0]].view()).is_err());
-        let lax = e.clone().ignore_unknown(true);
+        assert!(matches!(e.transform(&array![[9.0, 0.0, 3.0]].view()), Err(Error::InvalidInput(_))));
+        let lax = e.params().clone().ignore_unknown(true).fit(&x.view()).unwrap();
         assert_eq!(
             lax.transform(&array![[9.0, 0.0, 3.0]].view()).unwrap().row(0).to_vec(),
             vec![0.0, 0.0, 0.0, 1.0, 0.0]
         );
-        assert!(OneHotEncoder::new(vec![3]).fit(&x.view()).is_err());
-        assert!(OneHotEncoder::new(vec![0, 0]).fit(&x.view()).is_err());
+        let p = OneHotEncoderParams::default();
+        assert!(matches!(p.clone().columns(vec![3]).fit(&x.view()), Err(Error::ShapeMismatch { .. })));
+        assert!(matches!(p.clone().columns(vec![0, 0]).check(), Err(Error::InvalidParameter { .. })));
+        assert!(p.clone().columns(vec![0]).fit(&array![[f64::NAN]].view()).is_err());
+        assert!(p.fit(&Array2::<f64>::zeros((2, 0)).view()).is_err());
         assert!(e.transform(&array![[1.0, 2.0]].view()).is_err());
     }
 }

@@ -259,6 +259,11 @@ impl HybridMF {
         self.epochs_done += epochs;
         self.seen = seen;
         self.refresh();
+        ensure!(
+            scores_fit_f32(&self.user_reprs, &self.item_reprs),
+            "training diverged (embeddings overflow); lower learning_rate (now {})",
+            self.params.learning_rate
+        );
         Ok(())
     }
 
@@ -327,13 +332,21 @@ impl HybridMF {
     /// Representations of new users from their supplied features only (no identity): rows
     /// over the model's `user_space().n_features` columns. A row without features gets the
     /// zero representation (scores are then the item biases: a popularity-like ranking).
+    ///
+    /// Feature weights so large that a score against the training items would overflow
+    /// `f32` are refused (`InvalidInput`).
     pub fn user_reprs(&self, features: &Features) -> Result<Reprs> {
-        reprs_for("user", &self.user_space, &self.users, self.params.factors, features)
+        let r = reprs_for("user", &self.user_space, &self.users, self.params.factors, features)?;
+        ensure!(scores_fit_f32(&r, &self.item_reprs), "user feature weights so large that scores overflow");
+        Ok(r)
     }
 
-    /// Representations of new items from their supplied features only.
+    /// Representations of new items from their supplied features only; weights so large that
+    /// a score for a training user would overflow `f32` are refused (`InvalidInput`).
     pub fn item_reprs(&self, features: &Features) -> Result<Reprs> {
-        reprs_for("item", &self.item_space, &self.items, self.params.factors, features)
+        let r = reprs_for("item", &self.item_space, &self.items, self.params.factors, features)?;
+        ensure!(scores_fit_f32(&self.user_reprs, &r), "item feature weights so large that scores overflow");
+        Ok(r)
     }
 
     /// Scores of (user, item) index pairs of the training users and items.
@@ -440,20 +453,40 @@ impl HybridMF {
 
 fn similar(items: &Reprs, q: &[f32], n: usize) -> Result<Vec<(usize, f32)>> {
     check_n(n)?;
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let qn = norm(q);
+    ensure!(q.iter().all(|v| v.is_finite()), "query has non-finite values");
+    // In f64: a squared norm of finite f32 values cannot overflow there, so the cosine of
+    // any finite embeddings is finite.
+    let qn = norm_f64(q);
     let scores: Vec<f32> = (0..items.len())
         .map(|i| {
             let e = items.embedding(i);
-            let d = norm(e) * qn;
+            let d = norm_f64(e) * qn;
             if d > 0.0 {
-                e.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() / d
+                (e.iter().zip(q).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() / d) as f32
             } else {
                 0.0
             }
         })
         .collect();
     Ok(top_n(&scores, n, |_| true))
+}
+
+fn norm_f64(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
+
+/// Whether every score of a row of `users` against a row of `items` is a finite `f32`, with
+/// every partial sum too: by Cauchy–Schwarz `|u·i| ≤ ‖u‖‖i‖`, so the largest norms and biases
+/// bound every score. Trained models are far inside this; a model file that is not, or
+/// feature weights that push a new row past it, would score ±inf or NaN.
+fn scores_fit_f32(users: &Reprs, items: &Reprs) -> bool {
+    let largest = |r: &Reprs| {
+        (0..r.len())
+            .fold((0f64, 0f64), |(n, b), i| (n.max(norm_f64(r.embedding(i))), b.max(f64::from(r.bias(i)).abs())))
+    };
+    let ((nu, bu), (ni, bi)) = (largest(users), largest(items));
+    let bound = nu * ni + bu + bi;
+    users.data.iter().chain(&items.data).all(|v| v.is_finite()) && bound < f64::from(f32::MAX) / 2.0
 }
 
 fn check_k(k: usize, r: &Reprs) -> Result<()> {
@@ -586,6 +619,9 @@ impl Persist for HybridMF {
             item_reprs: Reprs { k, data: vec![] },
         };
         m.refresh();
+        if !scores_fit_f32(&m.user_reprs, &m.item_reprs) {
+            return Err(Error::format("embeddings so large that scores overflow"));
+        }
         Ok(m)
     }
 }

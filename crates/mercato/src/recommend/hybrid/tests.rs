@@ -173,3 +173,21 @@ fn serves_training_users_and_items_by_id() {
     let served = any.as_recommender().expect("HybridMF serves by id");
     assert_eq!(served.recommend_ids(&user, 5, &filter).unwrap(), by_id);
 }
+
+#[test]
+fn overflowing_scores_are_refused_not_served() {
+    let (data, uf, itf) = toy();
+    // Training that blows the embeddings up raises instead of serving NaN scores.
+    let diverged = params().learning_rate(1e30).fit(&data, Some(&uf), Some(&itf));
+    assert!(matches!(diverged, Err(Error::InvalidInput(ref m)) if m.contains("diverged")), "{diverged:?}");
+    let m = params().fit(&data, Some(&uf), Some(&itf)).unwrap();
+    // Finite feature weights whose representation would score past f32::MAX.
+    let huge = Features::from_rows(4, [vec![(0, f32::MAX), (3, f32::MAX)], vec![(1, 1.0)]]).unwrap();
+    assert!(matches!(m.item_reprs(&huge), Err(Error::InvalidInput(_))));
+    let fine = m.item_reprs(&Features::from_rows(4, [vec![(0, 1e3)]]).unwrap()).unwrap();
+    assert!(m.score_reprs(m.known_user_reprs(), &[0], &fine, &[0]).unwrap()[0].is_finite());
+    // Cosine similarity of a large but finite query stays finite (norms in f64).
+    let q = vec![1e30f32; m.hyper_params().factors];
+    assert!(m.similar_to(&q, m.known_item_reprs(), 3).unwrap().iter().all(|(_, s)| s.is_finite()));
+    assert!(m.similar_to(&vec![f32::INFINITY; q.len()], m.known_item_reprs(), 3).is_err());
+}
