@@ -616,3 +616,54 @@ fn regression_recovers_a_log_log_elasticity_and_reports_its_errors() {
         .code(3)
         .stderr(predicate::str::contains("--categorical"));
 }
+
+#[test]
+fn hybrid_recommender_reads_item_features_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("hybrid.mercato");
+    let train = |extra: &[&str], features: &Path| {
+        let mut c = mercato();
+        c.args(["train", "recommender", "--algo", "hybrid", "--item-col", "product", "--rating-col", "views"])
+            .args(["--epochs", "5", "--factors", "8", "--input"])
+            .arg(marketplace("events.csv"))
+            .arg("--item-features")
+            .arg(features)
+            .args(extra)
+            .arg("--out")
+            .arg(&model);
+        c
+    };
+    let summary = json_of(&mut train(&["--item-feature-cols", "category"], &marketplace("products.csv")));
+    assert_eq!(summary["kind"], "recommend.hybrid_mf");
+    assert_eq!(summary["params"]["epochs"], 5);
+    let m = <mercato::recommend::hybrid::HybridMF as mercato::persist::Persist>::load(&model).unwrap();
+    assert_eq!(m.item_space().n_features, 8, "one feature per category: {:?}", m.item_space().names);
+    assert!(m.item_space().names.iter().any(|n| n == "category=Grocery"));
+    let recs = json_of(mercato().args(["recommend", "--user", "7", "-n", "5", "--model"]).arg(&model));
+    assert_eq!(recs["items"].as_array().unwrap().len(), 5);
+
+    // a feature column that is not in the header, a second row for one product, features
+    // without --algo hybrid: errors, and no model written
+    std::fs::remove_file(&model).unwrap();
+    train(&["--item-feature-cols", "colour"], &marketplace("products.csv"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no column \"colour\""));
+    let twice = dir.path().join("twice.csv");
+    std::fs::write(&twice, "product,category\np00007,Books\np00007,Toys\n").unwrap();
+    train(&["--item-feature-cols", "category"], &twice)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("twice.csv:3:").and(predicate::str::contains("second row")));
+    mercato()
+        .args(["train", "recommender", "--algo", "als", "--item-col", "product", "--input"])
+        .arg(marketplace("events.csv"))
+        .arg("--item-features")
+        .arg(marketplace("products.csv"))
+        .args(["--item-feature-cols", "category", "--out"])
+        .arg(&model)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--algo hybrid"));
+    assert!(!model.exists());
+}

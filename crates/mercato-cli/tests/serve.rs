@@ -824,3 +824,87 @@ fn recommend_sequence_matches_the_library() {
     assert_eq!(s.post("/v1/models/als/recommend_sequence", &json!({"items": [1]})).error(422), "invalid_input");
     assert_eq!(s.post("/v1/models/fraud/recommend_sequence", &json!({"items": [1]})).error(400), "wrong_model_kind");
 }
+
+#[test]
+fn hybrid_cold_start_routes_match_the_library() {
+    use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams};
+
+    // Two taste groups; users and items carry their group as a named feature.
+    let events: Vec<(String, i64, f32)> = (0..40u32)
+        .flat_map(|u| {
+            (0..30i64)
+                .filter(move |i| i % 2 == i64::from(u % 2) && (i64::from(u) + i) % 3 != 0)
+                .map(move |i| (format!("u{u}"), 100 + i, 1.0))
+        })
+        .collect();
+    let data = Interactions::from_triples(events, DuplicatePolicy::Error).unwrap();
+    let user_group = |r: usize| data.users().id(r).as_str().unwrap()[1..].parse::<usize>().unwrap() % 2;
+    let item_group = |r: usize| data.items().id(r).as_int().unwrap() as usize % 2;
+    let users = Features::from_rows(2, (0..data.n_users()).map(|r| vec![(user_group(r), 1.0)])).unwrap();
+    let items = Features::from_rows(2, (0..data.n_items()).map(|r| vec![(item_group(r), 1.0)])).unwrap();
+    let mut model: HybridMF =
+        HybridMFParams::default().factors(8).epochs(20).seed(4).fit(&data, Some(&users), Some(&items)).unwrap();
+    let names = vec!["group=even".to_string(), "group=odd".to_string()];
+    model.set_feature_names(names.clone(), names).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    write_models(&models);
+    model.save(models.join("hybrid.mercato")).unwrap();
+    let s = Server::start(&models, &[]);
+    let ids =
+        |v: &Value| -> Vec<ExternalId> { v["items"].as_array().unwrap().iter().map(|i| id_of(&i["item"])).collect() };
+
+    // a new user by features
+    let want = model.recommend_from_features(&[("group=odd", 1.0)], 4, &Filter::new()).unwrap();
+    let v = s.post("/v1/models/hybrid/recommend", &json!({"user_features": {"group=odd": 1.0}, "n": 4})).json();
+    assert_eq!(ids(&v), want.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(), "{v}");
+    assert_eq!(v["fallback"], false);
+    // a new item by features: training items like it
+    let want = model.similar_to_features(&[("group=even", 2.0)], 3).unwrap();
+    let v = s.post("/v1/models/hybrid/similar", &json!({"item_features": {"group=even": 2.0}, "n": 3})).json();
+    assert_eq!(ids(&v), want.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(), "{v}");
+    // new items ranked for a known user, with the library's scores
+    let new = json!({"user": "u1", "items": [
+        {"id": "sku-even", "features": {"group=even": 1.0}},
+        {"id": "sku-odd", "features": {"group=odd": 1.0}},
+        {"id": 7, "features": {}}]});
+    let v = s.post("/v1/models/hybrid/rank_new_items", &new).json();
+    let rows = vec![vec![("group=even", 1.0)], vec![("group=odd", 1.0)], vec![]];
+    let want = model.rank_new_items(&"u1".into(), &rows, 3).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["items"][0]["item"], "sku-odd", "{v}");
+    for (got, (i, score)) in v["items"].as_array().unwrap().iter().zip(&want) {
+        assert_eq!(id_of(&got["item"]), id_of(&new["items"][*i]["id"]));
+        assert_eq!(got["score"].as_f64().unwrap() as f32, *score);
+    }
+    let v = s.post("/v1/models/hybrid/rank_new_items", &json!({"user": "u1", "items": new["items"], "n": 1})).json();
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    // known users and items are still served as before
+    let v = s.post("/v1/models/hybrid/similar", &json!({"item": 101, "n": 2})).json();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+
+    // bad requests: 4xx with a JSON error (invalid_request: not this route's request;
+    // invalid_input: data the model cannot use; unknown_id: a name it never saw)
+    let post = |path: &str, body: Value| s.post(&format!("/v1/models/{path}"), &body);
+    assert_eq!(post("hybrid/recommend", json!({"user_features": {"group=teal": 1.0}})).error(422), "unknown_id");
+    assert_eq!(post("hybrid/recommend", json!({"user_features": {"group=odd": -1.0}})).error(422), "invalid_input");
+    assert_eq!(post("hybrid/recommend", json!({"user": "u1", "user_features": {}})).error(422), "invalid_request");
+    assert_eq!(post("hybrid/recommend", json!({"user_features": {"group=odd": "x"}})).error(422), "invalid_request");
+    assert_eq!(post("hybrid/similar", json!({"n": 2})).error(422), "invalid_request");
+    // past f32 is not a number this route reads; within it, but overflowing a score, is bad data
+    assert_eq!(post("hybrid/similar", json!({"item_features": {"group=odd": 1e39}})).error(400), "malformed_json");
+    assert_eq!(post("hybrid/similar", json!({"item_features": {"group=odd": 3.4e38}})).error(422), "invalid_input");
+    let twice = json!({"user": "u1", "items": [{"id": 1, "features": {}}, {"id": 1, "features": {}}]});
+    assert_eq!(post("hybrid/rank_new_items", twice).error(422), "invalid_request");
+    let nobody = json!({"user": "nobody", "items": [{"id": 1, "features": {}}]});
+    assert_eq!(post("hybrid/rank_new_items", nobody).error(422), "unknown_id");
+    assert_eq!(post("hybrid/rank_new_items", json!({"user": "u1", "items": []})).error(422), "invalid_input");
+    let zero = json!({"user": "u1", "items": [{"id": 1, "features": {}}], "n": 0});
+    assert_eq!(post("hybrid/rank_new_items", zero).error(422), "invalid_request");
+    // models without features say so; detectors are the wrong kind
+    assert_eq!(post("als/recommend", json!({"user_features": {"a": 1.0}})).error(422), "invalid_input");
+    let one = json!({"user": "u1", "items": [{"id": 1, "features": {}}]});
+    assert_eq!(post("als/rank_new_items", one.clone()).error(422), "invalid_input");
+    assert_eq!(post("fraud/rank_new_items", one).error(400), "wrong_model_kind");
+}

@@ -37,6 +37,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/v1/models/{name}/score", post(score))
         .route("/v1/models/{name}/recommend", post(recommend))
         .route("/v1/models/{name}/similar", post(similar))
+        .route("/v1/models/{name}/rank_new_items", post(rank_new_items))
         .route("/v1/models/{name}/recommend_sequence", post(recommend_sequence))
         .route("/v1/models/{name}/reload", post(reload))
         .route("/v1/models/{name}/classify", post(classify))
@@ -120,7 +121,8 @@ impl Drop for InFlight<'_> {
 
 /// Bounded metric labels: a loaded model's name or `_none`, a known route or `other`.
 fn labels(s: &ServeState, path: &str) -> (String, &'static str) {
-    const ROUTES: [&str; 6] = ["score", "recommend", "similar", "reload", "classify", "healthz"];
+    const ROUTES: [&str; 8] =
+        ["score", "recommend", "similar", "recommend_sequence", "rank_new_items", "reload", "classify", "healthz"];
     match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
         ["v1", "models", name, route] => {
             let model = if s.registry.contains(name) { name.to_string() } else { "_none".to_string() };
@@ -334,6 +336,8 @@ async fn score(
 struct RecommendRequest {
     user: Option<ExternalId>,
     users: Option<Vec<ExternalId>>,
+    /// A new user by named features (hybrid models): `{"country=FR": 1.0}`.
+    user_features: Option<Weights>,
     #[serde(default = "ten")]
     n: usize,
     #[serde(default = "yes")]
@@ -341,6 +345,13 @@ struct RecommendRequest {
     allow: Option<Vec<ExternalId>>,
     #[serde(default)]
     deny: Vec<ExternalId>,
+}
+
+/// Named feature weights of one new user or item, as a JSON object.
+type Weights = std::collections::BTreeMap<String, f32>;
+
+fn named(w: Weights) -> Vec<(String, f32)> {
+    w.into_iter().collect()
 }
 
 fn ten() -> usize {
@@ -389,18 +400,29 @@ async fn recommend(
             let recs = r.recommend_ids(user, n, &filter)?;
             Ok(json!({"user": user, "items": items_json(&recs.items, "score"), "fallback": recs.fallback}))
         };
-        match (&req.user, &req.users) {
-            (Some(u), None) => {
+        match (&req.user, &req.users, req.user_features) {
+            (Some(u), None, None) => {
                 let mut v = one(u)?;
                 v["model"] = json!(m.name);
                 v["version"] = json!(m.version);
                 Ok(Json(v))
             }
-            (None, Some(users)) => {
+            (None, Some(users), None) => {
                 let results = users.iter().map(one).collect::<Result<Vec<_>, _>>()?;
                 Ok(Json(json!({"model": m.name, "version": m.version, "results": results})))
             }
-            _ => Err(ApiError::invalid("give exactly one of \"user\" and \"users\"")),
+            (None, None, Some(features)) => {
+                let echo = json!(features);
+                let recs = r.recommend_features(&named(features), n, &filter)?;
+                Ok(Json(json!({
+                    "model": m.name,
+                    "version": m.version,
+                    "user_features": echo,
+                    "items": items_json(&recs.items, "score"),
+                    "fallback": recs.fallback,
+                })))
+            }
+            _ => Err(ApiError::invalid("give exactly one of \"user\", \"users\" and \"user_features\"")),
         }
     })
     .await
@@ -455,7 +477,9 @@ async fn recommend_sequence(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SimilarRequest {
-    item: ExternalId,
+    item: Option<ExternalId>,
+    /// A new item by named features (hybrid models).
+    item_features: Option<Weights>,
     #[serde(default = "ten")]
     n: usize,
 }
@@ -473,10 +497,68 @@ async fn similar(
     };
     let req: SimilarRequest = parse(body)?;
     check_n(req.n)?;
-    let found = r.similar_items_ids(&req.item, req.n.min(r.n_items()))?;
-    Ok(Json(
-        json!({"model": m.name, "version": m.version, "item": req.item, "items": items_json(&found, "similarity")}),
-    ))
+    let n = req.n.min(r.n_items().max(1));
+    let (key, echo, found) = match (req.item, req.item_features) {
+        (Some(item), None) => ("item", json!(item), r.similar_items_ids(&item, n)?),
+        (None, Some(features)) => ("item_features", json!(features), r.similar_to_features(&named(features), n)?),
+        _ => return Err(ApiError::invalid("give exactly one of \"item\" and \"item_features\"")),
+    };
+    Ok(Json(json!({"model": m.name, "version": m.version, key: echo, "items": items_json(&found, "similarity")})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewItem {
+    id: ExternalId,
+    features: Weights,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RankNewItemsRequest {
+    user: ExternalId,
+    items: Vec<NewItem>,
+    /// How many to return (default: all of them, ranked).
+    n: Option<usize>,
+}
+
+/// New items, known only by their features, ranked for a training user (hybrid models):
+/// `{"user": "u1", "items": [{"id": "sku-9", "features": {"category=shoes": 1.0}}], "n": 5}`.
+async fn rank_new_items(
+    State(s): State<ServeState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, Scope::Recommend)?;
+    let m = model(&s, &name)?;
+    if !matches!(m.model, Model::Recommender(_)) {
+        return Err(ApiError::wrong_kind(&name, &m.kind, "rank_new_items"));
+    }
+    let req: RankNewItemsRequest = parse(body)?;
+    let n = req.n.unwrap_or(req.items.len().max(1));
+    check_n(n)?;
+    let max_batch = s.limits.max_batch;
+    if req.items.len() > max_batch {
+        return Err(ApiError::invalid(format!(
+            "{} new items in one request; the limit is {max_batch}",
+            req.items.len()
+        )));
+    }
+    let mut ids = std::collections::HashSet::with_capacity(req.items.len());
+    if let Some(dup) = req.items.iter().find(|it| !ids.insert(&it.id)) {
+        return Err(ApiError::invalid(format!("new item {} is given twice", dup.id)));
+    }
+    compute(req.items.len() > INLINE_MAX, move || {
+        let Model::Recommender(r) = &m.model else { unreachable!("checked above") };
+        let items: Vec<(ExternalId, Vec<(String, f32)>)> =
+            req.items.into_iter().map(|it| (it.id, named(it.features))).collect();
+        let ranked = r.rank_new_items(&req.user, &items, n)?;
+        Ok(Json(
+            json!({"model": m.name, "version": m.version, "user": req.user, "items": items_json(&ranked, "score")}),
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
+use mercato::data::{ExternalId, IdMap};
 use mercato::fraud::{AnyDetectorParams, Detector, EnsembleParams};
 use mercato::persist::Persist;
+use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams};
 use mercato::recommend::{
     Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, FunkSVD, FunkSVDParams, ItemKnn, ItemKnnParams,
     KNNParams, SVDpp, SVDppParams, KNN,
@@ -24,7 +26,7 @@ use crate::table::{delimiter_byte, Table};
 #[derive(Subcommand)]
 pub enum TrainCommand {
     /// A recommender from a (user, item[, rating]) CSV.
-    Recommender(RecommenderArgs),
+    Recommender(Box<RecommenderArgs>),
     /// A fraud/anomaly detector from the numeric columns of a CSV with a header.
     Detector(DetectorArgs),
     /// A product-image CNN from a folder `root/<class>/*.png|jpg` (needs the `torch` feature).
@@ -50,6 +52,9 @@ pub enum RecAlgo {
     Bpr,
     /// Implicit: item-item cosine neighbours.
     Itemknn,
+    /// Implicit, with user/item features: LightFM's hybrid factorisation (WARP by default);
+    /// new users and items are then served from their features alone.
+    Hybrid,
 }
 
 impl RecAlgo {
@@ -67,6 +72,7 @@ impl RecAlgo {
             RecAlgo::Als => "als",
             RecAlgo::Bpr => "bpr",
             RecAlgo::Itemknn => "itemknn",
+            RecAlgo::Hybrid => "hybrid",
         }
     }
 }
@@ -110,6 +116,20 @@ pub struct RecommenderArgs {
     /// e.g. '{"user_based": true}' for knn.
     #[arg(long)]
     pub params: Option<String>,
+    /// Item features (hybrid): a delimited file with a header, one row per item, the item id
+    /// in the --item-col column; each of --item-feature-cols becomes named features
+    /// `column=value` (e.g. `category=Grocery`).
+    #[arg(long, requires = "item_feature_cols")]
+    pub item_features: Option<PathBuf>,
+    /// Categorical columns of --item-features, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "item_features")]
+    pub item_feature_cols: Vec<String>,
+    /// User features (hybrid), as --item-features with the id in the --user-col column.
+    #[arg(long, requires = "user_feature_cols")]
+    pub user_features: Option<PathBuf>,
+    /// Categorical columns of --user-features, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "user_features")]
+    pub user_feature_cols: Vec<String>,
     /// Where to write the model.
     #[arg(long)]
     pub out: PathBuf,
@@ -189,6 +209,9 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             ("seed", if map[6].is_empty() { None } else { seed.clone() }, map[6]),
         ]
     };
+    if a.algo != RecAlgo::Hybrid && (a.item_features.is_some() || a.user_features.is_some()) {
+        return Err(CliError::usage("--item-features and --user-features need --algo hybrid"));
+    }
     let none: &[&str] = &[];
     let x = a.columns.load(&a.input, a.algo.explicit())?;
     let (n_users, n_items, nnz) = (x.n_users(), x.n_items(), x.nnz());
@@ -264,6 +287,34 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             p.fit(&x)?.save(&a.out).map_err(write_failure)?;
             (ItemKnn::KIND, json!(p))
         }
+        RecAlgo::Hybrid => {
+            let mut p: HybridMFParams = configure(
+                algo,
+                HybridMFParams::default(),
+                &flags([
+                    &["factors"],
+                    &["epochs"],
+                    &["item_alpha", "user_alpha"],
+                    &["learning_rate"],
+                    none,
+                    none,
+                    &["seed"],
+                ]),
+                extra,
+            )?;
+            p.num_threads = a.threads;
+            let delimiter = delimiter_byte(&a.columns.delimiter)?;
+            let side = |path: &Option<PathBuf>, id_col: &str, cols: &[String], ids: &IdMap| {
+                path.as_ref().map(|path| categorical_features(path, delimiter, id_col, cols, ids)).transpose()
+            };
+            let users = side(&a.user_features, &a.columns.user_col, &a.user_feature_cols, x.users())?;
+            let items = side(&a.item_features, &a.columns.item_col, &a.item_feature_cols, x.items())?;
+            let mut m = p.fit(&x, users.as_ref().map(|f| &f.0), items.as_ref().map(|f| &f.0))?;
+            let names = |f: Option<(Features, Vec<String>)>| f.map(|f| f.1).unwrap_or_default();
+            m.set_feature_names(names(users), names(items))?;
+            m.save(&a.out).map_err(write_failure)?;
+            (HybridMF::KIND, json!(p))
+        }
     };
     let seconds = secs(t);
     let summary = json!({
@@ -285,6 +336,57 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
         )
     });
     Ok(())
+}
+
+/// Named categorical features (`column=value`, weight 1) of the users or items in `ids`, read
+/// from a delimited file with a header: one row per id (in `id_col`), ids the training data
+/// does not have are skipped (they are new: serve them by their features), ids without a row
+/// get no features (their identity only).
+fn categorical_features(
+    path: &Path,
+    delimiter: u8,
+    id_col: &str,
+    cols: &[String],
+    ids: &IdMap,
+) -> CliResult<(Features, Vec<String>)> {
+    let mut table = Table::open(path, delimiter)?;
+    let id = table.column(id_col)?;
+    let cols: Vec<(usize, &String)> = cols.iter().map(|c| Ok((table.column(c)?, c))).collect::<CliResult<_>>()?;
+    let mut names: Vec<String> = Vec::new();
+    let mut column_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut rows: Vec<Option<Vec<(usize, f32)>>> = vec![None; ids.len()];
+    let mut rec = csv::StringRecord::new();
+    while table.next_record(&mut rec)? {
+        let Some(r) = ids.index(&ExternalId::parse(rec.get(id).unwrap_or(""))) else { continue };
+        if rows[r].is_some() {
+            return Err(CliError::data(format!(
+                "{}:{}: id {} has a second row",
+                table.name(),
+                Table::line(&rec),
+                ids.id(r)
+            )));
+        }
+        let mut row = Vec::with_capacity(cols.len());
+        for &(j, c) in &cols {
+            let value = rec.get(j).unwrap_or("").trim();
+            if value.is_empty() {
+                continue;
+            }
+            let name = format!("{c}={value}");
+            let next = names.len();
+            let col = *column_of.entry(name.clone()).or_insert(next);
+            if col == next {
+                names.push(name);
+            }
+            row.push((col, 1.0));
+        }
+        rows[r] = Some(row);
+    }
+    if names.is_empty() {
+        return Err(CliError::data(format!("{}: no feature values for the training ids", table.name())));
+    }
+    let features = Features::from_rows(names.len(), rows.into_iter().map(Option::unwrap_or_default))?;
+    Ok((features, names))
 }
 
 /// Detector algorithms.
@@ -569,7 +671,7 @@ pub fn classifier(_: ClassifierArgs) -> CliResult<()> {
 /// Dispatches `mercato train ...`.
 pub fn run(command: TrainCommand) -> CliResult<()> {
     match command {
-        TrainCommand::Recommender(a) => recommender(a),
+        TrainCommand::Recommender(a) => recommender(*a),
         TrainCommand::Detector(a) => detector(a),
         TrainCommand::Classifier(a) => classifier(a),
         TrainCommand::Regression(a) => super::regression::run(a),

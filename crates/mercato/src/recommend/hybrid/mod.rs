@@ -8,6 +8,7 @@
 //! embedding, so known ids behave as in plain matrix factorisation while new ones, given
 //! only features, are still placed in the same space.
 
+mod cold_start;
 mod content;
 mod features;
 mod image_features;
@@ -18,6 +19,7 @@ mod train;
 #[cfg(test)]
 mod tests;
 
+pub use cold_start::NamedFeatures;
 pub use content::{ContentWeighting, ItemContent, ItemContentParams};
 pub use features::{FeatureSpace, Features};
 pub use image_features::{ImageFeatures, ImageFeaturesParams};
