@@ -3,6 +3,7 @@ CrossValidated and the marketplace's new products known by their photos, side by
 
     .venv/bin/python benches/compare/hybrid.py                  # every data set
     .venv/bin/python benches/compare/hybrid.py photos           # one of: movielens, crossvalidated, photos
+    .venv/bin/python benches/compare/hybrid.py adadelta         # MovieLens with learning_schedule="adadelta"
 
 Needs mercato built into the worktree (``maturin develop --release``) and a Python that
 imports ``lightfm``: set ``LIGHTFM_PYTHON`` (default ``/tmp/lfm-venv/bin/python``, a venv
@@ -25,7 +26,8 @@ candidates (warm: every item not a training positive of the user; cold: the cold
 P@10 and NDCG@10 over the same candidates, averaged over users with a held-out positive;
 quality is the mean of seeds 0, 1, 2. Fit time: 2 threads each, the median of 3 fits,
 the libraries alternating. Thread determinism: mercato at 1 and 2 threads compared bit for
-bit; LightFM twice at 2 threads with the same seed.
+bit; LightFM twice at 2 threads with the same seed. ``adadelta``: the same with both
+libraries' ``learning_schedule="adadelta"`` (rho 0.95, epsilon 1e-6, no learning rate).
 
 CrossValidated (``$MERCATO_DATA/crossvalidated/data.npz``, the file LightFM's
 ``fetch_stackexchange('crossvalidated')`` downloads), LightFM's own hybrid example: the split
@@ -201,8 +203,11 @@ def metrics(scores, split):
     return np.mean(auc), np.mean(p10), np.mean(ndcg)
 
 
-def fit_lightfm(split, seed, threads=THREADS):
-    m = LightFM(no_components=FACTORS, loss="warp", learning_rate=LR, max_sampled=MAX_SAMPLED, random_state=seed)
+def fit_lightfm(split, seed, threads=THREADS, schedule="adagrad"):
+    m = LightFM(
+        no_components=FACTORS, loss="warp", learning_schedule=schedule, learning_rate=LR, max_sampled=MAX_SAMPLED,
+        random_state=seed,
+    )  # fmt: skip
     t = time.perf_counter()
     m.fit(
         split["train"], user_features=split["user_f"], item_features=split["item_f"], epochs=EPOCHS, num_threads=threads
@@ -210,10 +215,11 @@ def fit_lightfm(split, seed, threads=THREADS):
     return m, time.perf_counter() - t
 
 
-def fit_mercato(split, seed, threads=THREADS):
+def fit_mercato(split, seed, threads=THREADS, schedule="adagrad"):
     m = HybridMF(
-        factors=FACTORS, loss="warp", learning_rate=LR, epochs=EPOCHS, max_sampled=MAX_SAMPLED, seed=seed,
+        factors=FACTORS, loss="warp", learning_schedule=schedule, epochs=EPOCHS, max_sampled=MAX_SAMPLED, seed=seed,
         num_threads=threads, user_identity=False, item_identity=False,
+        **({"learning_rate": LR} if schedule == "adagrad" else {}),
     )  # fmt: skip
     t = time.perf_counter()
     m.fit(split["train"], split["user_f"], split["item_f"])
@@ -316,32 +322,35 @@ def crossvalidated():
 
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
-    if which not in ("all", "movielens", "crossvalidated", "photos"):
-        sys.exit("usage: hybrid.py [movielens|crossvalidated|photos]")
+    if which not in ("all", "movielens", "crossvalidated", "photos", "adadelta"):
+        sys.exit("usage: hybrid.py [movielens|crossvalidated|photos|adadelta]")
     if which in ("all", "movielens"):
         movielens()
+    if which in ("all", "adadelta"):
+        movielens(schedule="adadelta")
     if which in ("all", "crossvalidated"):
         crossvalidated()
     if which in ("all", "photos"):
         photos()
 
 
-def movielens():
+def movielens(schedule="adagrad"):
     nu, ni, u, i, genres, demo = load()
-    print(f"MovieLens-100k: {len(u)} positives (rating >= 4), {nu} users x {ni} items")
-    print(f"WARP, {FACTORS} factors, lr {LR}, max_sampled {MAX_SAMPLED}, {EPOCHS} epochs, {THREADS} threads\n")
+    print(f"\nMovieLens-100k: {len(u)} positives (rating >= 4), {nu} users x {ni} items")
+    rate = f"lr {LR}" if schedule == "adagrad" else "adadelta (rho 0.95, epsilon 1e-6)"
+    print(f"WARP, {FACTORS} factors, {rate}, max_sampled {MAX_SAMPLED}, {EPOCHS} epochs, {THREADS} threads\n")
     rows = []
     for name, split in splits(nu, ni, u, i, genres, demo).items():
         q = {"LightFM": [], "mercato": []}
         for seed in SEEDS:
-            lm, _ = fit_lightfm(split, seed)
-            mm, _ = fit_mercato(split, seed)
+            lm, _ = fit_lightfm(split, seed, schedule=schedule)
+            mm, _ = fit_mercato(split, seed, schedule=schedule)
             q["LightFM"].append(metrics(scores_of(lm, split), split))
             q["mercato"].append(metrics(scores_of(mm, split), split))
         times = {"LightFM": [], "mercato": []}
         for _ in range(3):
-            times["LightFM"].append(fit_lightfm(split, 0)[1])
-            times["mercato"].append(fit_mercato(split, 0)[1])
+            times["LightFM"].append(fit_lightfm(split, 0, schedule=schedule)[1])
+            times["mercato"].append(fit_mercato(split, 0, schedule=schedule)[1])
         for lib in ("LightFM", "mercato"):
             a = np.array(q[lib])
             rows.append((name, lib, *a.mean(axis=0), statistics.median(times[lib])))
@@ -356,13 +365,13 @@ def movielens():
         )
 
     split = splits(nu, ni, u, i, genres, demo)["warm"]
-    a, _ = fit_mercato(split, 0, threads=1)
-    b, _ = fit_mercato(split, 0, threads=2)
+    a, _ = fit_mercato(split, 0, threads=1, schedule=schedule)
+    b, _ = fit_mercato(split, 0, threads=2, schedule=schedule)
     same = np.array_equal(a.item_embeddings(split["item_f"]), b.item_embeddings(split["item_f"])) and np.array_equal(
         a.user_embeddings(split["user_f"]), b.user_embeddings(split["user_f"])
     )
-    la, _ = fit_lightfm(split, 0, threads=2)
-    lb, _ = fit_lightfm(split, 0, threads=2)
+    la, _ = fit_lightfm(split, 0, threads=2, schedule=schedule)
+    lb, _ = fit_lightfm(split, 0, threads=2, schedule=schedule)
     diff = np.abs(la.item_embeddings - lb.item_embeddings).max()
     print("\nthread determinism (warm split, seed 0):")
     print(f"  mercato 1 vs 2 threads: {'bit-identical' if same else 'DIFFERENT'}")

@@ -45,7 +45,8 @@ class Payload(NamedTuple):
 
 
 def role(model: Any) -> str:
-    """``"detector"`` or ``"recommender"`` (implicit-feedback, batch top-N); else ValueError."""
+    """``"detector"``, ``"recommender"`` (implicit-feedback, batch top-N) or ``"classifier"``
+    (``mercato.vision.ImageClassifier``); else ValueError."""
     from mercato.fraud import BaseDetector
     from mercato.recommend._implicit import _Base as ImplicitBase
 
@@ -55,9 +56,15 @@ def role(model: Any) -> str:
     if isinstance(model, ImplicitBase):
         model._fitted()
         return "recommender"
+    if type(model).__module__ == "mercato.vision":  # mercato.vision itself imports libtorch
+        from mercato.vision import ImageClassifier
+
+        if isinstance(model, ImageClassifier):
+            model._fitted()
+            return "classifier"
     raise ValueError(
-        f"expected a fitted mercato detector (mercato.fraud) or implicit recommender (ALS, BPR, ItemKNN), "
-        f"got {type(model).__name__}"
+        f"expected a fitted mercato detector (mercato.fraud), implicit recommender (ALS, BPR, ItemKNN) "
+        f"or image classifier (mercato.vision), got {type(model).__name__}"
     )
 
 
@@ -69,8 +76,13 @@ built: dict[str, int] = {}  # rebuilds per model key in this process (tests chec
 
 
 def _set_threads(model: Any, num_threads: int) -> None:
-    if role(model) == "detector":
+    kind = role(model)
+    if kind == "detector":
         model._fitted().set_num_threads(num_threads or None)
+    elif kind == "classifier":
+        from mercato.vision import native
+
+        native().set_num_threads(num_threads)  # libtorch's threads are per process; 0 = default
     else:
         model.num_threads = num_threads  # 0 = all cores, as the constructors
 
@@ -138,6 +150,34 @@ def score_frame(model: Any, pdf: Any, columns: list | None, method: str, proba: 
     if method == "predict":
         return model.predict(X)
     return model.predict_proba(X, method=proba)
+
+
+CLASSIFY_COLUMNS = ("label", "class_index", "probability")
+
+
+def classify_frame(model: Any, images: Any) -> Any:
+    """One batch of images (a sequence of paths, of encoded files as ``bytes``, or of pixel
+    arrays) classified: a pandas DataFrame ``label`` (class name), ``class_index`` (int64) and
+    ``probability`` (of that class, float32), one row per image in order. Images are
+    classified independently, so any batching gives the same result."""
+    import pandas as pd
+
+    images = list(images)
+    if not images:
+        return pd.DataFrame(
+            {
+                "label": pd.Series(dtype=object),
+                "class_index": pd.Series(dtype="i8"),
+                "probability": pd.Series(dtype="f4"),
+            }
+        )
+    if not isinstance(images[0], (str, bytes, bytearray, memoryview)) and not hasattr(images[0], "__fspath__"):
+        images = np.stack([np.asarray(a) for a in images])
+    proba = model.predict_proba(images)
+    index = proba.argmax(axis=1)
+    names = np.asarray(model.class_names_, dtype=object)
+    chosen = proba[np.arange(len(index)), index]
+    return pd.DataFrame({"label": names[index], "class_index": index.astype(np.int64), "probability": chosen})
 
 
 def recommend_block(

@@ -10,6 +10,7 @@ per core. Native calls release the GIL, so a worker with several threads scores 
     scores = mdask.score(detector, transactions_ddf)              # dask Series, same partitions
     ids, scores = mdask.recommend(als, N=10)                       # numpy, as als.recommend(all users)
     recs = mdask.recommend_frame(als, N=10)                        # dask DataFrame user, rank, item, score
+    labels = mdask.classify(cnn, paths)                            # dask DataFrame label, class_index, probability
 
 Scores equal the single-process ones bit for bit (rows are scored independently) and top-N
 lists are identical (each user's list depends only on the model and that user's row).
@@ -23,7 +24,7 @@ import numpy as np
 
 from mercato import _scaleout as _s
 
-__all__ = ["fit_sample", "predict", "predict_proba", "recommend", "recommend_frame", "score"]
+__all__ = ["classify", "fit_sample", "predict", "predict_proba", "recommend", "recommend_frame", "score"]
 
 
 def _client():
@@ -99,6 +100,53 @@ def predict_proba(model, ddf, columns=None, method: str = "linear", *, num_threa
     if method not in ("linear", "unify"):
         raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
     return _map_score(model, ddf, columns, "predict_proba", method, num_threads, None)
+
+
+def _classify_series(images, key, data, num_threads):
+    out = _s.classify_frame(_s.worker_model(key, data, num_threads), images)
+    out.index = images.index
+    return out
+
+
+def _classify_bag(images, key, data, num_threads):
+    out = _s.classify_frame(_s.worker_model(key, data, num_threads), images)
+    return out.to_dict("records")
+
+
+def classify(model, images, *, num_threads: int = 1):
+    """Classifies every image with a fitted ``mercato.vision.ImageClassifier``.
+
+    ``images``: a dask Series of image paths, or a dask Bag of paths, encoded files
+    (``bytes``, e.g. ``db.from_sequence(blobs)``) or pixel arrays (one image each, in the
+    model's input shape). (A dask DataFrame stores object columns as strings by default, so
+    encoded files travel in a Bag.)
+    Returns, for a Series, a dask DataFrame ``label`` (class name), ``class_index`` and
+    ``probability`` (of that class) with the Series' partitions and index; for a Bag, a Bag
+    of ``{"label", "class_index", "probability"}`` dicts in the same order. Equal to the
+    model's own ``predict_proba`` on the same images. ``num_threads``: libtorch threads per
+    worker process (1 by default: Dask runs one task per core; 0 leaves libtorch's default).
+    """
+    import dask.bag as db
+    import dask.dataframe as dd
+    import pandas as pd
+
+    if _s.role(model) != "classifier":
+        raise ValueError(f"classify needs a fitted mercato.vision.ImageClassifier, got {type(model).__name__}")
+    num_threads = _s.check_threads(num_threads)
+    if isinstance(images, db.Bag):
+        key, ref = _ship(model)
+        return images.map_partitions(_classify_bag, key, ref, num_threads)
+    if isinstance(images, dd.Series):
+        meta = pd.DataFrame(
+            {
+                "label": pd.Series(dtype=object),
+                "class_index": pd.Series(dtype="i8"),
+                "probability": pd.Series(dtype="f4"),
+            }
+        )
+        key, ref = _ship(model)
+        return images.map_partitions(_classify_series, key, ref, num_threads, meta=meta, align_dataframes=False)
+    raise TypeError(f"images must be a dask Series or Bag, got {type(images).__name__}")
 
 
 def _rec_block(key, data, users, rows, N, filter_liked, num_threads):

@@ -10,6 +10,9 @@ once per actor process, with ``num_threads=1`` unless told otherwise.
     recs = users_ds.map_batches(mray.Recommender, fn_constructor_args=(als,), fn_constructor_kwargs={"N": 10},
                                 batch_format="pandas", concurrency=4)   # user, rank, item, score
 
+    labelled = ds.map_batches(mray.Classifier, fn_constructor_args=(cnn,), fn_constructor_kwargs={"image_col": "path"},
+                              batch_format="pandas", concurrency=4)  # adds label, class_index, probability
+
 Scores equal the single-process ones bit for bit; top-N lists are identical.
 """
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from mercato import _scaleout as _s
 
-__all__ = ["Recommender", "Scorer"]
+__all__ = ["Classifier", "Recommender", "Scorer"]
 
 
 def _payload(model: Any) -> _s.Payload:
@@ -83,3 +86,27 @@ class Recommender:
         users = batch[self._col or batch.columns[0]].to_numpy()
         ids, scores = _s.recommend_block(self._model, users, None, self._n, self._liked)
         return _s.long_frame(users, ids, scores)
+
+
+class Classifier:
+    """Adds ``label`` (class name), ``class_index`` and ``probability`` (of that class) to each
+    pandas batch: a fitted ``mercato.vision.ImageClassifier`` on the batch's ``image_col``,
+    image paths or encoded files (``bytes``, as ``ray.data.read_binary_files`` gives in
+    ``bytes``). ``num_threads``: libtorch threads per actor process (1 by default)."""
+
+    def __init__(self, model: Any, image_col: str = "path", num_threads: int = 1):
+        payload = _payload(model)
+        self._col = image_col
+        self._model = _s.worker_model(payload.key, payload.data, _s.check_threads(num_threads))
+        if _s.role(self._model) != "classifier":
+            got = type(self._model).__name__
+            raise ValueError(f"Classifier needs a fitted mercato.vision.ImageClassifier, got {got}")
+
+    def __call__(self, batch):
+        if self._col not in batch.columns:
+            raise ValueError(f"the batch has no column {self._col!r} (its columns: {', '.join(batch.columns)})")
+        out = _s.classify_frame(self._model, batch[self._col])
+        batch = batch.copy(deep=False)
+        for c in _s.CLASSIFY_COLUMNS:
+            batch[c] = out[c].to_numpy()
+        return batch

@@ -9,6 +9,7 @@ identical.
     import mercato.spark as ms
     scored = ms.score(detector, transactions_df, columns=["amount", "hour"])   # adds "score"
     recs = ms.recommend(als, users_df, N=10)        # user, rank, item, score
+    labelled = ms.classify(cnn, spark.read.format("binaryFile").load("photos/"), image_col="content")
 
 One detector per segment (a merchant category, a country): fit with ``fit_groups``, which
 trains one copy of a detector per group on the executors (``groupBy(...).applyInPandas``)
@@ -24,7 +25,7 @@ import numpy as np
 
 from mercato import _scaleout as _s
 
-__all__ = ["fit_groups", "recommend", "score", "score_groups"]
+__all__ = ["classify", "fit_groups", "recommend", "score", "score_groups"]
 
 
 def _broadcast(df, model) -> tuple[str, Any]:
@@ -63,6 +64,41 @@ def score(
         for pdf in batches:
             s = _s.score_frame(m, pdf, columns, method)
             pdf[output_col] = s[:, 1] if method == "predict_proba" else s
+            yield pdf
+
+    return df.mapInPandas(run, schema)
+
+
+def classify(model, df, image_col: str = "path", *, num_threads: int = 1):
+    """``df`` with the columns ``label`` (class name), ``class_index`` (long) and
+    ``probability`` (float, of that class) from a fitted ``mercato.vision.ImageClassifier``.
+
+    ``image_col`` holds image file paths (string, readable by every executor) or encoded
+    files (binary: the ``content`` column of ``spark.read.format("binaryFile")``). Equal to
+    the model's own ``predict_proba``; ``num_threads``: libtorch threads per Python worker
+    (1 by default: Spark runs one task per core; 0 leaves libtorch's default). Lazy."""
+    from pyspark.sql.types import BinaryType, FloatType, LongType, StringType, StructField, StructType
+
+    if _s.role(model) != "classifier":
+        raise ValueError(f"classify needs a fitted mercato.vision.ImageClassifier, got {type(model).__name__}")
+    threads = _s.check_threads(num_threads)
+    if image_col not in df.columns:
+        raise ValueError(f"df has no column {image_col!r} (its columns: {', '.join(df.columns)})")
+    if not isinstance(df.schema[image_col].dataType, (StringType, BinaryType)):
+        raise ValueError(f"{image_col!r} must hold paths (string) or encoded files (binary)")
+    clash = [c for c in _s.CLASSIFY_COLUMNS if c in df.columns]
+    if clash:
+        raise ValueError(f"df already has the column(s) {clash}: rename them first")
+    key, bc = _broadcast(df, model)
+    added = [StructField("label", StringType()), StructField("class_index", LongType())]
+    schema = StructType([*df.schema.fields, *added, StructField("probability", FloatType())])
+
+    def run(batches):
+        m = _s.worker_model(key, lambda: bc.value, threads)
+        for pdf in batches:
+            out = _s.classify_frame(m, pdf[image_col])
+            for c in _s.CLASSIFY_COLUMNS:
+                pdf[c] = out[c].to_numpy()
             yield pdf
 
     return df.mapInPandas(run, schema)

@@ -25,7 +25,7 @@ import numpy as np
 
 from mercato._base import Estimator, _read
 
-__all__ = ["ImageClassifier", "cuda_is_available", "load_image_folder", "load_image_files", "native"]
+__all__ = ["ImageClassifier", "cuda_is_available", "decode_images", "load_image_folder", "load_image_files", "native"]
 
 _INSTALL_HINT = (
     "mercato.vision needs the optional native extension `_mercato_vision` (CNN on libtorch, with "
@@ -82,6 +82,26 @@ def load_image_files(paths, size: int = 28, channels: int = 1) -> np.ndarray:
     return native().load_image_files(paths, int(size), int(channels))
 
 
+def _is_bytes_list(images: Any) -> bool:
+    return (
+        isinstance(images, Sequence)
+        and not isinstance(images, (bytes, str, np.ndarray))
+        and len(images) > 0
+        and all(isinstance(b, (bytes, bytearray, memoryview)) for b in images)
+    )
+
+
+def decode_images(blobs, size: int = 28, channels: int = 1) -> np.ndarray:
+    """Decodes PNG/JPEG files held in memory (a list of ``bytes``: upload bodies, the
+    ``content`` column of Spark's ``binaryFile`` source) to uint8 ``[N, channels, size, size]``,
+    exactly as :func:`load_image_files` decodes files. An undecodable one raises ValueError
+    naming its position; pictures over 8192 pixels a side are refused before decoding."""
+    if isinstance(blobs, (bytes, bytearray, memoryview)):
+        blobs = [blobs]
+    blobs = [bytes(b) for b in blobs]
+    return native().decode_images(blobs, int(size), int(channels))
+
+
 def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: bool = True, num_threads=None):
     """Reads ``root/<class_name>/*.png|jpg``.
 
@@ -96,9 +116,12 @@ def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: boo
 
 
 def _pixels(images, size: int, channels: int) -> np.ndarray:
-    """uint8 or float32 numpy array from an array-like or a list of image paths."""
+    """uint8 or float32 numpy array from an array-like, a list of image paths or a list of
+    encoded image files (``bytes``)."""
     if _is_path_list(images):
         return load_image_files(images, size, channels)
+    if _is_bytes_list(images) or isinstance(images, (bytes, bytearray)):
+        return decode_images(images, size, channels)
     try:  # torch tensors and other array-likes
         if hasattr(images, "detach") and hasattr(images, "cpu"):
             images = images.detach().cpu().numpy()

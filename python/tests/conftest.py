@@ -1,4 +1,6 @@
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,31 @@ def require_data(path, what: str = "real datasets") -> Path:
             pytest.fail(f"{msg}; CI=true, so a real-data test fails instead of skipping", pytrace=False)
         pytest.skip(msg)
     return path
+
+
+def png_bytes(pixels) -> bytes:
+    """A greyscale PNG file of a 2-D uint8 array (a minimal writer: no Pillow needed)."""
+    h, w = pixels.shape
+    raw = b"".join(b"\x00" + pixels[r].tobytes() for r in range(h))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    return png + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def product_photo_files(folder: Path, n: int) -> list[str]:
+    """The first ``n`` marketplace product photos (28x28 grey) written as PNG files."""
+    from mercato.datasets import marketplace
+
+    pictures = marketplace("small", seed=11, pictures=True)["pictures"][:n]
+    paths = []
+    for k, picture in enumerate(pictures):
+        path = folder / f"photo-{k:03d}.png"
+        path.write_bytes(png_bytes(picture))
+        paths.append(str(path))
+    return paths
 
 
 @pytest.fixture

@@ -254,3 +254,48 @@ def test_native_calls_release_the_gil(frame, detectors, als, interactions):
     assert _native_call_runs_without_gil(lambda: native.score(big)) > 50
     users = np.tile(np.arange(interactions.shape[0]), 20)
     assert _native_call_runs_without_gil(lambda: als.recommend(users, N=10)) > 50
+
+
+def test_classify_equals_the_model_on_paths_bytes_and_arrays(client, tmp_path):
+    pytest.importorskip("_mercato_vision", reason="mercato[vision] not installed (make develop builds it)")
+    from conftest import product_photo_files
+    from mercato.vision import ImageClassifier, load_image_files
+
+    cnn = ImageClassifier.pretrained("fashion_mnist")
+    paths = product_photo_files(tmp_path, 40)
+    pictures = load_image_files(paths)[:, 0]
+    proba = cnn.predict_proba(paths)
+    index = proba.argmax(axis=1)
+    names = np.array(cnn.class_names_, dtype=object)[index]
+
+    series = pd.Series(paths, index=pd.Index(np.arange(40) * 3, name="sku"))
+    got = mdask.classify(cnn, dd.from_pandas(series, npartitions=4, sort=False)).compute()
+    assert got.index.equals(series.index)
+    assert got["label"].tolist() == names.tolist()
+    assert np.array_equal(got["class_index"].to_numpy(), index)
+    assert np.array_equal(got["probability"].to_numpy(), proba[np.arange(40), index])
+    # encoded files and pixel arrays in a Bag: the same answers
+    import dask.bag as db
+
+    blobs = db.from_sequence([open(p, "rb").read() for p in paths], npartitions=3)
+    assert [r["label"] for r in mdask.classify(cnn, blobs).compute()] == names.tolist()
+    bag = mdask.classify(cnn, db.from_sequence(list(pictures[:, None]), npartitions=5)).compute()
+    assert [r["label"] for r in bag] == names.tolist()
+    assert np.array_equal([r["probability"] for r in bag], proba[np.arange(40), index])
+    # the workers' copies run libtorch on one thread each, built once per worker
+    key = _scaleout.Payload.of(cnn).key
+    per_worker = client.run(_built_and_threads, key)
+    assert all(n <= 1 for n, _ in per_worker.values()) and sum(n for n, _ in per_worker.values()) >= 1, per_worker
+    assert {t for n, t in per_worker.values() if n} == {1}, per_worker
+    with pytest.raises(ValueError, match="ImageClassifier"):
+        mdask.classify(ALS(factors=2, iterations=1, confidence="binary").fit(sp.random(4, 4, 0.5, "csr")), bag)
+    with pytest.raises(TypeError, match="Series or Bag"):
+        mdask.classify(cnn, paths)
+
+
+def _built_and_threads(key):
+    """(times this worker built the model, libtorch's threads in this worker)."""
+    import torch  # the libtorch the vision extension links
+    from mercato import _scaleout as s
+
+    return s.built.get(key, 0), torch.get_num_threads()

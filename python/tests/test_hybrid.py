@@ -70,6 +70,33 @@ def test_every_loss_trains(loss):
         assert (ig[ids] == ug[:30, None]).mean() > 0.6
 
 
+def test_adadelta_schedule_learns_persists_and_warns_about_unused_arguments():
+    import warnings
+
+    import mercato
+
+    ui, uf, itf, ug, ig = toy()
+    m = HybridMF(factors=8, epochs=15, learning_schedule="adadelta", seed=2, blocks=3).fit(ui, uf, itf)
+    ids, _ = m.recommend(np.arange(30), ui[:30], N=3)
+    assert (ig[ids] == ug[:30, None]).mean() > 0.9
+    again = HybridMF(factors=8, epochs=15, learning_schedule="adadelta", seed=2, blocks=3, num_threads=1)
+    np.testing.assert_array_equal(again.fit(ui, uf, itf).item_embeddings(), m.item_embeddings())
+    back = mercato.load(m.to_bytes())
+    assert back.get_params()["learning_schedule"] == "adadelta" and back.rho == 0.95
+    np.testing.assert_array_equal(back.item_embeddings(), m.item_embeddings())
+    with pytest.warns(mercato.ParameterWarning, match="learning_rate=0.5 is ignored"):
+        HybridMF(factors=4, epochs=1, learning_schedule="adadelta", learning_rate=0.5).fit(ui)
+    with pytest.warns(mercato.ParameterWarning, match="rho=0.9 is ignored"):
+        HybridMF(factors=4, epochs=1, rho=0.9).fit(ui)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HybridMF(factors=4, epochs=1, learning_schedule="adadelta", rho=0.9).fit(ui)
+    with pytest.raises(ValueError, match="learning_schedule"):
+        HybridMF(learning_schedule="adam").fit(ui)
+    with pytest.raises(ValueError, match="rho"):
+        HybridMF(learning_schedule="adadelta", rho=1.5).fit(ui)
+
+
 def test_sklearn_contract_and_persistence(tmp_path):
     from sklearn.base import clone
 

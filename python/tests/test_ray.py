@@ -84,3 +84,23 @@ def test_constructor_rejects_the_wrong_role():
     det = fraud.HBOS().fit(np.random.default_rng(0).normal(size=(50, 2)))
     with pytest.raises(ValueError, match="ALS, BPR or ItemKNN"):
         mray.Recommender(det)
+
+
+def test_classifier_actors_equal_the_model(session, tmp_path):
+    pytest.importorskip("_mercato_vision", reason="mercato[vision] not installed (make develop builds it)")
+    from conftest import product_photo_files
+    from mercato.vision import ImageClassifier
+
+    cnn = ImageClassifier.pretrained("fashion_mnist")
+    paths = product_photo_files(tmp_path, 24)
+    proba = cnn.predict_proba(paths)
+    ds = ray.data.from_pandas(pd.DataFrame({"n": np.arange(24), "path": paths}))
+    out = ds.map_batches(
+        mray.Classifier, fn_constructor_args=(cnn,), batch_format="pandas", batch_size=10, concurrency=2
+    ).to_pandas()
+    out = out.sort_values("n")
+    index = proba.argmax(axis=1)
+    assert out["label"].tolist() == [cnn.class_names_[k] for k in index]
+    assert np.array_equal(out["probability"].to_numpy(), proba[np.arange(24), index])
+    with pytest.raises(ValueError, match="ImageClassifier"):
+        mray.Classifier(fraud.ECOD().fit(np.random.default_rng(0).normal(size=(20, 2))))

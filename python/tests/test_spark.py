@@ -119,3 +119,32 @@ def test_one_detector_per_segment(spark, frame):
     for g, m in models.items():
         rows = got[got.segment == g]
         assert np.array_equal(rows["score"].to_numpy(), m.decision_function(rows[COLS]))
+
+
+def test_classify_paths_and_binary_files_equal_the_model(spark, tmp_path):
+    pytest.importorskip("_mercato_vision", reason="mercato[vision] not installed (make develop builds it)")
+    from conftest import product_photo_files
+    from mercato.vision import ImageClassifier
+
+    cnn = ImageClassifier.pretrained("fashion_mnist")
+    paths = product_photo_files(tmp_path, 30)
+    proba = cnn.predict_proba(paths)
+    want = {p: (cnn.class_names_[k], k, proba[r, k]) for r, (p, k) in enumerate(zip(paths, proba.argmax(axis=1)))}
+
+    df = spark.createDataFrame(pd.DataFrame({"sku": np.arange(30), "path": paths})).repartition(3)
+    got = mspark.classify(cnn, df).toPandas()
+    assert len(got) == 30 and set(got["sku"]) == set(range(30))
+    for row in got.itertuples():
+        label, k, p = want[row.path]
+        assert (row.label, row.class_index) == (label, k) and np.float32(row.probability) == np.float32(p)
+    files = spark.read.format("binaryFile").load(str(tmp_path / "*.png"))
+    from_bytes = mspark.classify(cnn, files, image_col="content").select("path", "label").toPandas()
+    assert {p.removeprefix("file:"): label for p, label in from_bytes.itertuples(index=False)} == {
+        p: w[0] for p, w in want.items()
+    }
+    with pytest.raises(ValueError, match="no column"):
+        mspark.classify(cnn, df, image_col="photo")
+    with pytest.raises(ValueError, match="paths"):
+        mspark.classify(cnn, df, image_col="sku")
+    with pytest.raises(ValueError, match="ImageClassifier"):
+        mspark.classify(fraud.ECOD().fit(np.random.default_rng(0).normal(size=(20, 2))), df)

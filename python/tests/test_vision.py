@@ -2,10 +2,8 @@
 
 import os
 import pickle
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 pytest.importorskip("_mercato_vision", reason="mercato[vision] not installed (make develop builds it)")
 
 import mercato  # noqa: E402
+from conftest import png_bytes  # noqa: E402
 from mercato.vision import ImageClassifier, load_image_files, load_image_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,18 +48,7 @@ def fitted():
 
 
 def write_png(path, pixels):
-    """Minimal greyscale PNG writer (no Pillow needed)."""
-    h, w = pixels.shape
-    raw = b"".join(b"\x00" + pixels[r].tobytes() for r in range(h))
-
-    def chunk(tag, data):
-        return (
-            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-        )
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(png)
+    Path(path).write_bytes(png_bytes(pixels))
 
 
 @pytest.mark.parametrize("torch_first", [True, False])
@@ -198,6 +186,24 @@ def test_image_files_and_folders(fitted, tmp_path):
         fitted.predict(str(missing))
 
 
+def test_encoded_files_in_memory_decode_as_files_do(fitted, tmp_path):
+    from mercato.vision import decode_images
+
+    x, _ = shapes(6, 8)
+    blobs = [png_bytes(x[i]) for i in range(6)]
+    paths = []
+    for i, b in enumerate(blobs):
+        (tmp_path / f"{i}.png").write_bytes(b)
+        paths.append(tmp_path / f"{i}.png")
+    np.testing.assert_array_equal(decode_images(blobs, size=16), load_image_files(paths, size=16))
+    np.testing.assert_array_equal(fitted.predict_proba(blobs), fitted.predict_proba(paths))
+    assert decode_images(blobs[0], size=16).shape == (1, 1, 16, 16)
+    with pytest.raises(ValueError, match="image 1 of 2"):
+        decode_images([blobs[0], b"\x89PNG broken"], size=16)
+    with pytest.raises(ValueError):
+        decode_images(blobs, size=16, channels=2)
+
+
 def test_resnet_trains():
     x, y = shapes(120, 7)
     clf = ImageClassifier(
@@ -270,7 +276,8 @@ def test_new_products_known_only_by_a_photo_are_recommended():
     train.data[:] = 1
     emb = ImageClassifier.pretrained("fashion_mnist").embed(m["pictures"])
     img = ImageFeatures(n_components=16).fit(emb[~new])
-    model = HybridMF(factors=32, epochs=30, item_identity=False, seed=0).fit(train, item_features=img.transform(emb[~new]))
+    model = HybridMF(factors=32, epochs=30, item_identity=False, seed=0)
+    model.fit(train, item_features=img.transform(emb[~new]))
     ub, ue = model.get_user_representations()
     ib, ie = model.get_item_representations(img.transform(emb[new]))
     scores = ue @ ie.T + ub[:, None] + ib[None, :]

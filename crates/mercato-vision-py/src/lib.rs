@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use mercato::vision::{
-    load_image_files, load_image_folder, Arch, Augment, CorruptPolicy, DeviceChoice, ImageClassifier,
-    ImageFolderOptions, Images, LrSchedule, Optimizer, TrainConfig,
+    decode_image_bytes, load_image_files, load_image_folder, Arch, Augment, CorruptPolicy, DeviceChoice,
+    ImageClassifier, ImageFolderOptions, Images, LrSchedule, Optimizer, TrainConfig,
 };
 use mercato::Error;
 use numpy::{PyArray1, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArrayDyn};
@@ -373,6 +373,40 @@ fn load_image_files_py<'py>(
     Ok(PyArray4::from_owned_array(py, a))
 }
 
+/// Decodes PNG/JPEG files held in memory (HTTP bodies, Spark's `binaryFile` content) to a
+/// uint8 array `[N, channels, size, size]`, as `load_image_files` decodes files; an
+/// undecodable one raises ValueError naming its position.
+#[pyfunction]
+#[pyo3(name = "decode_images")]
+fn decode_images_py<'py>(
+    py: Python<'py>,
+    blobs: Vec<Vec<u8>>,
+    size: usize,
+    channels: usize,
+) -> PyResult<Bound<'py, PyArray4<u8>>> {
+    let decoded = py.detach(|| -> mercato::Result<mercato::ndarray::Array4<u8>> {
+        let mut out = mercato::ndarray::Array4::<u8>::zeros((blobs.len(), channels, size, size));
+        for (k, (blob, mut slot)) in blobs.iter().zip(out.outer_iter_mut()).enumerate() {
+            let pixels = decode_image_bytes(blob, size, channels)
+                .map_err(|e| Error::invalid(format!("image {k} of {}: {e}", blobs.len())))?;
+            slot.as_slice_mut().expect("a row of a standard-layout array").copy_from_slice(&pixels);
+        }
+        Ok(out)
+    });
+    Ok(PyArray4::from_owned_array(py, decoded.py()?))
+}
+
+/// Sets libtorch's intra-op threads for this process (`0`: leave the default, one per
+/// core). The engine helpers call it on workers that run one task per core.
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    if n > 0 {
+        let n = i32::try_from(n).map_err(|_| PyValueError::new_err(format!("num_threads {n} is too large")))?;
+        tch::set_num_threads(n);
+    }
+    Ok(())
+}
+
 /// Reads `root/<class>/*.png|jpg`: (images uint8 [N,C,S,S], labels int64, class_names,
 /// paths, skipped [(path, reason)]). Corrupt files are skipped unless `skip_corrupt=False`.
 #[pyfunction]
@@ -419,6 +453,8 @@ fn _mercato_vision(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sequential::NativeSequential>()?;
     m.add_function(wrap_pyfunction!(load_image_files_py, m)?)?;
     m.add_function(wrap_pyfunction!(load_image_folder_py, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_images_py, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pretrained_path, m)?)?;
     m.add_function(wrap_pyfunction!(cuda_is_available, m)?)?;
     Ok(())

@@ -9,7 +9,7 @@ use crate::data::{holdout_per_user, k_fold, DuplicatePolicy, ExternalId, IdMap, 
 use crate::fraud::{Detector, Ecod, EcodParams, IsolationForest, IsolationForestParams};
 use crate::metrics::{mae, ndcg_at_k, precision_at_k, rmse, roc_auc};
 use crate::persist::Persist;
-use crate::recommend::hybrid::{Features, HybridMF, HybridMFParams, Loss};
+use crate::recommend::hybrid::{Features, HybridMF, HybridMFParams, Loss, Schedule};
 use crate::recommend::{
     Als, Bpr, Centering, Filter, FunkSVD, FunkSVDParams, ItemKnn, RatingPredictor, Recommender, Rows, SVDpp,
     SVDppParams, SvdAlgorithm, SvdParams, TruncatedSvd,
@@ -211,6 +211,7 @@ proptest! {
         loss in prop_oneof![Just(Loss::Warp), Just(Loss::Bpr), Just(Loss::Logistic), Just(Loss::WarpKos)],
         blocks in 1usize..4,
         with_features in any::<bool>(),
+        schedule in prop_oneof![Just(Schedule::Adagrad), Just(Schedule::Adadelta)],
     ) {
         let x = interactions(&t);
         // items carry one of 3 categories plus a feature shared by all (crossing every block)
@@ -219,7 +220,8 @@ proptest! {
             (0..x.n_items()).map(|i| vec![(i % 3, 1.0), (3, 0.5)]),
         ).unwrap();
         let itf = with_features.then_some(&item_features);
-        let p = HybridMFParams::default().factors(4).epochs(3).loss(loss).blocks(Some(blocks)).seed(seed);
+        let p =
+            HybridMFParams::default().factors(4).epochs(3).loss(loss).schedule(schedule).blocks(Some(blocks)).seed(seed);
         let fits: Vec<HybridMF> =
             [1, 2, 3].iter().map(|&th| p.clone().num_threads(Some(th)).fit(&x, None, itf).unwrap()).collect();
         let users: Vec<usize> = (0..x.n_users()).collect();

@@ -3,9 +3,9 @@
 
 ``HybridMF`` takes LightFM's arguments, so its users can switch: a user's (item's)
 representation is the sum of its features' embeddings (identity features included by
-default), trained with ``warp``, ``bpr``, ``logistic`` or ``warp-kos`` and Adagrad. Unlike
-LightFM, training is bit-identical for any ``num_threads``, and new items or users are given
-by their features (rows of a ``HybridDataset.new_item_features`` matrix, with their external
+default), trained with ``warp``, ``bpr``, ``logistic`` or ``warp-kos`` and Adagrad or
+Adadelta. Unlike LightFM, training is bit-identical for any ``num_threads``, and new items or
+users are given by their features (rows of a ``HybridDataset.new_item_features`` matrix, with their external
 ids beside) instead of by an internal index.
 
 Every heavy call runs in Rust with the GIL released. Models pickle, ``save`` and ``load``
@@ -14,14 +14,17 @@ through mercato's checked model format.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from mercato._base import Estimator, params_json
+from mercato._base import Estimator, ParameterWarning, params_json
 from mercato._mercato import recommend as _r
 
 __all__ = ["HybridMF", "HybridDataset"]
 
 _LOSSES = {"warp": "warp", "bpr": "bpr", "logistic": "logistic", "warp-kos": "warp-kos"}
+_SCHEDULES = {"adagrad": "adagrad", "adadelta": "adadelta"}
 
 
 def _csr(m, what, n_rows=None, n_cols=None):
@@ -71,6 +74,9 @@ class HybridMF(Estimator):
     result). ``user_identity``/``item_identity``: give every training user/item its own
     embedding besides its features (LightFM's Dataset default). ``k``, ``n``: WARP-kos.
     ``blocks``: the grid of the parallel schedule (``None``: from the data size).
+    ``learning_schedule``: ``"adagrad"`` (default) or ``"adadelta"`` with ``rho`` and
+    ``epsilon`` (LightFM's names and defaults); Adadelta does not use ``learning_rate``, and
+    a parameter the chosen schedule does not use warns.
 
     Input matrices are ``scipy.sparse`` (users x items interactions, values > 0 positive;
     users x user-features, items x item-features); ``HybridDataset`` builds them from ids.
@@ -95,6 +101,9 @@ class HybridMF(Estimator):
         k=5,
         n=10,
         blocks=None,
+        learning_schedule="adagrad",
+        rho=0.95,
+        epsilon=1e-6,
     ):
         self.factors = factors
         self.loss = loss
@@ -110,6 +119,9 @@ class HybridMF(Estimator):
         self.k = k
         self.n = n
         self.blocks = blocks
+        self.learning_schedule = learning_schedule
+        self.rho = rho
+        self.epsilon = epsilon
 
     def _rust_params(self):
         if self.loss not in _LOSSES:
@@ -117,10 +129,24 @@ class HybridMF(Estimator):
         nt = self.num_threads
         if nt is not None and (isinstance(nt, bool) or not isinstance(nt, (int, np.integer)) or nt < 0):
             raise ValueError(f"invalid parameter `num_threads`: must be None or a non-negative integer, got {nt!r}")
-        for name in ("learning_rate", "item_alpha", "user_alpha"):
+        if self.learning_schedule not in _SCHEDULES:
+            raise ValueError(
+                f"invalid parameter `learning_schedule`: must be one of {sorted(_SCHEDULES)}, "
+                f"got {self.learning_schedule!r}"
+            )
+        for name in ("learning_rate", "item_alpha", "user_alpha", "rho", "epsilon"):
             v = float(getattr(self, name))
             if not np.isfinite(v):
                 raise ValueError(f"invalid parameter `{name}`: must be a finite number, got {v}")
+        unused = ("rho", "epsilon") if self.learning_schedule == "adagrad" else ("learning_rate",)
+        defaults = {"rho": 0.95, "epsilon": 1e-6, "learning_rate": 0.05}
+        for name in unused:
+            if float(getattr(self, name)) != defaults[name]:
+                warnings.warn(
+                    f"{name}={getattr(self, name)!r} is ignored by learning_schedule={self.learning_schedule!r}",
+                    ParameterWarning,
+                    stacklevel=3,
+                )
         p = {
             "factors": int(self.factors),
             "loss": _LOSSES[self.loss],
@@ -136,6 +162,9 @@ class HybridMF(Estimator):
             "kos_k": int(self.k),
             "kos_n": int(self.n),
             "blocks": None if self.blocks is None else int(self.blocks),
+            "schedule": _SCHEDULES[self.learning_schedule],
+            "rho": float(self.rho),
+            "epsilon": float(self.epsilon),
         }
         return p
 
@@ -264,6 +293,8 @@ class HybridMF(Estimator):
             item_alpha=p["item_alpha"], user_alpha=p["user_alpha"], max_sampled=p["max_sampled"],
             seed=p["seed"], num_threads=p["num_threads"], user_identity=p["user_identity"],
             item_identity=p["item_identity"], k=p["kos_k"], n=p["kos_n"], blocks=p["blocks"],
+            learning_schedule=p.get("schedule", "adagrad"), rho=p.get("rho", 0.95),
+            epsilon=p.get("epsilon", 1e-6),
         )  # fmt: skip
 
 

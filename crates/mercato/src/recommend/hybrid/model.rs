@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureSpace, Features};
-use super::params::{HybridMFParams, Loss};
+use super::params::{HybridMFParams, Loss, Schedule};
 use super::train::{self, Ctx, Example, Table};
 use crate::data::Interactions;
 use crate::params::Params;
@@ -183,8 +183,8 @@ impl HybridMF {
         let item_space = space(params.item_identity, ni, &itf, None);
         ensure!(user_space.total() > 0, "users have no features: enable user_identity or pass user features");
         ensure!(item_space.total() > 0, "items have no features: enable item_identity or pass item features");
-        let users = Table::init(user_space.total(), params.factors, params.seed, 1);
-        let items = Table::init(item_space.total(), params.factors, params.seed, 2);
+        let users = Table::init(user_space.total(), params.factors, params.seed, 1, params.schedule);
+        let items = Table::init(item_space.total(), params.factors, params.seed, 2, params.schedule);
         let mut model = HybridMF {
             params: params.clone(),
             ids: ModelIds::of(data),
@@ -557,9 +557,9 @@ impl Persist for HybridMF {
         let w = self.params.factors + 1;
         let mut out = ModelWriter::new(Self::KIND, &meta)?
             .f32("users", &[self.user_space.total(), w], &self.users.rows)
-            .f32("users.acc", &[self.user_space.total(), w], &self.users.acc)
+            .f32("users.acc", &[self.user_space.total(), self.users.aw], &self.users.acc)
             .f32("items", &[self.item_space.total(), w], &self.items.rows)
-            .f32("items.acc", &[self.item_space.total(), w], &self.items.acc);
+            .f32("items.acc", &[self.item_space.total(), self.items.aw], &self.items.acc);
         out = write_features(out, "user_features", &self.user_features);
         out = write_features(out, "item_features", &self.item_features);
         let seen = Features {
@@ -580,13 +580,20 @@ impl Persist for HybridMF {
         let meta: Meta = r.meta()?;
         meta.params.check().map_err(|e| Error::format(e.to_string()))?;
         let k = meta.params.factors;
+        let aw = (k + 1) * meta.params.schedule.state_per_parameter();
         let table = |name: &str, n: usize| -> Result<Table> {
             let rows = r.array2_f32(name, [Some(n), Some(k + 1)])?.into_raw_vec_and_offset().0;
-            let acc = r.array2_f32(&format!("{name}.acc"), [Some(n), Some(k + 1)])?.into_raw_vec_and_offset().0;
+            let acc = r.array2_f32(&format!("{name}.acc"), [Some(n), Some(aw)])?.into_raw_vec_and_offset().0;
             if rows.iter().chain(&acc).any(|v| !v.is_finite()) {
                 return Err(Error::format(format!("{name}: non-finite parameters")));
             }
-            Ok(Table { w: k + 1, rows, acc })
+            // Adagrad divides by the root of its sums (at least the initial 1); Adadelta's
+            // averages are of squares: a negative one would make a NaN step.
+            let floor = if meta.params.schedule == Schedule::Adagrad { 1.0 } else { 0.0 };
+            if acc.iter().any(|&a| a < floor) {
+                return Err(Error::format(format!("{name}: optimiser state out of range")));
+            }
+            Ok(Table { w: k + 1, rows, aw, acc })
         };
         let users = table("users", meta.user_space.total())?;
         let items = table("items", meta.item_space.total())?;

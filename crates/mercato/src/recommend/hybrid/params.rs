@@ -35,6 +35,20 @@ pub enum Loss {
 pub enum Schedule {
     /// Per-coordinate `learning_rate / sqrt(1 + sum of squared gradients)` (Duchi et al. 2011).
     Adagrad,
+    /// Per-coordinate `sqrt(E[Δ²] + ε) / sqrt(E[g²] + ε)` from running averages with decay
+    /// `rho` (Zeiler 2012), as LightFM's `learning_schedule="adadelta"`: no learning rate
+    /// (`learning_rate` is not used), twice Adagrad's optimiser state.
+    Adadelta,
+}
+
+impl Schedule {
+    /// Optimiser values kept per parameter (Adagrad: Σg²; Adadelta: E[g²] and E[Δ²]).
+    pub(crate) fn state_per_parameter(self) -> usize {
+        match self {
+            Schedule::Adagrad => 1,
+            Schedule::Adadelta => 2,
+        }
+    }
 }
 
 /// Hyper-parameters of [`HybridMF`]. Defaults follow LightFM's (`factors = 10` there; 64
@@ -49,8 +63,12 @@ pub struct HybridMFParams {
     pub loss: Loss,
     /// Step-size schedule.
     pub schedule: Schedule,
-    /// Initial step size.
+    /// Initial step size (Adagrad).
     pub learning_rate: f32,
+    /// Adadelta's decay of its running averages (LightFM's default 0.95).
+    pub rho: f32,
+    /// Adadelta's ε, added under both square roots (LightFM's default 1e-6).
+    pub epsilon: f32,
     /// Passes over the positives.
     pub epochs: usize,
     /// L2 penalty on the item feature embeddings and biases touched by each update.
@@ -85,6 +103,8 @@ impl Default for HybridMFParams {
             loss: Loss::Warp,
             schedule: Schedule::Adagrad,
             learning_rate: 0.05,
+            rho: 0.95,
+            epsilon: 1e-6,
             epochs: 20,
             item_alpha: 0.0,
             user_alpha: 0.0,
@@ -107,7 +127,7 @@ fn param(ok: bool, name: &str, value: impl std::fmt::Display, rule: &str) -> Res
 
 impl HybridMFParams {
     crate::params::setters! {
-        factors: usize, loss: Loss, schedule: Schedule, learning_rate: f32, epochs: usize,
+        factors: usize, loss: Loss, schedule: Schedule, learning_rate: f32, rho: f32, epsilon: f32, epochs: usize,
         item_alpha: f32, user_alpha: f32, max_sampled: usize, kos_k: usize, kos_n: usize,
         user_identity: bool, item_identity: bool, blocks: Option<usize>, seed: u64,
         num_threads: Option<usize>,
@@ -119,6 +139,8 @@ impl crate::params::Params for HybridMFParams {
     fn check(&self) -> Result<()> {
         param(self.factors > 0 && self.factors <= 4096, "factors", self.factors, "in 1..=4096")?;
         param(self.learning_rate > 0.0 && self.learning_rate.is_finite(), "learning_rate", self.learning_rate, "> 0")?;
+        param(self.rho > 0.0 && self.rho < 1.0, "rho", self.rho, "in (0, 1)")?;
+        param(self.epsilon > 0.0 && self.epsilon.is_finite(), "epsilon", self.epsilon, "> 0 and finite")?;
         param(self.epochs > 0, "epochs", self.epochs, "positive")?;
         param(self.epochs <= 100_000, "epochs", self.epochs, "at most 100000")?;
         for (name, v) in [("item_alpha", self.item_alpha), ("user_alpha", self.user_alpha)] {

@@ -191,3 +191,34 @@ fn overflowing_scores_are_refused_not_served() {
     assert!(m.similar_to(&q, m.known_item_reprs(), 3).unwrap().iter().all(|(_, s)| s.is_finite()));
     assert!(m.similar_to(&vec![f32::INFINITY; q.len()], m.known_item_reprs(), 3).is_err());
 }
+
+#[test]
+fn adadelta_learns_is_thread_invariant_continues_and_round_trips() {
+    let (data, uf, itf) = toy();
+    let p = params().schedule(Schedule::Adadelta).epochs(15).blocks(Some(3));
+    let m = p.clone().num_threads(Some(1)).fit(&data, Some(&uf), Some(&itf)).unwrap();
+    // the same groups as Adagrad's test: each user's top 5 from its own group
+    let group = |u: usize| data.users().id(u).to_string().parse::<usize>().unwrap() % 3;
+    let igroup = |i: usize| data.items().id(i).to_string().parse::<usize>().unwrap() % 3;
+    let recs = m.recommend(&(0..data.n_users()).collect::<Vec<_>>(), 5, &Filter::new().exclude_seen(true)).unwrap();
+    let hits: usize =
+        recs.iter().enumerate().map(|(u, r)| r.iter().filter(|&&(i, _)| igroup(i) == group(u)).count()).sum();
+    assert!(hits as f64 > 0.9 * (5 * data.n_users()) as f64, "{hits}");
+    // learning_rate is not used by Adadelta; the optimiser state is twice Adagrad's
+    let other_lr = p.clone().learning_rate(0.5).num_threads(Some(1)).fit(&data, Some(&uf), Some(&itf)).unwrap();
+    assert!(other_lr.items == m.items);
+    assert_eq!(m.items.acc.len(), 2 * m.items.rows.len());
+    let adagrad = params().epochs(15).blocks(Some(3)).fit(&data, Some(&uf), Some(&itf)).unwrap();
+    assert!(adagrad.items != m.items);
+    // any thread count, partial_fit, save and load
+    let threads = p.clone().num_threads(Some(3)).fit(&data, Some(&uf), Some(&itf)).unwrap();
+    assert!(threads.items == m.items && threads.users == m.users);
+    let part = p.clone().epochs(10).fit(&data, Some(&uf), Some(&itf)).unwrap().partial_fit(&data, 5).unwrap();
+    assert!(part.items == m.items && part.users == m.users);
+    let back = HybridMF::from_bytes(m.to_bytes().unwrap()).unwrap();
+    assert!(back.items == m.items && back.hyper_params() == m.hyper_params());
+    assert!(matches!(params().rho(1.0).check(), Err(Error::InvalidParameter { ref name, .. }) if name == "rho"));
+    assert!(
+        matches!(params().epsilon(0.0).check(), Err(Error::InvalidParameter { ref name, .. }) if name == "epsilon")
+    );
+}

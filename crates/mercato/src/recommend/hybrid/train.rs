@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::features::Features;
-use super::params::{HybridMFParams, Loss};
+use super::params::{HybridMFParams, Loss, Schedule};
 
 pub(crate) use crate::rng::stream;
 
@@ -25,18 +25,22 @@ const WORK: u64 = 0x4859_4252_4944_0004;
 /// Largest WARP weight (LightFM's `MAX_LOSS`): keeps early steps on rare items stable.
 const MAX_LOSS: f32 = 10.0;
 
-/// Embedding rows (`k` factors then the bias) with their Adagrad accumulators.
+/// Embedding rows (`k` factors then the bias) with their optimiser state: per row `aw`
+/// values, Adagrad's `w` sums of squared gradients, or Adadelta's `w` averages of squared
+/// gradients followed by `w` averages of squared updates.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Table {
     pub w: usize,
     pub rows: Vec<f32>,
+    pub aw: usize,
     pub acc: Vec<f32>,
 }
 
 impl Table {
     /// LightFM's initialisation: factors uniform in `(-0.5, 0.5) / k`, biases 0, one RNG
-    /// stream per row so the values do not depend on any ordering; accumulators at 1.
-    pub fn init(n: usize, k: usize, seed: u64, side: u64) -> Table {
+    /// stream per row so the values do not depend on any ordering; Adagrad's accumulators at
+    /// 1, Adadelta's at 0 (as LightFM's).
+    pub fn init(n: usize, k: usize, seed: u64, side: u64, schedule: Schedule) -> Table {
         let w = k + 1;
         let mut rows = vec![0f32; n * w];
         for (r, row) in rows.chunks_exact_mut(w).enumerate() {
@@ -45,8 +49,17 @@ impl Table {
                 *v = (rng.random::<f32>() - 0.5) / k as f32;
             }
         }
-        Table { w, rows, acc: vec![1.0; n * w] }
+        let aw = w * schedule.state_per_parameter();
+        let start = if schedule == Schedule::Adagrad { 1.0 } else { 0.0 };
+        Table { w, rows, aw, acc: vec![start; n * aw] }
     }
+}
+
+/// How a step turns a gradient into an update.
+#[derive(Clone, Copy)]
+enum Rate {
+    Adagrad { lr: f32 },
+    Adadelta { rho: f32, eps: f32 },
 }
 
 /// One side (users or items) laid out for training: features renumbered so that each
@@ -121,18 +134,18 @@ impl Side {
     fn permute(&self, t: &Table) -> Table {
         let mut out = t.clone();
         for (f, &p) in self.pos.iter().enumerate() {
-            let (s, d) = (f * t.w..(f + 1) * t.w, p as usize * t.w..(p as usize + 1) * t.w);
-            out.rows[d.clone()].copy_from_slice(&t.rows[s.clone()]);
-            out.acc[d].copy_from_slice(&t.acc[s]);
+            let p = p as usize;
+            out.rows[p * t.w..][..t.w].copy_from_slice(&t.rows[f * t.w..][..t.w]);
+            out.acc[p * t.aw..][..t.aw].copy_from_slice(&t.acc[f * t.aw..][..t.aw]);
         }
         out
     }
     fn unpermute(&self, t: &Table) -> Table {
         let mut out = t.clone();
         for (f, &p) in self.pos.iter().enumerate() {
-            let (d, s) = (f * t.w..(f + 1) * t.w, p as usize * t.w..(p as usize + 1) * t.w);
-            out.rows[d.clone()].copy_from_slice(&t.rows[s.clone()]);
-            out.acc[d].copy_from_slice(&t.acc[s]);
+            let p = p as usize;
+            out.rows[f * t.w..][..t.w].copy_from_slice(&t.rows[p * t.w..][..t.w]);
+            out.acc[f * t.aw..][..t.aw].copy_from_slice(&t.acc[p * t.aw..][..t.aw]);
         }
         out
     }
@@ -147,6 +160,8 @@ struct View<'a> {
     shared_acc: Vec<f32>,
     shared_start: usize,
     w: usize,
+    /// Optimiser values per row (`w` or `2w`).
+    aw: usize,
 }
 
 impl View<'_> {
@@ -163,13 +178,13 @@ impl View<'_> {
     #[inline]
     fn row_mut(&mut self, f: u32) -> (&mut [f32], &mut [f32]) {
         let f = f as usize;
-        let w = self.w;
+        let (w, aw) = (self.w, self.aw);
         if f >= self.shared_start {
-            let at = (f - self.shared_start) * w;
-            (&mut self.shared[at..at + w], &mut self.shared_acc[at..at + w])
+            let r = f - self.shared_start;
+            (&mut self.shared[r * w..][..w], &mut self.shared_acc[r * aw..][..aw])
         } else {
-            let at = (f - self.own_start) * w;
-            (&mut self.own[at..at + w], &mut self.own_acc[at..at + w])
+            let r = f - self.own_start;
+            (&mut self.own[r * w..][..w], &mut self.own_acc[r * aw..][..aw])
         }
     }
 
@@ -184,16 +199,30 @@ impl View<'_> {
         }
     }
 
-    /// Adagrad step on every feature of the row: gradient `scale * weight * dir + alpha * θ`.
+    /// A step on every feature of the row: gradient `scale * weight * dir + alpha * θ`.
     #[inline]
-    fn step(&mut self, (idx, wt): (&[u32], &[f32]), dir: &[f32], scale: f32, lr: f32, alpha: f32) {
+    fn step(&mut self, (idx, wt): (&[u32], &[f32]), dir: &[f32], scale: f32, rate: Rate, alpha: f32) {
         for (&f, &x) in idx.iter().zip(wt) {
             let (row, acc) = self.row_mut(f);
             let s = scale * x;
-            for ((p, a), &d) in row.iter_mut().zip(acc.iter_mut()).zip(dir) {
-                let g = s * d + alpha * *p;
-                *p -= lr / a.sqrt() * g;
-                *a += g * g;
+            match rate {
+                Rate::Adagrad { lr } => {
+                    for ((p, a), &d) in row.iter_mut().zip(acc.iter_mut()).zip(dir) {
+                        let g = s * d + alpha * *p;
+                        *p -= lr / a.sqrt() * g;
+                        *a += g * g;
+                    }
+                }
+                Rate::Adadelta { rho, eps } => {
+                    let (grads, updates) = acc.split_at_mut(row.len());
+                    for (((p, eg), eu), &d) in row.iter_mut().zip(grads).zip(updates).zip(dir) {
+                        let g = s * d + alpha * *p;
+                        *eg = rho * *eg + (1.0 - rho) * g * g;
+                        let update = (*eu + eps).sqrt() / (*eg + eps).sqrt() * g;
+                        *eu = rho * *eu + (1.0 - rho) * update * update;
+                        *p -= update;
+                    }
+                }
             }
         }
     }
@@ -257,7 +286,11 @@ fn run_block<'a, 'b>(job: &mut Job<'a>, ctx: &Ctx<'b>, us: &Side, is: &Side) {
     let p = ctx.params;
     let k = p.factors;
     let w = k + 1;
-    let (lr, ua, ia) = (p.learning_rate, p.user_alpha, p.item_alpha);
+    let rate = match p.schedule {
+        Schedule::Adagrad => Rate::Adagrad { lr: p.learning_rate },
+        Schedule::Adadelta => Rate::Adadelta { rho: p.rho, eps: p.epsilon },
+    };
+    let (ua, ia) = (p.user_alpha, p.item_alpha);
     let mut ur = vec![0f32; w];
     let mut pr = vec![0f32; w];
     let mut nr = vec![0f32; w];
@@ -282,13 +315,13 @@ fn run_block<'a, 'b>(job: &mut Job<'a>, ctx: &Ctx<'b>, us: &Side, is: &Side) {
                     itemv: &mut View<'_>| {
         dir[..k].copy_from_slice(&ur[..k]);
         dir[k] = 1.0;
-        itemv.step(is.row(i), dir, -loss, lr, ia);
-        itemv.step(is.row(j), dir, loss, lr, ia);
+        itemv.step(is.row(i), dir, -loss, rate, ia);
+        itemv.step(is.row(j), dir, loss, rate, ia);
         for c in 0..k {
             dir[c] = nr[c] - pr[c];
         }
         dir[k] = 0.0;
-        users.step(us.row(u), dir, loss, lr, ua);
+        users.step(us.row(u), dir, loss, rate, ua);
     };
     match p.loss {
         Loss::Warp | Loss::Bpr => {
@@ -332,9 +365,9 @@ fn run_block<'a, 'b>(job: &mut Job<'a>, ctx: &Ctx<'b>, us: &Side, is: &Side) {
                 let loss = sigmoid(dot(&ur, &pr, k)) - e.y;
                 dir[..k].copy_from_slice(&ur[..k]);
                 dir[k] = 1.0;
-                itemv.step(is.row(i), &dir, loss, lr, ia);
+                itemv.step(is.row(i), &dir, loss, rate, ia);
                 dir[..k].copy_from_slice(&pr[..k]);
-                users.step(us.row(u), &dir, loss, lr, ua);
+                users.step(us.row(u), &dir, loss, rate, ua);
             }
         }
         Loss::WarpKos => {
@@ -402,6 +435,21 @@ fn merge(base: &mut [f32], copies: &[Vec<f32>]) {
     }
 }
 
+/// Merges the blocks' copies of the shared rows' optimiser state. Adagrad's sums add up like
+/// the parameters; Adadelta's decaying averages cannot (the blocks' decays would add up and
+/// drive them negative), so they take the mean of the copies, in block order.
+fn merge_state(base: &mut [f32], copies: &[Vec<f32>], schedule: Schedule) {
+    match schedule {
+        Schedule::Adagrad => merge(base, copies),
+        Schedule::Adadelta => {
+            let n = copies.len() as f32;
+            for (j, b) in base.iter_mut().enumerate() {
+                *b = copies.iter().map(|c| c[j]).sum::<f32>() / n;
+            }
+        }
+    }
+}
+
 /// Runs `epochs` epochs (numbered from `first_epoch`, which seeds their streams) on the
 /// tables (in original feature order; updated in place).
 #[allow(clippy::too_many_arguments)]
@@ -422,6 +470,7 @@ pub(crate) fn train(
     let us = Side::new(user_features, g, &mut rng);
     let is = Side::new(item_features, g, &mut rng);
     let w = p.factors + 1;
+    let aw = w * p.schedule.state_per_parameter();
     let mut ut = us.permute(user_table);
     let mut it = is.permute(item_table);
     let mut cells: Vec<Vec<Example>> = vec![Vec::new(); g * g];
@@ -438,13 +487,13 @@ pub(crate) fn train(
         strata.shuffle(&mut stream(p.seed, STRATA, epoch as u64));
         for &s in &strata {
             let (uo, us_sh) = ut.rows.split_at_mut(uss * w);
-            let (uoa, us_sha) = ut.acc.split_at_mut(uss * w);
+            let (uoa, us_sha) = ut.acc.split_at_mut(uss * aw);
             let (io, is_sh) = it.rows.split_at_mut(iss * w);
-            let (ioa, is_sha) = it.acc.split_at_mut(iss * w);
+            let (ioa, is_sha) = it.acc.split_at_mut(iss * aw);
             let mut u_own = split(uo, &us.bounds, w);
-            let mut u_acc = split(uoa, &us.bounds, w);
+            let mut u_acc = split(uoa, &us.bounds, aw);
             let mut i_own = split(io, &is.bounds, w);
-            let mut i_acc = split(ioa, &is.bounds, w);
+            let mut i_acc = split(ioa, &is.bounds, aw);
             let mut jobs = Vec::with_capacity(g);
             for b in 0..g {
                 let c = (b + s) % g;
@@ -459,6 +508,7 @@ pub(crate) fn train(
                         shared_acc: us_sha.to_vec(),
                         shared_start: uss,
                         w,
+                        aw,
                     },
                     itemv: View {
                         own: i_own[c].take().expect("block once"),
@@ -468,6 +518,7 @@ pub(crate) fn train(
                         shared_acc: is_sha.to_vec(),
                         shared_start: iss,
                         w,
+                        aw,
                     },
                     rng: stream(p.seed, WORK, (epoch * g * g + b * g + c) as u64),
                 });
@@ -484,11 +535,11 @@ pub(crate) fn train(
             let jobs: Vec<Job<'_>> = slots.into_iter().flatten().collect();
             if !us_sh.is_empty() {
                 merge(us_sh, &jobs.iter().map(|j| j.users.shared.clone()).collect::<Vec<_>>());
-                merge(us_sha, &jobs.iter().map(|j| j.users.shared_acc.clone()).collect::<Vec<_>>());
+                merge_state(us_sha, &jobs.iter().map(|j| j.users.shared_acc.clone()).collect::<Vec<_>>(), p.schedule);
             }
             if !is_sh.is_empty() {
                 merge(is_sh, &jobs.iter().map(|j| j.itemv.shared.clone()).collect::<Vec<_>>());
-                merge(is_sha, &jobs.iter().map(|j| j.itemv.shared_acc.clone()).collect::<Vec<_>>());
+                merge_state(is_sha, &jobs.iter().map(|j| j.itemv.shared_acc.clone()).collect::<Vec<_>>(), p.schedule);
             }
         }
     }
