@@ -92,6 +92,8 @@ def _fitted(module, cls):
         import scipy.sparse as sp
 
         return cls().fit(sp.csr_matrix((ratings, (items, users)), shape=(15, 12)))
+    if cls.__name__ == "ImageFeatures":  # images x embedding dimensions
+        return cls(n_components=2).fit(rng.normal(size=(20, 6)).astype(np.float32))
     if cls.__name__ == "HybridDataset":
         return cls().fit(users=range(12), items=range(15), item_features=["a", "b"])
     if cls.__name__ == "TruncatedSVD":
