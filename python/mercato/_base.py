@@ -53,22 +53,24 @@ def params_json(params: dict[str, Any]) -> str:
     return json.dumps({k: plain(k, v) for k, v in params.items()}, allow_nan=False)
 
 
-def as_matrix(X: Any, what: str = "X", hint: str = "") -> tuple[Any, list[str] | None]:
-    """A 2-D float64 numpy array from an array-like or a DataFrame (its column names
-    returned beside), ``ValueError`` naming ``what`` otherwise. C- and Fortran-ordered arrays
-    (``DataFrame.to_numpy`` gives the latter) pass uncopied: the core reads either in memory
-    order, and a transposing copy would cost more than a column-wise fit."""
+def as_matrix(X: Any, what: str = "X", hint: str = "", dtype: Any = None) -> tuple[Any, list[str] | None]:
+    """A 2-D numpy array (float64 unless ``dtype`` says otherwise) from an array-like or a
+    DataFrame (its column names returned beside), ``ValueError`` naming ``what`` otherwise.
+    C- and Fortran-ordered arrays (``DataFrame.to_numpy`` gives the latter) pass uncopied: the
+    core reads either in memory order, and a transposing copy would cost more than a
+    column-wise fit."""
     import numpy as np
 
+    dtype = np.float64 if dtype is None else dtype
     names = None
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # pandas DataFrame
         names = [str(c) for c in X.columns]
         try:
-            X = X.to_numpy(dtype=np.float64)
+            X = X.to_numpy(dtype=dtype)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{what} must hold numeric columns{hint}: {e}") from None
     try:
-        arr = np.asarray(X, dtype=np.float64)
+        arr = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{what} must be numeric: {e}") from None
     if arr.ndim != 2:

@@ -175,6 +175,32 @@ fn model(s: &ServeState, name: &str) -> Result<Arc<Loaded>, ApiError> {
     s.registry.get(name).ok_or_else(|| ApiError::model_not_found(name))
 }
 
+/// The model a route serves, after the route's checks in order: the caller holds `scope`,
+/// the model exists, and it is of a kind that has `route` (`has`).
+fn model_for(
+    s: &ServeState,
+    headers: &HeaderMap,
+    name: &str,
+    scope: Scope,
+    route: &str,
+    has: fn(&Model) -> bool,
+) -> Result<Arc<Loaded>, ApiError> {
+    authorize(s, headers, scope)?;
+    let m = model(s, name)?;
+    if !has(&m.model) {
+        return Err(ApiError::wrong_kind(name, &m.kind, route));
+    }
+    Ok(m)
+}
+
+fn is_detector(m: &Model) -> bool {
+    matches!(m, Model::Detector(_))
+}
+
+fn is_recommender(m: &Model) -> bool {
+    matches!(m, Model::Recommender(_))
+}
+
 /// Runs CPU-heavy work off the I/O workers when it is large.
 async fn compute<T: Send + 'static>(
     big: bool,
@@ -284,11 +310,7 @@ async fn score(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, Scope::Score)?;
-    let m = model(&s, &name)?;
-    if !matches!(m.model, Model::Detector(_)) {
-        return Err(ApiError::wrong_kind(&name, &m.kind, "score"));
-    }
+    let m = model_for(&s, &headers, &name, Scope::Score, "score", is_detector)?;
     let req: ScoreRequest = parse(body)?;
     compute(
         req.rows.as_ref().map_or(0, Vec::len) + req.instances.as_ref().map_or(0, Vec::len) > INLINE_MAX,
@@ -379,11 +401,7 @@ async fn recommend(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, Scope::Recommend)?;
-    let m = model(&s, &name)?;
-    if !matches!(m.model, Model::Recommender(_)) {
-        return Err(ApiError::wrong_kind(&name, &m.kind, "recommend"));
-    }
+    let m = model_for(&s, &headers, &name, Scope::Recommend, "recommend", is_recommender)?;
     let req: RecommendRequest = parse(body)?;
     check_n(req.n)?;
     let max_batch = s.limits.max_batch;
@@ -448,11 +466,7 @@ async fn recommend_sequence(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, Scope::Recommend)?;
-    let m = model(&s, &name)?;
-    if !matches!(m.model, Model::Recommender(_)) {
-        return Err(ApiError::wrong_kind(&name, &m.kind, "recommend_sequence"));
-    }
+    let m = model_for(&s, &headers, &name, Scope::Recommend, "recommend_sequence", is_recommender)?;
     let req: SequenceRequest = parse(body)?;
     check_n(req.n)?;
     let max_batch = s.limits.max_batch;
@@ -490,11 +504,8 @@ async fn similar(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, Scope::Recommend)?;
-    let m = model(&s, &name)?;
-    let Model::Recommender(r) = &m.model else {
-        return Err(ApiError::wrong_kind(&name, &m.kind, "similar"));
-    };
+    let m = model_for(&s, &headers, &name, Scope::Recommend, "similar", is_recommender)?;
+    let Model::Recommender(r) = &m.model else { unreachable!("checked above") };
     let req: SimilarRequest = parse(body)?;
     check_n(req.n)?;
     let n = req.n.min(r.n_items().max(1));
@@ -530,11 +541,7 @@ async fn rank_new_items(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, Scope::Recommend)?;
-    let m = model(&s, &name)?;
-    if !matches!(m.model, Model::Recommender(_)) {
-        return Err(ApiError::wrong_kind(&name, &m.kind, "rank_new_items"));
-    }
+    let m = model_for(&s, &headers, &name, Scope::Recommend, "rank_new_items", is_recommender)?;
     let req: RankNewItemsRequest = parse(body)?;
     let n = req.n.unwrap_or(req.items.len().max(1));
     check_n(n)?;

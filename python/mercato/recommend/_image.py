@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mercato._base import Estimator, params_json
+from mercato._base import Estimator, as_matrix, params_json
 from mercato._mercato import recommend as _r
 
 __all__ = ["ImageFeatures"]
 
 
-def _embeddings(X, what="embeddings"):
-    try:
-        arr = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} must be numeric: {e}") from None
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array (items x dimensions), got {arr.ndim}-D")
-    return np.ascontiguousarray(arr)
+def _embeddings(X):
+    """Item embeddings as a C-ordered float32 matrix (the native side reads rows)."""
+    return np.ascontiguousarray(as_matrix(X, "embeddings", dtype=np.float32)[0])
 
 
 class ImageFeatures(Estimator):

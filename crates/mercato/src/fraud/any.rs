@@ -51,18 +51,20 @@ pub enum AnyDetectorParams {
     Ensemble(Box<EnsembleParams>),
 }
 
-macro_rules! dispatch_params {
-    ($self:expr, $p:ident => $e:expr) => {
+/// `match` over every variant of `AnyDetectorParams` or `AnyDetector` (the same names), binding
+/// the inner value to `$v`.
+macro_rules! dispatch {
+    ($enum:ident, $self:expr, $v:ident => $e:expr) => {
         match $self {
-            AnyDetectorParams::IsolationForest($p) => $e,
-            AnyDetectorParams::Ecod($p) => $e,
-            AnyDetectorParams::Copod($p) => $e,
-            AnyDetectorParams::Hbos($p) => $e,
-            AnyDetectorParams::Knn($p) => $e,
-            AnyDetectorParams::Lof($p) => $e,
-            AnyDetectorParams::Mahalanobis($p) => $e,
-            AnyDetectorParams::Pca($p) => $e,
-            AnyDetectorParams::Ensemble($p) => $e,
+            $enum::IsolationForest($v) => $e,
+            $enum::Ecod($v) => $e,
+            $enum::Copod($v) => $e,
+            $enum::Hbos($v) => $e,
+            $enum::Knn($v) => $e,
+            $enum::Lof($v) => $e,
+            $enum::Mahalanobis($v) => $e,
+            $enum::Pca($v) => $e,
+            $enum::Ensemble($v) => $e,
         }
     };
 }
@@ -105,12 +107,12 @@ impl AnyDetectorParams {
 
     /// Checks every field ([`Params::check`] of the detector's parameters).
     pub fn check(&self) -> Result<()> {
-        dispatch_params!(self, p => p.check())
+        dispatch!(AnyDetectorParams, self, p => p.check())
     }
 
     /// The parameters alone as JSON (the form [`AnyDetectorParams::from_json`] reads).
     pub fn to_json(&self) -> String {
-        dispatch_params!(self, p => p.to_json())
+        dispatch!(AnyDetectorParams, self, p => p.to_json())
     }
 
     /// Sets the threads of fit and batch scoring (`None`: all cores), in every member of an
@@ -206,22 +208,6 @@ pub enum AnyDetector {
     Ensemble(Box<Ensemble>),
 }
 
-macro_rules! dispatch {
-    ($self:expr, $d:ident => $e:expr) => {
-        match $self {
-            AnyDetector::IsolationForest($d) => $e,
-            AnyDetector::Ecod($d) => $e,
-            AnyDetector::Copod($d) => $e,
-            AnyDetector::Hbos($d) => $e,
-            AnyDetector::Knn($d) => $e,
-            AnyDetector::Lof($d) => $e,
-            AnyDetector::Mahalanobis($d) => $e,
-            AnyDetector::Pca($d) => $e,
-            AnyDetector::Ensemble($d) => $e,
-        }
-    };
-}
-
 impl AnyDetector {
     /// The kind written in the model file header, e.g. `"fraud.iforest"`.
     pub fn kind(&self) -> &'static str {
@@ -256,7 +242,7 @@ impl AnyDetector {
     /// The hyper-parameters as JSON (the format [`AnyDetectorParams::from_json`] reads; an
     /// ensemble's without its members).
     pub fn params_json(&self) -> Result<String> {
-        dispatch!(self, d => serde_json::to_string(&d.params).map_err(|e| Error::invalid(e.to_string())))
+        dispatch!(AnyDetector, self, d => serde_json::to_string(&d.params).map_err(|e| Error::invalid(e.to_string())))
     }
 
     /// Sets the threads scoring uses (`None`: all cores), in every member of an ensemble.
@@ -282,7 +268,7 @@ impl AnyDetector {
 
     /// The model file bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        dispatch!(self, d => d.to_bytes())
+        dispatch!(AnyDetector, self, d => d.to_bytes())
     }
 
     /// Loads any detector from model file bytes, dispatching on the kind in the header.
@@ -304,7 +290,7 @@ impl AnyDetector {
 
     /// Saves the model file (atomically).
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        dispatch!(self, d => d.save(path))
+        dispatch!(AnyDetector, self, d => d.save(path))
     }
 
     /// Loads any detector from a model file.
@@ -320,35 +306,35 @@ impl AnyDetector {
 
 impl Detector for AnyDetector {
     fn score(&self, x: &ArrayView2<f64>) -> Result<Array1<f64>> {
-        dispatch!(self, d => d.score(x))
+        dispatch!(AnyDetector, self, d => d.score(x))
     }
     #[inline]
     fn score_one(&self, x: &[f64]) -> Result<f64> {
-        dispatch!(self, d => d.score_one(x))
+        dispatch!(AnyDetector, self, d => d.score_one(x))
     }
     fn n_features(&self) -> Option<usize> {
-        dispatch!(self, d => d.n_features())
+        dispatch!(AnyDetector, self, d => d.n_features())
     }
     fn decision_scores(&self) -> Result<&[f64]> {
-        dispatch!(self, d => d.decision_scores())
+        dispatch!(AnyDetector, self, d => d.decision_scores())
     }
     fn calibration(&self) -> Result<&Calibration> {
-        dispatch!(self, d => d.calibration())
+        dispatch!(AnyDetector, self, d => d.calibration())
     }
     fn calibration_mut(&mut self) -> Result<&mut Calibration> {
-        dispatch!(self, d => d.calibration_mut())
+        dispatch!(AnyDetector, self, d => d.calibration_mut())
     }
     fn explain(&self, x: &[f64]) -> Result<Explanation> {
-        dispatch!(self, d => d.explain(x))
+        dispatch!(AnyDetector, self, d => d.explain(x))
     }
     fn name(&self) -> &'static str {
-        dispatch!(self, d => d.name())
+        dispatch!(AnyDetector, self, d => d.name())
     }
     fn feature_names(&self) -> Option<&[String]> {
-        dispatch!(self, d => d.feature_names())
+        dispatch!(AnyDetector, self, d => d.feature_names())
     }
     fn set_feature_names(&mut self, names: Option<Vec<String>>) -> Result<()> {
-        dispatch!(self, d => d.set_feature_names(names))
+        dispatch!(AnyDetector, self, d => d.set_feature_names(names))
     }
 }
 
