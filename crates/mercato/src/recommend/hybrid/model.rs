@@ -85,7 +85,7 @@ impl Reprs {
 /// rows and results differ run to run. Here users and items are dealt into a fixed
 /// `blocks × blocks` grid (from the data size, never the thread count); the blocks of a
 /// stratum touch disjoint identity rows and train on private copies of features shared
-/// across blocks, merged in block order; every block has its own seeded stream. The model is
+/// across blocks, averaged in block order; every block has its own seeded stream. The model is
 /// the same bit for bit at any `num_threads`. Negatives are sampled from the positive's
 /// item block (a uniform sample of the catalogue), so WARP's rank estimate is unchanged.
 ///

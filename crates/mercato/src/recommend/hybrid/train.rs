@@ -4,8 +4,8 @@
 //! `g` strata in a seeded order; stratum `s` runs the blocks `(b, (b + s) mod g)` at once.
 //! A feature used only by users (items) of one block is *owned* by it, so the blocks of a
 //! stratum write disjoint parameter rows (identity features always are). Features shared
-//! across blocks (genres, age bands) are trained on a private copy per block and merged after
-//! the stratum by adding each block's change in block order. Nothing depends on which thread
+//! across blocks (genres, age bands) are trained on a private copy per block and averaged
+//! after the stratum, in block order. Nothing depends on which thread
 //! runs a block, so the model is a function of the data, the parameters and the seed alone.
 
 use rand::seq::SliceRandom;
@@ -421,32 +421,18 @@ fn split<'a>(mut v: &'a mut [f32], bounds: &[usize], w: usize) -> Vec<Option<&'a
     out
 }
 
-/// Adds each block's change of the shared rows to `base`, in block order.
+/// Merges the blocks' copies of the shared rows (parameters and optimiser state) into
+/// `base`: their mean, summed in block order. Each block trained its copy on its own share of
+/// the stratum, so the mean is the average model (local SGD's merge). Adding every block's
+/// change instead, as if the blocks had run one after another, moves a shared row `g` times
+/// as far with steps sized for one block: measured on MovieLens-100k and CrossValidated (2
+/// blocks), the sum fell short of LightFM's quality (AUC 0.7407 against 0.7485 on
+/// CrossValidated; with Adadelta, whose steps do not shrink as its state grows, 0.9046
+/// against 0.9202 on MovieLens) and the mean does not (0.7455; 0.9266).
 fn merge(base: &mut [f32], copies: &[Vec<f32>]) {
-    if copies.len() == 1 {
-        base.copy_from_slice(&copies[0]);
-        return;
-    }
-    let snap = base.to_vec();
-    for c in copies {
-        for ((b, &s), &x) in base.iter_mut().zip(&snap).zip(c) {
-            *b += x - s;
-        }
-    }
-}
-
-/// Merges the blocks' copies of the shared rows' optimiser state. Adagrad's sums add up like
-/// the parameters; Adadelta's decaying averages cannot (the blocks' decays would add up and
-/// drive them negative), so they take the mean of the copies, in block order.
-fn merge_state(base: &mut [f32], copies: &[Vec<f32>], schedule: Schedule) {
-    match schedule {
-        Schedule::Adagrad => merge(base, copies),
-        Schedule::Adadelta => {
-            let n = copies.len() as f32;
-            for (j, b) in base.iter_mut().enumerate() {
-                *b = copies.iter().map(|c| c[j]).sum::<f32>() / n;
-            }
-        }
+    let n = copies.len() as f32;
+    for (j, b) in base.iter_mut().enumerate() {
+        *b = copies.iter().map(|c| c[j]).sum::<f32>() / n;
     }
 }
 
@@ -535,11 +521,11 @@ pub(crate) fn train(
             let jobs: Vec<Job<'_>> = slots.into_iter().flatten().collect();
             if !us_sh.is_empty() {
                 merge(us_sh, &jobs.iter().map(|j| j.users.shared.clone()).collect::<Vec<_>>());
-                merge_state(us_sha, &jobs.iter().map(|j| j.users.shared_acc.clone()).collect::<Vec<_>>(), p.schedule);
+                merge(us_sha, &jobs.iter().map(|j| j.users.shared_acc.clone()).collect::<Vec<_>>());
             }
             if !is_sh.is_empty() {
                 merge(is_sh, &jobs.iter().map(|j| j.itemv.shared.clone()).collect::<Vec<_>>());
-                merge_state(is_sha, &jobs.iter().map(|j| j.itemv.shared_acc.clone()).collect::<Vec<_>>(), p.schedule);
+                merge(is_sha, &jobs.iter().map(|j| j.itemv.shared_acc.clone()).collect::<Vec<_>>());
             }
         }
     }
