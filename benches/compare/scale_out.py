@@ -9,9 +9,10 @@ Needs mercato built into the worktree's .venv (``maturin develop --release``) wi
 1. Scoring: an IsolationForest (100 trees, 256 samples, fitted on 50,000 rows) scores
    ``--rows`` generated transactions of 8 features (100,000-row partitions, generated on the
    workers and persisted before timing): one process with num_threads=1 and with all cores;
-   a Dask LocalCluster of 1 and of 2 worker processes (1 thread each, as mercato.dask sets);
-   Spark local[2] (mapInPandas, cached input). Rows/s = rows / best of 3 wall times; peak RSS
-   per Dask worker process.
+   a Dask LocalCluster of 1 and of 2 worker processes (1 thread each, as mercato.dask sets),
+   and of 1 process with 2 threads (threads of one worker in parallel: the native calls
+   release the GIL); Spark local[1] and local[2] (mapInPandas, cached input). Rows/s = rows /
+   best of 3 wall times; peak RSS per Dask worker process.
 2. Top-10 for all users of an ALS model (``--users`` x ``--items``, ``--factors``; factors
    from 3 ALS iterations on generated interactions, 10 per user), no seen-item filtering
    (as MLlib): one process; Dask 1 and 2 workers (mercato.dask.recommend, 20,000-user
@@ -102,9 +103,12 @@ def dask_runs(det, als, args, rows_table, rec_table):
     from distributed import Client, LocalCluster, wait
 
     sizes = part_sizes(args.rows)
-    for workers in (1, 2):
+    # (worker processes, threads per worker): 1 x 2 shows threads of one worker scoring in
+    # parallel (the native calls release the GIL); top-N is measured for the first two only
+    for workers, threads in ((1, 1), (2, 1), (1, 2)):
+        label = f"Dask, {workers} worker{'s' if workers > 1 else ''}" + (f" x {threads} threads" if threads > 1 else "")
         with LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="6GiB"
+            n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None, memory_limit="6GiB"
         ) as cluster, Client(cluster) as client:
             ddf = dd.from_map(gen_block, list(enumerate(sizes))).persist()
             wait(ddf)
@@ -113,7 +117,7 @@ def dask_runs(det, als, args, rows_table, rec_table):
             rss = client.run(peak_rss_mb)
             rows_table.append(
                 (
-                    f"Dask, {workers} worker{'s' if workers > 1 else ''}",
+                    label,
                     t,
                     args.rows / t,
                     max(rss.values()),
@@ -121,6 +125,8 @@ def dask_runs(det, als, args, rows_table, rec_table):
                 )
             )
             client.cancel(ddf)  # frees the workers' partitions before top-N
+            if threads > 1:
+                continue
             t = best_of(1, lambda: mdask.recommend(als, N=10, filter_already_liked_items=False))
             rss = client.run(peak_rss_mb)
             rec_table.append((f"mercato.dask, {workers} worker{'s' if workers > 1 else ''}", t, max(rss.values())))
@@ -153,25 +159,38 @@ def spark_runs(det, als, args, rows_table, rec_table, agreement):
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("mercato-scale-out")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "4g")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
+
+    def session(master):
+        s = (
+            SparkSession.builder.master(master)
+            .appName("mercato-scale-out")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "4g")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
+            .getOrCreate()
+        )
+        s.sparkContext.setLogLevel("ERROR")
+        return s
+
+    def score_rows(spark, master):
         sizes = part_sizes(args.rows)
         schema = ", ".join(f"f{j} double" for j in range(FEATURES))
         parts = spark.sparkContext.parallelize(list(enumerate(sizes)), len(sizes))
         df = spark.createDataFrame(parts.flatMap(lambda a: gen_part(*a).itertuples(index=False)), schema).cache()
         df.count()
         t = best_of(3, lambda: mspark.score(det, df).agg(F.sum("score")).collect())
-        rows_table.append(("Spark local[2]", t, args.rows / t, float("nan"), float("nan")))
+        rows_table.append((f"Spark {master}", t, args.rows / t, float("nan"), float("nan")))
         df.unpersist()
+
+    spark = session("local[1]")  # one executor core: the base of local[2]'s speed-up
+    try:
+        score_rows(spark, "local[1]")
+    finally:
+        spark.stop()
+    spark = session("local[2]")
+    try:
+        score_rows(spark, "local[2]")
 
         users = spark.range(als.user_factors_.shape[0]).withColumnRenamed("id", "user").repartition(4).cache()
         users.count()

@@ -7,19 +7,30 @@ use crate::{bail, Error, Result};
 
 /// A rayon pool with `n` threads (all cores when `None`), local to mercato.
 ///
-/// Pools are cached per thread count and reused: building one spawns its threads, which costs
-/// more than a whole ECOD fit on a few thousand rows, and tearing it down after every fit
-/// would do it again. At most `MAX_POOLS` distinct counts are kept (least recently created
-/// dropped first); idle pool threads sleep.
+/// Pools are cached and reused: building one spawns its threads, which costs more than a
+/// whole ECOD fit on a few thousand rows, and tearing it down after every fit would do it
+/// again. The all-cores pool is shared by the whole process (more would oversubscribe the
+/// cores). A pool of an explicit size is a budget per caller, so it is cached per calling
+/// thread: tasks that each ask for one thread (a Dask worker's task threads, a service's
+/// request threads) then run side by side instead of queueing on one shared single-thread
+/// pool. At most `MAX_POOLS` sizes are kept per cache (least recently created dropped
+/// first); idle pool threads sleep, and a thread's pools end with it.
 pub(crate) fn pool(num_threads: Option<usize>) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
-    if let Some(0) = num_threads {
-        bail!("num_threads must be positive when given, got 0");
+    static SHARED: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    thread_local! {
+        static PER_CALLER: std::cell::RefCell<Vec<(usize, Arc<rayon::ThreadPool>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
     }
-    // 0 = rayon's default (RAYON_NUM_THREADS or all cores).
-    let key = num_threads.unwrap_or(0);
-    // A panic elsewhere while holding the lock leaves the list itself valid.
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    match num_threads {
+        Some(0) => bail!("num_threads must be positive when given, got 0"),
+        Some(n) => PER_CALLER.with(|pools| cached(&mut pools.borrow_mut(), n)),
+        // 0 = rayon's default (RAYON_NUM_THREADS or all cores). A panic elsewhere while
+        // holding the lock leaves the list itself valid.
+        None => cached(&mut SHARED.lock().unwrap_or_else(|e| e.into_inner()), 0),
+    }
+}
+
+fn cached(pools: &mut Vec<(usize, Arc<rayon::ThreadPool>)>, key: usize) -> Result<Arc<rayon::ThreadPool>> {
     if let Some((_, p)) = pools.iter().find(|(k, _)| *k == key) {
         return Ok(Arc::clone(p));
     }
@@ -73,6 +84,17 @@ pub(crate) fn run_tasks<T: Send>(pool: &rayon::ThreadPool, tasks: Vec<T>, work: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explicit_sizes_are_per_caller_and_all_cores_is_shared() {
+        let mine = pool(Some(1)).unwrap();
+        assert!(Arc::ptr_eq(&mine, &pool(Some(1)).unwrap()), "reused by the same caller");
+        let theirs = std::thread::spawn(|| pool(Some(1)).unwrap()).join().unwrap();
+        assert!(!Arc::ptr_eq(&mine, &theirs), "another caller thread has its own");
+        let shared = std::thread::spawn(|| pool(None).unwrap()).join().unwrap();
+        assert!(Arc::ptr_eq(&shared, &pool(None).unwrap()));
+        assert!(pool(Some(0)).is_err());
+    }
 
     #[test]
     fn run_tasks_runs_each_task_once() {
