@@ -216,7 +216,8 @@ class SASRec(_Sequential):
     paper's), Adam at 1e-3, early stopping after ``patience`` epochs without a better
     NDCG@10 on each user's held-out last event (``patience=None``: no hold-out). RecBole's
     dropout is 0.5 and its heads 2; here 0.2 and 1. Same seed, data and thread count give the
-    same model on the CPU; ``device="auto"`` trains on CUDA when libtorch sees a GPU.
+    same model on the CPU; another ``num_threads`` changes the last float bits (libtorch's
+    sums follow its threads). ``device="auto"`` trains on CUDA when libtorch sees a GPU.
     """
 
     _kinds: ClassVar[tuple[str, ...]] = ("recommend.sasrec",)

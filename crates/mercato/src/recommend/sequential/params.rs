@@ -78,7 +78,9 @@ pub struct SequentialParams {
     pub seed: u64,
     /// Where to train and serve.
     pub device: DeviceChoice,
-    /// libtorch threads during fit (all cores when `None`).
+    /// libtorch threads during fit (all cores when `None`). The same count gives the same
+    /// model; another count can change SASRec's last float bits (libtorch's sums follow its
+    /// threads), unlike mercato's own models.
     pub num_threads: Option<usize>,
     /// A progress bar on a terminal, else one line per epoch on stderr.
     pub show_progress: bool,
