@@ -121,6 +121,23 @@ def test_fit_dataframe_predict_and_recommend():
     assert np.array_equal(again.s_, model.s_)
 
 
+def test_uncentred_rating_predictions_warn_once():
+    import warnings
+
+    import mercato
+
+    df = ratings_frame()
+    model = TruncatedSVD(4, algorithm="accurate").fit(df)
+    with pytest.warns(mercato.ParameterWarning, match="center='user'"):
+        model.predict(df.user[:5], df.item[:5].to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(df.user[:5], df.item[:5].to_numpy())  # once per model
+        TruncatedSVD(4, center="user", algorithm="accurate").fit(df).predict(df.user[:5], df.item[:5].to_numpy())
+        ones = df.assign(rating=1.0)  # implicit 0/1 data: an absent 0 is what it means
+        TruncatedSVD(4, algorithm="accurate").fit(ones).predict(ones.user[:5], ones.item[:5].to_numpy())
+
+
 def test_pickle_save_load_round_trip(tmp_path):
     A = random_sparse()
     model = TruncatedSVD(3, center="global", seed=2).fit(A)

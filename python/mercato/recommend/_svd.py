@@ -3,11 +3,12 @@ and its low-rank reconstruction as an explicit-rating recommender."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from mercato._base import Estimator, choice, params_json, threads
+from mercato._base import Estimator, ParameterWarning, choice, params_json, threads
 from mercato._mercato import recommend as _native
 
 __all__ = ["TruncatedSVD"]
@@ -183,8 +184,23 @@ class TruncatedSVD(Estimator):
     def predict(self, users, items, return_fallback: bool = False):
         """Predicted ratings (float64), clipped to the training range. Unknown users fall back
         to the item's mean, unknown items to the user's mean, both to the global mean; with
-        ``return_fallback=True`` also returns the boolean flags of those fall-backs."""
-        values, fallback = self._fitted().predict(_ids(users), _ids(items))
+        ``return_fallback=True`` also returns the boolean flags of those fall-backs.
+
+        A model fitted with ``center=None`` on ratings (values that differ) warns once: it
+        reconstructs every absent rating as 0, so as a rating model it is far off
+        (``center="user"``: MovieLens-100k RMSE 1.018 against 2.59)."""
+        model = self._fitted()
+        low, high = model.rating_range
+        if self.center is None and low != high and not getattr(self, "_warned_uncentred", False):
+            self._warned_uncentred = True
+            warnings.warn(
+                "TruncatedSVD(center=None) predicts ratings from a factorisation in which every absent "
+                "rating is 0; as a rating model pass center='user' (MovieLens-100k RMSE 1.018, against "
+                "2.59 uncentred). center=None is scikit-learn's and scipy's TruncatedSVD/svds behaviour.",
+                ParameterWarning,
+                stacklevel=2,
+            )
+        values, fallback = model.predict(_ids(users), _ids(items))
         return (values, fallback) if return_fallback else values
 
     def recommend(self, user, N: int = 10, filter_already_liked_items: bool = True, items=None, deny=None):
