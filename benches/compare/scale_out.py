@@ -12,7 +12,8 @@ Needs mercato built into the worktree's .venv (``maturin develop --release``) wi
    a Dask LocalCluster of 1 and of 2 worker processes (1 thread each, as mercato.dask sets),
    and of 1 process with 2 threads (threads of one worker in parallel: the native calls
    release the GIL); Spark local[1] and local[2] (mapInPandas, cached input). Rows/s = rows /
-   best of 3 wall times; peak RSS per Dask worker process.
+   best of 3 wall times; peak RSS per Dask worker process and per Spark Python worker (the
+   JVM executor's own memory is not counted).
 2. Top-10 for all users of an ALS model (``--users`` x ``--items``, ``--factors``; factors
    from 3 ALS iterations on generated interactions, 10 per user), no seen-item filtering
    (as MLlib): one process; Dask 1 and 2 workers (mercato.dask.recommend, 20,000-user
@@ -180,7 +181,15 @@ def spark_runs(det, als, args, rows_table, rec_table, agreement):
         df = spark.createDataFrame(parts.flatMap(lambda a: gen_part(*a).itertuples(index=False)), schema).cache()
         df.count()
         t = best_of(3, lambda: mspark.score(det, df).agg(F.sum("score")).collect())
-        rows_table.append((f"Spark {master}", t, args.rows / t, float("nan"), float("nan")))
+
+        def worker_rss(batches):
+            # Spark reuses its Python workers: these are the processes that scored
+            for _ in batches:
+                pass
+            yield pd.DataFrame({"pid": [os.getpid()], "mb": [peak_rss_mb()]})
+
+        rss = df.mapInPandas(worker_rss, "pid long, mb double").toPandas()
+        rows_table.append((f"Spark {master}", t, args.rows / t, rss["mb"].max(), float("nan")))
         df.unpersist()
 
     spark = session("local[1]")  # one executor core: the base of local[2]'s speed-up
