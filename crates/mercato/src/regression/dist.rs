@@ -3,7 +3,7 @@
 //!
 //! Written here rather than taken from `statrs`: p-values must match scipy (which statsmodels
 //! uses) to 1e-9 even for millions of residual degrees of freedom, and the usual
-//! `lnΓ(a) + lnΓ(b) − lnΓ(a + b)` loses about `|lnΓ(a)|·ε ≈ 1e-8` there. [`ln_beta`] follows
+//! `lnΓ(a) + lnΓ(b) − lnΓ(a + b)` loses about `|lnΓ(a)|·ε ≈ 1e-8` there. `ln_beta` follows
 //! R's `lbeta` (Stirling remainders, no large cancelling terms) instead.
 
 use std::f64::consts::PI;

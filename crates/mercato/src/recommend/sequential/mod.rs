@@ -2,8 +2,8 @@
 //!
 //! * [`Sequences`]: events grouped by user and ordered by time, with optional categorical
 //!   context columns (event type, category, hour...), and the leave-last-out split;
-//! * [`SequentialRecommender`] (cargo feature `torch`): SASRec (causal self-attention) or
-//!   GRU4Rec on libtorch, chosen by [`SequentialParams::arch`], trained with
+//! * `SequentialRecommender` (cargo feature `torch`): SASRec (causal self-attention) or
+//!   GRU4Rec on libtorch, chosen by `SequentialParams::arch`, trained with
 //!   `params.fit(&sequences)`; recommends for training users from their histories and for
 //!   live sessions that were never in the training data.
 //!
