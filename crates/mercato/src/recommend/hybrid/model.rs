@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureSpace, Features};
-use super::params::{HybridMFParams, Loss, Schedule};
+use super::params::{HybridMFParams, Loss};
 use super::train::{self, Ctx, Example, Table};
 use crate::data::Interactions;
 use crate::params::Params;
@@ -18,6 +18,10 @@ use crate::{ensure, Error, Result};
 pub struct Reprs {
     k: usize,
     data: Vec<f32>,
+    /// The largest embedding norm and the largest absolute bias over the rows (infinite when
+    /// a value is not finite), kept beside the rows because every cold-start request checks
+    /// its scores against them ([`scores_fit_f32`]).
+    largest: (f64, f64),
 }
 
 impl Reprs {
@@ -74,7 +78,21 @@ impl Reprs {
                 }
             }
         });
-        Reprs { k, data }
+        Reprs::new(k, data)
+    }
+
+    fn new(k: usize, data: Vec<f32>) -> Reprs {
+        let largest = data
+            .par_chunks(k + 1)
+            .map(|row| {
+                if row.iter().all(|v| v.is_finite()) {
+                    (norm_f64(&row[..k]), f64::from(row[k]).abs())
+                } else {
+                    (f64::INFINITY, f64::INFINITY)
+                }
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+        Reprs { k, data, largest }
     }
 }
 
@@ -196,8 +214,8 @@ impl HybridMF {
             items,
             seen: Vec::new(),
             epochs_done: 0,
-            user_reprs: Reprs { k: params.factors, data: vec![] },
-            item_reprs: Reprs { k: params.factors, data: vec![] },
+            user_reprs: Reprs::new(params.factors, vec![]),
+            item_reprs: Reprs::new(params.factors, vec![]),
         };
         model.run(data, params.epochs)?;
         Ok(model)
@@ -478,15 +496,11 @@ fn norm_f64(v: &[f32]) -> f64 {
 /// Whether every score of a row of `users` against a row of `items` is a finite `f32`, with
 /// every partial sum too: by Cauchy–Schwarz `|u·i| ≤ ‖u‖‖i‖`, so the largest norms and biases
 /// bound every score. Trained models are far inside this; a model file that is not, or
-/// feature weights that push a new row past it, would score ±inf or NaN.
+/// feature weights that push a new row past it, would score ±inf or NaN. (A non-finite value
+/// makes its side's bound infinite, and `0 · ∞` a NaN: both fail the comparison.)
 fn scores_fit_f32(users: &Reprs, items: &Reprs) -> bool {
-    let largest = |r: &Reprs| {
-        (0..r.len())
-            .fold((0f64, 0f64), |(n, b), i| (n.max(norm_f64(r.embedding(i))), b.max(f64::from(r.bias(i)).abs())))
-    };
-    let ((nu, bu), (ni, bi)) = (largest(users), largest(items));
-    let bound = nu * ni + bu + bi;
-    users.data.iter().chain(&items.data).all(|v| v.is_finite()) && bound < f64::from(f32::MAX) / 2.0
+    let ((nu, bu), (ni, bi)) = (users.largest, items.largest);
+    nu * ni + bu + bi < f64::from(f32::MAX) / 2.0
 }
 
 fn check_k(k: usize, r: &Reprs) -> Result<()> {
@@ -588,8 +602,8 @@ impl Persist for HybridMF {
                 return Err(Error::format(format!("{name}: non-finite parameters")));
             }
             // Adagrad divides by the root of its sums (at least the initial 1); Adadelta's
-            // averages are of squares: a negative one would make a NaN step.
-            let floor = if meta.params.schedule == Schedule::Adagrad { 1.0 } else { 0.0 };
+            // averages are of squares: a smaller value would make an infinite or NaN step.
+            let floor = meta.params.schedule.initial_state();
             if acc.iter().any(|&a| a < floor) {
                 return Err(Error::format(format!("{name}: optimiser state out of range")));
             }
@@ -622,8 +636,8 @@ impl Persist for HybridMF {
             items,
             seen,
             epochs_done: meta.epochs_done,
-            user_reprs: Reprs { k, data: vec![] },
-            item_reprs: Reprs { k, data: vec![] },
+            user_reprs: Reprs::new(k, vec![]),
+            item_reprs: Reprs::new(k, vec![]),
         };
         m.refresh();
         if !scores_fit_f32(&m.user_reprs, &m.item_reprs) {

@@ -49,6 +49,15 @@ impl Schedule {
             Schedule::Adadelta => 2,
         }
     }
+
+    /// The optimiser state's starting value, also its least (LightFM's): Adagrad's sums
+    /// start at 1 and only grow; Adadelta's averages of squares start at 0.
+    pub(crate) fn initial_state(self) -> f32 {
+        match self {
+            Schedule::Adagrad => 1.0,
+            Schedule::Adadelta => 0.0,
+        }
+    }
 }
 
 /// Hyper-parameters of [`HybridMF`]. Defaults follow LightFM's (`factors = 10` there; 64

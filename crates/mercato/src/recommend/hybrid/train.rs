@@ -50,8 +50,7 @@ impl Table {
             }
         }
         let aw = w * schedule.state_per_parameter();
-        let start = if schedule == Schedule::Adagrad { 1.0 } else { 0.0 };
-        Table { w, rows, aw, acc: vec![start; n * aw] }
+        Table { w, rows, aw, acc: vec![schedule.initial_state(); n * aw] }
     }
 }
 
