@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use mercato::data::ExternalId;
 use mercato::fraud::{AnyDetector, Detector};
-use mercato::recommend::hybrid::HybridMF;
+use mercato::recommend::hybrid::{HybridMF, NamedFeatures};
 use mercato::recommend::Filter;
 use mercato::{AnyModel, Error, Result};
 
@@ -39,9 +39,6 @@ const NOT_SEQUENTIAL: &str = "this model does not recommend from a sequence of i
 /// The answer of a model without user/item features to a cold-start request.
 const NO_FEATURES: &str = "this model does not read user or item features (train a hybrid model, HybridMF)";
 
-/// Named feature weights of one new user or item.
-pub type NamedWeights = [(String, f32)];
-
 /// A recommender served by external ids.
 pub trait IdRecommender: Send + Sync {
     /// Users the model knows.
@@ -66,22 +63,18 @@ pub trait IdRecommender: Send + Sync {
     }
     /// Top `n` training items for a new user described by named user features (hybrid
     /// models); `filter.exclude_seen` has nothing to drop for a new user.
-    fn recommend_features(&self, features: &NamedWeights, n: usize, filter: &IdFilter) -> Result<IdRecs> {
+    fn recommend_features(&self, features: &NamedFeatures, n: usize, filter: &IdFilter) -> Result<IdRecs> {
         let _ = (features, n, filter);
         Err(Error::invalid(NO_FEATURES))
     }
     /// The `n` training items most like a new item described by named item features.
-    fn similar_to_features(&self, features: &NamedWeights, n: usize) -> Result<Vec<(ExternalId, f32)>> {
+    fn similar_to_features(&self, features: &NamedFeatures, n: usize) -> Result<Vec<(ExternalId, f32)>> {
         let _ = (features, n);
         Err(Error::invalid(NO_FEATURES))
     }
-    /// New items (id and named item features) ranked for a training user: the `n` best.
-    fn rank_new_items(
-        &self,
-        user: &ExternalId,
-        items: &[(ExternalId, Vec<(String, f32)>)],
-        n: usize,
-    ) -> Result<Vec<(ExternalId, f32)>> {
+    /// New items, each by its named item features, ranked for a training user: the `n` best
+    /// as (position in `items`, score).
+    fn rank_new_items(&self, user: &ExternalId, items: &[Vec<(&str, f32)>], n: usize) -> Result<Vec<(usize, f32)>> {
         let _ = (user, items, n);
         Err(Error::invalid(NO_FEATURES))
     }
@@ -150,10 +143,6 @@ impl Recommender {
     }
 }
 
-fn borrowed(features: &NamedWeights) -> Vec<(&str, f32)> {
-    features.iter().map(|(name, w)| (name.as_str(), *w)).collect()
-}
-
 impl IdRecommender for Recommender {
     fn n_users(&self) -> usize {
         self.get().map_or(0, |r| r.user_ids().len())
@@ -171,24 +160,17 @@ impl IdRecommender for Recommender {
         let found = self.get()?.similar_items_ids(item, n.saturating_add(1))?;
         Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
     }
-    fn recommend_features(&self, features: &NamedWeights, n: usize, f: &IdFilter) -> Result<IdRecs> {
+    fn recommend_features(&self, features: &NamedFeatures, n: usize, f: &IdFilter) -> Result<IdRecs> {
         let m = self.hybrid()?;
         let filter = Filter::from_ids(&m.ids().items, false, f.allow.as_deref(), &f.deny)?;
-        let items = m.recommend_from_features(&borrowed(features), n, &filter)?;
+        let items = m.recommend_from_features(features, n, &filter)?;
         Ok(IdRecs { items, fallback: false })
     }
-    fn similar_to_features(&self, features: &NamedWeights, n: usize) -> Result<Vec<(ExternalId, f32)>> {
-        self.hybrid()?.similar_to_features(&borrowed(features), n)
+    fn similar_to_features(&self, features: &NamedFeatures, n: usize) -> Result<Vec<(ExternalId, f32)>> {
+        self.hybrid()?.similar_to_features(features, n)
     }
-    fn rank_new_items(
-        &self,
-        user: &ExternalId,
-        items: &[(ExternalId, Vec<(String, f32)>)],
-        n: usize,
-    ) -> Result<Vec<(ExternalId, f32)>> {
-        let rows: Vec<Vec<(&str, f32)>> = items.iter().map(|(_, f)| borrowed(f)).collect();
-        let ranked = self.hybrid()?.rank_new_items(user, &rows, n)?;
-        Ok(ranked.into_iter().map(|(i, score)| (items[i].0.clone(), score)).collect())
+    fn rank_new_items(&self, user: &ExternalId, items: &[Vec<(&str, f32)>], n: usize) -> Result<Vec<(usize, f32)>> {
+        self.hybrid()?.rank_new_items(user, items, n)
     }
     #[cfg(feature = "torch")]
     fn recommend_sequence_ids(

@@ -372,8 +372,9 @@ struct RecommendRequest {
 /// Named feature weights of one new user or item, as a JSON object.
 type Weights = std::collections::BTreeMap<String, f32>;
 
-fn named(w: Weights) -> Vec<(String, f32)> {
-    w.into_iter().collect()
+/// The weights as the library takes them, borrowing the names.
+fn named(w: &Weights) -> Vec<(&str, f32)> {
+    w.iter().map(|(name, &weight)| (name.as_str(), weight)).collect()
 }
 
 fn ten() -> usize {
@@ -430,12 +431,11 @@ async fn recommend(
                 Ok(Json(json!({"model": m.name, "version": m.version, "results": results})))
             }
             (None, None, Some(features)) => {
-                let echo = json!(features);
-                let recs = r.recommend_features(&named(features), n, &filter)?;
+                let recs = r.recommend_features(&named(&features), n, &filter)?;
                 Ok(Json(json!({
                     "model": m.name,
                     "version": m.version,
-                    "user_features": echo,
+                    "user_features": features,
                     "items": items_json(&recs.items, "score"),
                     "fallback": recs.fallback,
                 })))
@@ -511,7 +511,10 @@ async fn similar(
     let n = req.n.min(r.n_items().max(1));
     let (key, echo, found) = match (req.item, req.item_features) {
         (Some(item), None) => ("item", json!(item), r.similar_items_ids(&item, n)?),
-        (None, Some(features)) => ("item_features", json!(features), r.similar_to_features(&named(features), n)?),
+        (None, Some(features)) => {
+            let found = r.similar_to_features(&named(&features), n)?;
+            ("item_features", json!(features), found)
+        }
         _ => return Err(ApiError::invalid("give exactly one of \"item\" and \"item_features\"")),
     };
     Ok(Json(json!({"model": m.name, "version": m.version, key: echo, "items": items_json(&found, "similarity")})))
@@ -558,9 +561,12 @@ async fn rank_new_items(
     }
     compute(req.items.len() > INLINE_MAX, move || {
         let Model::Recommender(r) = &m.model else { unreachable!("checked above") };
-        let items: Vec<(ExternalId, Vec<(String, f32)>)> =
-            req.items.into_iter().map(|it| (it.id, named(it.features))).collect();
-        let ranked = r.rank_new_items(&req.user, &items, n)?;
+        let rows: Vec<Vec<(&str, f32)>> = req.items.iter().map(|it| named(&it.features)).collect();
+        let ranked: Vec<(ExternalId, f32)> = r
+            .rank_new_items(&req.user, &rows, n)?
+            .into_iter()
+            .map(|(position, score)| (req.items[position].id.clone(), score))
+            .collect();
         Ok(Json(
             json!({"model": m.name, "version": m.version, "user": req.user, "items": items_json(&ranked, "score")}),
         ))
