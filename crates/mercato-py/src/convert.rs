@@ -87,6 +87,18 @@ pub fn f64_vec(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f64>> {
     obj.extract::<Vec<f64>>().map_err(|_| PyValueError::new_err(format!("{what} must be a 1-D array of numbers")))
 }
 
+/// CSR parts (indptr, indices, data) handed to Python, as scipy builds a `csr_matrix` from.
+pub type PyCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
+
+/// The raw parts of a core CSR matrix (`Rows::raw`, `Features::raw`) as [`PyCsr`].
+pub fn csr_to_py<'py>(py: Python<'py>, (indptr, indices, data): (&[usize], &[u32], &[f32])) -> PyCsr<'py> {
+    (
+        PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),
+        PyArray1::from_vec(py, indices.iter().map(|&i| i as i32).collect()),
+        PyArray1::from_slice(py, data),
+    )
+}
+
 /// A model's file bytes as Python `bytes` (for pickling).
 pub fn model_to_pybytes<'py, M: Persist>(py: Python<'py>, model: &M) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = model.to_bytes().py()?;

@@ -2,7 +2,6 @@
 //! (`python/mercato/recommend/_hybrid.py`) turns scipy / pandas input into CSR parts and
 //! JSON parameters; this file converts them and calls the core with the GIL released.
 
-use mercato::persist::Persist;
 use mercato::recommend::hybrid::{
     Features, HybridMF, HybridMFParams, ImageFeatures, ImageFeaturesParams, ItemContent, ItemContentParams, Reprs,
 };
@@ -13,7 +12,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::convert::{external_ids, ids_to_py};
+use crate::convert::{csr_to_py, external_ids, ids_to_py, model_from_pybytes, model_to_pybytes, PyCsr};
 use crate::errors::PyResultExt;
 use mercato::data::IdMap;
 
@@ -335,13 +334,12 @@ impl PyHybridMF {
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.model.to_bytes().py()?;
-        Ok(PyBytes::new(py, &b))
+        model_to_pybytes(py, &self.model)
     }
 
     #[staticmethod]
-    fn from_bytes(data: &[u8]) -> PyResult<PyHybridMF> {
-        Ok(PyHybridMF { model: HybridMF::from_bytes(data.to_vec()).py()? })
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyHybridMF> {
+        Ok(PyHybridMF { model: model_from_pybytes(py, data)? })
     }
 }
 
@@ -452,20 +450,15 @@ impl PyItemContent {
 
     /// The model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| self.model.to_bytes()).py()?;
-        Ok(PyBytes::new(py, &bytes))
+        model_to_pybytes(py, &self.model)
     }
 
     /// Rebuilds a model from `to_bytes` output (validated).
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        let bytes = data.to_vec();
-        Ok(PyItemContent { model: py.detach(|| ItemContent::from_bytes(bytes)).py()? })
+        Ok(PyItemContent { model: model_from_pybytes(py, data)? })
     }
 }
-
-/// CSR parts out to Python: (indptr, indices, data).
-type CsrOut<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
 
 /// The fitted core transformer behind `mercato.recommend.ImageFeatures`.
 #[pyclass(module = "mercato.recommend", name = "_ImageFeatures", frozen)]
@@ -504,29 +497,20 @@ impl PyImageFeatures {
     }
 
     /// Feature rows of `embeddings` as CSR parts (indptr, indices, data).
-    fn transform<'py>(&self, py: Python<'py>, embeddings: PyReadonlyArray2<'py, f32>) -> PyResult<CsrOut<'py>> {
+    fn transform<'py>(&self, py: Python<'py>, embeddings: PyReadonlyArray2<'py, f32>) -> PyResult<PyCsr<'py>> {
         let emb = embeddings.as_array();
         let f = py.detach(|| self.model.transform(emb)).py()?;
-        let (mut indptr, mut indices, mut data) =
-            (vec![0i64], Vec::with_capacity(f.nnz()), Vec::with_capacity(f.nnz()));
-        for r in 0..f.n_rows() {
-            let (cols, vals) = f.get_row(r).unwrap_or((&[], &[]));
-            indices.extend(cols.iter().map(|&c| c as i32));
-            data.extend_from_slice(vals);
-            indptr.push(indices.len() as i64);
-        }
-        Ok((PyArray1::from_vec(py, indptr), PyArray1::from_vec(py, indices), PyArray1::from_vec(py, data)))
+        Ok(csr_to_py(py, f.raw()))
     }
 
     /// The model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = self.model.to_bytes().py()?;
-        Ok(PyBytes::new(py, &bytes))
+        model_to_pybytes(py, &self.model)
     }
 
     /// Rebuilds from `to_bytes` output (validated).
     #[staticmethod]
-    fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(PyImageFeatures { model: ImageFeatures::from_bytes(data.to_vec()).py()? })
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyImageFeatures { model: model_from_pybytes(py, data)? })
     }
 }

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::Arc;
 
-use crate::convert::{args, external_ids, ids_to_py, model_to_pybytes};
+use crate::convert::{args, csr_to_py, external_ids, ids_to_py, model_to_pybytes, PyCsr};
 use crate::errors::PyResultExt;
 use mercato::data::{ExternalId, IdMap};
 
@@ -31,18 +31,6 @@ fn rows_from(csr: &Csr<'_>) -> PyResult<Rows> {
     let (indptr, indices, data, n_rows, n_cols) = csr;
     Rows::from_csr_parts(*n_rows, *n_cols, slice(indptr, "indptr")?, slice(indices, "indices")?, slice(data, "data")?)
         .py()
-}
-
-/// CSR parts (indptr, indices, data) handed to Python.
-type PyCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
-
-fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyCsr<'py> {
-    let (indptr, indices, data) = rows.raw();
-    (
-        PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),
-        PyArray1::from_vec(py, indices.iter().map(|&i| i as i32).collect()),
-        PyArray1::from_slice(py, data),
-    )
 }
 
 fn item_list(ids: Option<PyReadonlyArray1<'_, i64>>, n_items: usize) -> PyResult<Option<Vec<usize>>> {
@@ -471,7 +459,7 @@ macro_rules! shared_methods {
                 &self,
                 py: Python<'py>,
             ) -> PyResult<PyCsr<'py>> {
-                Ok(rows_to_py(py, self.fitted()?.rows()))
+                Ok(csr_to_py(py, self.fitted()?.rows().raw()))
             }
 
             fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -791,7 +779,7 @@ shared_methods!(PyItemKnn, ItemKnn, "ItemKNN", {
 
     /// The item × item similarity as (indptr, indices, data).
     fn similarity<'py>(&self, py: Python<'py>) -> PyResult<PyCsr<'py>> {
-        Ok(rows_to_py(py, self.fitted()?.similarity()))
+        Ok(csr_to_py(py, self.fitted()?.similarity().raw()))
     }
 });
 

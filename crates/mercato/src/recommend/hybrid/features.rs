@@ -93,6 +93,11 @@ impl Features {
         self.indices.len()
     }
 
+    /// Raw CSR parts (indptr, column indices, weights), as [`crate::recommend::Rows::raw`].
+    pub fn raw(&self) -> (&[usize], &[u32], &[f32]) {
+        (&self.indptr, &self.indices, &self.weights)
+    }
+
     /// Row `r` as (columns, weights), `None` past the last row.
     pub fn get_row(&self, r: usize) -> Option<(&[u32], &[f32])> {
         (r < self.n_rows()).then(|| self.row(r))
