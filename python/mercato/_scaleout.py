@@ -155,6 +155,23 @@ def score_frame(model: Any, pdf: Any, columns: list | None, method: str, proba: 
 CLASSIFY_COLUMNS = ("label", "class_index", "probability")
 
 
+def classified_empty() -> Any:
+    """The columns ``classify_frame`` returns, with no row (an empty batch, a Dask ``meta``)."""
+    import pandas as pd
+
+    dtypes = {"label": object, "class_index": "i8", "probability": "f4"}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in CLASSIFY_COLUMNS})
+
+
+def add_classes(model: Any, frame: Any, image_col: str) -> Any:
+    """``frame`` (a pandas batch, changed in place) with ``classify_frame``'s columns for the
+    images of its column ``image_col``."""
+    out = classify_frame(model, frame[image_col])
+    for c in CLASSIFY_COLUMNS:
+        frame[c] = out[c].to_numpy()
+    return frame
+
+
 def classify_frame(model: Any, images: Any) -> Any:
     """One batch of images (a sequence of paths, of encoded files as ``bytes``, or of pixel
     arrays) classified: a pandas DataFrame ``label`` (class name), ``class_index`` (int64) and
@@ -164,13 +181,7 @@ def classify_frame(model: Any, images: Any) -> Any:
 
     images = list(images)
     if not images:
-        return pd.DataFrame(
-            {
-                "label": pd.Series(dtype=object),
-                "class_index": pd.Series(dtype="i8"),
-                "probability": pd.Series(dtype="f4"),
-            }
-        )
+        return classified_empty()
     if not isinstance(images[0], (str, bytes, bytearray, memoryview)) and not hasattr(images[0], "__fspath__"):
         images = np.stack([np.asarray(a) for a in images])
     proba = model.predict_proba(images)

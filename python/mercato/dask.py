@@ -128,7 +128,6 @@ def classify(model, images, *, num_threads: int = 1):
     """
     import dask.bag as db
     import dask.dataframe as dd
-    import pandas as pd
 
     if _s.role(model) != "classifier":
         raise ValueError(f"classify needs a fitted mercato.vision.ImageClassifier, got {type(model).__name__}")
@@ -137,14 +136,8 @@ def classify(model, images, *, num_threads: int = 1):
         key, ref = _ship(model)
         return images.map_partitions(_classify_bag, key, ref, num_threads)
     if isinstance(images, dd.Series):
-        meta = pd.DataFrame(
-            {
-                "label": pd.Series(dtype=object),
-                "class_index": pd.Series(dtype="i8"),
-                "probability": pd.Series(dtype="f4"),
-            }
-        )
         key, ref = _ship(model)
+        meta = _s.classified_empty()
         return images.map_partitions(_classify_series, key, ref, num_threads, meta=meta, align_dataframes=False)
     raise TypeError(f"images must be a dask Series or Bag, got {type(images).__name__}")
 

@@ -105,8 +105,4 @@ class Classifier:
     def __call__(self, batch):
         if self._col not in batch.columns:
             raise ValueError(f"the batch has no column {self._col!r} (its columns: {', '.join(batch.columns)})")
-        out = _s.classify_frame(self._model, batch[self._col])
-        batch = batch.copy(deep=False)
-        for c in _s.CLASSIFY_COLUMNS:
-            batch[c] = out[c].to_numpy()
-        return batch
+        return _s.add_classes(self._model, batch.copy(deep=False), self._col)

@@ -90,16 +90,17 @@ def classify(model, df, image_col: str = "path", *, num_threads: int = 1):
     if clash:
         raise ValueError(f"df already has the column(s) {clash}: rename them first")
     key, bc = _broadcast(df, model)
-    added = [StructField("label", StringType()), StructField("class_index", LongType())]
-    schema = StructType([*df.schema.fields, *added, StructField("probability", FloatType())])
+    added = [
+        StructField("label", StringType()),
+        StructField("class_index", LongType()),
+        StructField("probability", FloatType()),
+    ]
+    schema = StructType([*df.schema.fields, *added])
 
     def run(batches):
         m = _s.worker_model(key, lambda: bc.value, threads)
         for pdf in batches:
-            out = _s.classify_frame(m, pdf[image_col])
-            for c in _s.CLASSIFY_COLUMNS:
-                pdf[c] = out[c].to_numpy()
-            yield pdf
+            yield _s.add_classes(m, pdf, image_col)
 
     return df.mapInPandas(run, schema)
 

@@ -51,15 +51,18 @@ def cuda_is_available() -> bool:
     return bool(native().cuda_is_available())
 
 
-def _is_path_list(images: Any) -> bool:
-    if isinstance(images, (str, os.PathLike)):
-        return True
+def _is_list_of(images: Any, kinds: tuple) -> bool:
+    """A non-empty sequence (not a string, bytes or an array) whose every entry is a ``kinds``."""
     return (
         isinstance(images, Sequence)
-        and not isinstance(images, (bytes, np.ndarray))
+        and not isinstance(images, (str, bytes, np.ndarray))
         and len(images) > 0
-        and all(isinstance(p, (str, os.PathLike)) for p in images)
+        and all(isinstance(x, kinds) for x in images)
     )
+
+
+def _is_path_list(images: Any) -> bool:
+    return isinstance(images, (str, os.PathLike)) or _is_list_of(images, (str, os.PathLike))
 
 
 def load_image_files(paths, size: int = 28, channels: int = 1) -> np.ndarray:
@@ -80,15 +83,6 @@ def load_image_files(paths, size: int = 28, channels: int = 1) -> np.ndarray:
         except FileNotFoundError:
             raise FileNotFoundError(errno.ENOENT, "image file not found", p) from None
     return native().load_image_files(paths, int(size), int(channels))
-
-
-def _is_bytes_list(images: Any) -> bool:
-    return (
-        isinstance(images, Sequence)
-        and not isinstance(images, (bytes, str, np.ndarray))
-        and len(images) > 0
-        and all(isinstance(b, (bytes, bytearray, memoryview)) for b in images)
-    )
 
 
 def decode_images(blobs, size: int = 28, channels: int = 1) -> np.ndarray:
@@ -120,7 +114,7 @@ def _pixels(images, size: int, channels: int) -> np.ndarray:
     encoded image files (``bytes``)."""
     if _is_path_list(images):
         return load_image_files(images, size, channels)
-    if _is_bytes_list(images) or isinstance(images, (bytes, bytearray)):
+    if isinstance(images, (bytes, bytearray)) or _is_list_of(images, (bytes, bytearray, memoryview)):
         return decode_images(images, size, channels)
     try:  # torch tensors and other array-likes
         if hasattr(images, "detach") and hasattr(images, "cpu"):

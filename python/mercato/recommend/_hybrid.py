@@ -5,8 +5,8 @@
 representation is the sum of its features' embeddings (identity features included by
 default), trained with ``warp``, ``bpr``, ``logistic`` or ``warp-kos`` and Adagrad or
 Adadelta. Unlike LightFM, training is bit-identical for any ``num_threads``, and new items or
-users are given by their features (rows of a ``HybridDataset.new_item_features`` matrix, with their external
-ids beside) instead of by an internal index.
+users are given by their features (rows of a ``HybridDataset.new_item_features`` matrix,
+with their external ids beside) instead of by an internal index.
 
 Every heavy call runs in Rust with the GIL released. Models pickle, ``save`` and ``load``
 through mercato's checked model format.
@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from mercato._base import Estimator, ParameterWarning, params_json
+from mercato._base import Estimator, ParameterWarning, choice, params_json
 from mercato._mercato import recommend as _r
 
 __all__ = ["HybridMF", "HybridDataset"]
@@ -124,22 +124,17 @@ class HybridMF(Estimator):
         self.epsilon = epsilon
 
     def _rust_params(self):
-        if self.loss not in _LOSSES:
-            raise ValueError(f"invalid parameter `loss`: must be one of {sorted(_LOSSES)}, got {self.loss!r}")
+        loss = choice("loss", self.loss, _LOSSES)
         nt = self.num_threads
         if nt is not None and (isinstance(nt, bool) or not isinstance(nt, (int, np.integer)) or nt < 0):
             raise ValueError(f"invalid parameter `num_threads`: must be None or a non-negative integer, got {nt!r}")
-        if self.learning_schedule not in _SCHEDULES:
-            raise ValueError(
-                f"invalid parameter `learning_schedule`: must be one of {sorted(_SCHEDULES)}, "
-                f"got {self.learning_schedule!r}"
-            )
+        schedule = choice("learning_schedule", self.learning_schedule, _SCHEDULES)
         for name in ("learning_rate", "item_alpha", "user_alpha", "rho", "epsilon"):
             v = float(getattr(self, name))
             if not np.isfinite(v):
                 raise ValueError(f"invalid parameter `{name}`: must be a finite number, got {v}")
-        unused = ("rho", "epsilon") if self.learning_schedule == "adagrad" else ("learning_rate",)
-        defaults = {"rho": 0.95, "epsilon": 1e-6, "learning_rate": 0.05}
+        unused = ("rho", "epsilon") if schedule == "adagrad" else ("learning_rate",)
+        defaults = self._defaults()
         for name in unused:
             if float(getattr(self, name)) != defaults[name]:
                 warnings.warn(
@@ -149,7 +144,7 @@ class HybridMF(Estimator):
                 )
         p = {
             "factors": int(self.factors),
-            "loss": _LOSSES[self.loss],
+            "loss": loss,
             "learning_rate": float(self.learning_rate),
             "epochs": int(self.epochs),
             "item_alpha": float(self.item_alpha),
@@ -162,7 +157,7 @@ class HybridMF(Estimator):
             "kos_k": int(self.k),
             "kos_n": int(self.n),
             "blocks": None if self.blocks is None else int(self.blocks),
-            "schedule": _SCHEDULES[self.learning_schedule],
+            "schedule": schedule,
             "rho": float(self.rho),
             "epsilon": float(self.epsilon),
         }
