@@ -1,7 +1,11 @@
-"""Writes the fuzz seed corpora (fuzz/seeds/<target>/) from the project's own files: the
-bundled marketplace CSVs, heads of the real datasets when ../shared/datasets is present, a
-few hand-made edge cases, and (with the `mercato` Python package installed) one model file
-of every kind. Seeds are kept small (a few KiB) so libFuzzer mutates them quickly.
+"""Writes the fuzz seed corpora (fuzz/seeds/<target>/, committed) from the project's own
+files: the bundled marketplace CSVs, hand-made files in each real dataset's format, a few
+edge cases, and (with the `mercato` Python package installed) one model file of every kind.
+Seeds are kept small (a few KiB) so libFuzzer mutates them quickly.
+
+Heads of the real datasets (MovieLens, Last.fm, ODDS) are third-party data: when
+../shared/datasets is present they go to fuzz/corpus/<target>/ (ignored by git; `make fuzz`
+reads it beside the seeds), never to the committed seeds.
 
     python fuzz/make_seeds.py          # from the repository root
 """
@@ -24,10 +28,19 @@ def head(path: Path, lines: int) -> bytes:
         return b"".join(f.readline() for _ in range(lines))
 
 
-def put(target: str, name: str, data: bytes) -> None:
-    d = SEEDS / target
+def put(target: str, name: str, data: bytes, folder: Path = SEEDS) -> None:
+    d = folder / target
     d.mkdir(parents=True, exist_ok=True)
     (d / name).write_bytes(data)
+
+
+CORPUS = REPO / "fuzz" / "corpus"  # not committed: real-data heads go here
+
+
+def put_real_head(target: str, name: str, path: Path, lines: int) -> None:
+    """The first lines of a real dataset, into the uncommitted corpus (when present)."""
+    if path.exists():
+        put(target, name, head(path, lines), folder=CORPUS)
 
 
 def text_seeds() -> None:
@@ -40,19 +53,18 @@ def text_seeds() -> None:
     put("triples", "tab_noheader", b"\x01" + b"1\t10\t3.5\n2\t10\t4\n1\t11\t1e0\n")
     put("triples", "colons_sum", b"\x12" + b"1::2::5\n1::2::1\n3::4::2\n")
     put("triples", "no_value", b"\x0c" + b"user,item\nann,tea\nbob,mug\n")
-    ml = DATA / "movielens-100k" / "u.data"
-    if ml.exists():
-        put("movielens", "u_data", head(ml, 40))
-    put("movielens", "ratings_dat", b"1::1193::5::978300760\n1::661::3::978302109\n2::1357::5::978298709\n")
-    put("movielens", "ratings_csv", b"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.0,964981247\n")
-    lastfm = DATA / "lastfm-2k" / "user_artists.dat"
-    if lastfm.exists():
-        put("lastfm", "user_artists", head(lastfm, 40))
-    put("lastfm", "tiny", b"userID\tartistID\tweight\n2\t51\t13883\n2\t52\t11690\n3\t51\t1\n")
+    put_real_head("movielens", "u_data", DATA / "movielens-100k" / "u.data", 40)
+    put("movielens", "u_data_format", b"7\t31\t4\t880000001\n7\t12\t2\t880000050\n9\t31\t5\t881000000\n")
+    put("movielens", "ratings_dat", b"3::200::4::970000000\n3::17::1::970000321\n5::200::5::970100000\n")
+    put("movielens", "ratings_csv", b"userId,movieId,rating,timestamp\n4,8,3.5,960000000\n4,9,5.0,960000100\n")
+    put_real_head("lastfm", "user_artists", DATA / "lastfm-2k" / "user_artists.dat", 40)
+    put("lastfm", "tiny", b"userID\tartistID\tweight\n4\t70\t1200\n4\t71\t35\n6\t70\t1\n")
     for name in ("cardio", "thyroid", "creditcard_fraud_subset"):
-        p = DATA / "anomaly" / f"{name}.csv"
-        if p.exists():
-            put("anomaly_csv", name, head(p, 12))
+        put_real_head("anomaly_csv", name, DATA / "anomaly" / f"{name}.csv", 12)
+    # the ODDS sets' format: numeric feature columns f0..fN, then a 0/1 label
+    rows = (f"{i * 0.25 - 1:.3f},{(i * 7) % 5 / 3:.6f},{-i}e-2,{int(i % 6 == 0)}\n" for i in range(10))
+    odds = "f0,f1,f2,label\n" + "".join(rows)
+    put("anomaly_csv", "odds_format", odds.encode())
     put("anomaly_csv", "transactions", head(market / "transactions.csv", 12))
     put("anomaly_csv", "quoted", b'"a","b","label"\n1.5,-2,0\n3,4e2,1\n')
     # IDX: 2 images of 3x3 u8, labels, gzip, and a header claiming 2^40 elements
@@ -88,29 +100,35 @@ def image_seeds() -> None:
     sample = REPO / "datasets" / "sample_images" / "bag" / "bag_0.png"
     if sample.exists():
         put("image_decode", "sample_bag", b"\x38" + sample.read_bytes())
-    jpeg = _small_jpeg()
-    if jpeg:
-        put("image_decode", "jpeg_rgb", b"\x0b" + jpeg)
+    put("image_decode", "jpeg_grey", b"\x0b" + _small_jpeg())
 
 
-def _small_jpeg() -> bytes | None:
-    """A small baseline JPEG: Pillow's when installed, else CPython's own test picture."""
-    try:
-        import io
+def _small_jpeg() -> bytes:
+    """A baseline JPEG of one 8x8 grey block (value 144), written here: quantisation all 1s,
+    one-symbol Huffman tables (DC category 8, AC end-of-block), so the scan is the DC
+    difference 8 * (144 - 128) = 128 and an end of block."""
 
-        from PIL import Image
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
 
-        buf = io.BytesIO()
-        Image.frombytes("RGB", (8, 8), bytes((i * 7) % 256 for i in range(8 * 8 * 3))).save(buf, "JPEG", quality=50)
-        return buf.getvalue()
-    except ImportError:
-        import sysconfig
-
-        test = Path(sysconfig.get_paths()["stdlib"]) / "test"
-        for p in (test / "test_email" / "data" / "python.jpg", test / "imghdrdata" / "python.jpg"):
-            if p.exists():
-                return p.read_bytes()
-    return None
+    dqt = bytes([0]) + bytes([1] * 64)
+    sof = struct.pack(">BHHB", 8, 8, 8, 1) + bytes([1, 0x11, 0])
+    one_code = bytes([1] + [0] * 15)  # one code of length 1
+    dht = bytes([0x00]) + one_code + bytes([8]) + bytes([0x10]) + one_code + bytes([0x00])
+    sos = bytes([1, 1, 0x00, 0, 63, 0])
+    # DC: code "0", then the 8 bits of 128; AC: end of block "0"; padded with 1s
+    bits = "0" + format(128, "08b") + "0"
+    bits += "1" * (-len(bits) % 8)
+    scan = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)).replace(b"\xff", b"\xff\x00")
+    return (
+        b"\xff\xd8"
+        + segment(0xDB, dqt)
+        + segment(0xC0, sof)
+        + segment(0xC4, dht)
+        + segment(0xDA, sos)
+        + scan
+        + b"\xff\xd9"
+    )
 
 
 def model_seeds() -> None:
@@ -176,7 +194,9 @@ def model_seeds() -> None:
         "hybrid_mf": HybridMF(factors=2, epochs=2).fit(x),
         "hybrid_mf_features": HybridMF(factors=2, epochs=2, loss="bpr").fit(x, item_features=item_features),
         "item_content": ItemContent().fit(item_features),
-        "image_features": ImageFeatures(n_components=2).fit(np.random.default_rng(1).normal(size=(10, 5)).astype(np.float32)),
+        "image_features": ImageFeatures(n_components=2).fit(
+            np.random.default_rng(1).normal(size=(10, 5)).astype(np.float32)
+        ),
     }
     for name, m in hybrid.items():
         put("model_hybrid", name, _bytes(m))

@@ -125,3 +125,28 @@ def test_tampered_pickle_is_model_format_error():
         fn(klass, params, bytes(data))
     with pytest.raises(mercato.ModelFormatError):
         fn(klass, params, bytes(data[: len(data) // 2]))
+
+
+def _shared_pairs(seed: bytes) -> list[bytes]:
+    """Each two consecutive lines of a seed file, as they would appear in a data file."""
+    lines = [line for line in seed.split(b"\n") if len(line) >= 6]
+    return [a + b"\n" + b for a, b in zip(lines, lines[1:])]
+
+
+def test_committed_fuzz_seeds_hold_no_third_party_data(datasets_dir):
+    """No committed seed repeats two consecutive lines of a real dataset (their heads go to
+    the uncommitted fuzz/corpus): third-party data never enters the repository."""
+    from conftest import REPO
+
+    heads = {}
+    for path in sorted(datasets_dir.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                heads[path] = f.read(1 << 16)
+    assert heads, "no dataset files to compare with"
+    seeds = sorted(p for p in (REPO / "fuzz" / "seeds").rglob("*") if p.is_file())
+    assert len(seeds) > 50
+    for seed in seeds:
+        for pair in _shared_pairs(seed.read_bytes()):
+            found = [str(path) for path, head in heads.items() if pair in head]
+            assert not found, f"{seed} repeats lines of {found}: {pair[:60]!r}"
