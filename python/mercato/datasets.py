@@ -57,9 +57,7 @@ def marketplace(scale: str = "small", seed: int = 42, pictures: bool = False) ->
     ``scale`` is ``"small"`` (600 users, 400 products), ``"medium"`` or ``"large"``."""
     if not isinstance(scale, str):
         raise TypeError(f"scale must be 'small', 'medium' or 'large', got {scale!r}")
-    if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    raw = _native.marketplace(scale, int(seed), bool(pictures))
+    raw = _native.marketplace(scale, seed, bool(pictures))  # a negative or huge seed: ValueError
     try:
         import pandas as pd
     except ImportError:
@@ -76,9 +74,7 @@ def marketplace_sessions(n_users: int = 2000, seed: int = 7):
     ``event`` (view/cart/purchase) and ``time`` (seconds), ordered by user and time. The
     same arguments always give the same log. For next-item models (``SASRec``,
     ``GRU4Rec``); see ``mercato::data::synth_sessions`` for the generator."""
-    if int(n_users) < 0:
-        raise ValueError(f"n_users must be >= 0, got {n_users}")
-    cols = _native.marketplace_sessions(int(n_users), int(seed))
+    cols = _native.marketplace_sessions(n_users, seed)  # negative or huge values: ValueError
     try:
         import pandas as pd
     except ImportError:

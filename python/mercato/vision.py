@@ -82,7 +82,7 @@ def load_image_files(paths, size: int = 28, channels: int = 1) -> np.ndarray:
             os.stat(p)
         except FileNotFoundError:
             raise FileNotFoundError(errno.ENOENT, "image file not found", p) from None
-    return native().load_image_files(paths, int(size), int(channels))
+    return native().load_image_files(paths, size, channels)
 
 
 def decode_images(blobs, size: int = 28, channels: int = 1) -> np.ndarray:
@@ -93,7 +93,7 @@ def decode_images(blobs, size: int = 28, channels: int = 1) -> np.ndarray:
     if isinstance(blobs, (bytes, bytearray, memoryview)):
         blobs = [blobs]
     blobs = [bytes(b) for b in blobs]
-    return native().decode_images(blobs, int(size), int(channels))
+    return native().decode_images(blobs, size, channels)
 
 
 def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: bool = True, num_threads=None):
@@ -105,7 +105,7 @@ def load_image_folder(root, size: int = 28, channels: int = 1, skip_corrupt: boo
     listed) by default; ``skip_corrupt=False`` raises ValueError on the first one.
     """
     return native().load_image_folder(
-        os.fspath(root), int(size), int(channels), bool(skip_corrupt), num_threads
+        os.fspath(root), size, channels, bool(skip_corrupt), num_threads
     )
 
 

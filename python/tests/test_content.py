@@ -186,3 +186,8 @@ def test_marketplace_pictures_follow_the_catalogue():
     assert same > across
     with pytest.raises(ValueError, match="scale"):
         marketplace("huge")
+    for seed in (-1, 2**70):
+        with pytest.raises(ValueError, match="seed"):
+            marketplace(seed=seed)
+    with pytest.raises(TypeError, match="seed"):
+        marketplace(seed=1.5)

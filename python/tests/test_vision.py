@@ -202,6 +202,10 @@ def test_encoded_files_in_memory_decode_as_files_do(fitted, tmp_path):
         decode_images([blobs[0], b"\x89PNG broken"], size=16)
     with pytest.raises(ValueError):
         decode_images(blobs, size=16, channels=2)
+    with pytest.raises(ValueError, match="size must be >= 0"):
+        decode_images(blobs, size=-1)
+    with pytest.raises(ValueError, match="channels"):
+        load_image_files(paths, size=16, channels=-3)
 
 
 def test_resnet_trains():

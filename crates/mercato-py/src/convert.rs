@@ -150,5 +150,6 @@ pub mod args {
     named!(
         factors: usize, iterations: usize, cg_steps: usize, seed: u64, num_threads: usize, blocks: usize,
         K: usize, chunk: usize, n: usize, N: usize, k: usize, n_classes: usize, epochs: usize,
+        size: usize, channels: usize, n_users: usize,
     );
 }

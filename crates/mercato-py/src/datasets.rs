@@ -5,7 +5,7 @@ use numpy::{PyArray1, PyArray2, PyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::ids_to_py;
+use crate::convert::{args, ids_to_py};
 use crate::errors::PyResultExt;
 
 /// Interactions as a dict of columns: user, item (int64 arrays or lists of str), value (float32).
@@ -85,7 +85,11 @@ fn load_fashion_mnist<'py>(
 /// The synthetic shopping sessions (`mercato::data::synth_sessions`) as columns.
 #[pyfunction]
 #[pyo3(signature = (n_users=2000, seed=7))]
-fn marketplace_sessions<'py>(py: Python<'py>, n_users: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+fn marketplace_sessions<'py>(
+    py: Python<'py>,
+    #[pyo3(from_py_with = args::n_users)] n_users: usize,
+    #[pyo3(from_py_with = args::seed)] seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
     use mercato::data::synth_sessions::{sessions, SessionConfig};
     if n_users > 10_000_000 {
         return Err(pyo3::exceptions::PyValueError::new_err("n_users must be at most 10000000"));
@@ -104,7 +108,12 @@ fn marketplace_sessions<'py>(py: Python<'py>, n_users: usize, seed: u64) -> PyRe
 /// picture per product (`[n_products, 28, 28]` uint8) when `pictures` is true.
 #[pyfunction]
 #[pyo3(signature = (scale="small", seed=42, pictures=false))]
-fn marketplace<'py>(py: Python<'py>, scale: &str, seed: u64, pictures: bool) -> PyResult<Bound<'py, PyDict>> {
+fn marketplace<'py>(
+    py: Python<'py>,
+    scale: &str,
+    #[pyo3(from_py_with = args::seed)] seed: u64,
+    pictures: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     use mercato::data::synth::{Marketplace, Scale};
     use mercato::data::synth_images::SIDE;
     let config = Scale::parse(scale).py()?.config(seed);

@@ -28,6 +28,7 @@ mod errors;
 #[allow(dead_code)]
 mod convert;
 mod sequential;
+use convert::args;
 use errors::{to_py, PyResultExt};
 
 /// A numpy array of uint8 or float32 pixels (the Python side converts other dtypes).
@@ -366,8 +367,8 @@ impl NativeClassifier {
 fn load_image_files_py<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
-    size: usize,
-    channels: usize,
+    #[pyo3(from_py_with = args::size)] size: usize,
+    #[pyo3(from_py_with = args::channels)] channels: usize,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let a = py.detach(|| load_image_files(&paths, size, channels)).py()?;
     Ok(PyArray4::from_owned_array(py, a))
@@ -381,14 +382,16 @@ fn load_image_files_py<'py>(
 fn decode_images_py<'py>(
     py: Python<'py>,
     blobs: Vec<Vec<u8>>,
-    size: usize,
-    channels: usize,
+    #[pyo3(from_py_with = args::size)] size: usize,
+    #[pyo3(from_py_with = args::channels)] channels: usize,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let decoded = py.detach(|| -> mercato::Result<mercato::ndarray::Array4<u8>> {
         let mut out = mercato::ndarray::Array4::<u8>::zeros((blobs.len(), channels, size, size));
         for (k, (blob, mut slot)) in blobs.iter().zip(out.outer_iter_mut()).enumerate() {
-            let pixels = decode_image_bytes(blob, size, channels)
-                .map_err(|e| Error::invalid(format!("image {k} of {}: {e}", blobs.len())))?;
+            let pixels = decode_image_bytes(blob, size, channels).map_err(|e| match e {
+                Error::InvalidInput(why) => Error::invalid(format!("image {k} of {}: {why}", blobs.len())),
+                other => other,
+            })?;
             slot.as_slice_mut().expect("a row of a standard-layout array").copy_from_slice(&pixels);
         }
         Ok(out)
@@ -415,8 +418,8 @@ fn set_num_threads(n: usize) -> PyResult<()> {
 fn load_image_folder_py<'py>(
     py: Python<'py>,
     root: PathBuf,
-    size: usize,
-    channels: usize,
+    #[pyo3(from_py_with = args::size)] size: usize,
+    #[pyo3(from_py_with = args::channels)] channels: usize,
     skip_corrupt: bool,
     num_threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyArray4<u8>>, Bound<'py, PyArray1<i64>>, Vec<String>, Vec<PathBuf>, Vec<(PathBuf, String)>)>
