@@ -4,6 +4,7 @@
 #   make develop   build and install the Python package into .venv
 #   make bench     criterion benchmarks
 #   make fuzz      every fuzz target for FUZZ_RUNS executions each (see fuzz/README.md)
+#   make msrv      the crates a Rust service links, checked with the minimum Rust version
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -19,10 +20,10 @@ FASHION_DIR := /usr/share/datasets/fashion-mnist
 # Each package with a `torch` feature turns it on (they forward to mercato/torch).
 CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch,mercato-serve/torch
 
-.PHONY: help demo test develop bench venv data java rust-test py-test lint fuzz
+.PHONY: help demo test develop bench venv data java rust-test py-test lint msrv fuzz
 
 help:
-	@echo "make demo | make test | make develop | make bench | make fuzz"
+	@echo "make demo | make test | make develop | make bench | make fuzz | make msrv"
 
 # The Python environment: torch (libtorch for tch), numpy/scipy/pandas, maturin, pytest, ruff.
 $(STAMP): python/requirements-dev.txt
@@ -62,13 +63,22 @@ lint: $(STAMP)
 	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 	ruff check $(wildcard python benches/compare benches/compat examples)
 
+# `rust-version` in Cargo.toml is a promise to services pinned to an older compiler: check
+# the core, the server and the CLI (without libtorch) with exactly that toolchain, in its
+# own target folder so the main build is not invalidated.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	@command -v rustup >/dev/null || { echo "make msrv needs rustup to install Rust $(MSRV) (https://rustup.rs)"; exit 1; }
+	@rustup run $(MSRV) rustc --version >/dev/null 2>&1 || { echo "== installing Rust $(MSRV) (minimal profile)"; rustup toolchain install $(MSRV) --profile minimal --no-self-update; }
+	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --all-targets -p mercato -p mercato-serve -p mercato-cli
+
 rust-test: $(STAMP) data
 	cargo test --workspace $(CARGO_FEATURES)
 
 py-test: develop data java
 	python -m pytest -q python/tests
 
-test: lint rust-test py-test
+test: lint msrv rust-test py-test
 
 demo: $(STAMP) data
 	cargo run --release -q -p mercato-cli --features torch -- demo

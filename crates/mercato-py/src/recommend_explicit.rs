@@ -303,7 +303,7 @@ impl PyExplicitModel {
         let allow = items.map(external_ids).transpose()?;
         let deny = deny.map(external_ids).transpose()?.unwrap_or_default();
         let pred = self.model.predictor();
-        let filter = Filter::from_ids(pred.ratings().items(), exclude_rated, allow.as_deref(), &deny).py()?;
+        let filter = Filter::from_ids(pred.items(), exclude_rated, allow.as_deref(), &deny).py()?;
         let ranked = py.detach(|| pred.recommend(&user, n, &filter)).py()?.items;
         let ids: Vec<ExternalId> = ranked.iter().map(|(id, _)| id.clone()).collect();
         let scores: Vec<f64> = ranked.iter().map(|(_, s)| *s as f64).collect();
@@ -313,7 +313,7 @@ impl PyExplicitModel {
     /// Learned arrays and metadata as a dict (factors are 2-D float32 arrays).
     fn attributes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        let r = self.model.predictor().ratings();
+        let r = self.model.predictor();
         d.set_item("user_ids", ids_to_py(py, r.users().ids())?)?;
         d.set_item("item_ids", ids_to_py(py, r.items().ids())?)?;
         d.set_item("rating_scale", r.scale())?;
@@ -321,7 +321,7 @@ impl PyExplicitModel {
             let cols = v.len().checked_div(rows).unwrap_or(0);
             Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any())
         };
-        let (nu, ni) = (r.n_users(), r.n_items());
+        let (nu, ni) = (r.users().len(), r.items().len());
         match &self.model {
             Model::Baseline(m) => {
                 d.set_item("global_mean", m.biases().mu)?;
@@ -404,7 +404,7 @@ impl PyExplicitModel {
                 _ => "empty",
             }
         }
-        let r = self.model.predictor().ratings();
+        let r = self.model.predictor();
         (kind_of(r.users()), kind_of(r.items()))
     }
 

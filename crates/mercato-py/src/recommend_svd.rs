@@ -4,7 +4,7 @@
 use mercato::data::Interactions;
 use mercato::params::Params;
 use mercato::persist::Persist;
-use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
+use mercato::recommend::{Centering, Filter, IdRecommender, RatingPredictor, SvdAlgorithm, SvdParams, TruncatedSvd};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -196,7 +196,7 @@ impl PyTruncatedSvd {
                 .zip(&items)
                 .map(|(u, i)| {
                     let p = self.model.predict(u, i);
-                    (p.value, p.fallback)
+                    (f64::from(p.value), p.is_fallback())
                 })
                 .unzip()
         });
@@ -218,7 +218,8 @@ impl PyTruncatedSvd {
         let allow = allow.map(external_ids).transpose()?;
         let deny = deny.map(external_ids).transpose()?.unwrap_or_default();
         let filter = Filter::from_ids(self.model.items(), exclude_seen, allow.as_deref(), &deny).py()?;
-        let ranked = py.detach(|| self.model.recommend(&user, n, &filter)).py()?;
+        // by id: an unknown user is an error here, as for the implicit models
+        let ranked = py.detach(|| self.model.recommend_ids(&user, n, &filter)).py()?.items;
         let (ids, scores): (Vec<_>, Vec<f32>) = ranked.into_iter().unzip();
         Ok((ids_to_py(py, &ids)?, PyArray1::from_vec(py, scores)))
     }

@@ -106,8 +106,8 @@ async fn track(State(s): State<ServeState>, req: Request, next: Next) -> Respons
     // decremented on drop, so a cancelled request (client gone) is not counted forever
     let _in_flight = InFlight(&s.metrics.in_flight);
     let r = next.run(req).await;
-    s.metrics.requests.with_label_values(&[&model, route, r.status().as_str()]).inc();
-    s.metrics.latency.with_label_values(&[&model, route]).observe(t.elapsed().as_secs_f64());
+    s.metrics.requests.with_label_values(&[model.as_str(), route, r.status().as_str()]).inc();
+    s.metrics.latency.with_label_values(&[model.as_str(), route]).observe(t.elapsed().as_secs_f64());
     r
 }
 

@@ -220,13 +220,14 @@ impl AnyModel {
         }
     }
 
-    /// The rating-predictor role (explicit-rating models).
+    /// The rating-predictor role (explicit-rating models and the truncated SVD).
     pub fn as_rating_predictor(&self) -> Option<&dyn RatingPredictor> {
         match self {
             AnyModel::Baseline(m) => Some(m),
             AnyModel::FunkSvd(m) => Some(m),
             AnyModel::SvdPp(m) => Some(m),
             AnyModel::Knn(m) => Some(m),
+            AnyModel::TruncatedSvd(m) => Some(m),
             _ => None,
         }
     }

@@ -131,42 +131,38 @@ impl<M: Recommender + Send + Sync> IdRecommender for ById<M> {
 
 /// Rating predictors rank by predicted rating; a user without training ratings is unknown
 /// here (their fallback list would be the same for everyone, see [`RatingPredictor::recommend`]).
+/// `$similar` answers `similar_items_ids` for `$model`, `$item` and `$n`.
 macro_rules! rating_predictor_by_id {
-    ($($ty:ty),*) => {$(
+    ($ty:ty, |$model:ident, $item:ident, $n:ident| $similar:expr) => {
         impl IdRecommender for $ty {
             fn user_ids(&self) -> &IdMap {
-                self.ratings().users()
+                RatingPredictor::users(self)
             }
             fn item_ids(&self) -> &IdMap {
-                self.ratings().items()
+                RatingPredictor::items(self)
             }
             fn recommend_ids(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<IdRecs> {
-                index_of(self.ratings().users(), user, "user")?;
+                index_of(RatingPredictor::users(self), user, "user")?;
                 RatingPredictor::recommend(self, user, n, filter)
             }
-            fn similar_items_ids(&self, _item: &ExternalId, _n: usize) -> Result<Ranked> {
-                Err(Error::invalid(concat!(stringify!($ty), " has no item similarity; use an implicit model or TruncatedSvd")))
+            fn similar_items_ids(&self, $item: &ExternalId, $n: usize) -> Result<Ranked> {
+                let $model = self;
+                $similar
             }
         }
+    };
+    ($($ty:ty),*) => {$(
+        rating_predictor_by_id!($ty, |_model, _item, _n| Err(Error::invalid(concat!(
+            stringify!($ty),
+            " has no item similarity; use an implicit model or TruncatedSvd"
+        ))));
     )*};
 }
 rating_predictor_by_id!(super::Baseline, super::FunkSVD, super::SVDpp, super::KNN);
-
-impl IdRecommender for TruncatedSvd {
-    fn user_ids(&self) -> &IdMap {
-        self.users()
-    }
-    fn item_ids(&self) -> &IdMap {
-        self.items()
-    }
-    fn recommend_ids(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<IdRecs> {
-        Ok(IdRecs { items: self.recommend(user, n, filter)?, fallback: false })
-    }
-    fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Ranked> {
-        let i = index_of(self.items(), item, "item")?;
-        Ok(to_external(self.items(), self.similar_items(i, n)?))
-    }
-}
+rating_predictor_by_id!(TruncatedSvd, |model, item, n| {
+    let i = index_of(model.items(), item, "item")?;
+    Ok(to_external(model.items(), model.similar_items(i, n)?))
+});
 
 /// A hybrid model by the ids of its training users and items (known users only; new users
 /// and items, given by features, go through [`HybridMF::recommend_reprs`]).

@@ -31,4 +31,4 @@ pub use implicit::{
     RankingMetrics, Recommender, Recs, Rows,
 };
 pub use serving::{check_n, to_external, top_n, Filter, Ranked};
-pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, SvdPrediction, TruncatedSvd};
+pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, TruncatedSvd};

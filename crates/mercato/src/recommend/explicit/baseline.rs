@@ -234,9 +234,7 @@ impl Baseline {
 }
 
 impl RatingPredictor for Baseline {
-    fn ratings(&self) -> &RatingSet {
-        &self.data
-    }
+    super::rating_set_accessors!();
 
     fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
         let (u, i) = known(&self.data, user, item);

@@ -625,9 +625,7 @@ pub(crate) fn pad(m: &[f32], k: usize, stride: usize) -> Vec<f32> {
 }
 
 impl RatingPredictor for FunkSVD {
-    fn ratings(&self) -> &RatingSet {
-        &self.data
-    }
+    super::rating_set_accessors!();
 
     fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
         let (u, i) = known(&self.data, user, item);

@@ -530,9 +530,7 @@ fn mirror(upper: Vec<Vec<(u32, f32)>>) -> Vec<Vec<(u32, f32)>> {
 }
 
 impl RatingPredictor for KNN {
-    fn ratings(&self) -> &RatingSet {
-        &self.data
-    }
+    super::rating_set_accessors!();
 
     fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
         match known(&self.data, user, item) {

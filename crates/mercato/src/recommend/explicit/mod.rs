@@ -26,6 +26,7 @@ mod simd;
 mod svdpp;
 
 pub use baseline::{Baseline, BaselineMethod, BaselineParams, Biases};
+pub(crate) use core::unknown_status;
 pub use core::{Prediction, PredictionStatus, RatingScale, RatingSet};
 pub use funk::{FunkSVD, FunkSVDParams, TrainingHistory};
 pub use knn::{KNNParams, KnnVariant, Similarity, KNN};
@@ -34,17 +35,28 @@ pub use svdpp::{SVDpp, SVDppParams};
 use rayon::prelude::*;
 
 use super::{check_n, to_external, top_n, Filter};
-use crate::data::ExternalId;
+use crate::data::{ExternalId, IdMap};
 use crate::Result;
 
-/// A model that predicts the rating a user would give an item.
+/// A model that predicts the rating a user would give an item: the explicit models here and
+/// [`TruncatedSvd`](super::TruncatedSvd).
 ///
-/// Implementors provide [`RatingPredictor::ratings`] (the training set and rating scale)
-/// and [`RatingPredictor::predict_index`]; the id-based calls, batches and top-N lists
-/// come with the trait.
+/// Implementors provide the id maps, the rating scale, each user's training items and
+/// [`RatingPredictor::predict_index`]; the id-based calls, batches and top-N lists come with
+/// the trait.
 pub trait RatingPredictor: Send + Sync {
-    /// The training ratings, id maps and rating scale.
-    fn ratings(&self) -> &RatingSet;
+    /// The training users (row indices of [`RatingPredictor::predict_index`]).
+    fn users(&self) -> &IdMap;
+
+    /// The training items (column indices of [`RatingPredictor::predict_index`]).
+    fn items(&self) -> &IdMap;
+
+    /// The rating scale `(low, high)` predictions are clipped to.
+    fn scale(&self) -> (f32, f32);
+
+    /// The items user `user` rated in training, sorted; empty for a user without training
+    /// ratings, who is ranked by the fallback.
+    fn rated(&self, user: usize) -> &[u32];
 
     /// Prediction for dense indices; `None` stands for an id the model never saw. The value
     /// is clipped to the rating scale.
@@ -61,8 +73,7 @@ pub trait RatingPredictor: Send + Sync {
 
     /// Prediction for external ids (unknown ids fall back, never fail).
     fn predict(&self, user: &ExternalId, item: &ExternalId) -> Prediction {
-        let r = self.ratings();
-        self.predict_index(r.users().index(user), r.items().index(item))
+        self.predict_index(self.users().index(user), self.items().index(item))
     }
 
     /// Predictions for many (user, item) pairs, in parallel on the current rayon pool.
@@ -82,14 +93,14 @@ pub trait RatingPredictor: Send + Sync {
     /// by [`IdRecs::fallback`](super::IdRecs).
     fn recommend(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<super::IdRecs> {
         check_n(n)?;
-        let r = self.ratings();
-        filter.validate(r.n_items())?;
-        let u = r.users().index(user);
-        let mut scores = vec![0f32; r.n_items()];
-        let (seen, fallback): (&[u32], bool) = match u {
-            Some(u) if r.user_known(u) => {
+        let n_items = self.items().len();
+        filter.validate(n_items)?;
+        let mut scores = vec![0f32; n_items];
+        let rated = self.users().index(user).map(|u| (u, self.rated(u)));
+        let (seen, fallback): (&[u32], bool) = match rated {
+            Some((u, seen)) if !seen.is_empty() => {
                 self.score_items(u, &mut scores);
-                (r.user_items(u), false)
+                (seen, false)
             }
             _ => {
                 for (i, s) in scores.iter_mut().enumerate() {
@@ -98,7 +109,7 @@ pub trait RatingPredictor: Send + Sync {
                 (&[], true)
             }
         };
-        let (lo, hi) = r.scale();
+        let (lo, hi) = self.scale();
         let keep = |i: usize| {
             if filter.exclude_seen && seen.binary_search(&(i as u32)).is_ok() {
                 return false;
@@ -106,9 +117,29 @@ pub trait RatingPredictor: Send + Sync {
             filter.deny.is_empty() && filter.allow.is_none() || filter.allows(i, &[])
         };
         let ranked = top_n(&scores, n, keep).into_iter().map(|(i, s)| (i, s.clamp(lo, hi))).collect();
-        Ok(super::IdRecs { items: to_external(r.items(), ranked), fallback })
+        Ok(super::IdRecs { items: to_external(self.items(), ranked), fallback })
     }
 }
+
+/// The [`RatingPredictor`] accessors of a model that keeps its training set as a
+/// [`RatingSet`] in `self.data`.
+macro_rules! rating_set_accessors {
+    () => {
+        fn users(&self) -> &crate::data::IdMap {
+            self.data.users()
+        }
+        fn items(&self) -> &crate::data::IdMap {
+            self.data.items()
+        }
+        fn scale(&self) -> (f32, f32) {
+            self.data.scale()
+        }
+        fn rated(&self, user: usize) -> &[u32] {
+            self.data.user_items(user)
+        }
+    };
+}
+use rating_set_accessors;
 
 #[cfg(test)]
 mod tests;

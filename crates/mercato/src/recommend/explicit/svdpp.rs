@@ -272,9 +272,7 @@ impl SVDpp {
 }
 
 impl RatingPredictor for SVDpp {
-    fn ratings(&self) -> &RatingSet {
-        &self.data
-    }
+    super::rating_set_accessors!();
 
     fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
         let (u, i) = known(&self.data, user, item);

@@ -186,7 +186,7 @@ fn bad_input_is_a_typed_error() {
     assert!(matches!(diverged, Err(Error::InvalidInput(_))), "divergence must be reported");
     // A declared scale wider than the data clips to itself.
     let m = BaselineParams::default().scale(RatingScale::Fixed(0.0, 10.0)).fit(&data).unwrap();
-    assert_eq!(m.ratings().scale(), (0.0, 10.0));
+    assert_eq!(m.scale(), (0.0, 10.0));
 }
 
 fn round_trip<M: Persist + RatingPredictor>(m: &M, data: &Interactions) {

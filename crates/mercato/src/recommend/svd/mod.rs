@@ -42,9 +42,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
-use crate::data::{ExternalId, IdMap, Interactions};
+use crate::data::{IdMap, Interactions};
 use crate::persist::{ModelReader, ModelWriter, Persist};
-use crate::recommend::{check_n, to_external, top_n, Filter, Ranked};
+use crate::recommend::explicit::{unknown_status, Prediction, RatingPredictor};
+use crate::recommend::{check_n, top_n};
 use crate::{bail, ensure, Error, Result};
 
 use linalg::Csr;
@@ -187,15 +188,6 @@ pub struct SvdFitInfo {
     pub converged: bool,
 }
 
-/// A prediction and whether it fell back to a mean (unknown user or item).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SvdPrediction {
-    /// Predicted rating, clipped to the training rating range.
-    pub value: f64,
-    /// True when the user or the item was not in the training data.
-    pub fallback: bool,
-}
-
 pub(crate) struct Factors {
     /// `Σ_c s_c · u_cᵀ A v_c`, computed by each solver from products it already has (exact
     /// for the returned factors, so the error needs no further pass over the matrix).
@@ -211,14 +203,14 @@ pub(crate) struct Factors {
 /// A fitted truncated SVD: factors `U` (users × k), `s` (k, decreasing), `Vᵀ` (k × items),
 /// the means used for centring and fall-backs, and the training rows (to exclude rated items).
 ///
-/// Predictions: `mean + U_u · diag(s) · V_i` clipped to the training rating range, where
-/// `mean` is 0, the global mean or the user's mean per [`Centering`]. Unknown users fall back
-/// to the item's mean rating, unknown items to the user's mean, both unknown to the global
-/// mean (flagged in [`SvdPrediction::fallback`]).
+/// A [`RatingPredictor`]: predictions are `mean + U_u · diag(s) · V_i` clipped to the
+/// training rating range, where `mean` is 0, the global mean or the user's mean per
+/// [`Centering`]. Unknown users fall back to the item's mean rating, unknown items to the
+/// user's mean, both unknown to the global mean (flagged in [`Prediction::status`]).
 ///
 /// ```
 /// use mercato::data::{DuplicatePolicy, Interactions};
-/// use mercato::recommend::{Centering, Filter, SvdAlgorithm, SvdParams, TruncatedSvd};
+/// use mercato::recommend::{Centering, Filter, RatingPredictor, SvdAlgorithm, SvdParams, TruncatedSvd};
 ///
 /// let ratings = Interactions::from_triples(
 ///     [("ann", "tea", 5.0), ("ann", "mug", 3.0), ("bob", "tea", 4.0), ("bob", "pot", 2.0), ("cy", "mug", 4.0)],
@@ -229,10 +221,10 @@ pub(crate) struct Factors {
 /// assert_eq!(model.s().len(), 2);
 /// assert!(model.s()[0] >= model.s()[1]);
 /// let p = model.predict(&"ann".into(), &"pot".into());
-/// assert!(!p.fallback && (1.0..=5.0).contains(&p.value));
-/// assert!(model.predict(&"zed".into(), &"tea".into()).fallback);
+/// assert!(!p.is_fallback() && (1.0..=5.0).contains(&p.value));
+/// assert!(model.predict(&"zed".into(), &"tea".into()).is_fallback());
 /// let top = model.recommend(&"cy".into(), 2, &Filter::new().exclude_seen(true))?;
-/// assert_eq!(top.len(), 2); // tea and pot: cy already rated mug
+/// assert_eq!(top.items.len(), 2); // tea and pot: cy already rated mug
 /// # Ok::<(), mercato::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -443,42 +435,14 @@ impl TruncatedSvd {
         v.clamp(self.rating_range.0, self.rating_range.1)
     }
 
-    /// Prediction for (user index, item index); an index out of range is an error.
-    pub fn predict_index(&self, user: usize, item: usize) -> Result<f64> {
-        if user >= self.users.len() {
-            return Err(Error::UnknownId { kind: "user", id: format!("index {user}") });
-        }
-        if item >= self.items.len() {
-            return Err(Error::UnknownId { kind: "item", id: format!("index {item}") });
-        }
-        Ok(self.clip(self.raw_score(user, item)))
-    }
-
-    /// Prediction for external ids, falling back to means for unknown ids (flagged).
-    pub fn predict(&self, user: &ExternalId, item: &ExternalId) -> SvdPrediction {
-        let (u, i) = (self.users.index(user), self.items.index(item));
-        let (value, fallback) = match (u, i) {
-            (Some(u), Some(i)) => (self.raw_score(u, i), false),
-            (None, Some(i)) => (self.item_means[i], true),
-            (Some(u), None) => (self.user_means[u], true),
-            (None, None) => (self.global_mean, true),
-        };
-        SvdPrediction { value: self.clip(value), fallback }
-    }
-
-    /// Predictions for many (user, item) pairs.
-    pub fn predict_batch(&self, pairs: &[(ExternalId, ExternalId)]) -> Vec<SvdPrediction> {
-        pairs.iter().map(|(u, i)| self.predict(u, i)).collect()
-    }
-
     /// Unclipped predicted ratings of every item for a user index (the ranking scores).
     pub fn scores(&self, user: usize) -> Result<Vec<f32>> {
         if user >= self.users.len() {
             return Err(Error::UnknownId { kind: "user", id: format!("index {user}") });
         }
-        let w: Array1<f64> = &self.u.row(user) * &self.s;
-        let offset = self.offset(user);
-        Ok(w.dot(&self.vt).iter().map(|&x| (x + offset) as f32).collect())
+        let mut out = vec![0f32; self.items.len()];
+        self.score_items(user, &mut out);
+        Ok(out)
     }
 
     /// Item indices the user rated in training (sorted).
@@ -487,23 +451,6 @@ impl TruncatedSvd {
             (Some(&a), Some(&b)) => &self.seen_indices[a..b],
             _ => &[],
         }
-    }
-
-    /// The `n` items with the highest predicted rating for `user`, best first. The order
-    /// comes from the unclipped scores (items above the scale's top stay ordered); the score
-    /// reported with each item is [`TruncatedSvd::predict`]'s value, clipped to the rating
-    /// range, so `recommend` and `predict` agree on every pair. An unknown user is an error.
-    pub fn recommend(&self, user: &ExternalId, n: usize, filter: &Filter) -> Result<Ranked> {
-        check_n(n)?;
-        filter.validate(self.items.len())?;
-        let u = self.users.index_or_err(user, "user")?;
-        let scores = self.scores(u)?;
-        let seen: Vec<usize> = self.seen(u).iter().map(|&i| i as usize).collect();
-        let best = top_n(&scores, n, |i| filter.allows(i, &seen))
-            .into_iter()
-            .map(|(i, s)| (i, self.clip(f64::from(s)) as f32))
-            .collect();
-        Ok(to_external(&self.items, best))
     }
 
     /// The `n` items most similar to item index `item`: cosine similarity of their rows of
@@ -532,6 +479,47 @@ impl TruncatedSvd {
             })
             .collect();
         Ok(top_n(&scores, n, |_| true))
+    }
+}
+
+/// Unknown users are ranked by the items' mean ratings (flagged as a fallback); the order
+/// of a known user's list comes from the unclipped scores, and each item's reported score is
+/// its clipped prediction, so `recommend` and `predict` agree on every pair.
+impl RatingPredictor for TruncatedSvd {
+    fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    fn scale(&self) -> (f32, f32) {
+        (self.rating_range.0 as f32, self.rating_range.1 as f32)
+    }
+
+    fn rated(&self, user: usize) -> &[u32] {
+        self.seen(user)
+    }
+
+    fn predict_index(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
+        let user = user.filter(|&u| u < self.users.len());
+        let item = item.filter(|&i| i < self.items.len());
+        let value = match (user, item) {
+            (Some(u), Some(i)) => self.raw_score(u, i),
+            (None, Some(i)) => self.item_means[i],
+            (Some(u), None) => self.user_means[u],
+            (None, None) => self.global_mean,
+        };
+        Prediction { value: self.clip(value) as f32, status: unknown_status(user.is_some(), item.is_some()) }
+    }
+
+    fn score_items(&self, user: usize, out: &mut [f32]) {
+        let w: Array1<f64> = &self.u.row(user) * &self.s;
+        let offset = self.offset(user);
+        for (o, x) in out.iter_mut().zip(w.dot(&self.vt)) {
+            *o = (x + offset) as f32;
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::data::DuplicatePolicy;
+use crate::data::{DuplicatePolicy, ExternalId};
+use crate::recommend::{Filter, IdRecommender, PredictionStatus};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -131,7 +132,9 @@ fn centred_error_is_explicit_error() {
                 Centering::Global => f.global_mean(),
                 _ => f.user_means[3],
             };
-        assert!((f.predict_index(3, 7).unwrap() - raw.clamp(lo, hi)).abs() < 1e-9);
+        let p = f.predict_index(Some(3), Some(7));
+        assert_eq!(p.status, PredictionStatus::Model);
+        assert!((f64::from(p.value) - raw.clamp(lo, hi)).abs() < 1e-5, "{} vs {raw}", p.value);
     }
 }
 
@@ -214,37 +217,50 @@ fn ratings() -> Interactions {
 fn predict_and_recommend() {
     let data = ratings();
     let f = SvdParams::new(5).center(Centering::User).fit(&data).unwrap();
-    let (lo, hi) = f.rating_range();
+    let (lo, hi) = f.scale();
     let user = ExternalId::from("u3");
     let p = f.predict(&user, &ExternalId::Int(70));
-    assert!(!p.fallback && p.value >= lo && p.value <= hi);
+    assert!(!p.is_fallback() && p.value >= lo && p.value <= hi);
     let unknown_item = f.predict(&user, &ExternalId::Int(7));
     let u3 = f.users().index(&user).unwrap();
-    assert!(unknown_item.fallback && (unknown_item.value - f.user_means[u3]).abs() < 1e-12);
+    assert_eq!(unknown_item.status, PredictionStatus::UnknownItem);
+    assert!((f64::from(unknown_item.value) - f.user_means[u3]).abs() < 1e-6);
     let unknown_user = f.predict(&"nobody".into(), &ExternalId::Int(70));
     let i70 = f.items().index(&ExternalId::Int(70)).unwrap();
-    assert!(unknown_user.fallback && (unknown_user.value - f.item_means[i70]).abs() < 1e-12);
-    assert_eq!(f.predict(&"x".into(), &"y".into()).value, f.global_mean().clamp(lo, hi));
-    assert_eq!(f.predict_batch(&[(user.clone(), ExternalId::Int(70))])[0], p);
+    assert_eq!(unknown_user.status, PredictionStatus::UnknownUser);
+    assert!((f64::from(unknown_user.value) - f.item_means[i70]).abs() < 1e-6);
+    let neither = f.predict(&"x".into(), &"y".into());
+    assert_eq!(neither.status, PredictionStatus::UnknownUserAndItem);
+    assert_eq!(neither.value, f.global_mean().clamp(f64::from(lo), f64::from(hi)) as f32);
+    assert_eq!(f.predict_batch(std::slice::from_ref(&user), &[ExternalId::Int(70)]).unwrap()[0], p);
+    // an index past the id map is an unknown id, not a panic
+    assert_eq!(f.predict_index(Some(60), Some(0)).status, PredictionStatus::UnknownUser);
 
     let all = f.recommend(&user, 40, &Filter::new()).unwrap();
+    assert!(!all.fallback);
+    let all = all.items;
     assert_eq!(all.len(), 40);
     assert!(all.windows(2).all(|w| w[0].1 >= w[1].1));
     // issue 14: recommend reports predict's (clipped) value for every item it returns
     for (id, s) in &all {
-        assert_eq!(*s, f.predict(&user, id).value as f32, "item {id}");
+        assert_eq!(*s, f.predict(&user, id).value, "item {id}");
     }
-    let fresh = f.recommend(&user, 40, &Filter::new().exclude_seen(true)).unwrap();
+    let fresh = f.recommend(&user, 40, &Filter::new().exclude_seen(true)).unwrap().items;
     let seen = data.row(u3).0.len();
     assert_eq!(fresh.len(), 40 - seen);
     for (id, _) in &fresh {
         let i = data.items().index(id).unwrap();
         assert!(data.value(u3, i).is_none(), "rated item {id} recommended");
     }
-    assert!(matches!(f.recommend(&"nobody".into(), 5, &Filter::new()), Err(Error::UnknownId { .. })));
+    // an unknown user gets the items by mean rating, flagged; by id it is an error
+    let cold = f.recommend(&"nobody".into(), 5, &Filter::new()).unwrap();
+    assert!(cold.fallback);
+    let best_mean = (0..40).max_by(|&a, &b| f.item_means[a].total_cmp(&f.item_means[b])).unwrap();
+    assert_eq!(&cold.items[0].0, f.items().id(best_mean));
+    assert!(matches!(f.recommend_ids(&"nobody".into(), 5, &Filter::new()), Err(Error::UnknownId { .. })));
+    assert_eq!(f.recommend_ids(&user, 5, &Filter::new()).unwrap().items, all[..5]);
     assert!(f.recommend(&user, 0, &Filter::new()).is_err());
     assert!(f.recommend(&user, 3, &Filter::new().deny([999])).is_err());
-    assert!(f.predict_index(60, 0).is_err());
 }
 
 #[test]
