@@ -41,7 +41,7 @@ pub fn holdout_per_user(data: &Interactions, fraction: f64, seed: u64) -> Result
     for u in 0..data.n_users() {
         let (idx, vals) = data.row(u);
         let mut order: Vec<usize> = (0..idx.len()).collect();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ (u as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = crate::rng::stream(seed, u as u64, 0);
         order.shuffle(&mut rng);
         let n_test = ((idx.len() as f64 * fraction).round() as usize).min(idx.len().saturating_sub(1));
         for (rank, &k) in order.iter().enumerate() {

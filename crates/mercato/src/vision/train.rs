@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
@@ -367,9 +367,11 @@ pub(crate) struct TrainData<'a> {
     pub std: &'a [f32],
 }
 
-fn stream(seed: u64, block: u64) -> Xoshiro256PlusPlus {
-    // One RNG stream per block of work (split, each epoch), mixed so nearby seeds differ.
-    Xoshiro256PlusPlus::seed_from_u64(seed ^ block.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+/// One RNG stream per piece of work: the split shuffle (`u64::MAX`) and each epoch. The piece
+/// is the stream's purpose with block 0, which draws exactly what the models shipped so far
+/// were trained with.
+fn stream(seed: u64, piece: u64) -> Xoshiro256PlusPlus {
+    crate::rng::stream(seed, piece, 0)
 }
 
 /// Mean loss and accuracy of `net` (eval mode) on `idx` of the data.

@@ -227,9 +227,7 @@ impl BprParams {
                                 return;
                             }
                             let stream = (epoch as u64) << 40 ^ (ub as u64) << 20 ^ ib as u64;
-                            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-                                self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                            );
+                            let mut rng = crate::rng::stream(self.seed, stream, 0);
                             let n_block_items = block_items[ib].len();
                             let entries = &block_entries[ib];
                             let (mut loss, mut used, mut correct, mut skipped) = (0f64, 0u64, 0u64, 0u64);

@@ -10,9 +10,7 @@ use multiversion::multiversion;
 use nalgebra::DMatrix;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, Axis};
-use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 /// Columns of a sketch handled together in registers by [`Csr::gather_into`]; sketches are
@@ -279,14 +277,6 @@ impl Scalar for f32 {}
 
 impl Scalar for f64 {}
 
-/// splitmix64: decorrelates (seed, stream, block) into one RNG seed.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// A rows × cols matrix of standard normal draws; one RNG stream per block of rows, so the
 /// result is the same for any thread count.
 pub(crate) fn gaussian(rows: usize, cols: usize, seed: u64, stream: u64) -> Array2<f64> {
@@ -296,7 +286,7 @@ pub(crate) fn gaussian(rows: usize, cols: usize, seed: u64, stream: u64) -> Arra
     }
     let data = out.as_slice_mut().expect("contiguous");
     data.par_chunks_mut(BLOCK * cols).enumerate().for_each(|(b, chunk)| {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ mix(stream ^ mix(b as u64))));
+        let mut rng = crate::rng::stream(seed, stream, b as u64);
         for v in chunk.iter_mut() {
             *v = StandardNormal.sample(&mut rng);
         }
@@ -665,7 +655,7 @@ mod tests {
     /// A seeded random sparse matrix (about `density` of the cells stored).
     fn random_csr(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
         use rand::Rng;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rng = crate::rng::stream(seed, 0, 0);
         let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
         for _ in 0..rows {
             for j in 0..cols {
