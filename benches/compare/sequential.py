@@ -3,6 +3,7 @@ factorisation (mercato ALS, BPR), popularity and (with --recbole) RecBole 1.2.1'
 GRU4Rec, on one split in one run.
 
     python3 benches/compare/sequential.py                 # the marketplace sessions and ML-100k
+    python3 benches/compare/sequential.py --sets lastfm   # Last.fm-2k tagging events
     PYTHONPATH=/tmp/recbole-lib python3 benches/compare/sequential.py --sets ml100k --recbole
 
 RecBole is a peer installed for the comparison only, never a dependency: RecBole 1.2.1's
@@ -13,7 +14,11 @@ pydantic), using the venv's torch 2.13; ``_recbole_seq.py`` runs it in its own p
 Protocol (written here, the same for every model):
 - events: ML-100k ``u.data``, every rating an event, ordered by timestamp (ties by file
   order); marketplace: ``mercato.datasets.marketplace_sessions`` (browse -> compare -> buy
-  with accessories after main products);
+  with accessories after main products); Last.fm-2k: the shared copy's only timestamps are
+  the days on which users tagged artists (``user_taggedartists.dat``; its listening counts
+  have no time), so each user's first tagging of an artist is an event on that day (ties
+  in file order, which lists a user's artists by id), 5-core filtered (artists and users
+  with at least 5 events, repeated until both hold);
 - leave-last-out by time: each user's last event is the test target, the rest is training
   data (users with one event are trained on, not tested);
 - full ranking: every item the user has not interacted with in training is a candidate,
@@ -27,8 +32,10 @@ Protocol (written here, the same for every model):
   dropout 0.2), 1 GRU layer, Adam 1e-3, full cross-entropy, up to 200 epochs with early
   stopping (patience 10 on validation NDCG@10) for every neural model; training threads =
   --threads. Batches differ by design: mercato trains on windows of up to 50 events with a
-  target at every position (batch 128 windows), RecBole on one prefix per event with the
-  target at its end (its default batch of 2048 prefixes);
+  target at every position (batch 128 windows), "GRU4Rec s-par" on GRU4Rec's own
+  session-parallel mini-batches (128 lanes, each user's whole history one event per step),
+  RecBole on one prefix per event with the target at its end (its default batch of 2048
+  prefixes);
 - RecBole's rows are RecBole's own evaluator on the same events and the same last-event
   targets (event order is passed as the timestamp, so ties split alike): full ranking with
   history masked; its MRR is MRR@10 and it has no sampled figures here. On ML-100k every
@@ -60,6 +67,26 @@ from mercato.recommend import ALS, BPR, GRU4Rec, SASRec  # noqa: E402
 def load_ml100k():
     raw = np.loadtxt(DATA / "movielens-100k" / "u.data", dtype=np.int64)
     return raw[:, 0], raw[:, 1], raw[:, 3]
+
+
+def load_lastfm():
+    raw = np.loadtxt(DATA / "lastfm-2k" / "user_taggedartists.dat", dtype=np.int64, skiprows=1)
+    users, items = raw[:, 0], raw[:, 1]
+    day = raw[:, 5] * 10_000 + raw[:, 4] * 100 + raw[:, 3]
+    # First tagging of each (user, artist): the earliest day, file order among equal days.
+    order = np.lexsort((np.arange(len(users)), day, items, users))
+    users, items, day = users[order], items[order], day[order]
+    first = np.r_[True, (users[1:] != users[:-1]) | (items[1:] != items[:-1])]
+    users, items, day = users[first], items[first], day[first]
+    keep = np.ones(len(users), dtype=bool)
+    while True:  # 5-core: drop rare artists and users until both counts hold
+        _, ic, icount = np.unique(items[keep], return_inverse=True, return_counts=True)
+        _, uc, ucount = np.unique(users[keep], return_inverse=True, return_counts=True)
+        ok = (icount[ic] >= 5) & (ucount[uc] >= 5)
+        if ok.all():
+            break
+        keep[np.flatnonzero(keep)[~ok]] = False
+    return users[keep], items[keep], day[keep]
 
 
 def load_marketplace():
@@ -231,9 +258,13 @@ def run_set(name, users, items, times, threads, recbole):
     for kind in ("als", "bpr"):
         f, secs, info = fit_mf(kind, s, threads)
         rows.append((f"mercato {kind.upper()}", f, secs, info))
-    for cls in (SASRec, GRU4Rec):
-        f, secs, info = fit_sequential(cls, s, threads)
-        rows.append((f"mercato {cls.__name__}", f, secs, info))
+    for label, cls, kw in (
+        ("SASRec", SASRec, {}),
+        ("GRU4Rec", GRU4Rec, {}),
+        ("GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
+    ):
+        f, secs, info = fit_sequential(cls, s, threads, **kw)
+        rows.append((f"mercato {label}", f, secs, info))
     head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
     print(f"{'model':<18} {head} | {'fit s':>7}  notes")
     for label, f, secs, info in rows:
@@ -267,6 +298,11 @@ def main():
                 print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
                 continue
             run_set("ML-100k", *load_ml100k(), args.threads, args.recbole)
+        elif name == "lastfm":
+            if not (DATA / "lastfm-2k" / "user_taggedartists.dat").exists():
+                print(f"skip lastfm: {DATA}/lastfm-2k/user_taggedartists.dat not found")
+                continue
+            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, args.recbole)
         elif name == "marketplace":
             run_set("marketplace sessions", *load_marketplace(), args.threads, args.recbole)
         else:

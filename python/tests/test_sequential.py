@@ -64,6 +64,20 @@ def test_learns_the_order_and_serves_users_and_live_sessions(cls):
     assert h["epochs"][-1]["loss"] < h["epochs"][0]["loss"] / 2
 
 
+def test_gru4rec_session_parallel_batches():
+    u, i, t = cycle_log()
+    model = small(GRU4Rec, batching="session_parallel", batch_size=8).fit(u, i, t)
+    assert model.recommend_sequence([103, 104], N=1)[0].tolist() == [105]
+    h = model.history_
+    assert h["epochs"][-1]["loss"] < h["epochs"][0]["loss"] / 2
+    # Kept through the model file and clone; other batchings are refused by name.
+    back = mercato.load(model.to_bytes())
+    assert isinstance(back, GRU4Rec) and back.batching == "session_parallel"
+    assert clone(model).get_params()["batching"] == "session_parallel"
+    with pytest.raises(ValueError, match="batching"):
+        small(GRU4Rec, batching="lanes", epochs=1).fit(u, i, t)
+
+
 def test_dataframe_context_and_marketplace_sessions():
     df = marketplace_sessions(n_users=150)
     assert list(df.columns) == ["user", "item", "category", "event", "time"]

@@ -262,8 +262,13 @@ class SASRec(_Sequential):
 
 class GRU4Rec(_Sequential):
     """GRU4Rec (Hidasi et al. 2016): a GRU over the item embeddings, scored against the same
-    embeddings; trained on every position of each user's windows (not session-parallel
-    mini-batches). Parameters as :class:`SASRec` (``layers`` are GRU layers; no heads)."""
+    embeddings. Parameters as :class:`SASRec` (``layers`` are GRU layers; no heads), and:
+
+    ``batching="windows"`` (default, RecBole's way): ``batch_size`` windows of up to
+    ``max_len`` events per step, a target at every position. ``batching="session_parallel"``:
+    GRU4Rec's own session-parallel mini-batches: ``batch_size`` lanes each read one user's
+    whole history one event per step, carrying the GRU state (gradients through one step);
+    a lane whose user ends takes the next user with a fresh state."""
 
     _kinds: ClassVar[tuple[str, ...]] = ("recommend.gru4rec",)
     _arch = "gru4rec"
@@ -276,6 +281,7 @@ class GRU4Rec(_Sequential):
         dropout: float = 0.2,
         epochs: int = 200,
         batch_size: int = 128,
+        batching: str = "windows",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         loss: str = "ce",
@@ -292,6 +298,7 @@ class GRU4Rec(_Sequential):
         self.dropout = dropout
         self.epochs = epochs
         self.batch_size = batch_size
+        self.batching = batching
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.loss = loss

@@ -26,7 +26,7 @@ pub use data::{ContextColumn, Sequences};
 #[cfg(feature = "torch")]
 pub use model::{next_item_rank, SeqEpoch, SeqHistory, SequentialRecommender};
 #[cfg(feature = "torch")]
-pub use params::{SeqArch, SeqLoss, SequentialParams};
+pub use params::{SeqArch, SeqBatching, SeqLoss, SequentialParams};
 
 /// Model-file kind of a SASRec recommender.
 pub const KIND_SASREC: &str = "recommend.sasrec";

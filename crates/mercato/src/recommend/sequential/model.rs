@@ -14,7 +14,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::data::{ContextColumn, Sequences};
 use super::net::SeqNet;
-use super::params::{SeqLoss, SequentialParams};
+use super::params::{SeqBatching, SeqLoss, SequentialParams};
 use super::{KIND_GRU4REC, KIND_SASREC};
 use crate::data::{ExternalId, IdMap};
 use crate::persist::{peek_kind, ModelReader, ModelWriter};
@@ -176,6 +176,35 @@ fn batch(rows: &[(&[u32], Vec<&[u32]>)], max_len: usize, device: Device) -> Resu
     })
 }
 
+/// The state of one training epoch that every step updates.
+struct EpochRun<'a> {
+    opt: &'a mut nn::Optimizer,
+    /// The epoch's stream: window order or lane order, sampled negatives.
+    rng: rand_xoshiro::Xoshiro256PlusPlus,
+    pb: &'a ProgressBar,
+    epoch: usize,
+    loss_sum: f64,
+    positions: i64,
+}
+
+/// Steps of a session-parallel epoch with `lanes` lanes, for the progress bar: each user of
+/// two or more events occupies a lane for `len - 1` steps, taking the lane that frees first.
+/// Counted in user order; the epochs' random orders change it a little.
+pub(super) fn session_steps(data: &Sequences, lanes: usize) -> usize {
+    use std::cmp::Reverse;
+    let mut free: std::collections::BinaryHeap<Reverse<usize>> = (0..lanes).map(|_| Reverse(0)).collect();
+    let mut end = 0;
+    for u in 0..data.users.len() {
+        let steps = data.sequence(u).len().saturating_sub(1);
+        if steps > 0 {
+            let Reverse(t) = free.pop().unwrap_or(Reverse(0));
+            end = end.max(t + steps);
+            free.push(Reverse(t + steps));
+        }
+    }
+    end
+}
+
 impl SequentialRecommender {
     pub(crate) fn train(p: &SequentialParams, data: &Sequences) -> Result<Self> {
         ensure!(data.n_events() > 0, "no events to train on");
@@ -215,14 +244,15 @@ impl SequentialRecommender {
 
     fn fit_loop(&mut self, wins: &[Window], targets: Option<&[Option<u32>]>) -> Result<()> {
         let p = self.params.clone();
-        let device = self.net.device();
-        let n_items = self.data.items.len() as i64;
         let mut opt =
             nn::Adam { wd: p.weight_decay, ..Default::default() }.build(self.net.var_store(), p.learning_rate)?;
         let mut order: Vec<usize> = (0..wins.len()).collect();
-        let total = order.len().div_ceil(p.batch_size) * p.epochs;
+        let steps = match p.batching {
+            SeqBatching::Windows => order.len().div_ceil(p.batch_size),
+            SeqBatching::SessionParallel => session_steps(&self.data, p.batch_size),
+        };
         let terminal = p.show_progress && std::io::stderr().is_terminal();
-        let pb = if terminal { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+        let pb = if terminal { ProgressBar::new((steps * p.epochs) as u64) } else { ProgressBar::hidden() };
         pb.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta} {msg}")
                 .map_err(|e| Error::invalid(e.to_string()))?
@@ -234,82 +264,19 @@ impl SequentialRecommender {
         for epoch in 0..p.epochs {
             let started = Instant::now();
             pb.set_prefix(format!("epoch {}/{}", epoch + 1, p.epochs));
-            let mut rng = crate::rng::stream(p.seed, EPOCH_STREAM, epoch as u64);
-            order.shuffle(&mut rng);
-            let (mut loss_sum, mut positions) = (0f64, 0i64);
-            for chunk in order.chunks(p.batch_size) {
-                // Inputs are the `len` events of each window, targets the events after each.
-                let inputs: Vec<(&[u32], Vec<&[u32]>)> = chunk
-                    .iter()
-                    .map(|&w| {
-                        let Window { user, start, len } = wins[w];
-                        let ctx = (0..self.data.context.len())
-                            .map(|c| &self.data.context_sequence(c, user)[start..start + len])
-                            .collect();
-                        (&self.data.sequence(user)[start..start + len], ctx)
-                    })
-                    .collect();
-                let b = batch(&inputs, p.max_len, device)?;
-                let mut tgt = vec![-1i64; chunk.len() * p.max_len];
-                for (i, &w) in chunk.iter().enumerate() {
-                    let Window { user, start, len } = wins[w];
-                    for (j, &t) in self.data.sequence(user)[start + 1..=start + len].iter().enumerate() {
-                        tgt[i * p.max_len + j] = t as i64;
-                    }
-                }
-                let tgt = Tensor::f_from_slice(&tgt)?.f_to_device(device)?;
-                let keep = tgt.f_ge(0)?.f_nonzero()?.f_squeeze_dim(1)?;
-                let hidden = self.net.forward(&b.items, &b.context, true);
-                let h = hidden.f_view([-1, p.factors as i64])?.f_index_select(0, &keep)?;
-                let t = tgt.f_index_select(0, &keep)?;
-                let w = self.net.item_weights();
-                let loss = match p.loss {
-                    SeqLoss::Ce => h.f_matmul(&w.f_transpose(0, 1)?)?.f_cross_entropy_loss::<Tensor>(
-                        &t,
-                        None,
-                        tch::Reduction::Mean,
-                        -100,
-                        0.0,
-                    )?,
-                    SeqLoss::Bce => {
-                        let n_pos = t.size()[0];
-                        let neg: Vec<i64> =
-                            (0..n_pos as usize * p.negatives).map(|_| rng.random_range(0..n_items)).collect();
-                        let neg =
-                            Tensor::f_from_slice(&neg)?.f_view([n_pos, p.negatives as i64])?.f_to_device(device)?;
-                        let pos_logit = (&h * w.f_index_select(0, &t)?).f_sum_dim_intlist(-1, false, Kind::Float)?;
-                        let neg_logit =
-                            (h.f_unsqueeze(1)? * w.f_index(&[Some(neg)])?).f_sum_dim_intlist(-1, false, Kind::Float)?;
-                        let ones = pos_logit.f_ones_like()?;
-                        let zeros = neg_logit.f_zeros_like()?;
-                        pos_logit.f_binary_cross_entropy_with_logits::<Tensor>(
-                            &ones,
-                            None,
-                            None,
-                            tch::Reduction::Mean,
-                        )? + neg_logit.f_binary_cross_entropy_with_logits::<Tensor>(
-                            &zeros,
-                            None,
-                            None,
-                            tch::Reduction::Mean,
-                        )?
-                    }
-                };
-                opt.backward_step(&loss);
-                let l = loss.double_value(&[]);
-                if !l.is_finite() {
-                    pb.finish_and_clear();
-                    return Err(Error::invalid(format!(
-                        "training diverged: loss is {l} at epoch {}; lower the learning rate",
-                        epoch + 1
-                    )));
-                }
-                let n = keep.size()[0];
-                loss_sum += l * n as f64;
-                positions += n;
-                pb.inc(1);
-                pb.set_message(format!("loss {:.4}", loss_sum / positions.max(1) as f64));
+            let mut run = EpochRun {
+                opt: &mut opt,
+                rng: crate::rng::stream(p.seed, EPOCH_STREAM, epoch as u64),
+                pb: &pb,
+                epoch,
+                loss_sum: 0.0,
+                positions: 0,
+            };
+            match p.batching {
+                SeqBatching::Windows => self.epoch_windows(wins, &mut order, &mut run)?,
+                SeqBatching::SessionParallel => self.epoch_sessions(&mut run)?,
             }
+            let (loss_sum, positions) = (run.loss_sum, run.positions);
             train_seconds += started.elapsed().as_secs_f64();
             let val_ndcg = match targets {
                 Some(t) => Some(self.ndcg_at_10(t)?),
@@ -357,6 +324,150 @@ impl SequentialRecommender {
                 self.net.restore(&weights)?;
             }
         }
+        Ok(())
+    }
+
+    /// One pass over the windows in a fresh random order, `batch_size` windows per step,
+    /// a target at every position.
+    fn epoch_windows(&mut self, wins: &[Window], order: &mut [usize], run: &mut EpochRun<'_>) -> Result<()> {
+        let p = &self.params;
+        let device = self.net.device();
+        order.shuffle(&mut run.rng);
+        for chunk in order.chunks(p.batch_size) {
+            // Inputs are the `len` events of each window, targets the events after each.
+            let inputs: Vec<(&[u32], Vec<&[u32]>)> = chunk
+                .iter()
+                .map(|&w| {
+                    let Window { user, start, len } = wins[w];
+                    let ctx = (0..self.data.context.len())
+                        .map(|c| &self.data.context_sequence(c, user)[start..start + len])
+                        .collect();
+                    (&self.data.sequence(user)[start..start + len], ctx)
+                })
+                .collect();
+            let b = batch(&inputs, p.max_len, device)?;
+            let mut tgt = vec![-1i64; chunk.len() * p.max_len];
+            for (i, &w) in chunk.iter().enumerate() {
+                let Window { user, start, len } = wins[w];
+                for (j, &t) in self.data.sequence(user)[start + 1..=start + len].iter().enumerate() {
+                    tgt[i * p.max_len + j] = t as i64;
+                }
+            }
+            let hidden = self.net.forward(&b.items, &b.context, true);
+            let h = hidden.f_view([-1, p.factors as i64])?;
+            self.train_step(&h, &tgt, run)?;
+        }
+        Ok(())
+    }
+
+    /// One epoch of GRU4Rec's session-parallel mini-batches (Hidasi et al. 2016):
+    /// `batch_size` lanes each read one user's events in order, one event per step, and
+    /// carry the GRU state to the next step (gradients stop there: back-propagation through
+    /// one step, as GRU4Rec's). A lane whose user has no next event takes the next user in
+    /// the epoch's random order, with a zero state. No padding, and a history longer than
+    /// `max_len` is read whole.
+    fn epoch_sessions(&mut self, run: &mut EpochRun<'_>) -> Result<()> {
+        let device = self.net.device();
+        let n_ctx = self.data.context.len();
+        let mut users: Vec<usize> = (0..self.data.users.len()).filter(|&u| self.data.sequence(u).len() >= 2).collect();
+        users.shuffle(&mut run.rng);
+        let n_lanes = self.params.batch_size.min(users.len());
+        let mut queue = users.into_iter();
+        // (user, position of the lane's current input event)
+        let mut lanes: Vec<Option<(usize, usize)>> = vec![None; n_lanes];
+        let mut state = self.net.zero_state(n_lanes as i64)?;
+        loop {
+            let mut carry = vec![1f32; n_lanes];
+            for (lane, keep) in lanes.iter_mut().zip(&mut carry) {
+                if lane.is_none() {
+                    *lane = queue.next().map(|u| (u, 0));
+                    *keep = 0.0;
+                }
+            }
+            if lanes.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            // Inactive lanes (the queue ran dry) read padding and have no target.
+            let (mut items, mut tgt) = (vec![0i64; n_lanes], vec![-1i64; n_lanes]);
+            let mut ctx = vec![vec![0i64; n_lanes]; n_ctx];
+            for (k, &(u, pos)) in lanes.iter().enumerate().filter_map(|(k, l)| l.as_ref().map(|l| (k, l))) {
+                let seq = self.data.sequence(u);
+                items[k] = seq[pos] as i64 + 1;
+                tgt[k] = seq[pos + 1] as i64;
+                for (c, col) in ctx.iter_mut().enumerate() {
+                    col[k] = self.data.context_sequence(c, u)[pos].checked_add(1).map_or(0, i64::from);
+                }
+            }
+            let items = Tensor::f_from_slice(&items)?.f_to_device(device)?;
+            let ctx =
+                ctx.iter().map(|c| Ok(Tensor::f_from_slice(c)?.f_to_device(device)?)).collect::<Result<Vec<_>>>()?;
+            let carry = Tensor::f_from_slice(&carry)?.f_view([1, n_lanes as i64, 1])?.f_to_device(device)?;
+            let (h, next_state) = self.net.gru_step(&items, &ctx, &(state * carry), true)?;
+            self.train_step(&h, &tgt, run)?;
+            state = next_state.f_detach()?;
+            for lane in lanes.iter_mut() {
+                if let Some((u, pos)) = lane {
+                    *pos += 1;
+                    if *pos + 1 >= self.data.sequence(*u).len() {
+                        *lane = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One optimiser step on hidden states `h` `[rows, d]` and their targets (`-1`: none),
+    /// with the configured loss; a non-finite loss is an error (training diverged).
+    fn train_step(&self, h: &Tensor, tgt: &[i64], run: &mut EpochRun<'_>) -> Result<()> {
+        let p = &self.params;
+        let device = self.net.device();
+        let n_items = self.data.items.len() as i64;
+        let tgt = Tensor::f_from_slice(tgt)?.f_to_device(device)?;
+        let keep = tgt.f_ge(0)?.f_nonzero()?.f_squeeze_dim(1)?;
+        let h = h.f_index_select(0, &keep)?;
+        let t = tgt.f_index_select(0, &keep)?;
+        let w = self.net.item_weights();
+        let loss = match p.loss {
+            SeqLoss::Ce => h.f_matmul(&w.f_transpose(0, 1)?)?.f_cross_entropy_loss::<Tensor>(
+                &t,
+                None,
+                tch::Reduction::Mean,
+                -100,
+                0.0,
+            )?,
+            SeqLoss::Bce => {
+                let n_pos = t.size()[0];
+                let neg: Vec<i64> =
+                    (0..n_pos as usize * p.negatives).map(|_| run.rng.random_range(0..n_items)).collect();
+                let neg = Tensor::f_from_slice(&neg)?.f_view([n_pos, p.negatives as i64])?.f_to_device(device)?;
+                let pos_logit = (&h * w.f_index_select(0, &t)?).f_sum_dim_intlist(-1, false, Kind::Float)?;
+                let neg_logit =
+                    (h.f_unsqueeze(1)? * w.f_index(&[Some(neg)])?).f_sum_dim_intlist(-1, false, Kind::Float)?;
+                let ones = pos_logit.f_ones_like()?;
+                let zeros = neg_logit.f_zeros_like()?;
+                pos_logit.f_binary_cross_entropy_with_logits::<Tensor>(&ones, None, None, tch::Reduction::Mean)?
+                    + neg_logit.f_binary_cross_entropy_with_logits::<Tensor>(
+                        &zeros,
+                        None,
+                        None,
+                        tch::Reduction::Mean,
+                    )?
+            }
+        };
+        run.opt.backward_step(&loss);
+        let l = loss.double_value(&[]);
+        if !l.is_finite() {
+            run.pb.finish_and_clear();
+            return Err(Error::invalid(format!(
+                "training diverged: loss is {l} at epoch {}; lower the learning rate",
+                run.epoch + 1
+            )));
+        }
+        let n = keep.size()[0];
+        run.loss_sum += l * n as f64;
+        run.positions += n;
+        run.pb.inc(1);
+        run.pb.set_message(format!("loss {:.4}", run.loss_sum / run.positions.max(1) as f64));
         Ok(())
     }
 

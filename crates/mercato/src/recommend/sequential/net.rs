@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use super::params::{SeqArch, SequentialParams};
 use crate::persist::{ModelReader, ModelWriter};
 use crate::vision::weights;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Initial weights as RecBole's: N(0, 0.02) for embeddings and linear layers.
 const INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
@@ -157,6 +157,36 @@ impl SeqNet {
                 dense.forward(&out)
             }
         }
+    }
+
+    /// A zero GRU state `[layers, lanes, d]` (GRU4Rec only).
+    pub(crate) fn zero_state(&self, lanes: i64) -> Result<Tensor> {
+        match &self.body {
+            Body::Gru4rec { gru, .. } => Ok(gru.zero_state(lanes).0),
+            Body::Sasrec { .. } => Err(Error::invalid("a recurrent state needs GRU4Rec")),
+        }
+    }
+
+    /// One GRU4Rec step for each lane: the input events `[lanes]` (int64, 0 = padding) and
+    /// their context codes, the state before; the hidden outputs `[lanes, d]` and the state
+    /// after.
+    pub(crate) fn gru_step(
+        &self,
+        items: &Tensor,
+        context: &[Tensor],
+        state: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let Body::Gru4rec { gru, dense } = &self.body else {
+            return Err(Error::invalid("session-parallel steps need GRU4Rec"));
+        };
+        let mut x = self.items.forward(items);
+        for (emb, codes) in self.context.iter().zip(context) {
+            x += emb.forward(codes);
+        }
+        let x = x.dropout(self.dropout, train).f_unsqueeze(1)?;
+        let (out, next) = gru.seq_init(&x, &nn::GRUState(state.shallow_clone()));
+        Ok((dense.forward(&out.f_squeeze_dim(1)?), next.0))
     }
 
     /// The item embeddings `[n_items, d]` (padding row dropped): the output layer.

@@ -39,6 +39,20 @@ pub enum SeqLoss {
     Bce,
 }
 
+/// How training steps are batched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeqBatching {
+    /// `batch_size` windows of up to `max_len` events per step, a target at every position
+    /// (RecBole's way for both networks; a long history trains as several windows).
+    #[default]
+    Windows,
+    /// GRU4Rec's session-parallel mini-batches (Hidasi et al. 2016): `batch_size` lanes,
+    /// each reading one user's whole history one event per step with the GRU state carried
+    /// over (gradients through one step). GRU4Rec only.
+    SessionParallel,
+}
+
 /// Hyper-parameters of a sequential recommender. Defaults follow RecBole's SASRec where it
 /// has them (64 factors, 2 layers, `learning_rate` 1e-3, cross-entropy loss, early stopping
 /// after 10 epochs without improvement); `max_len` 50 and dropout 0.2 as in the issue's
@@ -60,8 +74,10 @@ pub struct SequentialParams {
     pub dropout: f64,
     /// Passes over the training windows (upper bound with early stopping).
     pub epochs: usize,
-    /// Windows per mini-batch.
+    /// Windows per mini-batch (lanes with [`SeqBatching::SessionParallel`]).
     pub batch_size: usize,
+    /// Windows, or GRU4Rec's session-parallel lanes.
+    pub batching: SeqBatching,
     /// Adam's step size.
     pub learning_rate: f64,
     /// L2 penalty added to the gradient (Adam's `weight_decay`).
@@ -97,6 +113,7 @@ impl Default for SequentialParams {
             dropout: 0.2,
             epochs: 200,
             batch_size: 128,
+            batching: SeqBatching::Windows,
             learning_rate: 1e-3,
             weight_decay: 0.0,
             loss: SeqLoss::Ce,
@@ -128,7 +145,7 @@ impl SequentialParams {
 
     crate::params::setters! {
         arch: SeqArch, max_len: usize, factors: usize, layers: usize, heads: usize, dropout: f64,
-        epochs: usize, batch_size: usize, learning_rate: f64, weight_decay: f64, loss: SeqLoss,
+        epochs: usize, batch_size: usize, batching: SeqBatching, learning_rate: f64, weight_decay: f64, loss: SeqLoss,
         negatives: usize, patience: Option<usize>, seed: u64, device: DeviceChoice,
         num_threads: Option<usize>, show_progress: bool,
     }
@@ -164,6 +181,12 @@ impl crate::params::Params for SequentialParams {
             ">= 0 and finite",
         )?;
         param((1..=1000).contains(&self.negatives), "negatives", self.negatives, "in 1..=1000")?;
+        param(
+            self.batching == SeqBatching::Windows || self.arch == SeqArch::Gru4rec,
+            "batching",
+            self.batching,
+            "Windows for SASRec (session-parallel lanes carry a GRU state)",
+        )?;
         if let Some(p) = self.patience {
             param(p > 0, "patience", p, "positive (or None for no early stopping)")?;
         }

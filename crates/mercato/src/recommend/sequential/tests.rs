@@ -77,6 +77,29 @@ fn both_architectures_learn_a_cycle() {
 }
 
 #[test]
+fn session_parallel_gru4rec_learns_a_cycle_and_is_deterministic() {
+    // Histories of 12 events and max_len 8: lanes read each history whole, windows in two.
+    let data = cycle_data(30, 12);
+    let p = small(SeqArch::Gru4rec).batching(SeqBatching::SessionParallel).batch_size(8);
+    let model = p.fit(&data).unwrap();
+    let live = [103, 104].map(ExternalId::from);
+    let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+    assert_eq!(recs.items[0].0, ExternalId::from(105), "{:?}", recs.items);
+    let loss = &model.history().epochs;
+    assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "loss did not fall: {loss:?}");
+    // 30 users of 11 targets on 8 lanes: four rounds of 11 steps.
+    assert_eq!(model::session_steps(&data, 8), 44);
+    let users: Vec<usize> = (0..30).collect();
+    let again = p.fit(&data).unwrap();
+    assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap());
+    let windows = small(SeqArch::Gru4rec).batch_size(8).fit(&data).unwrap();
+    assert_ne!(model.user_scores(&users).unwrap(), windows.user_scores(&users).unwrap());
+    // The choice is saved with the model.
+    let loaded = SequentialRecommender::from_bytes_on(model.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(loaded.params().batching, SeqBatching::SessionParallel);
+}
+
+#[test]
 fn bce_loss_learns_too() {
     let data = cycle_data(30, 12);
     let model = small(SeqArch::Sasrec).loss(SeqLoss::Bce).negatives(4).epochs(40).fit(&data).unwrap();
@@ -156,6 +179,8 @@ fn parameters_and_degenerate_data_are_checked() {
     use crate::params::Params;
     let e = SequentialParams::default().factors(64).heads(3).check().unwrap_err();
     assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "heads"), "{e}");
+    let e = SequentialParams::sasrec().batching(SeqBatching::SessionParallel).check().unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "batching"), "{e}");
     let e = SequentialParams::default().dropout(1.0).check().unwrap_err();
     assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "dropout"));
     let e = SequentialParams::from_json(r#"{"max_len": 1}"#).unwrap_err();
