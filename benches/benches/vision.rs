@@ -10,7 +10,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mercato::data::idx::{default_fashion_mnist_dir, load_fashion_mnist};
-use mercato::vision::{Arch, Augment, DeviceChoice, ImageClassifier, TrainConfig};
+use mercato::vision::{Arch, Augment, DeviceChoice, ImageClassifier, ImageClassifierParams, TrainConfig};
 use ndarray::{s, Array3};
 use rand::Rng;
 use std::hint::black_box;
@@ -31,7 +31,7 @@ fn model_and_images() -> (ImageClassifier, Array3<u8>, &'static str) {
         .augment(Augment::NONE)
         .device(DeviceChoice::Cpu)
         .show_progress(false);
-    let clf = ImageClassifier::fit(&Arch::default(), &cfg, &x, &y).expect("fit");
+    let clf = ImageClassifierParams::new(Arch::default(), cfg.clone()).fit(&x, &y).expect("fit");
     (clf, x, "small_cnn_random")
 }
 

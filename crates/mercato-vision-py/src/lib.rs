@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use mercato::vision::{
     decode_image_bytes, load_image_files, load_image_folder, Arch, Augment, CorruptPolicy, DeviceChoice,
-    ImageClassifier, ImageFolderOptions, Images, LrSchedule, Optimizer, TrainConfig,
+    ImageClassifier, ImageClassifierParams, ImageFolderOptions, Images, LrSchedule, Optimizer, TrainConfig,
 };
 use mercato::Error;
 use numpy::{PyArray1, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArrayDyn};
@@ -194,7 +194,8 @@ impl NativeClassifier {
         let pixels = Pixels::extract(images)?;
         let labels = labels_vec(&labels)?;
         let images = pixels.images();
-        let fitted = py.detach(|| ImageClassifier::fit(&arch, &config, images, &labels)).py()?;
+        let fitted =
+            py.detach(|| ImageClassifierParams::new(arch.clone(), config.clone()).fit(images, &labels)).py()?;
         let inner = match class_names {
             Some(names) => fitted.with_class_names(names).py()?,
             None => fitted,

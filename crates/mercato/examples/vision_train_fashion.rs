@@ -17,7 +17,7 @@
 use std::time::Instant;
 
 use mercato::data::idx::load_fashion_mnist;
-use mercato::vision::{Arch, Augment, ImageClassifier, TrainConfig};
+use mercato::vision::{Arch, Augment, ImageClassifier, ImageClassifierParams, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clf = match &init {
         // Fine-tune a saved model (its architecture wins over --arch/--hidden).
         Some(path) => ImageClassifier::load(path)?.fine_tune(&cfg, &fm.train_images, &labels)?,
-        None => ImageClassifier::fit(&arch, &cfg, &fm.train_images, &labels)?,
+        None => ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&fm.train_images, &labels)?,
     }
     .with_class_names(fm.class_names.clone())?;
     let secs = started.elapsed().as_secs_f64();

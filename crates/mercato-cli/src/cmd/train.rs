@@ -603,7 +603,9 @@ pub struct ClassifierArgs {
 /// Trains on an image folder (progress bar on stderr when it is a terminal).
 #[cfg(feature = "torch")]
 pub fn classifier(a: ClassifierArgs) -> CliResult<()> {
-    use mercato::vision::{load_image_folder, Arch, DeviceChoice, ImageClassifier, ImageFolderOptions, TrainConfig};
+    use mercato::vision::{
+        load_image_folder, Arch, DeviceChoice, ImageClassifierParams, ImageFolderOptions, TrainConfig,
+    };
     check_out_dir(&a.out)?;
     let device: DeviceChoice = a.device.parse().map_err(|e: mercato::Error| CliError::usage(e.to_string()))?;
     let config = TrainConfig::default()
@@ -629,7 +631,8 @@ pub fn classifier(a: ClassifierArgs) -> CliResult<()> {
     let arch = Arch::from_name(&a.arch, folder.class_names.len(), a.channels, a.size)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let t = Instant::now();
-    let model = ImageClassifier::fit(&arch, &config, &folder.images, &folder.labels)?
+    let model = ImageClassifierParams::new(arch.clone(), config.clone())
+        .fit(&folder.images, &folder.labels)?
         .with_class_names(folder.class_names.clone())?;
     let seconds = secs(t);
     model.save(&a.out).map_err(write_failure)?;

@@ -44,11 +44,12 @@ struct Meta {
 ///
 /// ```no_run
 /// use mercato::data::idx::load_fashion_mnist;
-/// use mercato::vision::{Arch, ImageClassifier, TrainConfig};
+/// use mercato::vision::{Arch, ImageClassifierParams, TrainConfig};
 ///
 /// let fm = load_fashion_mnist(None::<&str>)?;
 /// let arch = Arch::from_name("small_cnn", 10, 1, 28)?;
-/// let clf = ImageClassifier::fit(&arch, &TrainConfig::default().epochs(2), &fm.train_images, &fm.train_labels.mapv(|l| l as usize).to_vec())?
+/// let params = ImageClassifierParams::new(arch, TrainConfig::default().epochs(2));
+/// let clf = params.fit(&fm.train_images, &fm.train_labels.mapv(|l| l as usize).to_vec())?
 ///     .with_class_names(fm.class_names.clone())?;
 /// let report = clf.evaluate(&fm.test_images, &fm.test_labels.mapv(|l| l as usize).to_vec())?;
 /// println!("{report}");
@@ -125,19 +126,55 @@ fn check_labels(labels: &[usize], n_images: usize, num_classes: usize) -> Result
     Ok(())
 }
 
-impl ImageClassifier {
-    /// Trains a new classifier of architecture `arch` on `images` with `labels` in
-    /// `0..num_classes`. Class names default to `"0"`, `"1"`, ...; set them with
-    /// [`with_class_names`](Self::with_class_names).
+/// Hyper-parameters of an [`ImageClassifier`]: the network ([`Arch`], which fixes the
+/// classes, channels and input size) and how to train it ([`TrainConfig`]).
+///
+/// ```no_run
+/// use mercato::vision::{Arch, ImageClassifierParams, TrainConfig};
+/// # let (images, labels) = (ndarray::Array3::<u8>::zeros((10, 28, 28)), vec![0usize; 10]);
+/// let params = ImageClassifierParams::new(Arch::default(), TrainConfig::default().epochs(2));
+/// let clf = params.fit(&images, &labels)?;
+/// # Ok::<(), mercato::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageClassifierParams {
+    /// The network and its shape.
+    pub arch: Arch,
+    /// Epochs, optimiser, seed, device...
+    pub train: TrainConfig,
+}
+
+impl Params for ImageClassifierParams {
+    fn check(&self) -> Result<()> {
+        self.arch.validate()?;
+        self.train.check()
+    }
+}
+
+impl ImageClassifierParams {
+    /// The network `arch` trained with `train`.
+    pub fn new(arch: Arch, train: TrainConfig) -> Self {
+        ImageClassifierParams { arch, train }
+    }
+
+    /// Trains a new classifier on `images` with `labels` in `0..num_classes`. Class names
+    /// default to `"0"`, `"1"`, ...; set them with
+    /// [`with_class_names`](ImageClassifier::with_class_names).
     ///
     /// Everything is checked before libtorch sees it (shapes, channels, labels, NaN, empty
     /// input, hyper-parameters). The same `seed`, data and thread count give the same model;
     /// because libtorch's random generator is process-wide, concurrent fits in one process
     /// run one after the other.
-    pub fn fit<'a>(arch: &Arch, config: &TrainConfig, images: impl Into<Images<'a>>, labels: &[usize]) -> Result<Self> {
-        arch.validate()?;
-        config.check()?;
-        let images = images.into();
+    pub fn fit<'a>(&self, images: impl Into<Images<'a>>, labels: &[usize]) -> Result<ImageClassifier> {
+        self.check()?;
+        ImageClassifier::train_new(&self.arch, &self.train, images.into(), labels)
+    }
+}
+
+impl ImageClassifier {
+    /// [`ImageClassifierParams::fit`] once the parameters are checked.
+    fn train_new(arch: &Arch, config: &TrainConfig, images: Images<'_>, labels: &[usize]) -> Result<Self> {
         ensure!(!images.is_empty(), "cannot train on an empty set of images");
         images.check(arch.channels(), arch.size())?;
         check_labels(labels, images.len(), arch.num_classes())?;

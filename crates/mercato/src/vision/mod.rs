@@ -24,7 +24,7 @@ pub(crate) mod weights;
 pub use crate::data::images::{
     decode_image_bytes, load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions,
 };
-pub use classifier::{Evaluation, ImageClassifier, PRETRAINED};
+pub use classifier::{Evaluation, ImageClassifier, ImageClassifierParams, PRETRAINED};
 pub use cnn::{SmallCnn, SmallCnnConfig};
 pub use images::Images;
 pub use net::{Arch, KIND_RESNET, KIND_SMALL_CNN};

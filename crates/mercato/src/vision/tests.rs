@@ -54,7 +54,8 @@ fn quick() -> TrainConfig {
 #[test]
 fn fit_predict_evaluate_save_load() {
     let (x, y) = shapes(240, 1);
-    let clf = ImageClassifier::fit(&small_arch(), &quick().epochs(8), &x, &y)
+    let clf = ImageClassifierParams::new(small_arch(), quick().epochs(8))
+        .fit(&x, &y)
         .unwrap()
         .with_class_names(vec!["hbar".into(), "vbar".into(), "square".into()])
         .unwrap();
@@ -139,7 +140,7 @@ fn fit_predict_evaluate_save_load() {
 fn tampered_model_files_are_format_errors() {
     let (x, y) = shapes(60, 3);
     let cfg = quick().epochs(1).validation_fraction(0.0);
-    let clf = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
+    let clf = ImageClassifierParams::new(small_arch(), cfg.clone()).fit(&x, &y).unwrap();
     let meta = serde_json::json!({
         "arch": clf.arch(), "class_names": ["a", "b", "c"], "mean": [0.1], "std": [0.2],
         "history": clf.history(),
@@ -176,36 +177,60 @@ fn bad_input_is_a_typed_error() {
     let param =
         |e: Error, name: &str| assert!(matches!(&e, Error::InvalidParameter { name: n, .. } if n == name), "{e}");
 
-    invalid(ImageClassifier::fit(&arch, &cfg, &Array3::<u8>::zeros((0, 16, 16)), &[]).unwrap_err());
-    shape_err(ImageClassifier::fit(&arch, &cfg, &Array3::<u8>::zeros((30, 20, 16)), &y).unwrap_err());
-    shape_err(ImageClassifier::fit(&arch, &cfg, &Array4::<u8>::zeros((30, 3, 16, 16)), &y).unwrap_err());
-    shape_err(ImageClassifier::fit(&arch, &cfg, &ndarray::Array2::<u8>::zeros((30, 256)), &y).unwrap_err());
-    shape_err(ImageClassifier::fit(&arch, &cfg, &x, &y[..10]).unwrap_err());
+    invalid(
+        ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&Array3::<u8>::zeros((0, 16, 16)), &[]).unwrap_err(),
+    );
+    shape_err(
+        ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&Array3::<u8>::zeros((30, 20, 16)), &y).unwrap_err(),
+    );
+    shape_err(
+        ImageClassifierParams::new(arch.clone(), cfg.clone())
+            .fit(&Array4::<u8>::zeros((30, 3, 16, 16)), &y)
+            .unwrap_err(),
+    );
+    shape_err(
+        ImageClassifierParams::new(arch.clone(), cfg.clone())
+            .fit(&ndarray::Array2::<u8>::zeros((30, 256)), &y)
+            .unwrap_err(),
+    );
+    shape_err(ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&x, &y[..10]).unwrap_err());
     let mut bad = y.clone();
     bad[5] = 3;
-    let e = ImageClassifier::fit(&arch, &cfg, &x, &bad).unwrap_err();
+    let e = ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&x, &bad).unwrap_err();
     assert!(e.to_string().contains("label 3 at position 5"), "{e}");
     let mut nan = x.mapv(|v| v as f32 / 255.0);
     nan[[7, 3, 3]] = f32::NAN;
-    let e = ImageClassifier::fit(&arch, &cfg, &nan, &y).unwrap_err();
+    let e = ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&nan, &y).unwrap_err();
     assert!(e.to_string().contains("image 7"), "{e}");
     invalid(
-        ImageClassifier::fit(&arch, &cfg.clone().validation_fraction(0.99), x.slice(ndarray::s![..1, .., ..]), &y[..1])
+        ImageClassifierParams::new(arch.clone(), cfg.clone().validation_fraction(0.99))
+            .fit(x.slice(ndarray::s![..1, .., ..]), &y[..1])
             .unwrap_err(),
     );
-    param(ImageClassifier::fit(&arch, &cfg.clone().learning_rate(f64::NAN), &x, &y).unwrap_err(), "learning_rate");
-    param(ImageClassifier::fit(&arch, &cfg.clone().batch_size(0), &x, &y).unwrap_err(), "batch_size");
-    invalid(ImageClassifier::fit(&arch, &cfg.clone().validation_fraction(0.0).patience(Some(2)), &x, &y).unwrap_err());
+    param(
+        ImageClassifierParams::new(arch.clone(), cfg.clone().learning_rate(f64::NAN)).fit(&x, &y).unwrap_err(),
+        "learning_rate",
+    );
+    param(ImageClassifierParams::new(arch.clone(), cfg.clone().batch_size(0)).fit(&x, &y).unwrap_err(), "batch_size");
+    invalid(
+        ImageClassifierParams::new(arch.clone(), cfg.clone().validation_fraction(0.0).patience(Some(2)))
+            .fit(&x, &y)
+            .unwrap_err(),
+    );
     let tiny = Arch::SmallCnn(SmallCnnConfig { size: 8, ..Default::default() });
-    invalid(ImageClassifier::fit(&tiny, &cfg, &x, &y).unwrap_err());
+    invalid(ImageClassifierParams::new(tiny.clone(), cfg.clone()).fit(&x, &y).unwrap_err());
     invalid(Arch::from_name("vgg", 3, 1, 16).unwrap_err());
     invalid("tpu".parse::<DeviceChoice>().unwrap_err());
     assert_eq!("cuda:1".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(1));
     if !tch::Cuda::is_available() {
-        invalid(ImageClassifier::fit(&arch, &cfg.clone().device(DeviceChoice::Cuda(0)), &x, &y).unwrap_err());
+        invalid(
+            ImageClassifierParams::new(arch.clone(), cfg.clone().device(DeviceChoice::Cuda(0)))
+                .fit(&x, &y)
+                .unwrap_err(),
+        );
     }
 
-    let clf = ImageClassifier::fit(&arch, &cfg, &x, &y).unwrap();
+    let clf = ImageClassifierParams::new(arch.clone(), cfg.clone()).fit(&x, &y).unwrap();
     shape_err(clf.predict(&Array3::<u8>::zeros((2, 28, 28))).unwrap_err());
     shape_err(clf.predict_proba(&Array4::<f32>::zeros((2, 16, 16, 1))).unwrap_err());
     let mut inf = Array3::<f32>::zeros((2, 16, 16));
@@ -223,19 +248,19 @@ fn bad_input_is_a_typed_error() {
 fn seeded_runs_repeat_and_resnet_trains() {
     let (x, y) = shapes(120, 5);
     let cfg = quick().epochs(2);
-    let a = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
-    let b = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
+    let a = ImageClassifierParams::new(small_arch(), cfg.clone()).fit(&x, &y).unwrap();
+    let b = ImageClassifierParams::new(small_arch(), cfg.clone()).fit(&x, &y).unwrap();
     // Other tests change libtorch's process-wide thread count while this one predicts, which
     // can move the last bits of a sum: compare with a tolerance far below any seed effect.
     let max_diff = |p: &ImageClassifier, q: &ImageClassifier| {
         (&p.predict_proba(&x).unwrap() - &q.predict_proba(&x).unwrap()).iter().fold(0f32, |m, d| m.max(d.abs()))
     };
     assert!(max_diff(&a, &b) < 1e-5, "same seed, same model: {}", max_diff(&a, &b));
-    let c = ImageClassifier::fit(&small_arch(), &cfg.clone().seed(8), &x, &y).unwrap();
+    let c = ImageClassifierParams::new(small_arch(), cfg.clone().seed(8)).fit(&x, &y).unwrap();
     assert!(max_diff(&a, &c) > 1e-3, "the seed matters");
     // libtorch's intra-op threads split work without changing the sums on these sizes.
-    let one = ImageClassifier::fit(&small_arch(), &cfg.clone().num_threads(Some(1)), &x, &y).unwrap();
-    let two = ImageClassifier::fit(&small_arch(), &cfg.clone().num_threads(Some(2)), &x, &y).unwrap();
+    let one = ImageClassifierParams::new(small_arch(), cfg.clone().num_threads(Some(1))).fit(&x, &y).unwrap();
+    let two = ImageClassifierParams::new(small_arch(), cfg.clone().num_threads(Some(2))).fit(&x, &y).unwrap();
     let diff = (&one.predict_proba(&x).unwrap() - &two.predict_proba(&x).unwrap()).mapv(f32::abs);
     assert!(diff.iter().all(|&d| d < 1e-4), "1 vs 2 threads differ by {:?}", diff.iter().cloned().fold(0.0, f32::max));
 
@@ -247,7 +272,7 @@ fn seeded_runs_repeat_and_resnet_trains() {
         .optimizer(Optimizer::Sgd { momentum: 0.9, nesterov: true })
         .learning_rate(0.05)
         .schedule(LrSchedule::Step { every: 4, gamma: 0.3 });
-    let r = ImageClassifier::fit(&arch, &sgd, &x, &y).unwrap();
+    let r = ImageClassifierParams::new(arch.clone(), sgd.clone()).fit(&x, &y).unwrap();
     let acc = r.evaluate(&x, &y).unwrap().accuracy;
     assert!(acc > 0.8, "resnet train accuracy {acc}");
     assert!(r.num_weights() > 0 && r.arch().name() == "resnet");
@@ -264,7 +289,7 @@ fn early_stopping_keeps_the_best_epoch() {
     let (x, y) = shapes(90, 6);
     // A learning rate this high makes the validation loss bounce; patience 1 stops at the first rise.
     let cfg = quick().epochs(12).learning_rate(0.05).patience(Some(1)).schedule(LrSchedule::Constant);
-    let clf = ImageClassifier::fit(&small_arch(), &cfg, &x, &y).unwrap();
+    let clf = ImageClassifierParams::new(small_arch(), cfg.clone()).fit(&x, &y).unwrap();
     let h = clf.history();
     let best = h.best_epoch.unwrap();
     let min = h.epochs.iter().map(|e| e.val_loss.unwrap()).fold(f64::INFINITY, f64::min);
