@@ -10,7 +10,7 @@ use crate::{bail, Error, Result};
 /// items when serving.
 ///
 /// ```
-/// use mercato::recommend::Rows;
+/// use mercato::data::Rows;
 /// // unsorted columns and a duplicate are normalised: sorted, duplicates summed
 /// let rows = Rows::from_triplets(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 0, 4.0), (1, 2, 0.5)]).unwrap();
 /// assert_eq!(rows.row(1), (&[0u32, 2][..], &[4.0f32, 1.5][..]));
