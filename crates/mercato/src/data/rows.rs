@@ -1,13 +1,18 @@
-//! A compact CSR of interaction rows (u32 columns), validated on entry.
+//! Compressed sparse rows (`u32` columns, `f32` values), validated on entry: interaction
+//! rows, feature rows and the matrix the truncated SVD factorises.
 
 use sprs::CsMat;
 
 use crate::persist::{ModelReader, ModelWriter};
 use crate::{bail, Error, Result};
 
-/// Interaction rows: row `r` holds sorted, distinct column indices and finite, non-negative
-/// values. Models keep their training rows in this form (8 bytes per entry) to drop seen
-/// items when serving.
+/// Compressed sparse rows, the crate's one sparse-matrix type: row `r` holds sorted, distinct
+/// `u32` column indices and finite, non-negative `f32` values (8 bytes per entry).
+///
+/// Implicit-feedback models keep their training rows in this form to drop seen items when
+/// serving; [`Features`](crate::recommend::hybrid::Features) is a `Rows` whose columns are
+/// features; the truncated SVD runs its sparse products over one (there alone values may be
+/// negative: centred ratings).
 ///
 /// ```
 /// use mercato::data::Rows;
@@ -18,10 +23,10 @@ use crate::{bail, Error, Result};
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rows {
-    n_cols: usize,
-    indptr: Vec<usize>,
-    indices: Vec<u32>,
-    data: Vec<f32>,
+    pub(crate) n_cols: usize,
+    pub(crate) indptr: Vec<usize>,
+    pub(crate) indices: Vec<u32>,
+    pub(crate) data: Vec<f32>,
 }
 
 impl Rows {
@@ -154,6 +159,11 @@ impl Rows {
         self.indptr.push(self.indices.len());
     }
 
+    /// `n` rows of identity columns (row `r` has column `r` with value 1).
+    pub fn identity(n: usize) -> Self {
+        Rows { n_cols: n, indptr: (0..=n).collect(), indices: (0..n as u32).collect(), data: vec![1.0; n] }
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.indptr.len() - 1
@@ -176,6 +186,11 @@ impl Rows {
         }
         let (a, b) = (self.indptr[r], self.indptr[r + 1]);
         (&self.indices[a..b], &self.data[a..b])
+    }
+
+    /// Row `r` as (columns, values), `None` past the last row.
+    pub fn get_row(&self, r: usize) -> Option<(&[u32], &[f32])> {
+        (r < self.n_rows()).then(|| self.row(r))
     }
 
     /// Number of entries per column.
