@@ -42,13 +42,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
-use crate::data::{IdMap, Interactions};
+use crate::data::{IdMap, Interactions, Rows};
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::recommend::explicit::{unknown_status, Prediction, RatingPredictor};
 use crate::recommend::{check_n, top_n};
 use crate::{bail, ensure, Error, Result};
-
-use linalg::Csr;
 
 /// Which solver computes the singular triplets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,7 +312,9 @@ impl TruncatedSvd {
                 }
             }
         }
-        let a = Csr { rows: n, cols: m, indptr, indices, values };
+        // Signed after centring, so not through the checked constructors; the layout is the
+        // validated matrix's and the values were checked finite above.
+        let a = Rows::from_signed_parts(m, indptr, indices, values);
         let norm_sq = a.frobenius_sq();
         ensure!(
             norm_sq > 0.0,
