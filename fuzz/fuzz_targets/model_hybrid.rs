@@ -75,7 +75,7 @@ fn serve_image_features(m: &ImageFeatures) {
         for fill in [0.0f32, 1.0, -3.0e38] {
             let emb = ndarray::Array2::from_elem((2, d), fill);
             if let Ok(f) = m.transform(emb.view()) {
-                assert_eq!(f.n_features(), m.n_features());
+                assert_eq!(f.n_cols(), m.n_features());
             }
         }
     }

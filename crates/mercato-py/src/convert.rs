@@ -90,7 +90,7 @@ pub fn f64_vec(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f64>> {
 /// CSR parts (indptr, indices, data) handed to Python, as scipy builds a `csr_matrix` from.
 pub type PyCsr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>);
 
-/// The raw parts of a core CSR matrix (`Rows::raw`, `Features::raw`) as [`PyCsr`].
+/// The raw parts of a core CSR matrix ([`mercato::data::Rows::raw`], feature rows included) as [`PyCsr`].
 pub fn csr_to_py<'py>(py: Python<'py>, (indptr, indices, data): (&[usize], &[u32], &[f32])) -> PyCsr<'py> {
     (
         PyArray1::from_vec(py, indptr.iter().map(|&p| p as i64).collect()),

@@ -1,4 +1,4 @@
-//! Data model and loaders: ids, the interaction matrix, files, splits.
+//! Data model and loaders: ids, the interaction matrix, compressed sparse rows, files, splits.
 //!
 //! Orientation is settled once: users are rows, items are columns.
 
@@ -7,6 +7,7 @@ pub mod idx;
 pub mod images;
 mod interactions;
 pub mod loaders;
+mod rows;
 pub mod split;
 
 pub use idmap::{ExternalId, IdMap};
@@ -15,6 +16,8 @@ pub use images::{
 };
 pub use interactions::{DuplicatePolicy, Interactions};
 pub use loaders::{load_anomaly_csv, load_lastfm, load_movielens, load_triples, LabelledTable, TripleFormat};
+pub(crate) use rows::normalize_row;
+pub use rows::Rows;
 pub use split::{holdout_per_user, k_fold, ml100k_fold, TrainTest};
 pub mod synth;
 pub mod synth_images;

@@ -68,7 +68,7 @@ impl ImageFeaturesParams {
 /// let emb = array![[1.0f32, 0.0, 2.0], [2.0, 0.1, 4.0], [3.0, 0.0, 6.0], [4.0, 0.1, 8.0]];
 /// let img = ImageFeatures::params().n_components(1).fit(emb.view())?;
 /// let f = img.transform(emb.view())?;
-/// assert_eq!((f.n_rows(), f.n_features()), (4, 2));
+/// assert_eq!((f.n_rows(), f.n_cols()), (4, 2));
 /// assert_eq!(img.names("img"), ["img0+", "img0-"]);
 /// // Opposite ends of the direction land in opposite columns.
 /// assert_ne!(f.get_row(0).unwrap().0, f.get_row(3).unwrap().0);
@@ -223,7 +223,7 @@ mod tests {
         assert!((c0[1] - 2.0 / 5f32.sqrt()).abs() < 1e-3 && (c0[0] - 1.0 / 5f32.sqrt()).abs() < 1e-3, "{c0:?}");
         // Both ends of the direction, split into its + and - columns.
         let f = img.transform(emb.view()).unwrap();
-        assert_eq!(f.n_features(), 2 * img.n_components());
+        assert_eq!(f.n_cols(), 2 * img.n_components());
         assert_eq!(f.get_row(39).unwrap().0[0], 0);
         assert_eq!(f.get_row(0).unwrap().0[0], 1);
         // The same input fits the same directions (the transposed path for n > d included).

@@ -161,13 +161,13 @@ fn check_rows(what: &str, f: Option<&Features>, n: usize) -> Result<()> {
 
 /// Supplied features, or none (zero columns).
 fn or_empty(f: Option<&Features>, n: usize) -> Features {
-    f.cloned().unwrap_or_else(|| Features { indptr: vec![0; n + 1], indices: vec![], weights: vec![], n_features: 0 })
+    f.cloned().unwrap_or_else(|| Features::empty(n, 0))
 }
 
 fn space(identity: bool, n: usize, f: &Features, names: Option<&[String]>) -> FeatureSpace {
     FeatureSpace {
         identity: if identity { n } else { 0 },
-        n_features: f.n_features(),
+        n_features: f.n_cols(),
         names: names.map(<[String]>::to_vec).unwrap_or_default(),
     }
 }
@@ -515,10 +515,10 @@ fn split_table(t: &Table, k: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 fn reprs_for(what: &str, space: &FeatureSpace, t: &Table, k: usize, f: &Features) -> Result<Reprs> {
-    if f.n_features() != space.n_features {
+    if f.n_cols() != space.n_features {
         return Err(Error::shape(
             format!("{} {what} feature columns", space.n_features),
-            format!("{} columns", f.n_features()),
+            format!("{} columns", f.n_cols()),
         ));
     }
     Ok(Reprs::of(t, k, f, space.identity as u32))
@@ -533,13 +533,17 @@ struct Meta {
     epochs_done: usize,
 }
 
+/// Writes feature rows as `{name}.indptr`, `{name}.indices`, `{name}.weights`: the hybrid
+/// model format's names (`Rows::write` calls the values `.data`), kept so files stay the same.
 fn write_features(w: ModelWriter, name: &str, f: &Features) -> ModelWriter {
     let indptr: Vec<u64> = f.indptr.iter().map(|&x| x as u64).collect();
     w.u64(&format!("{name}.indptr"), &[indptr.len()], &indptr)
         .u32(&format!("{name}.indices"), &[f.indices.len()], &f.indices)
-        .f32(&format!("{name}.weights"), &[f.weights.len()], &f.weights)
+        .f32(&format!("{name}.weights"), &[f.data.len()], &f.data)
 }
 
+/// Reads what `write_features` wrote, with the checks the model has always made (shape,
+/// pointers, column bounds, finite non-negative weights): files that loaded before still load.
 fn read_features(r: &ModelReader, name: &str, rows: usize, cols: usize) -> Result<Features> {
     let indptr = r.u64(&format!("{name}.indptr"))?.1;
     let indices = r.u32(&format!("{name}.indices"))?.1;
@@ -554,7 +558,7 @@ fn read_features(r: &ModelReader, name: &str, rows: usize, cols: usize) -> Resul
     if indices.iter().any(|&c| c as usize >= cols) || weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
         return Err(bad("feature index or weight out of range"));
     }
-    Ok(Features { indptr: indptr.into_iter().map(|x| x as usize).collect(), indices, weights, n_features: cols })
+    Ok(Features { n_cols: cols, indptr: indptr.into_iter().map(|x| x as usize).collect(), indices, data: weights })
 }
 
 impl Persist for HybridMF {
@@ -577,6 +581,7 @@ impl Persist for HybridMF {
         out = write_features(out, "user_features", &self.user_features);
         out = write_features(out, "item_features", &self.item_features);
         let seen = Features {
+            n_cols: self.n_items(),
             indptr: std::iter::once(0)
                 .chain(self.seen.iter().scan(0, |a, s| {
                     *a += s.len();
@@ -584,8 +589,7 @@ impl Persist for HybridMF {
                 }))
                 .collect(),
             indices: self.seen.iter().flatten().copied().collect(),
-            weights: vec![1.0; self.seen.iter().map(Vec::len).sum()],
-            n_features: self.n_items(),
+            data: vec![1.0; self.seen.iter().map(Vec::len).sum()],
         };
         Ok(write_features(out, "seen", &seen))
     }

@@ -86,7 +86,7 @@ impl Side {
         }
         // owner: g+1 = unused, g = shared, else the owning block.
         let unused = g as u32 + 1;
-        let mut owner = vec![unused; f.n_features()];
+        let mut owner = vec![unused; f.n_cols()];
         for (r, &b) in block.iter().enumerate() {
             for &c in f.row(r).0 {
                 let o = &mut owner[c as usize];
@@ -117,7 +117,7 @@ impl Side {
             .collect();
         bounds.truncate(g + 1);
         let idx = f.indices.iter().map(|&c| pos[c as usize]).collect();
-        Side { indptr: f.indptr.clone(), idx, wt: f.weights.clone(), pos, bounds, block }
+        Side { indptr: f.indptr.clone(), idx, wt: f.data.clone(), pos, bounds, block }
     }
 
     fn row(&self, r: usize) -> (&[u32], &[f32]) {

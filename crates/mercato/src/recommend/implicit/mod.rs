@@ -18,7 +18,6 @@ mod bpr;
 mod eval;
 mod knn;
 mod observer;
-mod rows;
 mod weighting;
 
 use rayon::prelude::*;
@@ -29,7 +28,9 @@ pub use eval::{ranking_metrics_at_k, RankingMetrics};
 pub use knn::{ItemKnn, ItemKnnParams, KnnWeighting};
 pub use observer::{IterationReport, Observer};
 pub use rayon::ThreadPool;
-pub use rows::Rows;
+// `Rows` lives in `crate::data` (one sparse-row type for the whole crate); kept here so
+// `mercato::recommend::Rows` and `mercato::recommend::implicit::Rows` still name it.
+pub use crate::data::Rows;
 pub use weighting::{bm25_items, bm25_weight, log_weight, tfidf_weight};
 
 use super::{check_n, top_n, Filter};
@@ -401,7 +402,7 @@ pub trait Recommender: Send + Sync {
         check_n(n)?;
         let n_items = self.n_items();
         let mask = allowed_mask(filter, n_items)?;
-        let (items, values) = rows::normalize_row(items, values, n_items)?;
+        let (items, values) = crate::data::normalize_row(items, values, n_items)?;
         if items.is_empty() {
             return Ok(self.popular(n, mask.as_deref(), None));
         }

@@ -10,17 +10,18 @@
 use nalgebra::DMatrix;
 use ndarray::{s, Array2};
 
-use super::linalg::{cgs2, gaussian, norm, rotate, Csr};
+use super::linalg::{cgs2, gaussian, norm, rotate};
 use super::randomized::small_svd;
 use super::Factors;
+use crate::data::Rows;
 
 /// Top-`k` singular triplets of `a` (`at` its transpose) to residual `tol · σ₁`.
-pub(crate) fn lanczos(a: &Csr, at: &Csr, k: usize, ncv: usize, tol: f64, max_restarts: usize, seed: u64) -> Factors {
-    if a.rows < a.cols {
+pub(crate) fn lanczos(a: &Rows, at: &Rows, k: usize, ncv: usize, tol: f64, max_restarts: usize, seed: u64) -> Factors {
+    if a.n_rows() < a.n_cols() {
         let f = lanczos(at, a, k, ncv, tol, max_restarts, seed);
         return Factors { u: f.v, v: f.u, ..f };
     }
-    let (n, m) = (a.rows, a.cols);
+    let (n, m) = (a.n_rows(), a.n_cols());
     let mb = ncv.max(k + 1).min(m).max(k);
     let anorm = a.frobenius_sq().sqrt();
     let tiny = 64.0 * f64::EPSILON * anorm.max(f64::MIN_POSITIVE);

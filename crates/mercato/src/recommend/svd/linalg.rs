@@ -13,7 +13,9 @@ use ndarray::{s, Array2, ArrayView2, Axis};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-/// Columns of a sketch handled together in registers by [`Csr::gather_into`]; sketches are
+use crate::data::Rows;
+
+/// Columns of a sketch handled together in registers by [`Rows::gather_into`]; sketches are
 /// padded to a multiple of it (16 `f32` = one 64-byte cache line).
 pub(crate) const LANES: usize = 32;
 
@@ -21,109 +23,47 @@ pub(crate) const LANES: usize = 32;
 /// thread count.
 pub(crate) const BLOCK: usize = 2048;
 
-/// A compact CSR matrix (`u32` column indices, `f32` values) used by the kernels.
-#[derive(Clone, Debug)]
-pub(crate) struct Csr {
-    pub rows: usize,
-    pub cols: usize,
-    pub indptr: Vec<usize>,
-    pub indices: Vec<u32>,
-    pub values: Vec<f32>,
-}
-
-impl Csr {
-    /// The transpose (cols × rows), rows sorted: a counting sort, O(nnz), in parallel over
-    /// row ranges (each range counts its columns, then writes its entries at offsets that
-    /// follow from those counts). The layout is the canonical one whatever the ranges.
-    pub fn transpose(&self) -> Csr {
-        let nnz = self.values.len();
-        let parts = rayon::current_num_threads().clamp(1, 16).min(nnz / 65_536 + 1);
-        let bounds: Vec<usize> = (0..=parts).map(|p| self.indptr.partition_point(|&x| x < nnz * p / parts)).collect();
-        let range = |p: usize| bounds[p].min(self.rows)..bounds[p + 1].min(self.rows).max(bounds[p].min(self.rows));
-        // counts[p][j]: entries of column j in row range p; turned into write offsets below.
-        let mut counts: Vec<Vec<usize>> = (0..parts)
-            .into_par_iter()
-            .map(|p| {
-                let mut c = vec![0usize; self.cols];
-                for r in range(p) {
-                    for &j in &self.indices[self.indptr[r]..self.indptr[r + 1]] {
-                        c[j as usize] += 1;
-                    }
-                }
-                c
-            })
-            .collect();
-        let mut indptr = vec![0usize; self.cols + 1];
-        let mut running = 0;
-        for j in 0..self.cols {
-            indptr[j] = running;
-            for c in counts.iter_mut() {
-                let here = c[j];
-                c[j] = running;
-                running += here;
-            }
-        }
-        indptr[self.cols] = running;
-        let mut indices = vec![0u32; nnz];
-        let mut values = vec![0f32; nnz];
-        // Each range writes disjoint positions (its own offsets per column).
-        let (ip, vp) = (SendPtr(indices.as_mut_ptr()), SendPtr(values.as_mut_ptr()));
-        counts.into_par_iter().enumerate().for_each(|(p, mut next)| {
-            let (ip, vp) = (&ip, &vp);
-            for r in range(p) {
-                for k in self.indptr[r]..self.indptr[r + 1] {
-                    let j = self.indices[k] as usize;
-                    // SAFETY: `next[j]` runs over this range's own slots of column j, which no
-                    // other range writes, and stays below nnz.
-                    unsafe {
-                        *ip.0.add(next[j]) = r as u32;
-                        *vp.0.add(next[j]) = self.values[k];
-                    }
-                    next[j] += 1;
-                }
-            }
-        });
-        Csr { rows: self.cols, cols: self.rows, indptr, indices, values }
-    }
-
+/// The sparse products of the solvers, over the matrix being factorised: a [`Rows`] whose
+/// values may be negative (centred ratings, see [`Rows::from_signed_parts`]).
+impl Rows {
     /// Sum of squared values, in f64.
-    pub fn frobenius_sq(&self) -> f64 {
-        self.values.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+    pub(crate) fn frobenius_sq(&self) -> f64 {
+        self.data.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
 
     /// `self · x` for a row-major `x` of shape cols × l; returns rows × l.
-    pub fn mul_dense(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        debug_assert_eq!(x.nrows(), self.cols);
+    pub(crate) fn mul_dense(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
+        debug_assert_eq!(x.nrows(), self.n_cols);
         let l = x.ncols();
         let xs = x.as_standard_layout();
         let y = self.gather(xs.as_slice().expect("standard layout"), l);
-        Array2::from_shape_vec((self.rows, l), y).expect("rows × l")
+        Array2::from_shape_vec((self.n_rows(), l), y).expect("rows × l")
     }
 
     /// `self · x` over row-major slices (x: cols × l), accumulating in `T`: each output row is
     /// gathered by one thread from the `x` rows its non-zeros name.
-    pub fn gather<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize) -> Vec<T> {
-        let mut y = vec![T::default(); self.rows * l];
+    pub(crate) fn gather<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize) -> Vec<T> {
+        let mut y = vec![T::default(); self.n_rows() * l];
         self.gather_into(xs, l, &mut y);
         y
     }
 
-    /// As [`Csr::gather`], into a caller's buffer of rows × l (overwritten), so iterative
+    /// As [`Rows::gather`], into a caller's buffer of rows × l (overwritten), so iterative
     /// solvers reuse one allocation instead of faulting in fresh pages every product.
     ///
     /// When `l` is a multiple of [`LANES`] (the padded sketches), each output row is built
     /// [`LANES`] columns at a time in registers: per stored value one load of that slice of
     /// the `x` row (one cache line when `x` is 64-byte aligned) and `LANES` multiply-adds,
     /// instead of a load and store of the whole output row.
-    pub fn gather_into<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize, out: &mut [T]) {
-        debug_assert_eq!(xs.len(), self.cols * l);
-        debug_assert_eq!(out.len(), self.rows * l);
+    pub(crate) fn gather_into<X: Copy + Sync, T: Scalar + From<X>>(&self, xs: &[X], l: usize, out: &mut [T]) {
+        debug_assert_eq!(xs.len(), self.n_cols * l);
+        debug_assert_eq!(out.len(), self.n_rows() * l);
         if l == 0 {
             return;
         }
         out.par_chunks_mut(l).enumerate().with_min_len(64).for_each(|(r, yrow)| {
             let (start, end) = (self.indptr[r], self.indptr[r + 1]);
-            gather_row(&self.indices[start..end], &self.values[start..end], xs, l, yrow);
+            gather_row(&self.indices[start..end], &self.data[start..end], xs, l, yrow);
         });
     }
 
@@ -133,25 +73,25 @@ impl Csr {
     /// Scatters each row of `self` into a partial result, so `y` is read once in order and
     /// the writes land in a cols × l block that stays in cache (a gather over the transpose
     /// would hop across all of `y`). The rows are cut into `work.len()` parts (chosen from
-    /// the matrix, not the thread count: see [`Csr::scatter_parts`]) whose partials are
+    /// the matrix, not the thread count: see [`Rows::scatter_work`]) whose partials are
     /// summed in part order: the same result for any number of threads. `work` holds the
-    /// partials (cols × l each, see [`Csr::scatter_work`]) between calls.
-    pub fn scatter_t_into<X: Copy + Sync, T: Scalar + From<X>>(
+    /// partials (cols × l each, see [`Rows::scatter_work`]) between calls.
+    pub(crate) fn scatter_t_into<X: Copy + Sync, T: Scalar + From<X>>(
         &self,
         ys: &[X],
         l: usize,
         out: &mut [T],
         work: &mut [Vec<T>],
     ) {
-        debug_assert!(ys.len() == self.rows * l && out.len() == self.cols * l);
+        debug_assert!(ys.len() == self.n_rows() * l && out.len() == self.n_cols * l);
         let parts = work.len().max(1);
-        let nnz = self.values.len();
+        let nnz = self.data.len();
         let bounds: Vec<usize> = (0..=parts)
             .map(|p| {
                 if p == parts {
-                    self.rows
+                    self.n_rows()
                 } else {
-                    self.indptr.partition_point(|&x| x < nnz * p / parts).min(self.rows)
+                    self.indptr.partition_point(|&x| x < nnz * p / parts).min(self.n_rows())
                 }
             })
             .collect();
@@ -163,7 +103,7 @@ impl Csr {
             scatter_rows(
                 &self.indptr[rows.start..=rows.end],
                 &self.indices[start..end],
-                &self.values[start..end],
+                &self.data[start..end],
                 row_ys,
                 l,
                 z,
@@ -181,21 +121,21 @@ impl Csr {
         });
     }
 
-    /// The partials of [`Csr::scatter_t_into`] for `l` columns: one part per 1.25M stored
+    /// The partials of [`Rows::scatter_t_into`] for `l` columns: one part per 1.25M stored
     /// values, at most `max_parts`, each a cols × l block.
-    pub fn scatter_work<T: Zeroed>(&self, l: usize, max_parts: usize) -> Vec<Vec<T>> {
-        let parts = (self.values.len() / 1_250_000).clamp(1, max_parts.max(1));
-        (0..parts).map(|_| zeroed(self.cols * l)).collect()
+    pub(crate) fn scatter_work<T: Zeroed>(&self, l: usize, max_parts: usize) -> Vec<Vec<T>> {
+        let parts = (self.data.len() / 1_250_000).clamp(1, max_parts.max(1));
+        (0..parts).map(|_| zeroed(self.n_cols * l)).collect()
     }
 
     /// `self · x` for a vector.
-    pub fn mul_vec(&self, x: &[f64]) -> Vec<f64> {
-        debug_assert_eq!(x.len(), self.cols);
-        let mut y = vec![0.0; self.rows];
+    pub(crate) fn mul_vec(&self, x: &[f64]) -> Vec<f64> {
+        debug_assert_eq!(x.len(), self.n_cols);
+        let mut y = vec![0.0; self.n_rows()];
         y.par_iter_mut().enumerate().with_min_len(512).for_each(|(r, yv)| {
             let (start, end) = (self.indptr[r], self.indptr[r + 1]);
             let mut acc = 0.0;
-            for (&j, &a) in self.indices[start..end].iter().zip(&self.values[start..end]) {
+            for (&j, &a) in self.indices[start..end].iter().zip(&self.data[start..end]) {
                 acc += f64::from(a) * x[j as usize];
             }
             *yv = acc;
@@ -204,7 +144,7 @@ impl Csr {
     }
 }
 
-/// One output row of [`Csr::gather_into`]: `yrow = Σ_k val[k] · x[idx[k]]` (x row-major,
+/// One output row of [`Rows::gather_into`]: `yrow = Σ_k val[k] · x[idx[k]]` (x row-major,
 /// `l` columns).
 ///
 /// Also compiled for AVX2 and picked at run time: the same additions in the same order per
@@ -235,7 +175,7 @@ fn gather_row<X: Copy, T: Scalar + From<X>>(idx: &[u32], val: &[f32], xs: &[X], 
     }
 }
 
-/// The scatter of a run of CSR rows into one partial of [`Csr::scatter_t_into`]:
+/// The scatter of a run of CSR rows into one partial of [`Rows::scatter_t_into`]:
 /// `z[j] += a_rj · y_r` for every stored `a_rj` (`indptr` the run's row starts, absolute into
 /// the full arrays, `indices`/`values` the run's entries, `ys` its `y` rows). Runtime-dispatched
 /// as [`gather_row`].
@@ -259,12 +199,6 @@ fn scatter_rows<X: Copy, T: Scalar + From<X>>(
         }
     }
 }
-
-/// A raw pointer that parallel writers share, each to its own disjoint positions.
-struct SendPtr<T>(*mut T);
-
-// SAFETY: only used where every thread writes a disjoint set of positions.
-unsafe impl<T> Sync for SendPtr<T> {}
 
 /// Element type of the dense operands in the sparse products: `f32` for the power
 /// iterations (half the memory traffic, as scikit-learn's float32 path), `f64` elsewhere.
@@ -632,19 +566,19 @@ pub(crate) fn cgs2(basis: ArrayView2<'_, f64>, j: usize, v: &mut [f64]) -> Vec<f
 mod tests {
     use super::*;
 
-    fn small_csr() -> Csr {
+    fn small_csr() -> Rows {
         // [[1, 0, 2], [0, 3, 0]]
-        Csr { rows: 2, cols: 3, indptr: vec![0, 2, 3], indices: vec![0, 2, 1], values: vec![1.0, 2.0, 3.0] }
+        Rows::from_signed_parts(3, vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0])
     }
 
     #[test]
     fn products_and_transpose() {
         let a = small_csr();
         let t = a.transpose();
-        assert_eq!((t.rows, t.cols), (3, 2));
+        assert_eq!((t.n_rows(), t.n_cols()), (3, 2));
         assert_eq!(t.indptr, vec![0, 1, 2, 3]);
         assert_eq!(t.indices, vec![0, 1, 0]);
-        assert_eq!(t.values, vec![1.0, 3.0, 2.0]);
+        assert_eq!(t.data, vec![1.0, 3.0, 2.0]);
         let x = Array2::from_shape_vec((3, 2), vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
         let y = a.mul_dense(x.view());
         assert_eq!(y, Array2::from_shape_vec((2, 2), vec![3.0, 2.0, 0.0, 3.0]).unwrap());
@@ -653,7 +587,7 @@ mod tests {
     }
 
     /// A seeded random sparse matrix (about `density` of the cells stored).
-    fn random_csr(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
+    fn random_csr(rows: usize, cols: usize, density: f64, seed: u64) -> Rows {
         use rand::Rng;
         let mut rng = crate::rng::stream(seed, 0, 0);
         let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
@@ -666,14 +600,14 @@ mod tests {
             }
             indptr.push(indices.len());
         }
-        Csr { rows, cols, indptr, indices, values }
+        Rows::from_signed_parts(cols, indptr, indices, values)
     }
 
-    fn dense(a: &Csr) -> Array2<f64> {
-        let mut d = Array2::<f64>::zeros((a.rows, a.cols));
-        for r in 0..a.rows {
+    fn dense(a: &Rows) -> Array2<f64> {
+        let mut d = Array2::<f64>::zeros((a.n_rows(), a.n_cols()));
+        for r in 0..a.n_rows() {
             for k in a.indptr[r]..a.indptr[r + 1] {
-                d[[r, a.indices[k] as usize]] = f64::from(a.values[k]);
+                d[[r, a.indices[k] as usize]] = f64::from(a.data[k]);
             }
         }
         d
@@ -683,13 +617,13 @@ mod tests {
     fn parallel_transpose_is_the_transpose() {
         // Over 65,536 stored values: the transpose is cut into several row ranges.
         let a = random_csr(700, 500, 0.4, 5);
-        assert!(a.values.len() > 2 * 65_536);
+        assert!(a.data.len() > 2 * 65_536);
         let t = a.transpose();
         assert_eq!(dense(&t), dense(&a).t());
-        assert!((0..t.rows).all(|r| t.indices[t.indptr[r]..t.indptr[r + 1]].windows(2).all(|w| w[0] < w[1])));
+        assert!((0..t.n_rows()).all(|r| t.indices[t.indptr[r]..t.indptr[r + 1]].windows(2).all(|w| w[0] < w[1])));
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let t1 = one.install(|| a.transpose());
-        assert_eq!((t1.indptr, t1.indices, t1.values), (t.indptr, t.indices, t.values));
+        assert_eq!((t1.indptr, t1.indices, t1.data), (t.indptr, t.indices, t.data));
     }
 
     #[test]
@@ -697,22 +631,22 @@ mod tests {
         let a = random_csr(300, 120, 0.05, 9);
         let d = dense(&a);
         for l in [LANES * 2, 7] {
-            let x = gaussian(a.cols, l, 1, 0);
+            let x = gaussian(a.n_cols(), l, 1, 0);
             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let want = d.dot(&x.mapv(|v| f64::from(v as f32)));
-            let mut y = vec![0f32; a.rows * l];
+            let mut y = vec![0f32; a.n_rows() * l];
             a.gather_into(&xf, l, &mut y);
             let err = want.iter().zip(&y).fold(0.0f64, |m, (w, &g)| m.max((w - f64::from(g)).abs()));
             assert!(err < 1e-4, "gather l={l}: {err}");
             // Aᵀ y with 1 and 3 parts, on 1 and 2 threads: f32 partials agree with the dense
             // product, and a given part count gives the same bits on any pool.
-            let want_t = d.t().dot(&Array2::from_shape_fn((a.rows, l), |(i, j)| f64::from(y[i * l + j])));
+            let want_t = d.t().dot(&Array2::from_shape_fn((a.n_rows(), l), |(i, j)| f64::from(y[i * l + j])));
             let mut results = Vec::new();
             for parts in [1, 3] {
                 for threads in [1, 2] {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    let mut work: Vec<Vec<f32>> = (0..parts).map(|_| vec![0f32; a.cols * l]).collect();
-                    let mut out = vec![0f32; a.cols * l];
+                    let mut work: Vec<Vec<f32>> = (0..parts).map(|_| vec![0f32; a.n_cols() * l]).collect();
+                    let mut out = vec![0f32; a.n_cols() * l];
                     pool.install(|| a.scatter_t_into(&y, l, &mut out, &mut work));
                     let err = want_t.iter().zip(&out).fold(0.0f64, |m, (w, &g)| m.max((w - f64::from(g)).abs()));
                     assert!(err < 1e-3, "scatter l={l} parts={parts}: {err}");

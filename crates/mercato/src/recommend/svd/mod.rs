@@ -42,13 +42,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
-use crate::data::{IdMap, Interactions};
+use crate::data::{IdMap, Interactions, Rows};
 use crate::persist::{ModelReader, ModelWriter, Persist};
 use crate::recommend::explicit::{unknown_status, Prediction, RatingPredictor};
 use crate::recommend::{check_n, top_n};
 use crate::{bail, ensure, Error, Result};
-
-use linalg::Csr;
 
 /// Which solver computes the singular triplets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,7 +312,9 @@ impl TruncatedSvd {
                 }
             }
         }
-        let a = Csr { rows: n, cols: m, indptr, indices, values };
+        // Signed after centring, so not through the checked constructors; the layout is the
+        // validated matrix's and the values were checked finite above.
+        let a = Rows::from_signed_parts(m, indptr, indices, values);
         let norm_sq = a.frobenius_sq();
         ensure!(
             norm_sq > 0.0,
@@ -357,11 +357,6 @@ impl TruncatedSvd {
             seen_indices: a.indices,
             info: SvdFitInfo { reconstruction_error: error, iterations, products, converged },
         })
-    }
-
-    /// Fits on a CSR matrix whose row and column indices are the ids (identity maps).
-    pub fn fit_csr(matrix: &CsMat<f32>, params: &SvdParams) -> Result<Self> {
-        Self::fit_with(&Interactions::from_csr(matrix.clone())?, params)
     }
 
     /// `U`: users × k, orthonormal columns.
@@ -656,6 +651,11 @@ impl TruncatedSvd {
 }
 
 impl SvdParams {
+    /// Fits on a CSR matrix whose row and column indices are the ids (identity maps).
+    pub fn fit_csr(&self, matrix: &CsMat<f32>) -> Result<TruncatedSvd> {
+        TruncatedSvd::fit_with(&Interactions::from_csr(matrix.clone())?, self)
+    }
+
     /// Fits a [`TruncatedSvd`] on `data` (users are rows), checking these parameters first.
     pub fn fit(&self, data: &Interactions) -> Result<TruncatedSvd> {
         TruncatedSvd::fit_with(data, self)

@@ -6,21 +6,22 @@ use ndarray::Array2;
 
 use super::linalg::{
     cholesky_qr_factor, gaussian, gram_f32, mul_small, mul_small_f32, orthonormalize, upper_inverse, zeroed,
-    AlignedF32, Csr, LANES,
+    AlignedF32, LANES,
 };
 use super::Factors;
+use crate::data::Rows;
 
 /// Top-`k` singular triplets of `a` from a sketch of `k + oversamples` columns refined by
 /// `n_iter` power iterations.
-pub(crate) fn randomized(a: &Csr, k: usize, oversamples: usize, n_iter: usize, seed: u64) -> Factors {
-    if a.rows < a.cols {
+pub(crate) fn randomized(a: &Rows, k: usize, oversamples: usize, n_iter: usize, seed: u64) -> Factors {
+    if a.n_rows() < a.n_cols() {
         // Sketch the smaller side (as scikit-learn's transpose='auto'): the subspace that is
         // iterated and re-normalised is then the short one.
         let f = randomized(&a.transpose(), k, oversamples, n_iter, seed);
         return Factors { u: f.v, v: f.u, ..f };
     }
     // Here a is n × m with m ≤ n.
-    let (n, m) = (a.rows, a.cols);
+    let (n, m) = (a.n_rows(), a.n_cols());
     let l = (k + oversamples).min(m);
     let mut z = gaussian(m, l, seed, 0);
     // f32 sketches padded to `ld` columns (zeros beyond l) in cache-line-aligned buffers,

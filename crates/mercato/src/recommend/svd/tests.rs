@@ -43,7 +43,7 @@ fn dense_singular_values(m: &CsMat<f32>) -> Vec<f64> {
 }
 
 fn fit(m: &CsMat<f32>, p: SvdParams) -> TruncatedSvd {
-    TruncatedSvd::fit_csr(m, &p).unwrap()
+    p.fit_csr(m).unwrap()
 }
 
 #[test]
@@ -184,15 +184,15 @@ fn bad_input_is_a_typed_error() {
     let invalid = |r: Result<TruncatedSvd>| matches!(r, Err(Error::InvalidInput(_)));
     let param =
         |r: Result<TruncatedSvd>, name: &str| matches!(r, Err(Error::InvalidParameter { name: n, .. }) if n == name);
-    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(0)), "k"));
-    let err = TruncatedSvd::fit_csr(&a, &SvdParams::new(11)).unwrap_err();
+    assert!(param(SvdParams::new(0).fit_csr(&a), "k"));
+    let err = SvdParams::new(11).fit_csr(&a).unwrap_err();
     assert!(err.to_string().contains("exceeds min(n_users, n_items)"), "{err}");
-    assert!(invalid(TruncatedSvd::fit_csr(&CsMat::zero((5, 5)), &SvdParams::new(1))));
-    assert!(invalid(TruncatedSvd::fit_csr(&CsMat::zero((0, 0)), &SvdParams::new(1))));
+    assert!(invalid(SvdParams::new(1).fit_csr(&CsMat::zero((5, 5)))));
+    assert!(invalid(SvdParams::new(1).fit_csr(&CsMat::zero((0, 0)))));
     let nan = CsMat::new((2, 2), vec![0, 1, 2], vec![0, 1], vec![1.0f32, f32::NAN]);
-    assert!(invalid(TruncatedSvd::fit_csr(&nan, &SvdParams::new(1))));
-    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).tol(f64::NAN)), "tol"));
-    assert!(param(TruncatedSvd::fit_csr(&a, &SvdParams::new(2).num_threads(Some(0))), "num_threads"));
+    assert!(invalid(SvdParams::new(1).fit_csr(&nan)));
+    assert!(param(SvdParams::new(2).tol(f64::NAN).fit_csr(&a), "tol"));
+    assert!(param(SvdParams::new(2).num_threads(Some(0)).fit_csr(&a), "num_threads"));
     // One rating per user, user-centred: the centred matrix is zero.
     let single = Interactions::from_triples([(1, 1, 4.0f32), (2, 2, 5.0)], DuplicatePolicy::Error).unwrap();
     let err = SvdParams::new(1).center(Centering::User).fit(&single).unwrap_err();

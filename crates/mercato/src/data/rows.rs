@@ -1,16 +1,22 @@
-//! A compact CSR of interaction rows (u32 columns), validated on entry.
+//! Compressed sparse rows (`u32` columns, `f32` values), validated on entry: interaction
+//! rows, feature rows and the matrix the truncated SVD factorises.
 
+use rayon::prelude::*;
 use sprs::CsMat;
 
 use crate::persist::{ModelReader, ModelWriter};
 use crate::{bail, Error, Result};
 
-/// Interaction rows: row `r` holds sorted, distinct column indices and finite, non-negative
-/// values. Models keep their training rows in this form (8 bytes per entry) to drop seen
-/// items when serving.
+/// Compressed sparse rows, the crate's one sparse-matrix type: row `r` holds sorted, distinct
+/// `u32` column indices and finite, non-negative `f32` values (8 bytes per entry).
+///
+/// Implicit-feedback models keep their training rows in this form to drop seen items when
+/// serving; [`Features`](crate::recommend::hybrid::Features) is a `Rows` whose columns are
+/// features; the truncated SVD runs its sparse products over one (there alone values may be
+/// negative: centred ratings).
 ///
 /// ```
-/// use mercato::recommend::Rows;
+/// use mercato::data::Rows;
 /// // unsorted columns and a duplicate are normalised: sorted, duplicates summed
 /// let rows = Rows::from_triplets(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 0, 4.0), (1, 2, 0.5)]).unwrap();
 /// assert_eq!(rows.row(1), (&[0u32, 2][..], &[4.0f32, 1.5][..]));
@@ -18,10 +24,10 @@ use crate::{bail, Error, Result};
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rows {
-    n_cols: usize,
-    indptr: Vec<usize>,
-    indices: Vec<u32>,
-    data: Vec<f32>,
+    pub(crate) n_cols: usize,
+    pub(crate) indptr: Vec<usize>,
+    pub(crate) indices: Vec<u32>,
+    pub(crate) data: Vec<f32>,
 }
 
 impl Rows {
@@ -97,24 +103,22 @@ impl Rows {
     /// are monotone, every row's columns strictly increase and are below `n_cols`, and
     /// values are finite and non-negative.
     pub fn from_sorted_parts(n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Result<Self> {
-        let nnz = indices.len();
-        let ok_ptr = indptr.first() == Some(&0)
-            && indptr.last() == Some(&nnz)
-            && data.len() == nnz
-            && indptr.windows(2).all(|w| w[0] <= w[1]);
-        if !ok_ptr {
-            bail!("indptr must start at 0, be non-decreasing and end at nnz = {nnz}, with one value per index");
-        }
-        for (r, w) in indptr.windows(2).enumerate() {
-            let cols = &indices[w[0]..w[1]];
-            if cols.windows(2).any(|c| c[0] >= c[1]) || cols.last().is_some_and(|&c| c as usize >= n_cols) {
-                bail!("row {r}: columns must be strictly increasing and below {n_cols}");
-            }
-        }
+        check_layout(n_cols, &indptr, &indices, data.len())?;
         if let Some(v) = data.iter().find(|v| !v.is_finite() || **v < 0.0) {
             bail!("values must be finite and non-negative, got {v}");
         }
         Ok(Rows { n_cols, indptr, indices, data })
+    }
+
+    /// From CSR parts already in this layout whose values may be negative: the truncated SVD's
+    /// matrix, where centring (subtracting a global or per-user mean) makes ratings signed,
+    /// which every other constructor rejects as interaction or feature values. Nothing is
+    /// copied or checked in release builds: the caller takes the parts from a matrix that sprs
+    /// validated (sorted, distinct, in-range columns) and has checked the values are finite.
+    pub(crate) fn from_signed_parts(n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Self {
+        debug_assert!(check_layout(n_cols, &indptr, &indices, data.len()).is_ok());
+        debug_assert!(data.iter().all(|v| v.is_finite()));
+        Rows { n_cols, indptr, indices, data }
     }
 
     /// From (row, column, value) triplets; sorted per row, duplicates summed.
@@ -154,6 +158,11 @@ impl Rows {
         self.indptr.push(self.indices.len());
     }
 
+    /// `n` rows of identity columns (row `r` has column `r` with value 1).
+    pub fn identity(n: usize) -> Self {
+        Rows { n_cols: n, indptr: (0..=n).collect(), indices: (0..n as u32).collect(), data: vec![1.0; n] }
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.indptr.len() - 1
@@ -178,6 +187,11 @@ impl Rows {
         (&self.indices[a..b], &self.data[a..b])
     }
 
+    /// Row `r` as (columns, values), `None` past the last row.
+    pub fn get_row(&self, r: usize) -> Option<(&[u32], &[f32])> {
+        (r < self.n_rows()).then(|| self.row(r))
+    }
+
     /// Number of entries per column.
     pub fn column_counts(&self) -> Vec<f32> {
         let mut c = vec![0f32; self.n_cols];
@@ -187,29 +201,62 @@ impl Rows {
         c
     }
 
-    /// The transpose (columns become rows).
+    /// The transpose (columns become rows), each row sorted.
+    ///
+    /// A counting sort, O(nnz), in parallel over row ranges (each range counts its columns,
+    /// then writes its entries at offsets that follow from those counts). The layout is the
+    /// canonical one whatever the ranges or the thread count: the same as a sequential
+    /// transpose's.
     pub fn transpose(&self) -> Rows {
-        let mut counts = vec![0usize; self.n_cols + 1];
-        for &c in &self.indices {
-            counts[c as usize + 1] += 1;
-        }
-        for i in 0..self.n_cols {
-            counts[i + 1] += counts[i];
-        }
-        let indptr = counts.clone();
-        let mut next = counts;
-        let mut indices = vec![0u32; self.nnz()];
-        let mut data = vec![0f32; self.nnz()];
-        for r in 0..self.n_rows() {
-            let (cols, vals) = self.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let at = next[c as usize];
-                indices[at] = r as u32;
-                data[at] = v;
-                next[c as usize] += 1;
+        let (rows, cols) = (self.n_rows(), self.n_cols);
+        let nnz = self.data.len();
+        let parts = rayon::current_num_threads().clamp(1, 16).min(nnz / 65_536 + 1);
+        let bounds: Vec<usize> = (0..=parts).map(|p| self.indptr.partition_point(|&x| x < nnz * p / parts)).collect();
+        let range = |p: usize| bounds[p].min(rows)..bounds[p + 1].min(rows).max(bounds[p].min(rows));
+        // counts[p][j]: entries of column j in row range p; turned into write offsets below.
+        let mut counts: Vec<Vec<usize>> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let mut c = vec![0usize; cols];
+                for r in range(p) {
+                    for &j in &self.indices[self.indptr[r]..self.indptr[r + 1]] {
+                        c[j as usize] += 1;
+                    }
+                }
+                c
+            })
+            .collect();
+        let mut indptr = vec![0usize; cols + 1];
+        let mut running = 0;
+        for j in 0..cols {
+            indptr[j] = running;
+            for c in counts.iter_mut() {
+                let here = c[j];
+                c[j] = running;
+                running += here;
             }
         }
-        Rows { n_cols: self.n_rows(), indptr, indices, data }
+        indptr[cols] = running;
+        let mut indices = vec![0u32; nnz];
+        let mut data = vec![0f32; nnz];
+        // Each range writes disjoint positions (its own offsets per column).
+        let (ip, vp) = (SendPtr(indices.as_mut_ptr()), SendPtr(data.as_mut_ptr()));
+        counts.into_par_iter().enumerate().for_each(|(p, mut next)| {
+            let (ip, vp) = (&ip, &vp);
+            for r in range(p) {
+                for k in self.indptr[r]..self.indptr[r + 1] {
+                    let j = self.indices[k] as usize;
+                    // SAFETY: `next[j]` runs over this range's own slots of column j, which no
+                    // other range writes, and stays below nnz.
+                    unsafe {
+                        *ip.0.add(next[j]) = r as u32;
+                        *vp.0.add(next[j]) = self.data[k];
+                    }
+                    next[j] += 1;
+                }
+            }
+        });
+        Rows { n_cols: rows, indptr, indices, data }
     }
 
     /// The rows `ids` (in that order) as a new set; ids past the end give empty rows.
@@ -293,6 +340,32 @@ impl Rows {
         Ok(Rows { n_cols, indptr, indices, data })
     }
 }
+
+/// Checks the CSR layout: pointers start at 0, do not decrease and end at `nnz` (one value
+/// per index), and every row's columns strictly increase and stay below `n_cols`.
+fn check_layout(n_cols: usize, indptr: &[usize], indices: &[u32], n_values: usize) -> Result<()> {
+    let nnz = indices.len();
+    let ok_ptr = indptr.first() == Some(&0)
+        && indptr.last() == Some(&nnz)
+        && n_values == nnz
+        && indptr.windows(2).all(|w| w[0] <= w[1]);
+    if !ok_ptr {
+        bail!("indptr must start at 0, be non-decreasing and end at nnz = {nnz}, with one value per index");
+    }
+    for (r, w) in indptr.windows(2).enumerate() {
+        let cols = &indices[w[0]..w[1]];
+        if cols.windows(2).any(|c| c[0] >= c[1]) || cols.last().is_some_and(|&c| c as usize >= n_cols) {
+            bail!("row {r}: columns must be strictly increasing and below {n_cols}");
+        }
+    }
+    Ok(())
+}
+
+/// A raw pointer that parallel writers share, each to its own disjoint positions.
+struct SendPtr<T>(*mut T);
+
+// SAFETY: only used where every thread writes a disjoint set of positions.
+unsafe impl<T> Sync for SendPtr<T> {}
 
 /// Validates and normalises one supplied row: indices below `n_cols`, values finite and
 /// non-negative; sorted, duplicates summed.
