@@ -14,8 +14,10 @@ use super::DeviceChoice;
 use crate::persist::{peek_kind, ModelReader, ModelWriter};
 use crate::{ensure, Error, Result};
 
-/// Serialises fits: libtorch's random generator is shared by the whole process.
-static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Serialises every seeded libtorch fit in the crate (image classifiers and sequential
+/// recommenders): libtorch's random generator and thread count belong to the whole process,
+/// so two fits that each held their own lock could still draw from one generator.
+pub(crate) static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Images per forward pass when predicting: bounds memory on big inputs; the size was
 /// chosen by timing benches/compare/vision.py (figures in the README).

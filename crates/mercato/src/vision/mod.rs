@@ -24,6 +24,7 @@ pub(crate) mod weights;
 pub use crate::data::images::{
     decode_image_bytes, load_image_files, load_image_folder, CorruptPolicy, ImageFolder, ImageFolderOptions,
 };
+pub(crate) use classifier::FIT_LOCK;
 pub use classifier::{Evaluation, ImageClassifier, ImageClassifierParams, PRETRAINED};
 pub use cnn::{SmallCnn, SmallCnnConfig};
 pub use images::Images;

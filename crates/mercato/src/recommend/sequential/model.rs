@@ -22,8 +22,9 @@ use crate::recommend::{check_n, to_external, top_n, Filter, IdRecommender, IdRec
 use crate::vision::DeviceChoice;
 use crate::{ensure, Error, Result};
 
-/// libtorch's random generator and thread count are process-wide: seeded fits take turns.
-static FIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// libtorch's random generator and thread count are process-wide: seeded fits take turns
+/// with each other and with image-classifier fits.
+use crate::vision::FIT_LOCK;
 
 /// Users scored per forward pass when ranking many users (bounds memory to
 /// `CHUNK × n_items` scores).
