@@ -65,12 +65,14 @@ lint: $(STAMP)
 
 # `rust-version` in Cargo.toml is a promise to services pinned to an older compiler: check
 # the core, the server and the CLI (without libtorch) with exactly that toolchain, in its
-# own target folder so the main build is not invalidated.
+# own target folder so the main build is not invalidated; and the core as a service links it,
+# without its default features (data-set formats, progress bars).
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	@command -v rustup >/dev/null || { echo "make msrv needs rustup to install Rust $(MSRV) (https://rustup.rs)"; exit 1; }
 	@rustup run $(MSRV) rustc --version >/dev/null 2>&1 || { echo "== installing Rust $(MSRV) (minimal profile)"; rustup toolchain install $(MSRV) --profile minimal --no-self-update; }
 	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --all-targets -p mercato -p mercato-serve -p mercato-cli
+	CARGO_TARGET_DIR=target/msrv cargo +$(MSRV) check --locked --lib -p mercato --no-default-features
 
 rust-test: $(STAMP) data
 	cargo test --workspace $(CARGO_FEATURES)

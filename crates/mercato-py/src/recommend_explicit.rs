@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use mercato::data::{ExternalId, IdMap, Interactions};
-use mercato::persist::{peek_kind, Persist};
+use mercato::persist::Persist;
 use mercato::recommend::{
     Baseline, BaselineParams, Filter, FunkSVD, FunkSVDParams, KNNParams, Prediction, PredictionStatus, RatingPredictor,
     SVDpp, SVDppParams, KNN,
 };
+use mercato::AnyModel;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -54,15 +55,16 @@ impl Model {
     }
 
     fn from_bytes(bytes: Vec<u8>) -> mercato::Result<Self> {
-        // The kind from the header; each model's own reader then validates the whole file.
-        Ok(match peek_kind(&bytes)?.as_str() {
-            Baseline::KIND => Model::Baseline(Baseline::from_bytes(bytes)?),
-            FunkSVD::KIND => Model::Funk(FunkSVD::from_bytes(bytes)?),
-            SVDpp::KIND => Model::Svdpp(SVDpp::from_bytes(bytes)?),
-            KNN::KIND => Model::Knn(KNN::from_bytes(bytes)?),
+        // The core's model handle reads the kind and validates the whole file.
+        Ok(match mercato::AnyModel::from_bytes(bytes)? {
+            AnyModel::Baseline(m) => Model::Baseline(m),
+            AnyModel::FunkSvd(m) => Model::Funk(m),
+            AnyModel::SvdPp(m) => Model::Svdpp(m),
+            AnyModel::Knn(m) => Model::Knn(m),
             other => {
                 return Err(mercato::Error::format(format!(
-                    "the file holds a {other:?} model, not an explicit-rating one (baseline, funk_svd, svdpp, knn)"
+                    "the file holds a {:?} model, not an explicit-rating one (baseline, funk_svd, svdpp, knn)",
+                    other.kind()
                 )))
             }
         })

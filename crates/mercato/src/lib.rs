@@ -10,6 +10,17 @@
 //! Shared pieces: [`data`] (ids, the user × item matrix, loaders, splits), [`metrics`],
 //! [`persist`] (one safe file format for every model), [`params`] and [`Error`].
 //!
+//! ## Cargo features
+//!
+//! * `datasets` (default) — data-set file formats: gzip-compressed IDX (Fashion-MNIST), the
+//!   synthetic marketplace's CSV files, PNG sample images (`csv`, `flate2`).
+//! * `progress` (default) — progress bars on a terminal for long fits (`indicatif`); without
+//!   it, `show_progress` prints one line per epoch for the libtorch trainers and nothing else.
+//! * `torch` — image classification and sequential models on libtorch (`tch`).
+//!
+//! A service that fits and serves models needs neither default:
+//! `mercato = { version = "0.1", default-features = false }`.
+//!
 //! ## One shape for every model
 //!
 //! Hyper-parameters are a plain `…Params` struct (serde, `Default`, builder setters) that
@@ -92,6 +103,7 @@ mod parallel;
 pub mod params;
 pub mod persist;
 pub mod pricing;
+mod progress;
 #[cfg(test)]
 mod proptests;
 pub mod recommend;

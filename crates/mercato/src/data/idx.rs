@@ -9,7 +9,8 @@
 //! 4+4·D   ...   the data, row-major
 //! ```
 //!
-//! Compression is detected from the content (gzip magic `1f 8b`), not the file name.
+//! Compression is detected from the content (gzip magic `1f 8b`), not the file name; reading
+//! gzip needs the feature `datasets` (on by default).
 //!
 //! ```no_run
 //! use mercato::data::idx::load_fashion_mnist;
@@ -19,7 +20,6 @@
 //! # Ok::<(), mercato::Error>(())
 //! ```
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array3};
@@ -54,16 +54,23 @@ fn format_err(path: &Path, msg: impl std::fmt::Display) -> Error {
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| format_err(path, format!("corrupt gzip stream: {e}")))?;
-        out
-    } else {
-        raw
-    };
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) { gunzip(path, &raw)? } else { raw };
     parse_idx(&bytes).map_err(|m| format_err(path, m))
+}
+
+#[cfg(feature = "datasets")]
+fn gunzip(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(raw)
+        .read_to_end(&mut out)
+        .map_err(|e| format_err(path, format!("corrupt gzip stream: {e}")))?;
+    Ok(out)
+}
+
+#[cfg(not(feature = "datasets"))]
+fn gunzip(path: &Path, _raw: &[u8]) -> Result<Vec<u8>> {
+    Err(format_err(path, "gzip-compressed; reading it needs mercato's `datasets` feature (or gunzip the file)"))
 }
 
 /// Parses IDX bytes (already decompressed).
@@ -209,6 +216,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn raw_and_gzip_agree() {
         let dir = tempfile::tempdir().unwrap();
         let bytes = idx(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);

@@ -15,6 +15,7 @@
 //! assert!(y.iter().any(|&l| l == 1));
 //! ```
 
+#[cfg(feature = "datasets")]
 use std::path::Path;
 
 use ndarray::Array2;
@@ -26,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::synth_images::{product_picture, SampleImage};
 use super::{DuplicatePolicy, IdMap, Interactions};
-use crate::{ensure, Error, Result};
+#[cfg(feature = "datasets")]
+use crate::ensure;
+use crate::{Error, Result};
 
 const LATENT: usize = 8;
 
@@ -412,7 +415,9 @@ impl Marketplace {
         (x, labels, TRANSACTION_FEATURES.iter().map(|s| s.to_string()).collect())
     }
 
-    /// Writes `products.csv`, `ratings.csv`, `events.csv`, `transactions.csv` into `dir`.
+    /// Writes `products.csv`, `ratings.csv`, `events.csv`, `transactions.csv` into `dir`
+    /// (feature `datasets`, on by default).
+    #[cfg(feature = "datasets")]
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -422,7 +427,8 @@ impl Marketplace {
         write_csv(&dir.join("transactions.csv"), &self.transactions)
     }
 
-    /// Reads the four files written by [`Marketplace::write`].
+    /// Reads the four files written by [`Marketplace::write`] (feature `datasets`).
+    #[cfg(feature = "datasets")]
     pub fn read(dir: impl AsRef<Path>) -> Result<Marketplace> {
         let dir = dir.as_ref();
         let m = Marketplace {
@@ -612,6 +618,7 @@ fn generate_transactions(
     out
 }
 
+#[cfg(feature = "datasets")]
 fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let mut w = csv::Writer::from_path(path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     for row in rows {
@@ -620,6 +627,7 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     w.flush().map_err(|e| Error::io(path, e))
 }
 
+#[cfg(feature = "datasets")]
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
@@ -692,6 +700,7 @@ mod tests {
 
     /// `datasets/marketplace` is exactly what `mercato datasets generate --seed 42 --scale small` writes.
     #[test]
+    #[cfg(feature = "datasets")]
     fn bundled_files_regenerate_byte_identical() {
         let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/marketplace");
         if !bundled.is_dir() {
@@ -707,6 +716,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn csv_round_trip() {
         let config = MarketplaceConfig { n_users: 30, n_products: 40, n_transactions: 200, ..Default::default() };
         let m = Marketplace::generate(config);

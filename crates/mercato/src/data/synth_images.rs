@@ -13,7 +13,7 @@
 //! assert!(images.iter().all(|im| im.pixels.len() == 28 * 28));
 //! ```
 
-use std::io::Write;
+#[cfg(feature = "datasets")]
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
@@ -21,6 +21,7 @@ use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::idx::FASHION_MNIST_CLASSES;
+#[cfg(feature = "datasets")]
 use crate::{Error, Result};
 
 /// Image side in pixels.
@@ -396,7 +397,9 @@ pub fn sample_images(seed: u64, per_class: usize) -> Vec<SampleImage> {
     out
 }
 
-/// A grey-scale 8-bit PNG (no dependency beyond flate2 and crc32fast, so it needs no `torch`).
+/// A grey-scale 8-bit PNG (no dependency beyond flate2 and crc32fast, so it needs no `torch`;
+/// feature `datasets`, on by default).
+#[cfg(feature = "datasets")]
 pub fn encode_png_gray(width: usize, height: usize, pixels: &[u8]) -> Result<Vec<u8>> {
     crate::ensure!(pixels.len() == width * height, "{} pixels for a {width}x{height} image", pixels.len());
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -414,6 +417,7 @@ pub fn encode_png_gray(width: usize, height: usize, pixels: &[u8]) -> Result<Vec
     ihdr.extend_from_slice(&(height as u32).to_be_bytes());
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, deflate, no filter method, no interlace
     chunk(&mut out, b"IHDR", &ihdr);
+    use std::io::Write;
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     for row in pixels.chunks(width.max(1)) {
         z.write_all(&[0]).and_then(|()| z.write_all(row)).map_err(|e| Error::invalid(format!("png: {e}")))?;
@@ -424,7 +428,9 @@ pub fn encode_png_gray(width: usize, height: usize, pixels: &[u8]) -> Result<Vec
     Ok(out)
 }
 
-/// Writes [`sample_images`] as PNGs under `dir/<folder>/<folder>_<k>.png`; returns the paths.
+/// Writes [`sample_images`] as PNGs under `dir/<folder>/<folder>_<k>.png`; returns the paths
+/// (feature `datasets`).
+#[cfg(feature = "datasets")]
 pub fn write_sample_images(dir: impl AsRef<Path>, seed: u64, per_class: usize) -> Result<Vec<PathBuf>> {
     let dir = dir.as_ref();
     let mut counts = [0usize; FOLDERS.len()];
@@ -464,6 +470,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn png_round_trip_through_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let paths = write_sample_images(dir.path(), 42, 1).unwrap();
@@ -476,6 +483,7 @@ mod tests {
 
     /// `datasets/sample_images` is exactly what the generator writes for seed 42.
     #[test]
+    #[cfg(feature = "datasets")]
     fn bundled_sample_images_regenerate_byte_identical() {
         let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample_images");
         if !bundled.is_dir() {

@@ -1,10 +1,8 @@
 //! Training hyper-parameters and the training loop.
 
-use std::io::IsTerminal;
 use std::str::FromStr;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -422,13 +420,7 @@ pub(crate) fn train(net: &mut Network, data: &TrainData, cfg: &TrainConfig) -> R
 
     let batches = train_idx.len().div_ceil(cfg.batch_size);
     let total_steps = batches * cfg.epochs;
-    let log_lines = cfg.show_progress && !std::io::stderr().is_terminal();
-    let pb = if cfg.show_progress && !log_lines { ProgressBar::new(total_steps as u64) } else { ProgressBar::hidden() };
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta} {msg}")
-            .map_err(|e| Error::invalid(e.to_string()))?
-            .progress_chars("=> "),
-    );
+    let pb = crate::progress::Bar::batches(cfg.show_progress, total_steps as u64);
 
     let mut history = History { device: format!("{device:?}"), ..Default::default() };
     let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
@@ -499,12 +491,7 @@ pub(crate) fn train(net: &mut Network, data: &TrainData, cfg: &TrainConfig) -> R
             },
             stats.seconds
         );
-        // The bar is only drawn on a terminal; in logs and notebooks print one line per epoch.
-        if log_lines {
-            eprintln!("{line}");
-        } else {
-            pb.println(line);
-        }
+        pb.epoch_line(line);
         history.epochs.push(stats);
         if let Some(vl) = val_loss {
             if best.as_ref().is_none_or(|(b, _)| vl < *b) {

@@ -287,23 +287,18 @@ struct Step {
     biased: bool,
 }
 
-/// Plain SGD over one block's ratings; returns the sum of squared errors. Dispatches to the
-/// AVX2 + FMA build of the same code when the CPU has it (bit-identical results, see `simd`).
-fn run_block(job: BlockJob<'_>, step: Step) -> f64 {
+/// Plain SGD over one block's ratings; returns the sum of squared errors. Compiled for
+/// AVX2 + FMA (chosen at run time when the CPU has both), where the kernel runs on `__m256`
+/// lanes, and portable, where it runs on `[f32; 8]`: bit-identical results (see `simd`).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn run_block<'a>(job: BlockJob<'a>, step: Step) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    {
+    if multiversion::target::target_cfg_f!(all(target_feature = "avx2", target_feature = "fma")) {
         if let Some(avx) = super::simd::Avx2::detect() {
-            // SAFETY: `avx` exists only when the CPU supports AVX2 and FMA.
-            return unsafe { run_block_avx2(avx, job, step) };
+            return run_block_width(avx, job, step);
         }
     }
     run_block_width(Portable, job, step)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn run_block_avx2(avx: super::simd::Avx2, job: BlockJob<'_>, step: Step) -> f64 {
-    run_block_width(avx, job, step)
 }
 
 /// Picks a build of the kernel specialised to the row width, so the loops over a row's

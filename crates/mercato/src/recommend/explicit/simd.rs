@@ -151,17 +151,12 @@ pub(crate) fn dot_with<S: Simd>(s: S, a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// [`dot_with`] on the fastest build the CPU has, for predictions (bit-identical either way).
-#[inline]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn dot_avx2(s: Avx2, a: &[f32], b: &[f32]) -> f32 {
-            dot_with(s, a, b)
-        }
+    if multiversion::target::target_cfg_f!(all(target_feature = "avx2", target_feature = "fma")) {
         if let Some(s) = Avx2::detect() {
-            // SAFETY: `s` exists only when the CPU has AVX2 and FMA.
-            return unsafe { dot_avx2(s, a, b) };
+            return dot_with(s, a, b);
         }
     }
     dot_with(Portable, a, b)

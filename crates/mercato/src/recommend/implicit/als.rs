@@ -218,7 +218,7 @@ impl AlsParams {
         let mut item_factors = init(n_items);
         let by_item = rows.transpose();
         let pool = pool(self.num_threads)?;
-        let bar = super::progress(self.show_progress, self.iterations as u64, "ALS");
+        let bar = crate::progress::Bar::new(self.show_progress, self.iterations as u64, "ALS");
         let mut loss_history = Vec::new();
         let started = std::time::Instant::now();
         pool.install(|| {
@@ -411,46 +411,17 @@ fn solve_all(p: &AlsParams, cui: &Rows, y: &[f32], x: &mut [f32], exact: bool) {
             if exact {
                 solve_exact(p, &g, y, items, vals, xu);
             } else {
-                solve_cg_dispatch(p, &g, y, items, vals, xu, scratch);
+                solve_cg(p, &g, y, items, vals, xu, scratch);
             }
         },
     );
 }
 
-/// Runs [`solve_cg`] compiled for AVX2+FMA when the CPU has them (detected at run time;
-/// the portable build targets SSE2). Results are identical across thread counts on one
-/// machine; they may differ in the last bits between CPUs with and without FMA.
-#[allow(clippy::too_many_arguments)]
-fn solve_cg_dispatch(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x: &mut [f32], s: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the features the function is compiled for were just detected.
-            unsafe { solve_cg_avx2(p, g, y, items, vals, x, s) };
-            return;
-        }
-    }
-    solve_cg(p, g, y, items, vals, x, s);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn solve_cg_avx2(
-    p: &AlsParams,
-    g: &[f32],
-    y: &[f32],
-    items: &[u32],
-    vals: &[f32],
-    x: &mut [f32],
-    s: &mut [f32],
-) {
-    solve_cg(p, g, y, items, vals, x, s);
-}
-
 /// Conjugate gradient on `(G + Σ (c−1) y yᵀ) x = Σ c y`, warm-started at `x`
-/// (implicit's `least_squares_cg`).
-#[inline(always)]
+/// (implicit's `least_squares_cg`). Compiled twice: for AVX2+FMA, chosen at run time when
+/// the CPU has them, and portable (SSE2). Results are identical across thread counts on one
+/// machine; they may differ in the last bits between CPUs with and without FMA.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn solve_cg(p: &AlsParams, g: &[f32], y: &[f32], items: &[u32], vals: &[f32], x: &mut [f32], scratch: &mut [f32]) {
     let k = x.len();
     let (r, rest) = scratch.split_at_mut(k);

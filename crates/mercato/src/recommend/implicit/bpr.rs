@@ -202,7 +202,7 @@ impl BprParams {
             .map(|its| its.iter().flat_map(|&i| item_factors[i as usize * d..(i as usize + 1) * d].to_vec()).collect())
             .collect();
         let pool = pool(self.num_threads)?;
-        let bar = super::progress(self.show_progress, self.iterations as u64, "BPR");
+        let bar = crate::progress::Bar::new(self.show_progress, self.iterations as u64, "BPR");
         let (lr, reg) = (self.learning_rate, self.regularization);
         let mut loss_history = Vec::new();
         let track_loss = self.calculate_training_loss;

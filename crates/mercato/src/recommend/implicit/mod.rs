@@ -521,15 +521,7 @@ pub(crate) fn score_one_user(q: &[f32], item_factors: &[f32], k: usize, out: &mu
         if k == 0 || k > ONE_USER_MAX_K || q.len() != k || item_factors.len() != out.len() * k {
             return false;
         }
-        // the same test matrixmultiply uses to pick its fused kernels (avx512f implies fma)
-        let fused = std::is_x86_feature_detected!("fma")
-            && (std::is_x86_feature_detected!("avx2") || std::is_x86_feature_detected!("avx512f"));
-        if fused {
-            // SAFETY: the features the function is compiled for were just detected.
-            unsafe { one_user_fma(q, item_factors, k, out) };
-        } else {
-            one_user_body::<false>(q, item_factors, k, out);
-        }
+        one_user(q, item_factors, k, out);
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -539,10 +531,18 @@ pub(crate) fn score_one_user(q: &[f32], item_factors: &[f32], k: usize, out: &mu
     }
 }
 
+/// [`one_user_body`] compiled for AVX2+FMA (chosen at run time when the CPU has both) and
+/// portable. matrixmultiply's sgemm fuses its multiply-adds exactly where the CPU has FMA and
+/// AVX2 (or AVX-512, which no CPU has without AVX2), so each build fuses where its features
+/// say so.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn one_user_fma(q: &[f32], item_factors: &[f32], k: usize, out: &mut [f32]) {
-    one_user_body::<true>(q, item_factors, k, out);
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn one_user(q: &[f32], item_factors: &[f32], k: usize, out: &mut [f32]) {
+    if multiversion::target::target_cfg_f!(all(target_feature = "avx2", target_feature = "fma")) {
+        one_user_body::<true>(q, item_factors, k, out);
+    } else {
+        one_user_body::<false>(q, item_factors, k, out);
+    }
 }
 
 /// See [`score_one_user`]: the GEMM's main columns as one chain per item (fused or not),
@@ -596,18 +596,6 @@ pub(crate) fn score_factors(user_factors: &[f32], item_factors: &[f32], k: usize
         for (row, qu) in out.chunks_exact_mut(n_items).zip(q.chunks_exact(k)) {
             axpy(qu[c], &column, row);
         }
-    }
-}
-
-/// A progress bar shown only when asked for and stderr is a terminal.
-pub(crate) fn progress(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if show && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(len);
-        bar.set_message(what.to_string());
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
     }
 }
 

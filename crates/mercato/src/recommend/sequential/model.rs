@@ -1,10 +1,8 @@
 //! The fitted sequential recommender: training loop, scoring, serving and its model file.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -182,7 +180,7 @@ struct EpochRun<'a> {
     opt: &'a mut nn::Optimizer,
     /// The epoch's stream: window order or lane order, sampled negatives.
     rng: rand_xoshiro::Xoshiro256PlusPlus,
-    pb: &'a ProgressBar,
+    pb: &'a crate::progress::Bar,
     epoch: usize,
     loss_sum: f64,
     positions: i64,
@@ -252,13 +250,7 @@ impl SequentialRecommender {
             SeqBatching::Windows => order.len().div_ceil(p.batch_size),
             SeqBatching::SessionParallel => session_steps(&self.data, p.batch_size),
         };
-        let terminal = p.show_progress && std::io::stderr().is_terminal();
-        let pb = if terminal { ProgressBar::new((steps * p.epochs) as u64) } else { ProgressBar::hidden() };
-        pb.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta} {msg}")
-                .map_err(|e| Error::invalid(e.to_string()))?
-                .progress_chars("=> "),
-        );
+        let pb = crate::progress::Bar::batches(p.show_progress, (steps * p.epochs) as u64);
         let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
         let mut since_best = 0usize;
         let mut train_seconds = 0f64;
@@ -289,20 +281,13 @@ impl SequentialRecommender {
                 val_ndcg,
                 seconds: started.elapsed().as_secs_f64(),
             };
-            if p.show_progress {
-                let line = format!(
-                    "epoch {:>3}: loss {:.4}{} ({:.2} s)",
-                    stats.epoch,
-                    stats.loss,
-                    val_ndcg.map_or(String::new(), |v| format!(" | val NDCG@10 {v:.4}")),
-                    stats.seconds
-                );
-                if terminal {
-                    pb.println(line);
-                } else {
-                    eprintln!("{line}");
-                }
-            }
+            pb.epoch_line(format!(
+                "epoch {:>3}: loss {:.4}{} ({:.2} s)",
+                stats.epoch,
+                stats.loss,
+                val_ndcg.map_or(String::new(), |v| format!(" | val NDCG@10 {v:.4}")),
+                stats.seconds
+            ));
             self.history.epochs.push(stats);
             if let Some(v) = val_ndcg {
                 if best.as_ref().is_none_or(|(b, _)| v > *b) {
