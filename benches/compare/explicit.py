@@ -30,8 +30,11 @@ def ensure_venv() -> None:
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     if not PY.exists():
-        print(f"creating {VENV} (scikit-surprise, libmf, maturin) ...", flush=True)
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
+    # The venv is shared with the other comparison scripts: install what this one needs
+    # whoever created it.
+    if not (VENV / "bin" / "maturin").exists() or subprocess.call([str(PY), "-c", "import surprise"]) != 0:
+        print(f"installing scikit-surprise, libmf, maturin into {VENV} ...", flush=True)
         subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "numpy", "pandas", "scikit-surprise", "maturin"])
         if subprocess.call([str(PY), "-m", "pip", "install", "-q", "libmf"]) != 0:
             print("libmf did not build; its row is skipped", flush=True)
