@@ -273,7 +273,8 @@ def test_classify_equals_the_model_on_paths_bytes_and_arrays(client, tmp_path):
     assert got.index.equals(series.index)
     assert got["label"].tolist() == names.tolist()
     assert np.array_equal(got["class_index"].to_numpy(), index)
-    assert np.array_equal(got["probability"].to_numpy(), proba[np.arange(40), index])
+    # libtorch's kernels depend on batch size and threads: equal to float32 rounding
+    np.testing.assert_allclose(got["probability"].to_numpy(), proba[np.arange(40), index], rtol=1e-6, atol=1e-6)
     # encoded files and pixel arrays in a Bag: the same answers
     import dask.bag as db
 
@@ -281,7 +282,7 @@ def test_classify_equals_the_model_on_paths_bytes_and_arrays(client, tmp_path):
     assert [r["label"] for r in mdask.classify(cnn, blobs).compute()] == names.tolist()
     bag = mdask.classify(cnn, db.from_sequence(list(pictures[:, None]), npartitions=5)).compute()
     assert [r["label"] for r in bag] == names.tolist()
-    assert np.array_equal([r["probability"] for r in bag], proba[np.arange(40), index])
+    np.testing.assert_allclose([r["probability"] for r in bag], proba[np.arange(40), index], rtol=1e-6, atol=1e-6)
     # the workers' copies run libtorch on one thread each, built once per worker
     key = _scaleout.Payload.of(cnn).key
     per_worker = client.run(_built_and_threads, key)

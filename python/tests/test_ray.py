@@ -101,6 +101,7 @@ def test_classifier_actors_equal_the_model(session, tmp_path):
     out = out.sort_values("n")
     index = proba.argmax(axis=1)
     assert out["label"].tolist() == [cnn.class_names_[k] for k in index]
-    assert np.array_equal(out["probability"].to_numpy(), proba[np.arange(24), index])
+    # libtorch's kernels depend on batch size and threads: equal to float32 rounding
+    np.testing.assert_allclose(out["probability"].to_numpy(), proba[np.arange(24), index], rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="ImageClassifier"):
         mray.Classifier(fraud.ECOD().fit(np.random.default_rng(0).normal(size=(20, 2))))

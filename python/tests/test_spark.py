@@ -136,7 +136,8 @@ def test_classify_paths_and_binary_files_equal_the_model(spark, tmp_path):
     assert len(got) == 30 and set(got["sku"]) == set(range(30))
     for row in got.itertuples():
         label, k, p = want[row.path]
-        assert (row.label, row.class_index) == (label, k) and np.float32(row.probability) == np.float32(p)
+        # libtorch's kernels depend on batch size and threads: equal to float32 rounding
+        assert (row.label, row.class_index) == (label, k) and abs(row.probability - p) <= 1e-6
     files = spark.read.format("binaryFile").load(str(tmp_path / "*.png"))
     from_bytes = mspark.classify(cnn, files, image_col="content").select("path", "label").toPandas()
     assert {p.removeprefix("file:"): label for p, label in from_bytes.itertuples(index=False)} == {
