@@ -120,12 +120,15 @@ def classify(model, images, *, num_threads: int = 1):
     (``bytes``, e.g. ``db.from_sequence(blobs)``) or pixel arrays (one image each, in the
     model's input shape). (A dask DataFrame stores object columns as strings by default, so
     encoded files travel in a Bag.)
+
     Returns, for a Series, a dask DataFrame ``label`` (class name), ``class_index`` and
     ``probability`` (of that class) with the Series' partitions and index; for a Bag, a Bag
     of ``{"label", "class_index", "probability"}`` dicts in the same order. The labels equal
     the model's own ``predict_proba`` on the same images, the probabilities to float32
-    rounding (libtorch's kernels depend on the batch size and thread count). ``num_threads``: libtorch threads per
-    worker process (1 by default: Dask runs one task per core; 0 leaves libtorch's default).
+    rounding (libtorch's kernels depend on the batch size and thread count).
+
+    ``num_threads``: libtorch threads per worker process (1 by default: Dask runs one task
+    per core; 0 leaves libtorch's default).
     """
     import dask.bag as db
     import dask.dataframe as dd

@@ -56,7 +56,7 @@ impl Model {
 
     fn from_bytes(bytes: Vec<u8>) -> mercato::Result<Self> {
         // The core's model handle reads the kind and validates the whole file.
-        Ok(match mercato::AnyModel::from_bytes(bytes)? {
+        Ok(match AnyModel::from_bytes(bytes)? {
             AnyModel::Baseline(m) => Model::Baseline(m),
             AnyModel::FunkSvd(m) => Model::Funk(m),
             AnyModel::SvdPp(m) => Model::Svdpp(m),

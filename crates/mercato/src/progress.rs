@@ -10,17 +10,17 @@ use std::borrow::Cow;
 #[cfg(feature = "progress")]
 use std::io::IsTerminal;
 
-/// A progress bar that may be hidden; every method is a no-op on a hidden bar.
-// The epoch-loop methods serve the libtorch trainers only.
-#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+/// A progress bar that may be hidden; every method is a no-op on a hidden bar. The
+/// epoch-loop parts (`batches`, `epoch_line`, `set_prefix`, `show`) serve the libtorch
+/// trainers only, hence their `allow(dead_code)` without feature `torch`.
 pub(crate) struct Bar {
     /// Progress was asked for (epoch lines are printed even where no bar is drawn).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     show: bool,
     #[cfg(feature = "progress")]
     inner: indicatif::ProgressBar,
 }
 
-#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 impl Bar {
     /// A plain bar of `len` steps with `what` as its message, drawn when `show` and stderr
     /// is a terminal.
@@ -32,6 +32,7 @@ impl Bar {
 
     /// A bar for an epoch loop: `{prefix} [=====>   ] pos/len batches elapsed eta {msg}`,
     /// where the prefix names the epoch ([`Bar::set_prefix`]).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     pub(crate) fn batches(show: bool, len: u64) -> Bar {
         let bar = Bar::hidden_unless(show, len);
         #[cfg(feature = "progress")]
@@ -60,6 +61,7 @@ impl Bar {
     /// Prints a finished epoch's summary: above the bar where one is drawn, as a plain line
     /// on stderr otherwise (logs, notebooks, builds without the `progress` feature); nothing
     /// when progress was not asked for.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     pub(crate) fn epoch_line(&self, line: String) {
         if !self.show {
             return;
@@ -72,6 +74,7 @@ impl Bar {
         eprintln!("{line}");
     }
 
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     pub(crate) fn set_prefix(&self, prefix: impl Into<Cow<'static, str>>) {
         #[cfg(feature = "progress")]
         self.inner.set_prefix(prefix);

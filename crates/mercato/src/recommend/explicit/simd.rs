@@ -69,21 +69,34 @@ impl Simd for Portable {
     }
 }
 
-/// The AVX2 + FMA build; a value exists only on a CPU that has both (see [`Avx2::detect`]).
+/// The AVX2 + FMA build; a value exists only on a CPU that has both.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(());
 
 #[cfg(target_arch = "x86_64")]
 impl Avx2 {
-    /// `Some` when the running CPU supports AVX2 and FMA.
+    /// `Some` when the running CPU supports AVX2 and FMA (the tests' way in; the kernels
+    /// are `multiversion` clones, see [`Avx2::assume_detected`]).
+    #[cfg(test)]
     pub(crate) fn detect() -> Option<Self> {
         (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")).then_some(Avx2(()))
+    }
+
+    /// The AVX2 build without asking the CPU again, for the `multiversion` clones compiled
+    /// for AVX2 + FMA (their dispatcher already checked the CPU before entering them).
+    ///
+    /// # Safety
+    /// Only where the running CPU is known to support AVX2 and FMA.
+    #[inline(always)]
+    pub(crate) unsafe fn assume_detected() -> Self {
+        Avx2(())
     }
 }
 
 // SAFETY (every block below): an `Avx2` value is only made by `Avx2::detect` after the CPU
-// reported AVX2 and FMA; loads and stores go through references to exactly eight f32.
+// reported AVX2 and FMA, or by `Avx2::assume_detected` in code only run after that check;
+// loads and stores go through references to exactly eight f32.
 #[cfg(target_arch = "x86_64")]
 impl Simd for Avx2 {
     type V = std::arch::x86_64::__m256;
@@ -155,9 +168,8 @@ pub(crate) fn dot_with<S: Simd>(s: S, a: &[f32], b: &[f32]) -> f32 {
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if multiversion::target::target_cfg_f!(all(target_feature = "avx2", target_feature = "fma")) {
-        if let Some(s) = Avx2::detect() {
-            return dot_with(s, a, b);
-        }
+        // SAFETY: this is the AVX2 + FMA clone, entered only on a CPU that has both.
+        return dot_with(unsafe { Avx2::assume_detected() }, a, b);
     }
     dot_with(Portable, a, b)
 }
