@@ -70,6 +70,10 @@ impl Reprs {
         let w = k + 1;
         let mut data = vec![0f32; rows.n_rows() * w];
         data.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
+            // Write before the first read: on a fresh zeroed allocation a first read maps the
+            // shared zero page, and the write after it faults again with a TLB shootdown on
+            // every core (a third of a 72,000-item fit went there).
+            out.fill(0.0);
             let (idx, wt) = rows.row(r);
             for (&f, &x) in idx.iter().zip(wt) {
                 let row = &table.rows[(f + offset) as usize * w..][..w];
