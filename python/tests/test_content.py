@@ -77,6 +77,30 @@ def test_bad_input_persistence_and_clone(tmp_path):
     assert clone(m).get_params() == m.get_params()
 
 
+def test_item_ids_and_feature_names_travel_with_the_model(tmp_path):
+    X = tags(n_items=12, n_tags=9)
+    skus = [f"sku-{i}" for i in range(12)]
+    names = [f"tag{j}" for j in range(9)]
+    m = ItemContent().fit(X, item_ids=skus, feature_names=names)
+    assert m.item_ids == skus and m.feature_names == names
+    plain = ItemContent().fit(X)
+    assert list(plain.item_ids) == list(range(12)) and plain.feature_names == []
+    # in Python items stay row indices: the same answers with or without ids
+    np.testing.assert_array_equal(m.similar_items(3)[0], plain.similar_items(3)[0])
+    m.save(tmp_path / "c.mercato")
+    back = mercato.load(tmp_path / "c.mercato")
+    assert back.item_ids == skus and back.feature_names == names
+    assert pickle.loads(pickle.dumps(m)).item_ids == skus
+    with pytest.raises(ValueError, match="12 item ids"):
+        ItemContent().fit(X, item_ids=skus[:5])
+    with pytest.raises(ValueError, match="appears twice"):
+        ItemContent().fit(X, item_ids=["a"] * 12)
+    with pytest.raises(ValueError, match="9 feature names"):
+        ItemContent().fit(X, feature_names=names[:2])
+    with pytest.raises(ValueError, match="distinct"):
+        ItemContent().fit(X, feature_names=["t"] * 9)
+
+
 def test_blend_mixes_a_content_and_a_collaborative_model():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(3, 8)), 100 * rng.normal(size=(3, 8))

@@ -908,3 +908,68 @@ fn hybrid_cold_start_routes_match_the_library() {
     assert_eq!(post("als/rank_new_items", one.clone()).error(422), "invalid_input");
     assert_eq!(post("fraud/rank_new_items", one).error(400), "wrong_model_kind");
 }
+
+#[test]
+fn content_model_is_served_by_item_and_by_session() {
+    use mercato::data::IdMap;
+    use mercato::recommend::hybrid::ItemContentParams;
+    use mercato::recommend::Rows;
+
+    // Twelve products: three categories, two brands; ids are SKUs, features are named.
+    let names: Vec<String> =
+        ["category=shoes", "category=bags", "category=hats", "brand=acme", "brand=zenith"].map(String::from).to_vec();
+    let triplets: Vec<(usize, usize, f32)> = (0..12).flat_map(|i| [(i, i % 3, 1.0), (i, 3 + i % 2, 1.0)]).collect();
+    let mut model = ItemContentParams::default().fit(&Rows::from_triplets(12, 5, &triplets).unwrap()).unwrap();
+    let sku = |i: usize| ExternalId::from(format!("sku-{i}").as_str());
+    model.set_item_ids(IdMap::from_ids((0..12).map(sku)).unwrap()).unwrap();
+    model.set_feature_names(names).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    write_models(&models);
+    model.save(models.join("content.mercato")).unwrap();
+    let s = Server::start(&models, &[]);
+    let ids =
+        |v: &Value| -> Vec<ExternalId> { v["items"].as_array().unwrap().iter().map(|i| id_of(&i["item"])).collect() };
+    let scores = |v: &Value| -> Vec<f32> {
+        v["items"].as_array().unwrap().iter().map(|i| i["similarity"].as_f64().unwrap() as f32).collect()
+    };
+
+    // similar to a catalogue item: the library's list without the item itself
+    let want: Vec<(ExternalId, f32)> =
+        model.similar_items_ids(&sku(0), 4).unwrap().into_iter().filter(|(i, _)| *i != sku(0)).take(3).collect();
+    let v = s.post("/v1/models/content/similar", &json!({"item": "sku-0", "n": 3})).json();
+    assert_eq!(ids(&v), want.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(), "{v}");
+    assert_eq!(scores(&v), want.iter().map(|p| p.1).collect::<Vec<_>>());
+    // a new product by named features
+    let want = model.similar_to_named_features(&[("category=hats", 1.0), ("brand=zenith", 1.0)], 2).unwrap();
+    let body = json!({"item_features": {"category=hats": 1.0, "brand=zenith": 1.0}, "n": 2});
+    let v = s.post("/v1/models/content/similar", &body).json();
+    assert_eq!(ids(&v), want.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(), "{v}");
+    // a visitor's viewed items: more like them, without them
+    let viewed = [sku(1), sku(4)];
+    let want = model.recommend_from_items(&viewed, 3, &Filter::new().exclude_seen(true)).unwrap();
+    let v = s.post("/v1/models/content/recommend_sequence", &json!({"items": ["sku-1", "sku-4"], "n": 3})).json();
+    assert_eq!(ids(&v), want.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>(), "{v}");
+    assert!(ids(&v).iter().all(|i| !viewed.contains(i)));
+    assert_eq!(v["fallback"], false);
+    // the model list shows it as a recommender without users
+    let v = s.get("/v1/models").json();
+    let listed = v["models"].as_array().unwrap().iter().find(|m| m["name"] == "content").unwrap().clone();
+    assert_eq!(
+        (listed["kind"].as_str(), listed["users"].as_u64(), listed["items"].as_u64()),
+        (Some("recommend.item_content"), Some(0), Some(12))
+    );
+
+    // bad requests: 4xx with a JSON error
+    let post = |path: &str, body: Value| s.post(&format!("/v1/models/{path}"), &body);
+    assert_eq!(post("content/recommend", json!({"user": "u1"})).error(422), "invalid_input");
+    assert_eq!(post("content/recommend", json!({"user_features": {"a": 1.0}})).error(422), "invalid_input");
+    assert_eq!(post("content/similar", json!({"item": "sku-99"})).error(422), "unknown_id");
+    assert_eq!(post("content/similar", json!({"item_features": {"colour=red": 1.0}})).error(422), "unknown_id");
+    assert_eq!(post("content/recommend_sequence", json!({"items": ["sku-99"]})).error(422), "unknown_id");
+    let ctx = json!({"items": ["sku-1"], "context": {"event": ["view"]}});
+    assert_eq!(post("content/recommend_sequence", ctx).error(422), "invalid_input");
+    let one = json!({"user": "u1", "items": [{"id": 1, "features": {}}]});
+    assert_eq!(post("content/rank_new_items", one).error(422), "invalid_input");
+}

@@ -377,12 +377,36 @@ pub struct PyItemContent {
 
 #[pymethods]
 impl PyItemContent {
-    /// Fits from JSON hyper-parameters and the item-feature CSR parts.
+    /// Fits from JSON hyper-parameters and the item-feature CSR parts; `item_ids` (one per
+    /// row) and `feature_names` (one per column) name them for serving.
     #[staticmethod]
-    fn fit(py: Python<'_>, params_json: &str, item_features: Csr<'_>) -> PyResult<PyItemContent> {
+    #[pyo3(signature = (params_json, item_features, item_ids=None, feature_names=None))]
+    fn fit(
+        py: Python<'_>,
+        params_json: &str,
+        item_features: Csr<'_>,
+        item_ids: Option<Bound<'_, PyAny>>,
+        feature_names: Option<Vec<String>>,
+    ) -> PyResult<PyItemContent> {
         let params: ItemContentParams = <ItemContentParams as mercato::params::Params>::from_json(params_json).py()?;
         let f = rows(&item_features, "item_features")?;
-        Ok(PyItemContent { model: py.detach(|| params.fit(&f)).py()? })
+        let ids = item_ids.map(|ids| IdMap::from_ids(external_ids(&ids)?).py()).transpose()?;
+        let mut model = py.detach(|| params.fit(&f)).py()?;
+        if let Some(ids) = ids {
+            model.set_item_ids(ids).py()?;
+        }
+        model.set_feature_names(feature_names.unwrap_or_default()).py()?;
+        Ok(PyItemContent { model })
+    }
+
+    /// External ids of the catalogue's items (row indices when fitted without ids).
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ids_to_py(py, self.model.item_ids().ids())
+    }
+
+    /// Names of the feature columns (empty when unnamed).
+    fn feature_names(&self) -> Vec<String> {
+        self.model.feature_names().to_vec()
     }
 
     #[getter]

@@ -3,13 +3,15 @@
 //! This is the only file that knows how model files map onto library types: every file loads
 //! through the crate-wide handle [`AnyModel`]; detectors are kept with their feature names,
 //! recommenders are served by external ids behind the small [`IdRecommender`] trait the
-//! routes use (filters by external id, the item itself left out of `similar`).
+//! routes use (filters by external id, the item itself left out of `similar`). A content
+//! model ([`ItemContent`]) has no users: it answers `similar` and, from the items a visitor
+//! viewed, `recommend_sequence`.
 
 use std::collections::HashMap;
 
 use mercato::data::ExternalId;
 use mercato::fraud::{AnyDetector, Detector};
-use mercato::recommend::hybrid::{HybridMF, NamedFeatures};
+use mercato::recommend::hybrid::{HybridMF, ItemContent, NamedFeatures};
 use mercato::recommend::Filter;
 use mercato::{AnyModel, Error, Result};
 
@@ -38,6 +40,10 @@ const NOT_SEQUENTIAL: &str = "this model does not recommend from a sequence of i
 
 /// The answer of a model without user/item features to a cold-start request.
 const NO_FEATURES: &str = "this model does not read user or item features (train a hybrid model, HybridMF)";
+
+/// The answer of a content model to a request by user.
+const NO_USERS: &str = "a content model (ItemContent) has no users: ask /similar with an item or item_features, \
+     or /recommend_sequence with the items a visitor viewed";
 
 /// A recommender served by external ids.
 pub trait IdRecommender: Send + Sync {
@@ -106,6 +112,10 @@ impl Model {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<(Model, String)> {
         let any = AnyModel::from_bytes(bytes)?;
         let kind = any.kind().to_string();
+        let any = match any {
+            AnyModel::Content(m) => return Ok((Model::Recommender(Box::new(Content(m))), kind)),
+            other => other,
+        };
         if any.as_recommender().is_some() {
             return Ok((Model::Recommender(Box::new(Recommender(any))), kind));
         }
@@ -196,5 +206,47 @@ impl IdRecommender for Recommender {
         }
         let recs = m.recommend_sequence(items, &columns, n, exclude_seen)?;
         Ok(IdRecs { items: recs.items, fallback: recs.fallback })
+    }
+}
+
+/// A content model, served by item: similar items, and "more like what this visitor viewed".
+struct Content(ItemContent);
+
+impl IdRecommender for Content {
+    fn n_users(&self) -> usize {
+        0
+    }
+    fn n_items(&self) -> usize {
+        self.0.n_items()
+    }
+    fn recommend_ids(&self, _user: &ExternalId, _n: usize, _filter: &IdFilter) -> Result<IdRecs> {
+        Err(Error::invalid(NO_USERS))
+    }
+    fn recommend_features(&self, _features: &NamedFeatures, _n: usize, _filter: &IdFilter) -> Result<IdRecs> {
+        Err(Error::invalid(NO_USERS))
+    }
+    fn rank_new_items(&self, _user: &ExternalId, _items: &[Vec<(&str, f32)>], _n: usize) -> Result<Vec<(usize, f32)>> {
+        Err(Error::invalid(NO_USERS))
+    }
+    fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>> {
+        let found = self.0.similar_items_ids(item, n.saturating_add(1))?;
+        Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+    }
+    fn similar_to_features(&self, features: &NamedFeatures, n: usize) -> Result<Vec<(ExternalId, f32)>> {
+        self.0.similar_to_named_features(features, n)
+    }
+    /// The session's items in any order (a content profile has no order); no context.
+    fn recommend_sequence_ids(
+        &self,
+        items: &[ExternalId],
+        context: &[(String, Vec<ExternalId>)],
+        n: usize,
+        exclude_seen: bool,
+    ) -> Result<IdRecs> {
+        if let Some((name, _)) = context.first() {
+            return Err(Error::invalid(format!("unknown context column {name:?}; a content model reads none")));
+        }
+        let items = self.0.recommend_from_items(items, n, &Filter::new().exclude_seen(exclude_seen))?;
+        Ok(IdRecs { items, fallback: false })
     }
 }

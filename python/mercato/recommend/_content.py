@@ -32,7 +32,8 @@ class ItemContent(Estimator):
     K1, B : BM25's saturation and length normalisation.
     num_threads : threads (``None`` = all cores); results do not depend on it.
 
-    After ``fit(item_features)``: ``similar_items(itemid | ids, N)`` for catalogue items,
+    After ``fit(item_features, item_ids=..., feature_names=...)`` (ids and names optional;
+    ``mercato serve`` answers by them): ``similar_items(itemid | ids, N)`` for catalogue items,
     ``similar_items(item_features=rows, N)`` for new items given by their features, and
     ``recommend(userid, user_items, N)``: each candidate scored by its cosines to the items in
     the user's row, summed (weighted by the row's values).
@@ -54,10 +55,30 @@ class ItemContent(Estimator):
         )
         return {"weighting": weighting, "num_threads": threads(self.num_threads)}
 
-    def fit(self, item_features, y=None):
-        """Fits on an items x features matrix (non-negative values); returns self."""
-        self._adopt(_r._ItemContent.fit(params_json(self._rust_params()), _csr(item_features, "item_features")))
+    def fit(self, item_features, y=None, *, item_ids=None, feature_names=None):
+        """Fits on an items x features matrix (non-negative values); returns self.
+
+        ``item_ids`` (one external id per row, e.g. SKUs) and ``feature_names`` (one per
+        column, e.g. ``"category=shoes"``) go into the saved model, so ``mercato serve``
+        answers by id and takes new items by named features; in Python, items stay row
+        indices."""
+        if feature_names is not None:
+            feature_names = [str(f) for f in feature_names]
+        native = _r._ItemContent.fit(
+            params_json(self._rust_params()), _csr(item_features, "item_features"), item_ids, feature_names
+        )
+        self._adopt(native)
         return self
+
+    @property
+    def item_ids(self):
+        """External ids of the catalogue's items, by row (row indices when fitted without)."""
+        return self._fitted().ids()
+
+    @property
+    def feature_names(self):
+        """Names of the feature columns (empty when fitted without)."""
+        return self._fitted().feature_names()
 
     @property
     def n_items_(self) -> int:

@@ -12,6 +12,12 @@
 //! scale (e.g. the ranks, or z-scores per user) and mix with a weight, leaning on content for
 //! items with few interactions. `mercato.recommend.blend` does this in Python.
 //!
+//! Served by external id and feature name ([`ItemContent::set_item_ids`],
+//! [`ItemContent::set_feature_names`]): similar items to a catalogue item or to a new one
+//! given by named features, and recommendations from the items a visitor has viewed
+//! ([`ItemContent::recommend_from_items`]) — what `mercato serve` answers on `/similar` and
+//! `/recommend_sequence`. The model has no users, so it never answers by user id.
+//!
 //! ```
 //! use mercato::params::Params;
 //! use mercato::recommend::hybrid::ItemContentParams;
@@ -32,9 +38,13 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::cold_start::NamedFeatures;
+use super::features::FeatureSpace;
+use crate::data::{ExternalId, IdMap};
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::persist::{ModelReader, ModelWriter, Persist};
+use crate::recommend::serving::{to_external, Ranked};
 use crate::recommend::{top_n, Filter, Rows};
 use crate::{ensure, parallel};
 
@@ -94,6 +104,8 @@ impl ItemContentParams {
             mean_length,
             items: Rows::empty(0, 0),
             by_feature: Rows::empty(0, 0),
+            ids: IdMap::identity(item_features.n_rows()),
+            features: FeatureSpace { identity: 0, n_features: item_features.n_cols(), names: Vec::new() },
         };
         model.items = model.weigh(item_features)?;
         model.by_feature = model.items.transpose();
@@ -129,6 +141,10 @@ pub struct ItemContent {
     items: Rows,
     /// The transpose, for scoring a query against every item.
     by_feature: Rows,
+    /// External ids of the catalogue's items (their row indices until set).
+    ids: IdMap,
+    /// The feature columns and their names (none until set).
+    features: FeatureSpace,
 }
 
 impl ItemContent {
@@ -150,6 +166,41 @@ impl ItemContent {
     /// The weighted, unit-length rows of the catalogue (items × features).
     pub fn item_vectors(&self) -> &Rows {
         &self.items
+    }
+
+    /// External ids of the catalogue's items, by row (the row indices until
+    /// [`ItemContent::set_item_ids`]).
+    pub fn item_ids(&self) -> &IdMap {
+        &self.ids
+    }
+
+    /// Names the catalogue's items, one id per row of the fitted features, so the model is
+    /// asked (and answers) by external id.
+    pub fn set_item_ids(&mut self, ids: IdMap) -> Result<()> {
+        ensure!(ids.len() == self.n_items(), shape format!("{} item ids", self.n_items()), ids.len().to_string());
+        self.ids = ids;
+        Ok(())
+    }
+
+    /// Names of the feature columns (empty when unnamed).
+    pub fn feature_names(&self) -> &[String] {
+        &self.features.names
+    }
+
+    /// Names the feature columns (empty, or one distinct name per column), so new items can
+    /// be given as `(name, weight)` pairs ([`ItemContent::similar_to_named_features`]).
+    pub fn set_feature_names(&mut self, names: Vec<String>) -> Result<()> {
+        if !names.is_empty() {
+            ensure!(
+                names.len() == self.n_features(),
+                shape format!("{} feature names", self.n_features()),
+                names.len().to_string()
+            );
+            let distinct: std::collections::HashSet<&String> = names.iter().collect();
+            ensure!(distinct.len() == names.len(), "feature names must be distinct");
+        }
+        self.features.names = names;
+        Ok(())
     }
 
     /// Weighs feature rows (items × features, e.g. new products) with the fitted catalogue's
@@ -234,6 +285,36 @@ impl ItemContent {
         }))
     }
 
+    /// [`ItemContent::similar_items`] by external id: the `n` items most similar to `item`,
+    /// itself first (as every recommender's `similar_items_ids`).
+    pub fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Ranked> {
+        let i = self.ids.index_or_err(item, "item")?;
+        Ok(to_external(&self.ids, self.similar_items(i, n)?))
+    }
+
+    /// The `n` catalogue items most similar to a new item given by named features (see
+    /// [`ItemContent::set_feature_names`]); an unknown name is an [`Error::UnknownId`] of kind
+    /// `"feature"`.
+    pub fn similar_to_named_features(&self, features: &NamedFeatures, n: usize) -> Result<Ranked> {
+        let row = self.features.encode([features.iter().copied()])?;
+        let found = self.similar_to_features(&row, n)?.pop().unwrap_or_default();
+        Ok(to_external(&self.ids, found))
+    }
+
+    /// The `n` items most like what a visitor has viewed (`items`, by external id, in any
+    /// order; repeats count again): each candidate scored by its cosines to those items,
+    /// summed. `filter.exclude_seen` leaves the viewed items out; `allow`/`deny` hold item
+    /// indices. Candidates sharing no feature with any viewed item are left out.
+    pub fn recommend_from_items(&self, items: &[ExternalId], n: usize, filter: &Filter) -> Result<Ranked> {
+        let mut triplets = Vec::with_capacity(items.len());
+        for id in items {
+            triplets.push((0, self.ids.index_or_err(id, "item")?, 1.0));
+        }
+        let row = Rows::from_triplets(1, self.n_items(), &triplets)?;
+        let found = self.recommend_rows(&row, n, filter)?.pop().unwrap_or_default();
+        Ok(to_external(&self.ids, found))
+    }
+
     /// Content scores of every item for a user whose row holds `items` with `values`: the
     /// sum over those items of `value · cosine(item, candidate)`.
     pub fn score_profile(&self, items: &[u32], values: &[f32], out: &mut [f32]) -> Result<()> {
@@ -297,6 +378,12 @@ struct ContentMeta {
     n_items: usize,
     n_features: usize,
     mean_length: f32,
+    /// The items' external ids; absent when they are the row indices (and in files written
+    /// before ids existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item_ids: Option<IdMap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    feature_names: Vec<String>,
 }
 
 impl Persist for ItemContent {
@@ -308,6 +395,8 @@ impl Persist for ItemContent {
             n_items: self.n_items(),
             n_features: self.n_features(),
             mean_length: self.mean_length,
+            item_ids: (!self.ids.is_identity()).then(|| self.ids.clone()),
+            feature_names: self.features.names.clone(),
         };
         let w = ModelWriter::new(Self::KIND, &meta)?.f32("idf", &[self.idf.len()], &self.idf);
         Ok(self.items.write(w, "items"))
@@ -323,7 +412,22 @@ impl Persist for ItemContent {
             return Err(Error::format("item content statistics must be finite"));
         }
         let by_feature = items.transpose();
-        Ok(ItemContent { params: meta.params, idf, mean_length: meta.mean_length, items, by_feature })
+        let mut model = ItemContent {
+            params: meta.params,
+            idf,
+            mean_length: meta.mean_length,
+            items,
+            by_feature,
+            ids: IdMap::identity(meta.n_items),
+            features: FeatureSpace { identity: 0, n_features: meta.n_features, names: Vec::new() },
+        };
+        let named = |r: Result<()>| r.map_err(|e| Error::format(e.to_string()));
+        if let Some(ids) = meta.item_ids {
+            // rebuilt so that a repeated id is refused (deserialising keeps the first silently)
+            named(IdMap::from_ids(ids.ids().to_vec()).and_then(|ids| model.set_item_ids(ids)))?;
+        }
+        named(model.set_feature_names(meta.feature_names))?;
+        Ok(model)
     }
 }
 
@@ -392,6 +496,43 @@ mod tests {
                 assert!((s - cos(0, j) - cos(2, j)).abs() < 1e-5, "{weighting:?} {j}");
             }
         }
+    }
+
+    #[test]
+    fn served_by_external_id_and_feature_name() {
+        let mut m = ItemContentParams::default().fit(&catalogue()).unwrap();
+        let by_index = m.similar_items(0, 3).unwrap();
+        let sku = |i: usize| ExternalId::from(format!("sku-{i}").as_str());
+        m.set_item_ids(IdMap::from_ids((0..5).map(sku)).unwrap()).unwrap();
+        m.set_feature_names(["kitchen", "steel", "garden", "blue"].map(String::from).to_vec()).unwrap();
+        let by_id = m.similar_items_ids(&sku(0), 3).unwrap();
+        assert_eq!(by_id, by_index.iter().map(|&(i, s)| (sku(i), s)).collect::<Vec<_>>());
+        // a new item by name equals the same row by column
+        let named = m.similar_to_named_features(&[("garden", 2.0)], 2).unwrap();
+        let row = Rows::from_triplets(1, 4, &[(0, 2, 2.0)]).unwrap();
+        let by_col = m.similar_to_features(&row, 2).unwrap().pop().unwrap();
+        assert_eq!(named, by_col.iter().map(|&(i, s)| (sku(i), s)).collect::<Vec<_>>());
+        // a visitor who viewed item 0 is shown item 1 (same features) first, never item 0
+        let recs = m.recommend_from_items(&[sku(0)], 3, &Filter::new().exclude_seen(true)).unwrap();
+        assert_eq!(recs[0].0, sku(1));
+        assert!(recs.iter().all(|(id, _)| *id != sku(0)));
+        // unknown ids and names are typed; names and ids must fit the catalogue
+        assert!(matches!(m.similar_items_ids(&sku(9), 2), Err(Error::UnknownId { kind: "item", .. })));
+        assert!(matches!(m.recommend_from_items(&[sku(9)], 2, &Filter::new()), Err(Error::UnknownId { .. })));
+        assert!(matches!(
+            m.similar_to_named_features(&[("red", 1.0)], 2),
+            Err(Error::UnknownId { kind: "feature", .. })
+        ));
+        assert!(matches!(m.set_item_ids(IdMap::identity(4)), Err(Error::ShapeMismatch { .. })));
+        assert!(m.clone().set_feature_names(vec!["a".into(); 4]).is_err(), "repeated names");
+        // ids and names survive the file; a model without them writes none
+        let back = ItemContent::from_bytes(m.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.item_ids().id(2), &sku(2));
+        assert_eq!(back.feature_names()[3], "blue");
+        let plain = ItemContentParams::default().fit(&catalogue()).unwrap();
+        let back = ItemContent::from_bytes(plain.to_bytes().unwrap()).unwrap();
+        assert!(back.item_ids().is_identity() && back.feature_names().is_empty());
     }
 
     #[test]
