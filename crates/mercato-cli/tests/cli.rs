@@ -667,3 +667,64 @@ fn hybrid_recommender_reads_item_features_by_name() {
         .stderr(predicate::str::contains("--algo hybrid"));
     assert!(!model.exists());
 }
+
+#[test]
+fn content_recommender_trains_on_the_catalogue_alone() {
+    use mercato::data::ExternalId;
+    use mercato::persist::Persist;
+    use mercato::recommend::hybrid::ItemContent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("content.mercato");
+    let train = |extra: &[&str]| {
+        let mut c = mercato();
+        c.args(["train", "recommender", "--algo", "content", "--item-col", "product", "--item-features"])
+            .arg(marketplace("products.csv"))
+            .args(["--item-feature-cols", "category"])
+            .args(extra)
+            .arg("--out")
+            .arg(&model);
+        c
+    };
+    let summary = json_of(&mut train(&[]));
+    assert_eq!(summary["kind"], "recommend.item_content");
+    assert_eq!((summary["items"].as_u64(), summary["features"].as_u64()), (Some(400), Some(8)));
+    let m = ItemContent::load(&model).unwrap();
+    assert_eq!(m.item_ids().id(0), &ExternalId::from("p00000"), "catalogue ids in file order");
+    assert!(m.feature_names().iter().any(|n| n == "category=Grocery"));
+    // `mercato similar` answers from it: the other products of p00000's category
+    let products = std::fs::read_to_string(marketplace("products.csv")).unwrap();
+    let category =
+        |id: &str| products.lines().find(|l| l.starts_with(id)).unwrap().split(',').nth(2).unwrap().to_string();
+    let similar = json_of(mercato().args(["similar", "--item", "p00000", "-n", "5", "--model"]).arg(&model));
+    assert_eq!(similar["kind"], "recommend.item_content");
+    let items = similar["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    for it in items {
+        let id = it["item"].as_str().unwrap();
+        assert!(id != "p00000" && category(id) == category("p00000"), "{similar}");
+        assert!((it["similarity"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+    }
+    let weighting = json_of(&mut train(&["--params", r#"{"weighting": {"Bm25": {"k1": 1.2, "b": 0.75}}}"#]));
+    assert_eq!(weighting["params"]["weighting"]["Bm25"]["k1"], 1.2);
+
+    // an unknown item, tuning flags it has no use for, interactions it does not read
+    mercato().args(["similar", "--item", "p99999", "--model"]).arg(&model).assert().code(3);
+    std::fs::remove_file(&model).unwrap();
+    train(&["--factors", "8"]).assert().code(2).stderr(predicate::str::contains("--factors does not apply"));
+    let events = marketplace("events.csv");
+    train(&["--input", events.to_str().unwrap()]).assert().code(2).stderr(predicate::str::contains("drop --input"));
+    mercato()
+        .args(["train", "recommender", "--algo", "content", "--out"])
+        .arg(&model)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs --item-features"));
+    mercato()
+        .args(["train", "recommender", "--algo", "als", "--out"])
+        .arg(&model)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs --input"));
+    assert!(!model.exists());
+}

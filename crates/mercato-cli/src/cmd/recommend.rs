@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::path_str;
 use crate::exit::{CliError, CliResult};
-use crate::models::LoadedRecommender;
+use crate::models::{in_file, read_model_file, LoadedRecommender};
 use crate::output::{emit, id_str, num32};
 
 /// `mercato recommend`.
@@ -86,10 +86,10 @@ pub fn run(a: RecommendArgs) -> CliResult<()> {
 /// `mercato similar`.
 #[derive(Args)]
 pub struct SimilarArgs {
-    /// A model from `mercato train recommender --algo als|bpr|itemknn`.
+    /// A model from `mercato train recommender --algo als|bpr|itemknn|hybrid|content`.
     #[arg(long)]
     pub model: PathBuf,
-    /// The item id, as in the training file.
+    /// The item id, as in the training (or, for content models, the catalogue) file.
     #[arg(long)]
     pub item: String,
     /// Number of similar items (the item itself is left out).
@@ -103,30 +103,53 @@ pub struct SimilarArgs {
 /// Prints the items most similar to one item.
 pub fn similar(a: SimilarArgs) -> CliResult<()> {
     check_n(a.n)?;
-    let loaded = LoadedRecommender::load(&a.model)?;
     let item = ExternalId::parse(&a.item);
-    let rec = loaded.recommender();
-    if rec.item_ids().index(&item).is_none() {
-        return Err(unknown("item", &item));
-    }
-    let similar = match rec.similar_items_ids(&item, a.n + 1) {
-        Err(mercato::Error::InvalidInput(_)) => {
-            return Err(CliError::runtime(format!(
-                "{} is a {} model; `similar` needs an implicit one or a truncated SVD (train with --algo als, bpr or itemknn)",
-                a.model.display(),
-                loaded.kind
-            )))
+    let (kind, similar) = match content_model(&a.model)? {
+        // a content model has items and no users: not a recommender, but it has neighbours
+        Some((kind, content)) => {
+            if content.item_ids().index(&item).is_none() {
+                return Err(unknown("item", &item));
+            }
+            (kind, content.similar_items_ids(&item, a.n + 1)?)
         }
-        other => other?,
+        None => {
+            let loaded = LoadedRecommender::load(&a.model)?;
+            let rec = loaded.recommender();
+            if rec.item_ids().index(&item).is_none() {
+                return Err(unknown("item", &item));
+            }
+            match rec.similar_items_ids(&item, a.n + 1) {
+                Err(mercato::Error::InvalidInput(_)) => {
+                    return Err(CliError::runtime(format!(
+                        "{} is a {} model; `similar` needs an implicit one, a truncated SVD or a content model \
+                         (train with --algo als, bpr, itemknn or content)",
+                        a.model.display(),
+                        loaded.kind
+                    )))
+                }
+                other => (loaded.kind, other?),
+            }
+        }
     };
     let found: Vec<(ExternalId, f32)> = similar.into_iter().filter(|(j, _)| *j != item).take(a.n).collect();
     let list: Vec<Value> = found.iter().map(|(id, s)| json!({"item": id, "similarity": num32(*s)})).collect();
-    let out = json!({"model": path_str(&a.model), "kind": loaded.kind, "item": item, "items": list});
+    let out = json!({"model": path_str(&a.model), "kind": kind, "item": item, "items": list});
     emit(a.json, &out, || {
-        println!("items similar to {} ({}):", id_str(&item), loaded.kind);
+        println!("items similar to {} ({kind}):", id_str(&item));
         for (rank, (id, s)) in found.iter().enumerate() {
             println!("{:>4}  {:<24} {s:.4}", rank + 1, id_str(id));
         }
     });
     Ok(())
+}
+
+/// The content model in `path`, with its kind, or `None` when the file holds another kind.
+fn content_model(path: &std::path::Path) -> CliResult<Option<(String, mercato::recommend::hybrid::ItemContent)>> {
+    use mercato::persist::Persist;
+    use mercato::recommend::hybrid::ItemContent;
+    let (bytes, kind) = read_model_file(path)?;
+    if kind != ItemContent::KIND {
+        return Ok(None);
+    }
+    Ok(Some((kind, ItemContent::from_bytes(bytes).map_err(|e| in_file(path, e))?)))
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mercato::data::{ExternalId, IdMap};
 use mercato::fraud::{AnyDetectorParams, Detector, EnsembleParams};
 use mercato::persist::Persist;
-use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams};
+use mercato::recommend::hybrid::{Features, HybridMF, HybridMFParams, ItemContent, ItemContentParams};
 use mercato::recommend::{
     Als, AlsParams, Baseline, BaselineParams, Bpr, BprParams, FunkSVD, FunkSVDParams, ItemKnn, ItemKnnParams,
     KNNParams, SVDpp, SVDppParams, KNN,
@@ -55,6 +55,10 @@ pub enum RecAlgo {
     /// Implicit, with user/item features: LightFM's hybrid factorisation (WARP by default);
     /// new users and items are then served from their features alone.
     Hybrid,
+    /// Content-based: items compared by their features alone (TF-IDF cosine). Reads only
+    /// --item-features (every row a catalogue item, no --input); served by item (`similar`)
+    /// and from the items a visitor viewed (`recommend_sequence`).
+    Content,
 }
 
 impl RecAlgo {
@@ -73,6 +77,7 @@ impl RecAlgo {
             RecAlgo::Bpr => "bpr",
             RecAlgo::Itemknn => "itemknn",
             RecAlgo::Hybrid => "hybrid",
+            RecAlgo::Content => "content",
         }
     }
 }
@@ -83,9 +88,10 @@ pub struct RecommenderArgs {
     /// The algorithm.
     #[arg(long, value_enum)]
     pub algo: RecAlgo,
-    /// Training data: a delimited file of (user, item[, value]) rows.
+    /// Training data: a delimited file of (user, item[, value]) rows (every algorithm but
+    /// content, which reads only --item-features).
     #[arg(long)]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     #[command(flatten)]
     pub columns: TripleArgs,
     /// Latent factors (funksvd, svdpp, als, bpr).
@@ -116,7 +122,7 @@ pub struct RecommenderArgs {
     /// e.g. '{"user_based": true}' for knn.
     #[arg(long)]
     pub params: Option<String>,
-    /// Item features (hybrid): a delimited file with a header, one row per item, the item id
+    /// Item features (hybrid, content): a delimited file with a header, one row per item, the item id
     /// in the --item-col column; each of --item-feature-cols becomes named features
     /// `column=value` (e.g. `category=Grocery`).
     #[arg(long, requires = "item_feature_cols")]
@@ -192,6 +198,12 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
         return Err(CliError::usage("--threads must be at least 1"));
     }
     let algo = a.algo.name();
+    if a.algo == RecAlgo::Content {
+        return content(&a);
+    }
+    let Some(input) = &a.input else {
+        return Err(CliError::usage(format!("--algo {algo} needs --input (the training interactions)")));
+    };
     let (factors, epochs, reg, lr, alpha, k, seed) =
         (val(a.factors), val(a.epochs), val(a.reg), val(a.lr), val(a.alpha), val(a.k), val(a.seed));
     let extra = a.params.as_deref();
@@ -210,10 +222,10 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
         ]
     };
     if a.algo != RecAlgo::Hybrid && (a.item_features.is_some() || a.user_features.is_some()) {
-        return Err(CliError::usage("--item-features and --user-features need --algo hybrid"));
+        return Err(CliError::usage("--item-features and --user-features need --algo hybrid or content"));
     }
     let none: &[&str] = &[];
-    let x = a.columns.load(&a.input, a.algo.explicit())?;
+    let x = a.columns.load(input, a.algo.explicit())?;
     let (n_users, n_items, nnz) = (x.n_users(), x.n_items(), x.nnz());
     let t = Instant::now();
     let (kind, params): (&str, Value) = match a.algo {
@@ -305,7 +317,9 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             p.num_threads = a.threads;
             let delimiter = delimiter_byte(&a.columns.delimiter)?;
             let side = |path: &Option<PathBuf>, id_col: &str, cols: &[String], ids: &IdMap| {
-                path.as_ref().map(|path| categorical_features(path, delimiter, id_col, cols, ids)).transpose()
+                path.as_ref()
+                    .map(|path| categorical_features(path, delimiter, id_col, cols, Some(ids)).map(|f| (f.0, f.1)))
+                    .transpose()
             };
             let users = side(&a.user_features, &a.columns.user_col, &a.user_feature_cols, x.users())?;
             let items = side(&a.item_features, &a.columns.item_col, &a.item_feature_cols, x.items())?;
@@ -315,13 +329,14 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
             m.save(&a.out).map_err(write_failure)?;
             (HybridMF::KIND, json!(p))
         }
+        RecAlgo::Content => unreachable!("--algo content returned above: it has no interactions"),
     };
     let seconds = secs(t);
     let summary = json!({
         "command": "train recommender",
         "algo": algo,
         "kind": kind,
-        "input": path_str(&a.input),
+        "input": path_str(input),
         "users": n_users,
         "items": n_items,
         "interactions": nnz,
@@ -338,33 +353,97 @@ pub fn recommender(a: RecommenderArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Named categorical features (`column=value`, weight 1) of the users or items in `ids`, read
-/// from a delimited file with a header: one row per id (in `id_col`), ids the training data
-/// does not have are skipped (they are new: serve them by their features), ids without a row
-/// get no features (their identity only).
+/// `--algo content`: the catalogue's items by their categorical features, saved with their ids
+/// and feature names.
+fn content(a: &RecommenderArgs) -> CliResult<()> {
+    let algo = a.algo.name();
+    if a.input.is_some() || a.user_features.is_some() {
+        return Err(CliError::usage(
+            "--algo content reads only --item-features (the catalogue): drop --input and --user-features",
+        ));
+    }
+    let Some(path) = &a.item_features else {
+        return Err(CliError::usage("--algo content needs --item-features and --item-feature-cols"));
+    };
+    let none: &[&str] = &[];
+    // the seed is ignored (nothing is random); every other tuning flag is refused
+    let flags = [
+        ("factors", val(a.factors), none),
+        ("epochs", val(a.epochs), none),
+        ("reg", val(a.reg), none),
+        ("lr", val(a.lr), none),
+        ("alpha", val(a.alpha), none),
+        ("k", val(a.k), none),
+    ];
+    let mut p: ItemContentParams = configure(algo, ItemContentParams::default(), &flags, a.params.as_deref())?;
+    p.num_threads = a.threads;
+    let delimiter = delimiter_byte(&a.columns.delimiter)?;
+    let t = Instant::now();
+    let (features, names, ids) =
+        categorical_features(path, delimiter, &a.columns.item_col, &a.item_feature_cols, None)?;
+    let mut model = p.fit(&features)?;
+    model.set_item_ids(ids)?;
+    model.set_feature_names(names)?;
+    model.save(&a.out).map_err(write_failure)?;
+    let seconds = secs(t);
+    let (n_items, n_features) = (model.n_items(), model.n_features());
+    let summary = json!({
+        "command": "train recommender",
+        "algo": algo,
+        "kind": ItemContent::KIND,
+        "item_features": path_str(path),
+        "items": n_items,
+        "features": n_features,
+        "fit_seconds": num(seconds),
+        "params": json!(p),
+        "model": path_str(&a.out),
+    });
+    emit(a.json, &summary, || {
+        println!(
+            "trained content on {n_items} items x {n_features} features in {seconds:.2} s; saved {}",
+            a.out.display()
+        )
+    });
+    Ok(())
+}
+
+/// Named categorical features (`column=value`, weight 1), read from a delimited file with a
+/// header, one row per id (in `id_col`). With `ids` (the training users or items), ids the
+/// training data does not have are skipped (they are new: serve them by their features) and
+/// ids without a row get no features (their identity only); without, every row is an item of
+/// the catalogue, in file order. Returns the rows, the feature names and the ids of the rows.
 fn categorical_features(
     path: &Path,
     delimiter: u8,
     id_col: &str,
     cols: &[String],
-    ids: &IdMap,
-) -> CliResult<(Features, Vec<String>)> {
+    ids: Option<&IdMap>,
+) -> CliResult<(Features, Vec<String>, IdMap)> {
     let mut table = Table::open(path, delimiter)?;
     let id = table.column(id_col)?;
     let cols: Vec<(usize, &String)> = cols.iter().map(|c| Ok((table.column(c)?, c))).collect::<CliResult<_>>()?;
     let mut names: Vec<String> = Vec::new();
     let mut column_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut rows: Vec<Option<Vec<(usize, f32)>>> = vec![None; ids.len()];
+    let mut rows: Vec<Option<Vec<(usize, f32)>>> = vec![None; ids.map_or(0, IdMap::len)];
+    let mut catalogue = IdMap::new();
     let mut rec = csv::StringRecord::new();
     while table.next_record(&mut rec)? {
-        let Some(r) = ids.index(&ExternalId::parse(rec.get(id).unwrap_or(""))) else { continue };
+        let key = ExternalId::parse(rec.get(id).unwrap_or(""));
+        let r = match ids {
+            Some(ids) => match ids.index(&key) {
+                Some(r) => r,
+                None => continue,
+            },
+            None => {
+                let r = catalogue.insert(key.clone());
+                if r == rows.len() {
+                    rows.push(None);
+                }
+                r
+            }
+        };
         if rows[r].is_some() {
-            return Err(CliError::data(format!(
-                "{}:{}: id {} has a second row",
-                table.name(),
-                Table::line(&rec),
-                ids.id(r)
-            )));
+            return Err(CliError::data(format!("{}:{}: id {key} has a second row", table.name(), Table::line(&rec))));
         }
         let mut row = Vec::with_capacity(cols.len());
         for &(j, c) in &cols {
@@ -383,10 +462,11 @@ fn categorical_features(
         rows[r] = Some(row);
     }
     if names.is_empty() {
-        return Err(CliError::data(format!("{}: no feature values for the training ids", table.name())));
+        let whose = if ids.is_some() { "the training ids" } else { "any item" };
+        return Err(CliError::data(format!("{}: no feature values for {whose}", table.name())));
     }
     let features = Features::from_rows(names.len(), rows.into_iter().map(Option::unwrap_or_default))?;
-    Ok((features, names))
+    Ok((features, names, ids.cloned().unwrap_or(catalogue)))
 }
 
 /// Detector algorithms.
