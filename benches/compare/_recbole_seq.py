@@ -1,6 +1,6 @@
 """RecBole's SASRec or GRU4Rec on one event log, for benches/compare/sequential.py.
 
-    python3 _recbole_seq.py MODEL EVENTS.tsv THREADS   # prints one JSON line
+    python3 _recbole_seq.py MODEL EVENTS.tsv THREADS [BATCH]   # prints one JSON line
 
 Run in its own process (RecBole seeds and configures torch globally). The log is written as
 a RecBole atomic file; RecBole's own leave-one-out by time (``LS: valid_and_test``, order
@@ -21,6 +21,7 @@ import time
 
 def main():
     model_name, events, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    batch = int(sys.argv[4]) if len(sys.argv) > 4 else 2048
     import numpy as np
     import torch
 
@@ -53,7 +54,7 @@ def main():
             "stopping_step": 10,
             "eval_step": 1,
             "learning_rate": 1e-3,
-            "train_batch_size": 2048,
+            "train_batch_size": batch,
             "eval_batch_size": 4096,
             "loss_type": "CE",
             "train_neg_sample_args": None,

@@ -35,7 +35,8 @@ Protocol (written here, the same for every model):
   target at every position (batch 128 windows), "GRU4Rec s-par" on GRU4Rec's own
   session-parallel mini-batches (128 lanes, each user's whole history one event per step),
   RecBole on one prefix per event with the target at its end (its default batch of 2048
-  prefixes);
+  prefixes, or --recbole-batch: at 2048 an epoch is few steps and RecBole's SASRec took
+  over 150 epochs on the marketplace without stopping);
 - RecBole's rows are RecBole's own evaluator on the same events and the same last-event
   targets (event order is passed as the timestamp, so ties split alike): full ranking with
   history masked; its MRR is MRR@10 and it has no sampled figures here. On ML-100k every
@@ -222,7 +223,7 @@ def fit_mf(kind, s, threads, validate=True):
     return (lambda b: m.user_factors[b] @ m.item_factors.T), secs, f"tuned: {best_p}"
 
 
-def run_recbole(model, s, threads):
+def run_recbole(model, s, threads, batch):
     """RecBole's model on the same events; ``(hr, ndcg, mrr@10, fit s, note)`` or None."""
     with tempfile.NamedTemporaryFile("w", suffix=".inter", delete=False) as f:
         f.write("user_id:token\titem_id:token\ttimestamp:float\n")
@@ -232,7 +233,7 @@ def run_recbole(model, s, threads):
         path = f.name
     try:
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("_recbole_seq.py")), model, path, str(threads)],
+            [sys.executable, str(Path(__file__).with_name("_recbole_seq.py")), model, path, str(threads), str(batch)],
             capture_output=True,
             text=True,
             cwd=tempfile.gettempdir(),
@@ -248,6 +249,7 @@ def run_recbole(model, s, threads):
 
 
 def run_set(name, users, items, times, threads, recbole):
+    """Print one set's table; ``recbole`` is None or ``(models, batch)`` for RecBole's rows."""
     s = leave_last_out(users, items, times)
     seen = seen_matrix(s, s["train"])
     n_test = int((s["target"] >= 0).sum())
@@ -274,13 +276,14 @@ def run_set(name, users, items, times, threads, recbole):
             f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {secs:7.1f}  {info}",
             flush=True,
         )
-    for model in ("SASRec", "GRU4Rec") if recbole else ():
-        r = run_recbole(model, s, threads)
+    models, batch = recbole or ((), 0)
+    for model in models:
+        r = run_recbole(model, s, threads, batch)
         if r is not None:
             hr, ndcg, mrr, secs, note = r
             print(
                 f"{'RecBole ' + model:<18} {hr:7.4f} {ndcg:8.4f} {mrr:7.4f} | {'-':>7} {'-':>9} {'-':>7} | "
-                f"{secs:7.1f}  {note}; MRR@10",
+                f"{secs:7.1f}  {note}; batch {batch}; MRR@10",
                 flush=True,
             )
 
@@ -290,21 +293,29 @@ def main():
     ap.add_argument("--sets", default="ml100k,marketplace")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recbole", action="store_true", help="also RecBole's SASRec and GRU4Rec (see above)")
+    ap.add_argument("--recbole-models", default="SASRec,GRU4Rec", help="which RecBole models --recbole runs")
+    ap.add_argument(
+        "--recbole-batch",
+        type=int,
+        default=2048,
+        help="RecBole's train_batch_size (its default 2048; smaller means more steps per epoch)",
+    )
     args = ap.parse_args()
+    recbole = (args.recbole_models.split(","), args.recbole_batch) if args.recbole else None
     print(f"threads: {args.threads}; 'sampled' columns rank the target among 100 random unseen items")
     for name in args.sets.split(","):
         if name == "ml100k":
             if not (DATA / "movielens-100k" / "u.data").exists():
                 print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
                 continue
-            run_set("ML-100k", *load_ml100k(), args.threads, args.recbole)
+            run_set("ML-100k", *load_ml100k(), args.threads, recbole)
         elif name == "lastfm":
             if not (DATA / "lastfm-2k" / "user_taggedartists.dat").exists():
                 print(f"skip lastfm: {DATA}/lastfm-2k/user_taggedartists.dat not found")
                 continue
-            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, args.recbole)
+            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole)
         elif name == "marketplace":
-            run_set("marketplace sessions", *load_marketplace(), args.threads, args.recbole)
+            run_set("marketplace sessions", *load_marketplace(), args.threads, recbole)
         else:
             raise SystemExit(f"unknown set {name!r}")
 
