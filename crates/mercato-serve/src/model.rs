@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use mercato::data::ExternalId;
 use mercato::fraud::{AnyDetector, Detector};
 use mercato::recommend::hybrid::{HybridMF, ItemContent, NamedFeatures};
-use mercato::recommend::Filter;
+use mercato::recommend::{similar_but_itself, Filter};
 use mercato::{AnyModel, Error, Result};
 
 /// Which items a recommendation may contain, by external id.
@@ -167,8 +167,8 @@ impl IdRecommender for Recommender {
         Ok(IdRecs { items: recs.items, fallback: recs.fallback })
     }
     fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>> {
-        let found = self.get()?.similar_items_ids(item, n.saturating_add(1))?;
-        Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+        let r = self.get()?;
+        similar_but_itself(item, n, |k| r.similar_items_ids(item, k))
     }
     fn recommend_features(&self, features: &NamedFeatures, n: usize, f: &IdFilter) -> Result<IdRecs> {
         let m = self.hybrid()?;
@@ -229,8 +229,7 @@ impl IdRecommender for Content {
         Err(Error::invalid(NO_USERS))
     }
     fn similar_items_ids(&self, item: &ExternalId, n: usize) -> Result<Vec<(ExternalId, f32)>> {
-        let found = self.0.similar_items_ids(item, n.saturating_add(1))?;
-        Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+        similar_but_itself(item, n, |k| self.0.similar_items_ids(item, k))
     }
     fn similar_to_features(&self, features: &NamedFeatures, n: usize) -> Result<Vec<(ExternalId, f32)>> {
         self.0.similar_to_named_features(features, n)

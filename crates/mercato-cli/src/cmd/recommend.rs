@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mercato::data::ExternalId;
-use mercato::recommend::Filter;
+use mercato::recommend::{similar_but_itself, Filter};
 use serde_json::{json, Value};
 
 use super::path_str;
@@ -104,13 +104,13 @@ pub struct SimilarArgs {
 pub fn similar(a: SimilarArgs) -> CliResult<()> {
     check_n(a.n)?;
     let item = ExternalId::parse(&a.item);
-    let (kind, similar) = match content_model(&a.model)? {
+    let (kind, found) = match content_model(&a.model)? {
         // a content model has items and no users: not a recommender, but it has neighbours
         Some((kind, content)) => {
             if content.item_ids().index(&item).is_none() {
                 return Err(unknown("item", &item));
             }
-            (kind, content.similar_items_ids(&item, a.n + 1)?)
+            (kind, similar_but_itself(&item, a.n, |k| content.similar_items_ids(&item, k))?)
         }
         None => {
             let loaded = LoadedRecommender::load(&a.model)?;
@@ -118,7 +118,7 @@ pub fn similar(a: SimilarArgs) -> CliResult<()> {
             if rec.item_ids().index(&item).is_none() {
                 return Err(unknown("item", &item));
             }
-            match rec.similar_items_ids(&item, a.n + 1) {
+            match similar_but_itself(&item, a.n, |k| rec.similar_items_ids(&item, k)) {
                 Err(mercato::Error::InvalidInput(_)) => {
                     return Err(CliError::runtime(format!(
                         "{} is a {} model; `similar` needs an implicit one, a truncated SVD or a content model \
@@ -131,7 +131,6 @@ pub fn similar(a: SimilarArgs) -> CliResult<()> {
             }
         }
     };
-    let found: Vec<(ExternalId, f32)> = similar.into_iter().filter(|(j, _)| *j != item).take(a.n).collect();
     let list: Vec<Value> = found.iter().map(|(id, s)| json!({"item": id, "similarity": num32(*s)})).collect();
     let out = json!({"model": path_str(&a.model), "kind": kind, "item": item, "items": list});
     emit(a.json, &out, || {

@@ -30,5 +30,5 @@ pub use implicit::{
     Confidence, ItemKnn, ItemKnnParams, IterationReport, KnnWeighting, ModelIds, NegativeSampling, Observer,
     RankingMetrics, Recommender, Recs, Rows,
 };
-pub use serving::{check_n, to_external, top_n, Filter, Ranked};
+pub use serving::{check_n, similar_but_itself, to_external, top_n, Filter, Ranked};
 pub use svd::{Centering, SvdAlgorithm, SvdFitInfo, SvdParams, TruncatedSvd};

@@ -162,9 +162,37 @@ pub fn to_external(items: &IdMap, ranked: Vec<(usize, f32)>) -> Ranked {
     ranked.into_iter().map(|(i, s)| (items.id(i).clone(), s)).collect()
 }
 
+/// The `n` items most similar to `item`, the item itself left out, as `mercato similar` and
+/// `mercato serve`'s `/similar` answer. `nearest(k)` gives the `k` nearest items, which
+/// usually include `item` itself, so it is asked for one more than `n`.
+pub fn similar_but_itself(
+    item: &ExternalId,
+    n: usize,
+    nearest: impl FnOnce(usize) -> Result<Ranked>,
+) -> Result<Ranked> {
+    let found = nearest(n.saturating_add(1))?;
+    Ok(found.into_iter().filter(|(id, _)| id != item).take(n).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similar_but_itself_drops_only_the_item() {
+        let id = |s: &str| ExternalId::parse(s);
+        let ranked = |ids: &[&str]| -> Ranked { ids.iter().map(|s| (id(s), 1.0)).collect() };
+        let mut asked = 0;
+        let got = similar_but_itself(&id("b"), 2, |k| {
+            asked = k;
+            Ok(ranked(&["b", "a", "c"]))
+        });
+        assert_eq!((asked, got.unwrap()), (3, ranked(&["a", "c"])));
+        // the item is not among its neighbours (a duplicate row outranks it): n items still
+        let got = similar_but_itself(&id("z"), 2, |_| Ok(ranked(&["a", "c", "d"])));
+        assert_eq!(got.unwrap(), ranked(&["a", "c"]));
+        assert!(similar_but_itself(&id("z"), usize::MAX, |_| Err(Error::invalid("no"))).is_err());
+    }
 
     #[test]
     fn top_n_matches_full_sort() {
