@@ -29,6 +29,10 @@ def main():
     for old, new in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
         if not hasattr(np, old):
             setattr(np, old, new)
+    # RecBole 1.2.1 reloads its best checkpoint (this run's own file, holding its config
+    # object) with a plain torch.load, which torch >= 2.6 refuses (weights_only=True).
+    torch_load = torch.load
+    torch.load = lambda *a, **k: torch_load(*a, **{"weights_only": False, **k})
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.utils import get_model, get_trainer, init_logger, init_seed
@@ -101,6 +105,7 @@ def main():
                     "fit_s": fit_s,
                     "epochs": epochs,
                     "best_epoch": epochs - trainer.cur_step,
+                    "best_valid_ndcg@10": float(trainer.best_valid_score),
                 }
             )
         )

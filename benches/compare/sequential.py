@@ -182,7 +182,11 @@ def fit_sequential(cls, s, threads, **kw):
         return out
 
     h = model.history_
-    info = f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch"
+    best_val = max(e["val_ndcg"] for e in h["epochs"])
+    info = (
+        f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch, "
+        f"best validation NDCG@10 {best_val:.4f}"
+    )
     return score, secs, info
 
 
@@ -244,7 +248,10 @@ def run_recbole(model, s, threads, batch):
         print(f"RecBole {model} failed: {out.stderr.strip().splitlines()[-1:]}")
         return None
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    note = f"{r['epochs']} epochs (best {r['best_epoch']}), {r['fit_s'] / r['epochs']:.2f} s/epoch"
+    note = (
+        f"{r['epochs']} epochs (best {r['best_epoch']}), {r['fit_s'] / r['epochs']:.2f} s/epoch, "
+        f"best validation NDCG@10 {r['best_valid_ndcg@10']:.4f}"
+    )
     return r["hit@10"], r["ndcg@10"], r["mrr@10"], r["fit_s"], note
 
 
