@@ -1,12 +1,22 @@
 """RecBole's SASRec or GRU4Rec on one event log, for benches/compare/sequential.py.
 
-    python3 _recbole_seq.py MODEL EVENTS.tsv THREADS [BATCH]   # prints one JSON line
+    python3 _recbole_seq.py MODEL EVENTS.inter THREADS BATCH SCORES.npz [CHECKPOINT]
 
-Run in its own process (RecBole seeds and configures torch globally). The log is written as
-a RecBole atomic file; RecBole's own leave-one-out by time (``LS: valid_and_test``, order
-``TO``) gives the same test target per user as the caller's split (the last event) and the
-same validation event as mercato's early stopping (the one before). Evaluation is RecBole's
-full ranking with each user's history masked.
+Prints one JSON line and writes SCORES.npz. Run in its own process (RecBole seeds and
+configures torch globally). The log is written as a RecBole atomic file; RecBole's own
+leave-one-out by time (``LS: valid_and_test``, order ``TO``) gives the same test target per
+user as the caller's split (the last event) and the same validation event as mercato's early
+stopping (the one before).
+
+SCORES.npz holds the best checkpoint's scores of every test user over every item (``users``,
+``targets``, ``scores``; our codes, which are RecBole's tokens), so the caller ranks them
+with the same evaluator as its own rows. RecBole's evaluator differs: for sequential models
+it does not mask the user's history, so every earlier item competes with the target, and a
+target repeating an earlier event is ranked among all items. Its figures are in the JSON as
+``recbole_*``.
+
+With CHECKPOINT (a ``.pth`` a RecBole run saved for these events and settings) nothing is
+trained: the checkpoint is scored.
 """
 
 from __future__ import annotations
@@ -19,9 +29,76 @@ import tempfile
 import time
 
 
+def settings(model_name, work, batch):
+    """RecBole's configuration: the same sizes and stopping as mercato's models."""
+    common = {
+        "data_path": work,
+        "checkpoint_dir": os.path.join(work, "saved"),
+        "USER_ID_FIELD": "user_id",
+        "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "MAX_ITEM_LIST_LENGTH": 50,
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
+        "metrics": ["Hit", "NDCG", "MRR"],
+        "topk": [10],
+        "valid_metric": "NDCG@10",
+        "epochs": 200,
+        "stopping_step": 10,
+        "eval_step": 1,
+        "learning_rate": 1e-3,
+        "train_batch_size": batch,
+        "eval_batch_size": 4096,
+        "loss_type": "CE",
+        "train_neg_sample_args": None,
+        "seed": 0,
+        "reproducibility": True,
+        "device": "cpu",
+        "use_gpu": False,
+        "show_progress": False,
+        "worker": 0,
+        "log_wandb": False,
+    }
+    if model_name == "SASRec":
+        common.update(
+            hidden_size=64,
+            inner_size=256,
+            n_layers=2,
+            n_heads=1,
+            hidden_dropout_prob=0.2,
+            attn_dropout_prob=0.2,
+            hidden_act="gelu",
+            layer_norm_eps=1e-12,
+        )
+    else:
+        common.update(embedding_size=64, hidden_size=64, num_layers=1, dropout_prob=0.2)
+    return common
+
+
+def test_scores(model, test, dataset):
+    """``(users, targets, scores)`` of every test user, in our codes (RecBole's tokens)."""
+    import numpy as np
+    import torch
+
+    uid, iid = dataset.uid_field, dataset.iid_field
+    n_items = dataset.item_num - 1  # RecBole's item 0 is padding
+    # our code c is RecBole's token str(c); every code occurs in the events
+    cols = torch.as_tensor(dataset.token2id(iid, [str(c) for c in range(n_items)]))
+    users, targets, rows = [], [], []
+    model.eval()
+    with torch.no_grad():
+        for interaction, _, _, _ in test:
+            scores = model.full_sort_predict(interaction).view(len(interaction), -1)
+            rows.append(scores[:, cols].numpy().astype(np.float32))
+            users.append(dataset.id2token(uid, interaction[uid].numpy()).astype(np.int64))
+            targets.append(dataset.id2token(iid, interaction[iid].numpy()).astype(np.int64))
+    return np.concatenate(users), np.concatenate(targets), np.vstack(rows)
+
+
 def main():
-    model_name, events, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    batch = int(sys.argv[4]) if len(sys.argv) > 4 else 2048
+    model_name, events, threads, batch, out = sys.argv[1:6]
+    checkpoint = sys.argv[6] if len(sys.argv) > 6 else None
+    threads, batch = int(threads), int(batch)
     import numpy as np
     import torch
 
@@ -42,48 +119,7 @@ def main():
     try:
         os.makedirs(os.path.join(work, "seq"))
         shutil.copy(events, os.path.join(work, "seq", "seq.inter"))
-        common = {
-            "data_path": work,
-            "checkpoint_dir": os.path.join(work, "saved"),
-            "USER_ID_FIELD": "user_id",
-            "ITEM_ID_FIELD": "item_id",
-            "TIME_FIELD": "timestamp",
-            "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
-            "MAX_ITEM_LIST_LENGTH": 50,
-            "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
-            "metrics": ["Hit", "NDCG", "MRR"],
-            "topk": [10],
-            "valid_metric": "NDCG@10",
-            "epochs": 200,
-            "stopping_step": 10,
-            "eval_step": 1,
-            "learning_rate": 1e-3,
-            "train_batch_size": batch,
-            "eval_batch_size": 4096,
-            "loss_type": "CE",
-            "train_neg_sample_args": None,
-            "seed": 0,
-            "reproducibility": True,
-            "device": "cpu",
-            "use_gpu": False,
-            "show_progress": False,
-            "worker": 0,
-            "log_wandb": False,
-        }
-        if model_name == "SASRec":
-            common.update(
-                hidden_size=64,
-                inner_size=256,
-                n_layers=2,
-                n_heads=1,
-                hidden_dropout_prob=0.2,
-                attn_dropout_prob=0.2,
-                hidden_act="gelu",
-                layer_norm_eps=1e-12,
-            )
-        else:
-            common.update(embedding_size=64, hidden_size=64, num_layers=1, dropout_prob=0.2)
-        config = Config(model=model_name, dataset="seq", config_dict=common)
+        config = Config(model=model_name, dataset="seq", config_dict=settings(model_name, work, batch))
         init_seed(config["seed"], config["reproducibility"])
         init_logger(config)  # RecBole's own log (./log/<model>/...): epochs, losses, validation
         dataset = create_dataset(config)
@@ -91,24 +127,24 @@ def main():
         init_seed(config["seed"], config["reproducibility"])
         model = get_model(config["model"])(config, train._dataset).to(config["device"])
         trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-        t0 = time.perf_counter()
-        trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
-        fit_s = time.perf_counter() - t0
-        result = trainer.evaluate(test, load_best_model=True, show_progress=False)
-        epochs = len(trainer.train_loss_dict)
-        print(
-            json.dumps(
-                {
-                    "hit@10": float(result["hit@10"]),
-                    "ndcg@10": float(result["ndcg@10"]),
-                    "mrr@10": float(result["mrr@10"]),
-                    "fit_s": fit_s,
-                    "epochs": epochs,
-                    "best_epoch": epochs - trainer.cur_step,
-                    "best_valid_ndcg@10": float(trainer.best_valid_score),
-                }
+        summary = {}
+        if checkpoint is None:
+            t0 = time.perf_counter()
+            trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
+            summary["fit_s"] = time.perf_counter() - t0
+            epochs = len(trainer.train_loss_dict)
+            summary.update(
+                epochs=epochs,
+                best_epoch=epochs - trainer.cur_step,
+                best_valid_ndcg=float(trainer.best_valid_score),
             )
-        )
+            result = trainer.evaluate(test, load_best_model=True, show_progress=False)
+        else:
+            result = trainer.evaluate(test, load_best_model=True, model_file=checkpoint, show_progress=False)
+        summary.update({f"recbole_{k}": float(result[k]) for k in ("hit@10", "ndcg@10", "mrr@10")})
+        users, targets, scores = test_scores(trainer.model, test, dataset)
+        np.savez(out, users=users, targets=targets, scores=scores)
+        print(json.dumps(summary))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
