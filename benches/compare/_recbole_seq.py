@@ -1,6 +1,6 @@
 """RecBole's SASRec or GRU4Rec on one event log, for benches/compare/sequential.py.
 
-    python3 _recbole_seq.py MODEL EVENTS.inter THREADS BATCH SCORES.npz [CHECKPOINT]
+    python3 _recbole_seq.py MODEL EVENTS.inter THREADS BATCH SEED SCORES.npz [CHECKPOINT]
 
 Prints one JSON line and writes SCORES.npz. Run in its own process (RecBole seeds and
 configures torch globally). The log is written as a RecBole atomic file; RecBole's own
@@ -29,7 +29,7 @@ import tempfile
 import time
 
 
-def settings(model_name, work, batch):
+def settings(model_name, work, batch, seed):
     """RecBole's configuration: the same sizes and stopping as mercato's models."""
     common = {
         "data_path": work,
@@ -51,7 +51,7 @@ def settings(model_name, work, batch):
         "eval_batch_size": 4096,
         "loss_type": "CE",
         "train_neg_sample_args": None,
-        "seed": 0,
+        "seed": seed,
         "reproducibility": True,
         "device": "cpu",
         "use_gpu": False,
@@ -96,9 +96,9 @@ def test_scores(model, test, dataset):
 
 
 def main():
-    model_name, events, threads, batch, out = sys.argv[1:6]
-    checkpoint = sys.argv[6] if len(sys.argv) > 6 else None
-    threads, batch = int(threads), int(batch)
+    model_name, events, threads, batch, seed, out = sys.argv[1:7]
+    checkpoint = sys.argv[7] if len(sys.argv) > 7 else None
+    threads, batch, seed = int(threads), int(batch), int(seed)
     import numpy as np
     import torch
 
@@ -119,7 +119,7 @@ def main():
     try:
         os.makedirs(os.path.join(work, "seq"))
         shutil.copy(events, os.path.join(work, "seq", "seq.inter"))
-        config = Config(model=model_name, dataset="seq", config_dict=settings(model_name, work, batch))
+        config = Config(model=model_name, dataset="seq", config_dict=settings(model_name, work, batch, seed))
         init_seed(config["seed"], config["reproducibility"])
         init_logger(config)  # RecBole's own log (./log/<model>/...): epochs, losses, validation
         dataset = create_dataset(config)

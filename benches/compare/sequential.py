@@ -42,6 +42,10 @@ Protocol (written here, the same for every model):
   own evaluator's figures are in the notes: for sequential models it does not mask the
   user's history, so items seen before compete with the target (on the marketplace 44 % of
   targets, purchases after views, repeat an earlier event); its MRR is MRR@10.
+- RecBole's leave-one-out needs three events for a test row (it puts a two-event user's only
+  sample in validation), so it does not test those users; its row counts them as misses, and
+  then every row is printed again over the users RecBole tests, the comparison fair to both;
+- --seed seeds every model, mercato's and RecBole's, to see how far one seed's figures move;
 - --recbole-checkpoint scores a checkpoint a RecBole run saved (for example a run that was
   stopped: hard-link its ``saved/*.pth`` while it trains) instead of training.
 """
@@ -154,7 +158,7 @@ def metrics(score_fn, seen, target, n_neg=100, seed=0, chunk=512):
     return summary(full), summary(samp)
 
 
-def fit_sequential(cls, s, threads, **kw):
+def fit_sequential(cls, s, threads, seed=0, **kw):
     tr = s["train"]
     model = cls(
         factors=64,
@@ -163,7 +167,7 @@ def fit_sequential(cls, s, threads, **kw):
         batch_size=128,
         learning_rate=1e-3,
         patience=10,
-        seed=0,
+        seed=seed,
         device="cpu",
         num_threads=threads,
         **kw,
@@ -193,7 +197,7 @@ def fit_sequential(cls, s, threads, **kw):
     return score, secs, info
 
 
-def fit_mf(kind, s, threads, validate=True):
+def fit_mf(kind, s, threads, seed=0):
     """ALS or BPR tuned on each user's last training event, refitted on all training data."""
     tr = s["train"]
     grid = (
@@ -202,9 +206,9 @@ def fit_mf(kind, s, threads, validate=True):
         else [dict(factors=f, learning_rate=lr, iterations=100) for f in (32, 64, 128) for lr in (0.01, 0.05)]
     )
     make = (
-        (lambda p: ALS(seed=0, confidence="binary", num_threads=threads, **p))
+        (lambda p: ALS(seed=seed, confidence="binary", num_threads=threads, **p))
         if kind == "als"
-        else (lambda p: BPR(seed=0, num_threads=threads, **p))
+        else (lambda p: BPR(seed=seed, num_threads=threads, **p))
     )
     # Validation: the last training event of each user.
     u_tr = s["u"][tr]
@@ -230,9 +234,11 @@ def fit_mf(kind, s, threads, validate=True):
     return (lambda b: m.user_factors[b] @ m.item_factors.T), secs, f"tuned: {best_p}"
 
 
-def run_recbole(model, s, threads, batch, checkpoint=None):
-    """RecBole's model on the same events: ``(score_fn, fit s, note)`` like ``fit_sequential``,
-    or None. Its best checkpoint's scores come back, to be ranked by ``metrics`` as every row."""
+def run_recbole(model, s, threads, batch, seed=0, checkpoint=None):
+    """RecBole's model on the same events: ``(score_fn, fit s, note, tested)``, the first three
+    like ``fit_sequential``'s, or None. Its best checkpoint's scores come back, to be ranked by
+    ``metrics`` as every row; ``tested`` marks the users RecBole tests on our target (a user
+    it does not test counts as a miss in its row)."""
     work = Path(tempfile.mkdtemp(prefix="seq-recbole-"))
     events, out = work / "seq.inter", work / "scores.npz"
     with open(events, "w") as f:
@@ -240,7 +246,7 @@ def run_recbole(model, s, threads, batch, checkpoint=None):
         # Our stable time order as the timestamp: RecBole's sort then splits ties alike.
         for k, (u, i) in enumerate(zip(s["u"], s["i"])):
             f.write(f"{u}\t{i}\t{k}\n")
-    args = [model, str(events), str(threads), str(batch), str(out), *([checkpoint] if checkpoint else [])]
+    args = [model, str(events), str(threads), str(batch), str(seed), str(out), *([checkpoint] if checkpoint else [])]
     try:
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("_recbole_seq.py")), *args],
@@ -259,8 +265,10 @@ def run_recbole(model, s, threads, batch, checkpoint=None):
     if scores.shape[1] != len(s["iid"]):
         raise SystemExit(f"RecBole scored {scores.shape[1]} items, the split has {len(s['iid'])}")
     row_of = {int(u): k for k, u in enumerate(users)}
-    tested = np.flatnonzero(s["target"] >= 0)
-    other = sum(1 for u in tested if int(u) not in row_of or targets[row_of[int(u)]] != s["target"][u])
+    tested = np.zeros(len(s["uid"]), bool)
+    for u in np.flatnonzero(s["target"] >= 0):
+        tested[u] = int(u) in row_of and targets[row_of[int(u)]] == s["target"][u]
+    other = int((s["target"] >= 0).sum() - tested.sum())
 
     def score(block):
         out = np.zeros((len(block), scores.shape[1]), dtype=np.float32)
@@ -284,11 +292,13 @@ def run_recbole(model, s, threads, batch, checkpoint=None):
     )
     if other:
         note += f"; {other} test users missing from RecBole's test data or with another target there"
-    return score, r.get("fit_s", float("nan")), note
+    return score, r.get("fit_s", float("nan")), note, tested
 
 
-def run_set(name, users, items, times, threads, recbole):
-    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint)``."""
+def run_set(name, users, items, times, threads, recbole, seed=0):
+    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint)``. Where a
+    RecBole model leaves test users out, every row is printed again over the users all of
+    them test, the comparison that is fair to both."""
     s = leave_last_out(users, items, times)
     seen = seen_matrix(s, s["train"])
     n_test = int((s["target"] >= 0).sum())
@@ -297,39 +307,49 @@ def run_set(name, users, items, times, threads, recbole):
     pop = np.bincount(s["i"][s["train"]], minlength=len(s["iid"])).astype(np.float32)
     rows.append(("popularity", lambda b: np.tile(pop, (len(b), 1)), 0.0, ""))
     for kind in ("als", "bpr"):
-        f, secs, info = fit_mf(kind, s, threads)
+        f, secs, info = fit_mf(kind, s, threads, seed)
         rows.append((f"mercato {kind.upper()}", f, secs, info))
     for label, cls, kw in (
         ("SASRec", SASRec, {}),
         ("GRU4Rec", GRU4Rec, {}),
         ("GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
     ):
-        f, secs, info = fit_sequential(cls, s, threads, **kw)
+        f, secs, info = fit_sequential(cls, s, threads, seed, **kw)
         rows.append((f"mercato {label}", f, secs, info))
     head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
-    print(f"{'model':<18} {head} | {'fit s':>7}  notes")
+    print(f"{'model':<22} {head} | {'fit s':>7}  notes")
 
-    def show(label, f, secs, info):
-        full, samp = metrics(f, seen, s["target"])
+    def show(label, f, secs, info, target=s["target"]):
+        full, samp = metrics(f, seen, target)
+        fit = "–" if np.isnan(secs) else f"{secs:.1f}"  # a scored checkpoint has no fit time
         print(
-            f"{label:<18} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
-            f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {secs:7.1f}  {info}",
+            f"{label:<22} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
+            f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {fit:>7}  {info}",
             flush=True,
         )
 
     for row in rows:
         show(*row)
     models, batch, checkpoint = recbole or ((), 0, None)
+    common = s["target"] >= 0  # the test users every RecBole row tests
     for model in models:
-        r = run_recbole(model, s, threads, batch, checkpoint)
+        r = run_recbole(model, s, threads, batch, seed, checkpoint)
         if r is not None:
-            show(f"RecBole {model}", *r)
+            *row, tested = r
+            rows.append((f"RecBole {model}", *row))
+            show(*rows[-1])
+            common &= tested
+    if 0 < common.sum() < n_test:
+        print(f"\n### {name}, the {int(common.sum())} test users every RecBole row tests")
+        for label, f, secs, _ in rows:
+            show(label, f, secs, "", target=np.where(common, s["target"], -1))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="ml100k,marketplace")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="seed of every model, mercato's and RecBole's")
     ap.add_argument("--recbole", action="store_true", help="also RecBole's SASRec and GRU4Rec (see above)")
     ap.add_argument("--recbole-models", default="SASRec,GRU4Rec", help="which RecBole models --recbole runs")
     ap.add_argument(
@@ -344,20 +364,20 @@ def main():
     )
     args = ap.parse_args()
     recbole = (args.recbole_models.split(","), args.recbole_batch, args.recbole_checkpoint) if args.recbole else None
-    print(f"threads: {args.threads}; 'sampled' columns rank the target among 100 random unseen items")
+    print(f"threads: {args.threads}, seed {args.seed}; 'sampled' columns rank the target among 100 random unseen items")
     for name in args.sets.split(","):
         if name == "ml100k":
             if not (DATA / "movielens-100k" / "u.data").exists():
                 print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
                 continue
-            run_set("ML-100k", *load_ml100k(), args.threads, recbole)
+            run_set("ML-100k", *load_ml100k(), args.threads, recbole, args.seed)
         elif name == "lastfm":
             if not (DATA / "lastfm-2k" / "user_taggedartists.dat").exists():
                 print(f"skip lastfm: {DATA}/lastfm-2k/user_taggedartists.dat not found")
                 continue
-            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole)
+            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole, args.seed)
         elif name == "marketplace":
-            run_set("marketplace sessions", *load_marketplace(), args.threads, recbole)
+            run_set("marketplace sessions", *load_marketplace(), args.threads, recbole, args.seed)
         else:
             raise SystemExit(f"unknown set {name!r}")
 
