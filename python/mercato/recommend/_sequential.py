@@ -215,7 +215,10 @@ class SASRec(_Sequential):
     the whole catalogue (``loss="bce"`` with ``negatives`` sampled items is the original
     paper's), Adam at 1e-3, early stopping after ``patience`` epochs without a better
     NDCG@10 on each user's held-out last event (``patience=None``: no hold-out). RecBole's
-    dropout is 0.5 and its heads 2; here 0.2 and 1. Same seed, data and thread count give the
+    dropout is 0.5 and its heads 2; here 0.2 and 1. A history longer than ``max_len`` trains
+    as windows that start every ``stride`` events (default half of ``max_len``), each target
+    once and with at least ``max_len - stride`` events before it; ``stride=max_len`` is
+    cheapest, ``stride=1`` is RecBole's one prefix per event. Same seed, data and thread count give the
     same model on the CPU; another ``num_threads`` changes the last float bits (libtorch's
     sums follow its threads). ``device="auto"`` trains on CUDA when libtorch sees a GPU.
     """
@@ -226,6 +229,7 @@ class SASRec(_Sequential):
     def __init__(
         self,
         max_len: int = 50,
+        stride: int | None = None,
         factors: int = 64,
         layers: int = 2,
         heads: int = 1,
@@ -243,6 +247,7 @@ class SASRec(_Sequential):
         show_progress: bool = False,
     ):
         self.max_len = max_len
+        self.stride = stride
         self.factors = factors
         self.layers = layers
         self.heads = heads
@@ -276,6 +281,7 @@ class GRU4Rec(_Sequential):
     def __init__(
         self,
         max_len: int = 50,
+        stride: int | None = None,
         factors: int = 64,
         layers: int = 1,
         dropout: float = 0.2,
@@ -293,6 +299,7 @@ class GRU4Rec(_Sequential):
         show_progress: bool = False,
     ):
         self.max_len = max_len
+        self.stride = stride
         self.factors = factors
         self.layers = layers
         self.dropout = dropout

@@ -118,19 +118,25 @@ struct Window {
     user: usize,
     start: usize,
     len: usize,
+    /// Leading targets of the window that another window already trains.
+    skip: usize,
 }
 
-/// Every event except each user's first is a target exactly once: histories longer than
-/// `max_len + 1` are cut into windows from the end.
-fn windows(data: &Sequences, max_len: usize) -> Vec<Window> {
+/// Every event except each user's first is a target exactly once. A history longer than
+/// `max_len + 1` is read as windows of `max_len` inputs that end every `stride` events from
+/// the end; a window trains only the targets no later window has (its last `stride`, or all
+/// of the first window's), so each target sees at least `max_len - stride` earlier events.
+fn windows(data: &Sequences, max_len: usize, stride: usize) -> Vec<Window> {
+    debug_assert!((1..=max_len).contains(&stride));
     let mut out = Vec::new();
     for u in 0..data.users.len() {
         let n = data.sequence(u).len();
         let mut end = n.saturating_sub(1); // inputs are [start, end), targets [start+1, end+1)
         while end > 0 {
             let start = end.saturating_sub(max_len);
-            out.push(Window { user: u, start, len: end - start });
-            end = start;
+            let lo = if start == 0 { 0 } else { end - stride.min(end - start) };
+            out.push(Window { user: u, start, len: end - start, skip: lo - start });
+            end = lo;
         }
     }
     out
@@ -219,7 +225,7 @@ impl SequentialRecommender {
         } else {
             (data.clone(), None)
         };
-        let wins = windows(&train_data, p.max_len);
+        let wins = windows(&train_data, p.max_len, p.window_stride());
         ensure!(!wins.is_empty(), "no user has two events: nothing to learn an order from");
 
         let _rng = FIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -324,7 +330,7 @@ impl SequentialRecommender {
             let inputs: Vec<(&[u32], Vec<&[u32]>)> = chunk
                 .iter()
                 .map(|&w| {
-                    let Window { user, start, len } = wins[w];
+                    let Window { user, start, len, .. } = wins[w];
                     let ctx = (0..self.data.context.len())
                         .map(|c| &self.data.context_sequence(c, user)[start..start + len])
                         .collect();
@@ -334,8 +340,8 @@ impl SequentialRecommender {
             let b = batch(&inputs, p.max_len, device)?;
             let mut tgt = vec![-1i64; chunk.len() * p.max_len];
             for (i, &w) in chunk.iter().enumerate() {
-                let Window { user, start, len } = wins[w];
-                for (j, &t) in self.data.sequence(user)[start + 1..=start + len].iter().enumerate() {
+                let Window { user, start, len, skip } = wins[w];
+                for (j, &t) in self.data.sequence(user)[start + 1..=start + len].iter().enumerate().skip(skip) {
                     tgt[i * p.max_len + j] = t as i64;
                 }
             }
@@ -792,5 +798,38 @@ impl IdRecommender for SequentialRecommender {
             Ok(Vec::<f32>::try_from(&s)?)
         })?;
         Ok(to_external(&self.data.items, top_n(&sims, n, |_| true)))
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::data::ExternalId;
+
+    #[test]
+    fn windows_train_every_target_once_with_enough_events_before_it() {
+        for n in [1usize, 2, 9, 10, 11, 17, 30, 131] {
+            let users = vec![ExternalId::from("u"); n];
+            let items: Vec<ExternalId> = (0..n as i64).map(ExternalId::from).collect();
+            let times: Vec<i64> = (0..n as i64).collect();
+            let data = Sequences::from_events(&users, &items, &times, &[]).unwrap();
+            for (max_len, stride) in [(8, 8), (8, 4), (8, 3), (8, 1), (50, 25)] {
+                let mut trained = vec![0usize; n];
+                for w in windows(&data, max_len, stride) {
+                    assert!(w.len <= max_len && w.skip < w.len.max(1), "n {n}: {:?}", (w.start, w.len, w.skip));
+                    let first = w.start + 1 + w.skip;
+                    for (t, count) in trained.iter_mut().enumerate().take(w.start + w.len + 1).skip(first) {
+                        *count += 1;
+                        let before = t - w.start; // events the network reads for target t
+                        assert!(
+                            before >= t.min(max_len - stride + 1),
+                            "n {n}, max_len {max_len}, stride {stride}: target {t} sees {before}"
+                        );
+                    }
+                }
+                let want: Vec<usize> = (0..n).map(|t| usize::from(t > 0)).collect();
+                assert_eq!(trained, want, "n {n}, max_len {max_len}, stride {stride}");
+            }
+        }
     }
 }

@@ -64,6 +64,14 @@ pub struct SequentialParams {
     pub arch: SeqArch,
     /// Most recent events the network reads; longer histories train as several windows.
     pub max_len: usize,
+    /// Where windows over a history longer than `max_len` start: every `stride` events from
+    /// the end, each window training only its last `stride` targets, so every target is
+    /// trained once and sees at least `max_len - stride` earlier events (as when serving,
+    /// where the network reads the last `max_len`). `None`: half of `max_len`, rounded up.
+    /// `Some(max_len)` gives disjoint windows (cheapest, but a window's first targets see
+    /// few events); `Some(1)` gives every target a full window (RecBole's one prefix per
+    /// event; `max_len` times the work on long histories).
+    pub stride: Option<usize>,
     /// Embedding (and hidden) size.
     pub factors: usize,
     /// Transformer blocks (SASRec) or GRU layers (GRU4Rec).
@@ -107,6 +115,7 @@ impl Default for SequentialParams {
         SequentialParams {
             arch: SeqArch::Sasrec,
             max_len: 50,
+            stride: None,
             factors: 64,
             layers: 2,
             heads: 1,
@@ -144,10 +153,15 @@ impl SequentialParams {
     }
 
     crate::params::setters! {
-        arch: SeqArch, max_len: usize, factors: usize, layers: usize, heads: usize, dropout: f64,
+        arch: SeqArch, max_len: usize, stride: Option<usize>, factors: usize, layers: usize, heads: usize, dropout: f64,
         epochs: usize, batch_size: usize, batching: SeqBatching, learning_rate: f64, weight_decay: f64, loss: SeqLoss,
         negatives: usize, patience: Option<usize>, seed: u64, device: DeviceChoice,
         num_threads: Option<usize>, show_progress: bool,
+    }
+
+    /// The stride in use: [`Self::stride`], or half of `max_len` rounded up.
+    pub fn window_stride(&self) -> usize {
+        self.stride.unwrap_or(self.max_len.div_ceil(2))
     }
 
     /// Checks the parameters and trains on `data`.
@@ -161,6 +175,9 @@ impl crate::params::Params for SequentialParams {
     /// Checks every field, naming the first that breaks its rule.
     fn check(&self) -> Result<()> {
         param((2..=4096).contains(&self.max_len), "max_len", self.max_len, "in 2..=4096")?;
+        if let Some(s) = self.stride {
+            param((1..=self.max_len).contains(&s), "stride", s, "in 1..=max_len (or None: half of max_len)")?;
+        }
         param((1..=4096).contains(&self.factors), "factors", self.factors, "in 1..=4096")?;
         param((1..=32).contains(&self.layers), "layers", self.layers, "in 1..=32")?;
         param((1..=64).contains(&self.heads), "heads", self.heads, "in 1..=64")?;

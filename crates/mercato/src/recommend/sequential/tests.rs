@@ -185,6 +185,11 @@ fn parameters_and_degenerate_data_are_checked() {
     assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "dropout"));
     let e = SequentialParams::from_json(r#"{"max_len": 1}"#).unwrap_err();
     assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "max_len"));
+    for stride in [0, 9] {
+        let e = SequentialParams::default().max_len(8).stride(Some(stride)).check().unwrap_err();
+        assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "stride"), "{e}");
+    }
+    assert_eq!(SequentialParams::default().max_len(7).window_stride(), 4, "default: half, rounded up");
     // Every user has one event: there is no order to learn.
     let u: Vec<ExternalId> = (0..4).map(ExternalId::from).collect();
     let single = Sequences::from_events(&u, &u, &[0, 0, 0, 0], &[]).unwrap();
