@@ -1,6 +1,6 @@
 """RecBole's SASRec or GRU4Rec on one event log, for benches/compare/sequential.py.
 
-    python3 _recbole_seq.py MODEL EVENTS.inter THREADS BATCH SEED SCORES.npz [CHECKPOINT]
+    python3 _recbole_seq.py MODEL EVENTS.inter THREADS BATCH SEED SCORES.npz [score|resume CHECKPOINT]
 
 Prints one JSON line and writes SCORES.npz. Run in its own process (RecBole seeds and
 configures torch globally). The log is written as a RecBole atomic file; RecBole's own
@@ -15,8 +15,12 @@ it does not mask the user's history, so every earlier item competes with the tar
 target repeating an earlier event is ranked among all items. Its figures are in the JSON as
 ``recbole_*``.
 
-With CHECKPOINT (a ``.pth`` a RecBole run saved for these events and settings) nothing is
-trained: the checkpoint is scored.
+With ``score CHECKPOINT`` (a ``.pth`` a RecBole run saved for these events and settings)
+nothing is trained: the checkpoint is scored. ``resume CHECKPOINT`` goes on training a run
+that was stopped from that checkpoint (its best epoch so far: the model, Adam's state, the
+epoch and the early-stopping count), writes each new best back into that file, and scores
+the best as usual; the resumed epochs draw fresh random batches, so the result is not the
+bit-for-bit result of one unbroken run.
 """
 
 from __future__ import annotations
@@ -97,7 +101,9 @@ def test_scores(model, test, dataset):
 
 def main():
     model_name, events, threads, batch, seed, out = sys.argv[1:7]
-    checkpoint = sys.argv[7] if len(sys.argv) > 7 else None
+    mode, checkpoint = sys.argv[7:9] if len(sys.argv) > 8 else ("train", None)
+    if mode not in ("train", "score", "resume"):
+        raise SystemExit(f"unknown mode {mode!r}: score or resume")
     threads, batch, seed = int(threads), int(batch), int(seed)
     import numpy as np
     import torch
@@ -128,12 +134,17 @@ def main():
         model = get_model(config["model"])(config, train._dataset).to(config["device"])
         trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
         summary = {}
-        if checkpoint is None:
+        if mode == "resume":
+            trainer.resume_checkpoint(checkpoint)  # later bests are written back into it
+            summary["resumed_at_epoch"] = trainer.start_epoch
+        if mode != "score":
             t0 = time.perf_counter()
             trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
             summary["fit_s"] = time.perf_counter() - t0
-            epochs = len(trainer.train_loss_dict)
+            # epochs in all, those before a resume included (RecBole counts from 0)
+            epochs = max(trainer.train_loss_dict, default=trainer.start_epoch - 1) + 1
             summary.update(
+                epochs_run=len(trainer.train_loss_dict),
                 epochs=epochs,
                 best_epoch=epochs - trainer.cur_step,
                 best_valid_ndcg=float(trainer.best_valid_score),

@@ -45,9 +45,15 @@ Protocol (written here, the same for every model):
 - RecBole's leave-one-out needs three events for a test row (it puts a two-event user's only
   sample in validation), so it does not test those users; its row counts them as misses, and
   then every row is printed again over the users RecBole tests, the comparison fair to both;
+- context (the marketplace only, whose events have a type): SASRec and session-parallel
+  GRU4Rec are fitted a second time with each input event's type (view, cart, purchase) as
+  a context embedding, rows "+ event"; the target's own type is not an input. RecBole's
+  SASRec reads items only, so the rows without context are the like-for-like comparison;
 - --seed seeds every model, mercato's and RecBole's, to see how far one seed's figures move;
 - --recbole-checkpoint scores a checkpoint a RecBole run saved (for example a run that was
-  stopped: hard-link its ``saved/*.pth`` while it trains) instead of training.
+  stopped: hard-link its ``saved/*.pth`` while it trains) instead of training, and with
+  --recbole-resume trains on from it (a run too long for one sitting: RecBole takes
+  minutes per ML-100k epoch on 2 cores) and then scores the best.
 """
 
 from __future__ import annotations
@@ -98,10 +104,11 @@ def load_lastfm():
 
 
 def load_marketplace():
+    """Events and their context: the event type (view, cart, purchase) of each."""
     from mercato.datasets import marketplace_sessions
 
     df = marketplace_sessions()
-    return df["user"].to_numpy(), df["item"].to_numpy(), df["time"].to_numpy()
+    return df["user"].to_numpy(), df["item"].to_numpy(), df["time"].to_numpy(), {"event": df["event"].to_numpy()}
 
 
 def leave_last_out(users, items, times):
@@ -116,7 +123,7 @@ def leave_last_out(users, items, times):
     train = ~test
     target = np.full(len(uid), -1)
     target[u[test]] = i[test]
-    return dict(uid=uid, iid=iid, u=u, i=i, t=times, train=train, target=target)
+    return dict(uid=uid, iid=iid, u=u, i=i, t=times, train=train, target=target, order=order)
 
 
 def seen_matrix(s, mask):
@@ -158,7 +165,9 @@ def metrics(score_fn, seen, target, n_neg=100, seed=0, chunk=512):
     return summary(full), summary(samp)
 
 
-def fit_sequential(cls, s, threads, seed=0, **kw):
+def fit_sequential(cls, s, threads, seed=0, context=None, **kw):
+    """Fits on the training events; ``context`` maps a name to one value per event in the
+    caller's order (None: no context)."""
     tr = s["train"]
     model = cls(
         factors=64,
@@ -173,7 +182,8 @@ def fit_sequential(cls, s, threads, seed=0, **kw):
         **kw,
     )
     t0 = time.perf_counter()
-    model.fit(s["u"][tr], s["i"][tr], s["t"][tr])
+    ctx = {name: np.asarray(v)[s["order"]][tr] for name, v in (context or {}).items()}
+    model.fit(s["u"][tr], s["i"][tr], s["t"][tr], context=ctx or None)
     secs = time.perf_counter() - t0
     # The model's user order is first appearance in the (sorted) training events: map back.
     pos = {int(x): k for k, x in enumerate(model.user_ids_)}
@@ -234,11 +244,12 @@ def fit_mf(kind, s, threads, seed=0):
     return (lambda b: m.user_factors[b] @ m.item_factors.T), secs, f"tuned: {best_p}"
 
 
-def run_recbole(model, s, threads, batch, seed=0, checkpoint=None):
+def run_recbole(model, s, threads, batch, seed=0, checkpoint=None, resume=False):
     """RecBole's model on the same events: ``(score_fn, fit s, note, tested)``, the first three
     like ``fit_sequential``'s, or None. Its best checkpoint's scores come back, to be ranked by
     ``metrics`` as every row; ``tested`` marks the users RecBole tests on our target (a user
-    it does not test counts as a miss in its row)."""
+    it does not test counts as a miss in its row). With ``checkpoint`` the saved run is
+    scored, or with ``resume`` trained on from there (see ``_recbole_seq.py``)."""
     work = Path(tempfile.mkdtemp(prefix="seq-recbole-"))
     events, out = work / "seq.inter", work / "scores.npz"
     with open(events, "w") as f:
@@ -246,7 +257,8 @@ def run_recbole(model, s, threads, batch, seed=0, checkpoint=None):
         # Our stable time order as the timestamp: RecBole's sort then splits ties alike.
         for k, (u, i) in enumerate(zip(s["u"], s["i"])):
             f.write(f"{u}\t{i}\t{k}\n")
-    args = [model, str(events), str(threads), str(batch), str(seed), str(out), *([checkpoint] if checkpoint else [])]
+    mode = ["resume" if resume else "score", checkpoint] if checkpoint else []
+    args = [model, str(events), str(threads), str(batch), str(seed), str(out), *mode]
     try:
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("_recbole_seq.py")), *args],
@@ -281,9 +293,11 @@ def run_recbole(model, s, threads, batch, seed=0, checkpoint=None):
 
     if "fit_s" in r:
         note = (
-            f"{r['epochs']} epochs (best {r['best_epoch']}), {r['fit_s'] / r['epochs']:.2f} s/epoch, "
+            f"{r['epochs']} epochs (best {r['best_epoch']}), {r['fit_s'] / max(r['epochs_run'], 1):.2f} s/epoch, "
             f"best validation NDCG@10 {r['best_valid_ndcg']:.4f}, batch {batch}"
         )
+        if "resumed_at_epoch" in r:
+            note += f"; resumed after epoch {r['resumed_at_epoch']}: fit s and s/epoch are the resumed part's"
     else:
         note = f"checkpoint {Path(checkpoint).name}, batch {batch}"
     note += (
@@ -295,10 +309,11 @@ def run_recbole(model, s, threads, batch, seed=0, checkpoint=None):
     return score, r.get("fit_s", float("nan")), note, tested
 
 
-def run_set(name, users, items, times, threads, recbole, seed=0):
-    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint)``. Where a
+def run_set(name, users, items, times, threads, recbole, seed=0, context=None):
+    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint, resume)``. Where a
     RecBole model leaves test users out, every row is printed again over the users all of
-    them test, the comparison that is fair to both."""
+    them test, the comparison that is fair to both. With ``context`` (a name and one value
+    per event), SASRec and session-parallel GRU4Rec are also fitted with it as input."""
     s = leave_last_out(users, items, times)
     seen = seen_matrix(s, s["train"])
     n_test = int((s["target"] >= 0).sum())
@@ -309,31 +324,38 @@ def run_set(name, users, items, times, threads, recbole, seed=0):
     for kind in ("als", "bpr"):
         f, secs, info = fit_mf(kind, s, threads, seed)
         rows.append((f"mercato {kind.upper()}", f, secs, info))
-    for label, cls, kw in (
+    runs = [
         ("SASRec", SASRec, {}),
         ("GRU4Rec", GRU4Rec, {}),
         ("GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
-    ):
+    ]
+    if context:
+        with_ctx = " + ".join(context)
+        runs += [
+            (f"SASRec + {with_ctx}", SASRec, {"context": context}),
+            (f"GRU4Rec s-par + {with_ctx}", GRU4Rec, {"batching": "session_parallel", "context": context}),
+        ]
+    for label, cls, kw in runs:
         f, secs, info = fit_sequential(cls, s, threads, seed, **kw)
         rows.append((f"mercato {label}", f, secs, info))
     head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
-    print(f"{'model':<22} {head} | {'fit s':>7}  notes")
+    print(f"{'model':<30} {head} | {'fit s':>7}  notes")
 
     def show(label, f, secs, info, target=s["target"]):
         full, samp = metrics(f, seen, target)
         fit = "–" if np.isnan(secs) else f"{secs:.1f}"  # a scored checkpoint has no fit time
         print(
-            f"{label:<22} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
+            f"{label:<30} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
             f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {fit:>7}  {info}",
             flush=True,
         )
 
     for row in rows:
         show(*row)
-    models, batch, checkpoint = recbole or ((), 0, None)
+    models, batch, checkpoint, resume = recbole or ((), 0, None, False)
     common = s["target"] >= 0  # the test users every RecBole row tests
     for model in models:
-        r = run_recbole(model, s, threads, batch, seed, checkpoint)
+        r = run_recbole(model, s, threads, batch, seed, checkpoint, resume)
         if r is not None:
             *row, tested = r
             rows.append((f"RecBole {model}", *row))
@@ -362,8 +384,17 @@ def main():
         "--recbole-checkpoint",
         help="score this saved RecBole checkpoint (one model, same set and batch) instead of training",
     )
+    ap.add_argument(
+        "--recbole-resume",
+        action="store_true",
+        help="train on from --recbole-checkpoint (a stopped run's best epoch), writing new bests into it",
+    )
     args = ap.parse_args()
-    recbole = (args.recbole_models.split(","), args.recbole_batch, args.recbole_checkpoint) if args.recbole else None
+    if args.recbole_resume and not args.recbole_checkpoint:
+        ap.error("--recbole-resume needs --recbole-checkpoint")
+    recbole = None
+    if args.recbole:
+        recbole = (args.recbole_models.split(","), args.recbole_batch, args.recbole_checkpoint, args.recbole_resume)
     print(f"threads: {args.threads}, seed {args.seed}; 'sampled' columns rank the target among 100 random unseen items")
     for name in args.sets.split(","):
         if name == "ml100k":
@@ -377,7 +408,8 @@ def main():
                 continue
             run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole, args.seed)
         elif name == "marketplace":
-            run_set("marketplace sessions", *load_marketplace(), args.threads, recbole, args.seed)
+            *events, context = load_marketplace()
+            run_set("marketplace sessions", *events, args.threads, recbole, args.seed, context)
         else:
             raise SystemExit(f"unknown set {name!r}")
 
