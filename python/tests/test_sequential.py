@@ -76,6 +76,9 @@ def test_gru4rec_session_parallel_batches():
     assert clone(model).get_params()["batching"] == "session_parallel"
     with pytest.raises(ValueError, match="batching"):
         small(GRU4Rec, batching="lanes", epochs=1).fit(u, i, t)
+    # Lanes read whole histories: a stride (where windows start) would be ignored, so it is refused.
+    with pytest.raises(ValueError, match="stride"):
+        small(GRU4Rec, batching="session_parallel", stride=5, epochs=1).fit(u, i, t)
 
 
 def test_dataframe_context_and_marketplace_sessions():

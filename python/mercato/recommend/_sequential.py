@@ -273,7 +273,8 @@ class GRU4Rec(_Sequential):
     ``max_len`` events per step, a target at every position. ``batching="session_parallel"``:
     GRU4Rec's own session-parallel mini-batches: ``batch_size`` lanes each read one user's
     whole history one event per step, carrying the GRU state (gradients through one step);
-    a lane whose user ends takes the next user with a fresh state."""
+    a lane whose user ends takes the next user with a fresh state, so ``stride`` (which
+    places windows) must stay ``None`` there: ``fit`` raises ``ValueError`` otherwise."""
 
     _kinds: ClassVar[tuple[str, ...]] = ("recommend.gru4rec",)
     _arch = "gru4rec"

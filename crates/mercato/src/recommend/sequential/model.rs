@@ -134,7 +134,9 @@ fn windows(data: &Sequences, max_len: usize, stride: usize) -> Vec<Window> {
         let mut end = n.saturating_sub(1); // inputs are [start, end), targets [start+1, end+1)
         while end > 0 {
             let start = end.saturating_sub(max_len);
-            let lo = if start == 0 { 0 } else { end - stride.min(end - start) };
+            // A window that does not reach the history's start is full (max_len >= stride
+            // events): it trains its last `stride` targets, and the next one ends where they begin.
+            let lo = if start == 0 { 0 } else { end - stride };
             out.push(Window { user: u, start, len: end - start, skip: lo - start });
             end = lo;
         }

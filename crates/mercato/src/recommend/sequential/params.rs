@@ -70,7 +70,9 @@ pub struct SequentialParams {
     /// where the network reads the last `max_len`). `None`: half of `max_len`, rounded up.
     /// `Some(max_len)` gives disjoint windows (cheapest, but a window's first targets see
     /// few events); `Some(1)` gives every target a full window (RecBole's one prefix per
-    /// event; `max_len` times the work on long histories).
+    /// event; `max_len` times the work on long histories). Only with
+    /// [`SeqBatching::Windows`]: session-parallel lanes read whole histories, so `check`
+    /// refuses a stride there.
     pub stride: Option<usize>,
     /// Embedding (and hidden) size.
     pub factors: usize,
@@ -203,6 +205,12 @@ impl crate::params::Params for SequentialParams {
             "batching",
             self.batching,
             "Windows for SASRec (session-parallel lanes carry a GRU state)",
+        )?;
+        param(
+            self.stride.is_none() || self.batching == SeqBatching::Windows,
+            "stride",
+            self.stride.unwrap_or(0),
+            "None with SessionParallel batching (its lanes read whole histories, not windows)",
         )?;
         if let Some(p) = self.patience {
             param(p > 0, "patience", p, "positive (or None for no early stopping)")?;

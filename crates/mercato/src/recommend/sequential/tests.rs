@@ -190,6 +190,11 @@ fn parameters_and_degenerate_data_are_checked() {
         assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "stride"), "{e}");
     }
     assert_eq!(SequentialParams::default().max_len(7).window_stride(), 4, "default: half, rounded up");
+    // Session-parallel lanes read whole histories: a stride there would be ignored.
+    let lanes = SequentialParams::gru4rec().batching(SeqBatching::SessionParallel);
+    let e = lanes.clone().stride(Some(5)).check().unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "stride"), "{e}");
+    lanes.check().unwrap();
     // Every user has one event: there is no order to learn.
     let u: Vec<ExternalId> = (0..4).map(ExternalId::from).collect();
     let single = Sequences::from_events(&u, &u, &[0, 0, 0, 0], &[]).unwrap();
