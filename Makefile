@@ -18,7 +18,11 @@ export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 # Each package with a `torch` feature turns it on (they forward to mercato/torch).
-CARGO_FEATURES := --features mercato/torch,mercato-cli/torch,mercato-benches/torch,mercato-serve/torch
+# Exported: python/tests/test_examples.py builds the Rust examples with the same packages and
+# features as `cargo test --workspace`, so it finds them compiled instead of building the
+# core again with other features.
+export MERCATO_CARGO_FEATURES := mercato/torch,mercato-cli/torch,mercato-benches/torch,mercato-serve/torch
+CARGO_FEATURES := --features $(MERCATO_CARGO_FEATURES)
 
 .PHONY: help demo test develop bench venv data java rust-test py-test lint msrv fuzz
 
@@ -78,7 +82,7 @@ rust-test: $(STAMP) data
 	cargo test --workspace $(CARGO_FEATURES)
 
 py-test: develop data java
-	python -m pytest -q python/tests
+	python -m pytest -q --durations=10 python/tests
 
 test: lint msrv rust-test py-test
 

@@ -94,14 +94,25 @@ def test_python_example(name):
 
 @pytest.fixture(scope="session")
 def rust_examples() -> Path:
-    """Builds the Rust examples once (test profile, the torch feature when libtorch is here)."""
+    """Builds the Rust examples once (test profile, the torch feature when libtorch is here).
+
+    Under ``make test`` (``MERCATO_CARGO_FEATURES`` set) the build selects the workspace and
+    features ``cargo test --workspace`` used: the same feature resolution, so the examples
+    it built are found fresh; ``-p mercato`` alone would resolve the core's features anew and
+    compile it again (90 s on 2 cores)."""
     cargo = shutil.which("cargo")
     if cargo is None:
         pytest.skip("cargo not found; Rust examples not run")
-    cmd = [cargo, "build", "--profile", "test", "-p", "mercato", "--examples"]
+    cmd = [cargo, "build", "--profile", "test", "--examples"]
     env = dict(os.environ)
+    workspace_features = os.environ.get("MERCATO_CARGO_FEATURES")
+    if workspace_features:
+        cmd += ["--workspace", "--features", workspace_features]
+    elif _has_torch():
+        cmd += ["-p", "mercato", "--features", "torch"]
+    else:
+        cmd += ["-p", "mercato"]
     if _has_torch():
-        cmd += ["--features", "torch"]
         # torch-sys finds libtorch in this interpreter's torch wheel.
         env.update(LIBTORCH_USE_PYTORCH="1", VIRTUAL_ENV=sys.prefix)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
