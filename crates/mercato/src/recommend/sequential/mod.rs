@@ -21,6 +21,8 @@ mod net;
 mod params;
 #[cfg(all(test, feature = "torch"))]
 mod tests;
+#[cfg(feature = "torch")]
+mod train;
 
 pub use data::{ContextColumn, Sequences};
 #[cfg(feature = "torch")]

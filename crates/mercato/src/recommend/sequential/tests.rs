@@ -88,7 +88,7 @@ fn session_parallel_gru4rec_learns_a_cycle_and_is_deterministic() {
     let loss = &model.history().epochs;
     assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "loss did not fall: {loss:?}");
     // 30 users of 11 targets on 8 lanes: four rounds of 11 steps.
-    assert_eq!(model::session_steps(&data, 8), 44);
+    assert_eq!(train::session_steps(&data, 8), 44);
     let users: Vec<usize> = (0..30).collect();
     let again = p.fit(&data).unwrap();
     assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap());
