@@ -19,7 +19,7 @@ use crate::{ensure, Error, Result};
 
 /// libtorch's random generator and thread count are process-wide: seeded fits take turns
 /// with each other and with image-classifier fits.
-pub(super) use crate::vision::FIT_LOCK;
+use crate::vision::FIT_LOCK;
 
 /// Users scored per forward pass when ranking many users (bounds memory to
 /// `CHUNK × n_items` scores).

@@ -179,6 +179,12 @@ impl crate::params::Params for SequentialParams {
         param((2..=4096).contains(&self.max_len), "max_len", self.max_len, "in 2..=4096")?;
         if let Some(s) = self.stride {
             param((1..=self.max_len).contains(&s), "stride", s, "in 1..=max_len (or None: half of max_len)")?;
+            param(
+                self.batching == SeqBatching::Windows,
+                "stride",
+                s,
+                "None with SessionParallel batching (its lanes read whole histories, not windows)",
+            )?;
         }
         param((1..=4096).contains(&self.factors), "factors", self.factors, "in 1..=4096")?;
         param((1..=32).contains(&self.layers), "layers", self.layers, "in 1..=32")?;
@@ -205,12 +211,6 @@ impl crate::params::Params for SequentialParams {
             "batching",
             self.batching,
             "Windows for SASRec (session-parallel lanes carry a GRU state)",
-        )?;
-        param(
-            self.stride.is_none() || self.batching == SeqBatching::Windows,
-            "stride",
-            self.stride.unwrap_or(0),
-            "None with SessionParallel batching (its lanes read whole histories, not windows)",
         )?;
         if let Some(p) = self.patience {
             param(p > 0, "patience", p, "positive (or None for no early stopping)")?;

@@ -9,9 +9,10 @@ use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};
 
 use super::data::Sequences;
-use super::model::{batch, next_item_rank, SeqEpoch, SeqHistory, SequentialRecommender, CHUNK, FIT_LOCK};
+use super::model::{batch, next_item_rank, SeqEpoch, SeqHistory, SequentialRecommender, CHUNK};
 use super::net::SeqNet;
 use super::params::{SeqBatching, SeqLoss, SequentialParams};
+use crate::vision::FIT_LOCK;
 use crate::{ensure, Error, Result};
 
 /// Purpose of the per-epoch random stream (window order, sampled negatives).
