@@ -49,7 +49,10 @@ Protocol (written here, the same for every model):
   GRU4Rec are fitted a second time with each input event's type (view, cart, purchase) as
   a context embedding, rows "+ event"; the target's own type is not an input. RecBole's
   SASRec reads items only, so the rows without context are the like-for-like comparison;
-- --seed seeds every model, mercato's and RecBole's, to see how far one seed's figures move;
+- --seeds 0,1,2 fits every model once per seed, mercato's and RecBole's, prints each seed's
+  row and then each model's mean over the seeds (one seed's figures move by about the size
+  of the gaps between the models on Last.fm-2k); --models picks the rows to fit and --params
+  overrides mercato's sequential models' settings (``--params stride=1,patience=20``);
 - --recbole-checkpoint scores a checkpoint a RecBole run saved (for example a run that was
   stopped: hard-link its ``saved/*.pth`` while it trains) instead of training, and with
   --recbole-resume trains on from it (a run too long for one sitting: RecBole takes
@@ -167,20 +170,10 @@ def metrics(score_fn, seen, target, n_neg=100, seed=0, chunk=512):
 
 def fit_sequential(cls, s, threads, seed=0, context=None, **kw):
     """Fits on the training events; ``context`` maps a name to one value per event in the
-    caller's order (None: no context)."""
+    caller's order (None: no context); ``kw`` overrides the settings below."""
     tr = s["train"]
-    model = cls(
-        factors=64,
-        max_len=50,
-        epochs=200,
-        batch_size=128,
-        learning_rate=1e-3,
-        patience=10,
-        seed=seed,
-        device="cpu",
-        num_threads=threads,
-        **kw,
-    )
+    settings = dict(factors=64, max_len=50, epochs=200, batch_size=128, learning_rate=1e-3, patience=10)
+    model = cls(**{**settings, **kw}, seed=seed, device="cpu", num_threads=threads)
     t0 = time.perf_counter()
     ctx = {name: np.asarray(v)[s["order"]][tr] for name, v in (context or {}).items()}
     model.fit(s["u"][tr], s["i"][tr], s["t"][tr], context=ctx or None)
@@ -199,11 +192,11 @@ def fit_sequential(cls, s, threads, seed=0, context=None, **kw):
         return out
 
     h = model.history_
-    best_val = max(e["val_ndcg"] for e in h["epochs"])
-    info = (
-        f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch, "
-        f"best validation NDCG@10 {best_val:.4f}"
-    )
+    info = f"{len(h['epochs'])} epochs, {h['seconds_per_epoch']:.2f} s/epoch"
+    if h["best_epoch"] is not None:  # early stopping
+        best_val = max(e["val_ndcg"] for e in h["epochs"])
+        info = f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch, "
+        info += f"best validation NDCG@10 {best_val:.4f}"
     return score, secs, info
 
 
@@ -309,69 +302,127 @@ def run_recbole(model, s, threads, batch, seed=0, checkpoint=None, resume=False)
     return score, r.get("fit_s", float("nan")), note, tested
 
 
-def run_set(name, users, items, times, threads, recbole, seed=0, context=None):
-    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint, resume)``. Where a
-    RecBole model leaves test users out, every row is printed again over the users all of
-    them test, the comparison that is fair to both. With ``context`` (a name and one value
-    per event), SASRec and session-parallel GRU4Rec are also fitted with it as input."""
+MODELS = ("popularity", "ALS", "BPR", "SASRec", "GRU4Rec", "GRU4Rec-spar")
+
+
+def parse_params(text):
+    """``key=value,...`` as keyword arguments: numbers, ``None``, ``true``/``false`` or text."""
+    out = {}
+    for pair in filter(None, (text or "").split(",")):
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--params wants key=value pairs, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads({"None": "null"}.get(raw.strip(), raw.strip()))
+        except json.JSONDecodeError:
+            out[key.strip()] = raw.strip()
+    return out
+
+
+def run_set(name, users, items, times, threads, recbole, seeds=(0,), context=None, models=MODELS, params=None):
+    """Print one set's table; ``recbole`` is None or ``(models, batch, checkpoint, resume)``. Every
+    model is fitted once per seed (one row each) and, with two seeds or more, gets a row of
+    its means. Where a RecBole model leaves test users out, every row is printed again over
+    the users all of them test, the comparison that is fair to both. With ``context`` (a name
+    and one value per event), SASRec and session-parallel GRU4Rec are also fitted with it as
+    input. ``params`` overrides the settings of mercato's sequential models."""
     s = leave_last_out(users, items, times)
     seen = seen_matrix(s, s["train"])
     n_test = int((s["target"] >= 0).sum())
     print(f"\n## {name}: {len(s['uid'])} users, {len(s['iid'])} items, {len(users)} events, {n_test} test users")
-    rows = []
-    pop = np.bincount(s["i"][s["train"]], minlength=len(s["iid"])).astype(np.float32)
-    rows.append(("popularity", lambda b: np.tile(pop, (len(b), 1)), 0.0, ""))
-    for kind in ("als", "bpr"):
-        f, secs, info = fit_mf(kind, s, threads, seed)
-        rows.append((f"mercato {kind.upper()}", f, secs, info))
+    params = params or {}
+    if params:
+        print(f"mercato's sequential models with {params}")
     runs = [
-        ("SASRec", SASRec, {}),
-        ("GRU4Rec", GRU4Rec, {}),
-        ("GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
+        ("SASRec", "SASRec", SASRec, {}),
+        ("GRU4Rec", "GRU4Rec", GRU4Rec, {}),
+        ("GRU4Rec-spar", "GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
     ]
     if context:
-        with_ctx = " + ".join(context)
+        with_ctx, ctx = " + ".join(context), context
         runs += [
-            (f"SASRec + {with_ctx}", SASRec, {"context": context}),
-            (f"GRU4Rec s-par + {with_ctx}", GRU4Rec, {"batching": "session_parallel", "context": context}),
+            ("SASRec", f"SASRec + {with_ctx}", SASRec, {"context": ctx}),
+            ("GRU4Rec-spar", f"GRU4Rec s-par + {with_ctx}", GRU4Rec, {"batching": "session_parallel", "context": ctx}),
         ]
-    for label, cls, kw in runs:
-        f, secs, info = fit_sequential(cls, s, threads, seed, **kw)
-        rows.append((f"mercato {label}", f, secs, info))
     head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
-    print(f"{'model':<30} {head} | {'fit s':>7}  notes")
+    title = f"{'model':<36} {head} | {'fit s':>7}  notes"
+    print(title)
+    rows = []  # (model, label, score_fn, fit s, notes)
+    figures = {}  # model -> [(full, sampled, fit s)], one per seed, for the means
 
-    def show(label, f, secs, info, target=s["target"]):
+    def show(model, label, f, secs, info, target=s["target"]):
         full, samp = metrics(f, seen, target)
         fit = "–" if np.isnan(secs) else f"{secs:.1f}"  # a scored checkpoint has no fit time
         print(
-            f"{label:<30} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
+            f"{label:<36} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
             f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {fit:>7}  {info}",
             flush=True,
         )
+        figures.setdefault(model, []).append((full, samp, secs))
 
-    for row in rows:
-        show(*row)
-    models, batch, checkpoint, resume = recbole or ((), 0, None, False)
+    def add(model, label, f, secs, info, seed):
+        label = f"{label}, seed {seed}" if len(seeds) > 1 else label
+        rows.append((model, label, f, secs))
+        show(model, label, f, secs, info)
+
+    if "popularity" in models:
+        pop = np.bincount(s["i"][s["train"]], minlength=len(s["iid"])).astype(np.float32)
+        rows.append(("popularity", "popularity", lambda b: np.tile(pop, (len(b), 1)), 0.0))
+        show(*rows[-1], "")
+    rb_models, batch, checkpoint, resume = recbole or ((), 0, None, False)
     common = s["target"] >= 0  # the test users every RecBole row tests
-    for model in models:
-        r = run_recbole(model, s, threads, batch, seed, checkpoint, resume)
-        if r is not None:
-            *row, tested = r
-            rows.append((f"RecBole {model}", *row))
-            show(*rows[-1])
-            common &= tested
+    for seed in seeds:
+        for kind in ("ALS", "BPR"):
+            if kind in models:
+                f, secs, info = fit_mf(kind.lower(), s, threads, seed)
+                add(f"mercato {kind}", f"mercato {kind}", f, secs, info, seed)
+        for key, label, cls, kw in runs:
+            if key in models:
+                f, secs, info = fit_sequential(cls, s, threads, seed, **{**kw, **params})
+                add(f"mercato {label}", f"mercato {label}", f, secs, info, seed)
+        for model in rb_models:
+            r = run_recbole(model, s, threads, batch, seed, checkpoint, resume)
+            if r is not None:
+                *row, tested = r
+                add(f"RecBole {model}", f"RecBole {model}", *row, seed)
+                common &= tested
+    def print_means(users):
+        print(f"\n### {name}, means over seeds {','.join(map(str, seeds))}{users}")
+        print(title)
+        for model, per_seed in figures.items():
+            if len(per_seed) < 2:
+                continue  # popularity has no seed
+            full = {k: np.mean([f[k] for f, _, _ in per_seed]) for k in per_seed[0][0]}
+            samp = {k: np.mean([m[k] for _, m, _ in per_seed]) for k in per_seed[0][1]}
+            secs = np.mean([t for _, _, t in per_seed])
+            spread = np.ptp([f["NDCG@10"] for f, _, _ in per_seed])
+            print(
+                f"{model:<36} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
+                f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | "
+                f"{'–' if np.isnan(secs) else f'{secs:.1f}':>7}  "
+                f"{len(per_seed)} seeds, NDCG@10 spread {spread:.4f}",
+                flush=True,
+            )
+
+    if len(seeds) > 1:
+        print_means("")
     if 0 < common.sum() < n_test:
         print(f"\n### {name}, the {int(common.sum())} test users every RecBole row tests")
-        for label, f, secs, _ in rows:
-            show(label, f, secs, "", target=np.where(common, s["target"], -1))
+        print(title)
+        figures.clear()
+        for model, label, f, secs in rows:
+            show(model, label, f, secs, "", target=np.where(common, s["target"], -1))
+        if len(seeds) > 1:
+            print_means(f", the {int(common.sum())} users every RecBole row tests")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="ml100k,marketplace")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0, help="seed of every model, mercato's and RecBole's")
+    ap.add_argument("--seeds", default="0", help="seeds (0,1,2): every model, mercato's and RecBole's, once per seed")
+    ap.add_argument("--models", default=",".join(MODELS), help="mercato's rows to fit: " + ",".join(MODELS))
+    ap.add_argument("--params", help="mercato's sequential models' settings, e.g. stride=1,patience=20")
     ap.add_argument("--recbole", action="store_true", help="also RecBole's SASRec and GRU4Rec (see above)")
     ap.add_argument("--recbole-models", default="SASRec,GRU4Rec", help="which RecBole models --recbole runs")
     ap.add_argument(
@@ -390,26 +441,33 @@ def main():
         help="train on from --recbole-checkpoint (a stopped run's best epoch), writing new bests into it",
     )
     args = ap.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",")]
+    models = args.models.split(",")
+    if unknown := set(models) - set(MODELS):
+        ap.error(f"unknown --models {sorted(unknown)}; choose from {','.join(MODELS)}")
+    extra = dict(models=models, params=parse_params(args.params))
     if args.recbole_resume and not args.recbole_checkpoint:
         ap.error("--recbole-resume needs --recbole-checkpoint")
+    if args.recbole_checkpoint and len(seeds) > 1:
+        ap.error("--recbole-checkpoint is one run's: give one seed")
     recbole = None
     if args.recbole:
         recbole = (args.recbole_models.split(","), args.recbole_batch, args.recbole_checkpoint, args.recbole_resume)
-    print(f"threads: {args.threads}, seed {args.seed}; 'sampled' columns rank the target among 100 random unseen items")
+    print(f"threads: {args.threads}, seeds {args.seeds}; 'sampled' columns rank the target among 100 random unseen")
     for name in args.sets.split(","):
         if name == "ml100k":
             if not (DATA / "movielens-100k" / "u.data").exists():
                 print(f"skip ml100k: {DATA}/movielens-100k/u.data not found")
                 continue
-            run_set("ML-100k", *load_ml100k(), args.threads, recbole, args.seed)
+            run_set("ML-100k", *load_ml100k(), args.threads, recbole, seeds, **extra)
         elif name == "lastfm":
             if not (DATA / "lastfm-2k" / "user_taggedartists.dat").exists():
                 print(f"skip lastfm: {DATA}/lastfm-2k/user_taggedartists.dat not found")
                 continue
-            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole, args.seed)
+            run_set("Last.fm-2k tagging", *load_lastfm(), args.threads, recbole, seeds, **extra)
         elif name == "marketplace":
             *events, context = load_marketplace()
-            run_set("marketplace sessions", *events, args.threads, recbole, args.seed, context)
+            run_set("marketplace sessions", *events, args.threads, recbole, seeds, context, **extra)
         else:
             raise SystemExit(f"unknown set {name!r}")
 
