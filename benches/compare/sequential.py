@@ -192,11 +192,11 @@ def fit_sequential(cls, s, threads, seed=0, context=None, **kw):
         return out
 
     h = model.history_
-    info = f"{len(h['epochs'])} epochs, {h['seconds_per_epoch']:.2f} s/epoch"
-    if h["best_epoch"] is not None:  # early stopping
-        best_val = max(e["val_ndcg"] for e in h["epochs"])
-        info = f"{len(h['epochs'])} epochs (best {h['best_epoch']}), {h['seconds_per_epoch']:.2f} s/epoch, "
-        info += f"best validation NDCG@10 {best_val:.4f}"
+    stopping = h["best_epoch"] is not None  # early stopping ran
+    info = f"{len(h['epochs'])} epochs" + (f" (best {h['best_epoch']})" if stopping else "")
+    info += f", {h['seconds_per_epoch']:.2f} s/epoch"
+    if stopping:
+        info += f", best validation NDCG@10 {max(e['val_ndcg'] for e in h['epochs']):.4f}"
     return score, secs, info
 
 
@@ -339,10 +339,11 @@ def run_set(name, users, items, times, threads, recbole, seeds=(0,), context=Non
         ("GRU4Rec-spar", "GRU4Rec s-par", GRU4Rec, {"batching": "session_parallel"}),
     ]
     if context:
-        with_ctx, ctx = " + ".join(context), context
+        with_ctx = " + ".join(context)
+        spar_ctx = {"batching": "session_parallel", "context": context}
         runs += [
-            ("SASRec", f"SASRec + {with_ctx}", SASRec, {"context": ctx}),
-            ("GRU4Rec-spar", f"GRU4Rec s-par + {with_ctx}", GRU4Rec, {"batching": "session_parallel", "context": ctx}),
+            ("SASRec", f"SASRec + {with_ctx}", SASRec, {"context": context}),
+            ("GRU4Rec-spar", f"GRU4Rec s-par + {with_ctx}", GRU4Rec, spar_ctx),
         ]
     head = f"{'HR@10':>7} {'NDCG@10':>8} {'MRR':>7} | {'sHR@10':>7} {'sNDCG@10':>9} {'sMRR':>7}"
     title = f"{'model':<36} {head} | {'fit s':>7}  notes"
@@ -350,18 +351,21 @@ def run_set(name, users, items, times, threads, recbole, seeds=(0,), context=Non
     rows = []  # (model, label, score_fn, fit s, notes)
     figures = {}  # model -> [(full, sampled, fit s)], one per seed, for the means
 
-    def show(model, label, f, secs, info, target=s["target"]):
-        full, samp = metrics(f, seen, target)
+    def line(label, full, samp, secs, info):
         fit = "–" if np.isnan(secs) else f"{secs:.1f}"  # a scored checkpoint has no fit time
         print(
             f"{label:<36} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
             f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | {fit:>7}  {info}",
             flush=True,
         )
+
+    def show(model, label, f, secs, info, target=s["target"]):
+        full, samp = metrics(f, seen, target)
+        line(label, full, samp, secs, info)
         figures.setdefault(model, []).append((full, samp, secs))
 
-    def add(model, label, f, secs, info, seed):
-        label = f"{label}, seed {seed}" if len(seeds) > 1 else label
+    def add(model, f, secs, info, seed):
+        label = f"{model}, seed {seed}" if len(seeds) > 1 else model
         rows.append((model, label, f, secs))
         show(model, label, f, secs, info)
 
@@ -375,17 +379,18 @@ def run_set(name, users, items, times, threads, recbole, seeds=(0,), context=Non
         for kind in ("ALS", "BPR"):
             if kind in models:
                 f, secs, info = fit_mf(kind.lower(), s, threads, seed)
-                add(f"mercato {kind}", f"mercato {kind}", f, secs, info, seed)
+                add(f"mercato {kind}", f, secs, info, seed)
         for key, label, cls, kw in runs:
             if key in models:
                 f, secs, info = fit_sequential(cls, s, threads, seed, **{**kw, **params})
-                add(f"mercato {label}", f"mercato {label}", f, secs, info, seed)
+                add(f"mercato {label}", f, secs, info, seed)
         for model in rb_models:
             r = run_recbole(model, s, threads, batch, seed, checkpoint, resume)
             if r is not None:
                 *row, tested = r
-                add(f"RecBole {model}", f"RecBole {model}", *row, seed)
+                add(f"RecBole {model}", *row, seed)
                 common &= tested
+
     def print_means(users):
         print(f"\n### {name}, means over seeds {','.join(map(str, seeds))}{users}")
         print(title)
@@ -396,13 +401,7 @@ def run_set(name, users, items, times, threads, recbole, seeds=(0,), context=Non
             samp = {k: np.mean([m[k] for _, m, _ in per_seed]) for k in per_seed[0][1]}
             secs = np.mean([t for _, _, t in per_seed])
             spread = np.ptp([f["NDCG@10"] for f, _, _ in per_seed])
-            print(
-                f"{model:<36} {full['HR@10']:7.4f} {full['NDCG@10']:8.4f} {full['MRR']:7.4f} | "
-                f"{samp['HR@10']:7.4f} {samp['NDCG@10']:9.4f} {samp['MRR']:7.4f} | "
-                f"{'–' if np.isnan(secs) else f'{secs:.1f}':>7}  "
-                f"{len(per_seed)} seeds, NDCG@10 spread {spread:.4f}",
-                flush=True,
-            )
+            line(model, full, samp, secs, f"{len(per_seed)} seeds, NDCG@10 spread {spread:.4f}")
 
     if len(seeds) > 1:
         print_means("")
