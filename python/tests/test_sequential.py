@@ -81,6 +81,22 @@ def test_gru4rec_session_parallel_batches():
         small(GRU4Rec, batching="session_parallel", stride=5, epochs=1).fit(u, i, t)
 
 
+def test_sasrec_prefix_batches():
+    u, i, t = cycle_log()
+    model = small(SASRec, batching="prefixes", batch_size=32).fit(u, i, t)
+    assert model.recommend_sequence([103, 104], N=1)[0].tolist() == [105]
+    # One example per target: 30 users x 11 targets in steps of 32.
+    assert model.history_["epochs"][-1]["loss"] < model.history_["epochs"][0]["loss"] / 2
+    back = mercato.load(model.to_bytes())
+    assert isinstance(back, SASRec) and back.batching == "prefixes"
+    assert clone(model).get_params()["batching"] == "prefixes"
+    # SASRec has no recurrent state for session-parallel lanes; prefixes place no windows.
+    with pytest.raises(ValueError, match="batching"):
+        small(SASRec, batching="session_parallel", epochs=1).fit(u, i, t)
+    with pytest.raises(ValueError, match="stride"):
+        small(SASRec, batching="prefixes", stride=5, epochs=1).fit(u, i, t)
+
+
 def test_dataframe_context_and_marketplace_sessions():
     df = marketplace_sessions(n_users=150)
     assert list(df.columns) == ["user", "item", "category", "event", "time"]

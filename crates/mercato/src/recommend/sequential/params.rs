@@ -44,9 +44,14 @@ pub enum SeqLoss {
 #[serde(rename_all = "snake_case")]
 pub enum SeqBatching {
     /// `batch_size` windows of up to `max_len` events per step, a target at every position
-    /// (RecBole's way for both networks; a long history trains as several windows).
+    /// (a long history trains as several windows; see [`SequentialParams::stride`]).
     #[default]
     Windows,
+    /// One example per target: the up to `max_len` events before it, the loss at its last
+    /// position only, each with its own dropout mask (RecBole's training examples for
+    /// SASRec and GRU4Rec). Up to `max_len` times the work of [`SeqBatching::Windows`] per
+    /// epoch on long histories; `batch_size` counts examples.
+    Prefixes,
     /// GRU4Rec's session-parallel mini-batches (Hidasi et al. 2016): `batch_size` lanes,
     /// each reading one user's whole history one event per step with the GRU state carried
     /// over (gradients through one step). GRU4Rec only.
@@ -69,10 +74,10 @@ pub struct SequentialParams {
     /// trained once and sees at least `max_len - stride` earlier events (as when serving,
     /// where the network reads the last `max_len`). `None`: half of `max_len`, rounded up.
     /// `Some(max_len)` gives disjoint windows (cheapest, but a window's first targets see
-    /// few events); `Some(1)` gives every target a full window (RecBole's one prefix per
-    /// event; `max_len` times the work on long histories). Only with
-    /// [`SeqBatching::Windows`]: session-parallel lanes read whole histories, so `check`
-    /// refuses a stride there.
+    /// few events); `Some(1)` gives every target a full window (`max_len` times the work on
+    /// long histories; [`SeqBatching::Prefixes`] goes further, one example per target). Only with
+    /// [`SeqBatching::Windows`]: prefixes and session-parallel lanes place no windows, so
+    /// `check` refuses a stride there.
     pub stride: Option<usize>,
     /// Embedding (and hidden) size.
     pub factors: usize,
@@ -84,9 +89,10 @@ pub struct SequentialParams {
     pub dropout: f64,
     /// Passes over the training windows (upper bound with early stopping).
     pub epochs: usize,
-    /// Windows per mini-batch (lanes with [`SeqBatching::SessionParallel`]).
+    /// Windows per mini-batch (examples with [`SeqBatching::Prefixes`], lanes with
+    /// [`SeqBatching::SessionParallel`]).
     pub batch_size: usize,
-    /// Windows, or GRU4Rec's session-parallel lanes.
+    /// Windows, one prefix per target, or GRU4Rec's session-parallel lanes.
     pub batching: SeqBatching,
     /// Adam's step size.
     pub learning_rate: f64,
@@ -183,7 +189,7 @@ impl crate::params::Params for SequentialParams {
                 self.batching == SeqBatching::Windows,
                 "stride",
                 s,
-                "None with SessionParallel batching (its lanes read whole histories, not windows)",
+                "None unless batching is Windows (prefixes and session-parallel lanes place no windows)",
             )?;
         }
         param((1..=4096).contains(&self.factors), "factors", self.factors, "in 1..=4096")?;
@@ -207,10 +213,10 @@ impl crate::params::Params for SequentialParams {
         )?;
         param((1..=1000).contains(&self.negatives), "negatives", self.negatives, "in 1..=1000")?;
         param(
-            self.batching == SeqBatching::Windows || self.arch == SeqArch::Gru4rec,
+            self.batching != SeqBatching::SessionParallel || self.arch == SeqArch::Gru4rec,
             "batching",
             self.batching,
-            "Windows for SASRec (session-parallel lanes carry a GRU state)",
+            "Windows or Prefixes for SASRec (session-parallel lanes carry a GRU state)",
         )?;
         if let Some(p) = self.patience {
             param(p > 0, "patience", p, "positive (or None for no early stopping)")?;

@@ -100,6 +100,25 @@ fn session_parallel_gru4rec_learns_a_cycle_and_is_deterministic() {
 }
 
 #[test]
+fn prefix_batching_learns_a_cycle_for_both_networks() {
+    let data = cycle_data(30, 12);
+    let users: Vec<usize> = (0..30).collect();
+    for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
+        let p = small(arch).batching(SeqBatching::Prefixes).batch_size(32);
+        let model = p.fit(&data).unwrap();
+        let live = [103, 104].map(ExternalId::from);
+        let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?}: {:?}", recs.items);
+        let again = p.fit(&data).unwrap();
+        assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap(), "{arch:?}");
+        let windows = small(arch).batch_size(32).fit(&data).unwrap();
+        assert_ne!(model.user_scores(&users).unwrap(), windows.user_scores(&users).unwrap(), "{arch:?}");
+        let loaded = SequentialRecommender::from_bytes_on(model.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
+        assert_eq!(loaded.params().batching, SeqBatching::Prefixes);
+    }
+}
+
+#[test]
 fn bce_loss_learns_too() {
     let data = cycle_data(30, 12);
     let model = small(SeqArch::Sasrec).loss(SeqLoss::Bce).negatives(4).epochs(40).fit(&data).unwrap();
@@ -198,6 +217,10 @@ fn parameters_and_degenerate_data_are_checked() {
         "{e}"
     );
     lanes.check().unwrap();
+    let prefixes = SequentialParams::sasrec().batching(SeqBatching::Prefixes);
+    let e = prefixes.clone().stride(Some(5)).check().unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "stride"), "{e}");
+    prefixes.check().unwrap();
     // Every user has one event: there is no order to learn.
     let u: Vec<ExternalId> = (0..4).map(ExternalId::from).collect();
     let single = Sequences::from_events(&u, &u, &[0, 0, 0, 0], &[]).unwrap();

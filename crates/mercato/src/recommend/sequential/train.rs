@@ -50,6 +50,19 @@ fn windows(data: &Sequences, max_len: usize, stride: usize) -> Vec<Window> {
     out
 }
 
+/// One window per target (every event except each user's first): the up to `max_len` events
+/// before it, trained at its last position only.
+fn prefixes(data: &Sequences, max_len: usize) -> Vec<Window> {
+    let mut out = Vec::new();
+    for u in 0..data.users.len() {
+        for end in 1..data.sequence(u).len() {
+            let start = end.saturating_sub(max_len);
+            out.push(Window { user: u, start, len: end - start, skip: end - start - 1 });
+        }
+    }
+    out
+}
+
 /// The state of one training epoch that every step updates.
 struct EpochRun<'a> {
     opt: &'a mut nn::Optimizer,
@@ -94,7 +107,10 @@ impl SequentialRecommender {
         } else {
             (data.clone(), None)
         };
-        let wins = windows(&train_data, p.max_len, p.window_stride());
+        let wins = match p.batching {
+            SeqBatching::Prefixes => prefixes(&train_data, p.max_len),
+            _ => windows(&train_data, p.max_len, p.window_stride()),
+        };
         ensure!(!wins.is_empty(), "no user has two events: nothing to learn an order from");
 
         let _rng = FIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -122,7 +138,7 @@ impl SequentialRecommender {
             nn::Adam { wd: p.weight_decay, ..Default::default() }.build(self.net.var_store(), p.learning_rate)?;
         let mut order: Vec<usize> = (0..wins.len()).collect();
         let steps = match p.batching {
-            SeqBatching::Windows => order.len().div_ceil(p.batch_size),
+            SeqBatching::Windows | SeqBatching::Prefixes => order.len().div_ceil(p.batch_size),
             SeqBatching::SessionParallel => session_steps(&self.data, p.batch_size),
         };
         let pb = crate::progress::Bar::batches(p.show_progress, (steps * p.epochs) as u64);
@@ -141,7 +157,7 @@ impl SequentialRecommender {
                 positions: 0,
             };
             match p.batching {
-                SeqBatching::Windows => self.epoch_windows(wins, &mut order, &mut run)?,
+                SeqBatching::Windows | SeqBatching::Prefixes => self.epoch_windows(wins, &mut order, &mut run)?,
                 SeqBatching::SessionParallel => self.epoch_sessions(&mut run)?,
             }
             let (loss_sum, positions) = (run.loss_sum, run.positions);
@@ -188,8 +204,8 @@ impl SequentialRecommender {
         Ok(())
     }
 
-    /// One pass over the windows in a fresh random order, `batch_size` windows per step,
-    /// a target at every position.
+    /// One pass over the windows (or prefixes) in a fresh random order, `batch_size` per
+    /// step, a target at every position after the window's `skip`.
     fn epoch_windows(&mut self, wins: &[Window], order: &mut [usize], run: &mut EpochRun<'_>) -> Result<()> {
         let p = &self.params;
         let device = self.net.device();
@@ -388,6 +404,25 @@ mod window_tests {
                 }
                 let want: Vec<usize> = (0..n).map(|t| usize::from(t > 0)).collect();
                 assert_eq!(trained, want, "n {n}, max_len {max_len}, stride {stride}");
+            }
+        }
+    }
+
+    #[test]
+    fn prefixes_train_each_target_alone_after_all_it_can_see() {
+        for n in [1usize, 2, 9, 10, 11, 30] {
+            let users = vec![ExternalId::from("u"); n];
+            let items: Vec<ExternalId> = (0..n as i64).map(ExternalId::from).collect();
+            let times: Vec<i64> = (0..n as i64).collect();
+            let data = Sequences::from_events(&users, &items, &times, &[]).unwrap();
+            let max_len = 8;
+            let wins = prefixes(&data, max_len);
+            assert_eq!(wins.len(), n.saturating_sub(1), "n {n}");
+            for (k, w) in wins.iter().enumerate() {
+                let target = k + 1; // in time order
+                assert_eq!(w.skip + 1, w.len, "n {n}: only the last position trains");
+                assert_eq!(w.start + w.len, target, "n {n}: the window ends just before its target");
+                assert_eq!(w.len, target.min(max_len), "n {n}: target {target} sees all it can");
             }
         }
     }
