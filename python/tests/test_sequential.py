@@ -64,37 +64,27 @@ def test_learns_the_order_and_serves_users_and_live_sessions(cls):
     assert h["epochs"][-1]["loss"] < h["epochs"][0]["loss"] / 2
 
 
-def test_gru4rec_session_parallel_batches():
+@pytest.mark.parametrize(
+    "cls, batching, refused",
+    [(GRU4Rec, "session_parallel", "lanes"), (SASRec, "prefixes", "session_parallel")],
+)
+def test_other_batchings_learn_are_kept_and_refuse_a_stride(cls, batching, refused):
     u, i, t = cycle_log()
-    model = small(GRU4Rec, batching="session_parallel", batch_size=8).fit(u, i, t)
+    model = small(cls, batching=batching, batch_size=8).fit(u, i, t)
     assert model.recommend_sequence([103, 104], N=1)[0].tolist() == [105]
     h = model.history_
     assert h["epochs"][-1]["loss"] < h["epochs"][0]["loss"] / 2
-    # Kept through the model file and clone; other batchings are refused by name.
+    # Kept through the model file and clone; a batching the network cannot use is refused by
+    # name (SASRec has no recurrent state for session-parallel lanes).
     back = mercato.load(model.to_bytes())
-    assert isinstance(back, GRU4Rec) and back.batching == "session_parallel"
-    assert clone(model).get_params()["batching"] == "session_parallel"
+    assert isinstance(back, cls) and back.batching == batching
+    assert clone(model).get_params()["batching"] == batching
     with pytest.raises(ValueError, match="batching"):
-        small(GRU4Rec, batching="lanes", epochs=1).fit(u, i, t)
-    # Lanes read whole histories: a stride (where windows start) would be ignored, so it is refused.
+        small(cls, batching=refused, epochs=1).fit(u, i, t)
+    # Lanes read whole histories and prefixes end at each target: a stride (where windows
+    # start) would be ignored, so it is refused.
     with pytest.raises(ValueError, match="stride"):
-        small(GRU4Rec, batching="session_parallel", stride=5, epochs=1).fit(u, i, t)
-
-
-def test_sasrec_prefix_batches():
-    u, i, t = cycle_log()
-    model = small(SASRec, batching="prefixes", batch_size=32).fit(u, i, t)
-    assert model.recommend_sequence([103, 104], N=1)[0].tolist() == [105]
-    # One example per target: 30 users x 11 targets in steps of 32.
-    assert model.history_["epochs"][-1]["loss"] < model.history_["epochs"][0]["loss"] / 2
-    back = mercato.load(model.to_bytes())
-    assert isinstance(back, SASRec) and back.batching == "prefixes"
-    assert clone(model).get_params()["batching"] == "prefixes"
-    # SASRec has no recurrent state for session-parallel lanes; prefixes place no windows.
-    with pytest.raises(ValueError, match="batching"):
-        small(SASRec, batching="session_parallel", epochs=1).fit(u, i, t)
-    with pytest.raises(ValueError, match="stride"):
-        small(SASRec, batching="prefixes", stride=5, epochs=1).fit(u, i, t)
+        small(cls, batching=batching, stride=5, epochs=1).fit(u, i, t)
 
 
 def test_dataframe_context_and_marketplace_sessions():
