@@ -77,44 +77,33 @@ fn both_architectures_learn_a_cycle() {
 }
 
 #[test]
-fn session_parallel_gru4rec_learns_a_cycle_and_is_deterministic() {
-    // Histories of 12 events and max_len 8: lanes read each history whole, windows in two.
+fn other_batchings_learn_a_cycle_are_deterministic_and_saved() {
+    // Histories of 12 events and max_len 8: lanes read each history whole, windows in two,
+    // prefixes one per target.
     let data = cycle_data(30, 12);
-    let p = small(SeqArch::Gru4rec).batching(SeqBatching::SessionParallel).batch_size(8);
-    let model = p.fit(&data).unwrap();
-    let live = [103, 104].map(ExternalId::from);
-    let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
-    assert_eq!(recs.items[0].0, ExternalId::from(105), "{:?}", recs.items);
-    let loss = &model.history().epochs;
-    assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "loss did not fall: {loss:?}");
     // 30 users of 11 targets on 8 lanes: four rounds of 11 steps.
     assert_eq!(train::session_steps(&data, 8), 44);
     let users: Vec<usize> = (0..30).collect();
-    let again = p.fit(&data).unwrap();
-    assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap());
-    let windows = small(SeqArch::Gru4rec).batch_size(8).fit(&data).unwrap();
-    assert_ne!(model.user_scores(&users).unwrap(), windows.user_scores(&users).unwrap());
-    // The choice is saved with the model.
-    let loaded = SequentialRecommender::from_bytes_on(model.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
-    assert_eq!(loaded.params().batching, SeqBatching::SessionParallel);
-}
-
-#[test]
-fn prefix_batching_learns_a_cycle_for_both_networks() {
-    let data = cycle_data(30, 12);
-    let users: Vec<usize> = (0..30).collect();
-    for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
-        let p = small(arch).batching(SeqBatching::Prefixes).batch_size(32);
+    for (arch, batching) in [
+        (SeqArch::Gru4rec, SeqBatching::SessionParallel),
+        (SeqArch::Sasrec, SeqBatching::Prefixes),
+        (SeqArch::Gru4rec, SeqBatching::Prefixes),
+    ] {
+        let case = format!("{arch:?} {batching:?}");
+        let p = small(arch).batching(batching).batch_size(8);
         let model = p.fit(&data).unwrap();
         let live = [103, 104].map(ExternalId::from);
         let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
-        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?}: {:?}", recs.items);
+        assert_eq!(recs.items[0].0, ExternalId::from(105), "{case}: {:?}", recs.items);
+        let loss = &model.history().epochs;
+        assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "{case}: loss did not fall: {loss:?}");
         let again = p.fit(&data).unwrap();
-        assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap(), "{arch:?}");
-        let windows = small(arch).batch_size(32).fit(&data).unwrap();
-        assert_ne!(model.user_scores(&users).unwrap(), windows.user_scores(&users).unwrap(), "{arch:?}");
+        assert_eq!(model.user_scores(&users).unwrap(), again.user_scores(&users).unwrap(), "{case}");
+        let windows = small(arch).batch_size(8).fit(&data).unwrap();
+        assert_ne!(model.user_scores(&users).unwrap(), windows.user_scores(&users).unwrap(), "{case}");
+        // The choice is saved with the model.
         let loaded = SequentialRecommender::from_bytes_on(model.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
-        assert_eq!(loaded.params().batching, SeqBatching::Prefixes);
+        assert_eq!(loaded.params().batching, batching, "{case}");
     }
 }
 

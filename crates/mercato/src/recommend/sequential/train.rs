@@ -1,4 +1,4 @@
-//! Training: windows over each user's history (or GRU4Rec's session-parallel lanes), the
+//! Training: windows or prefixes of each user's history (or GRU4Rec's session-parallel lanes), the
 //! epoch loop with early stopping on the held-out last events, and one optimiser step.
 
 use std::time::Instant;
@@ -107,9 +107,11 @@ impl SequentialRecommender {
         } else {
             (data.clone(), None)
         };
+        // Session-parallel lanes train from the histories, not these windows; the windows
+        // still tell whether any user has an order to learn.
         let wins = match p.batching {
             SeqBatching::Prefixes => prefixes(&train_data, p.max_len),
-            _ => windows(&train_data, p.max_len, p.window_stride()),
+            SeqBatching::Windows | SeqBatching::SessionParallel => windows(&train_data, p.max_len, p.window_stride()),
         };
         ensure!(!wins.is_empty(), "no user has two events: nothing to learn an order from");
 
