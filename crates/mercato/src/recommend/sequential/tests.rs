@@ -233,3 +233,39 @@ fn early_stopping_keeps_the_best_epoch() {
     // The model serves from every event, the held-out ones included.
     assert_eq!(model.sequences().n_events(), data.n_events());
 }
+
+#[test]
+fn cuda_agrees_with_the_cpu_or_is_refused_by_name() {
+    let data = cycle_data(30, 12);
+    let users: Vec<usize> = (0..30).collect();
+    let cpu = small(SeqArch::Sasrec).epochs(2).fit(&data).unwrap();
+    let cuda = DeviceChoice::Cuda(0);
+    if !tch::Cuda::is_available() {
+        // A GPU asked for by name and missing is an error, never a silent CPU run.
+        for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
+            assert!(matches!(small(arch).device(cuda).fit(&data), Err(Error::InvalidInput(_))), "{arch:?}");
+        }
+        let e = SequentialRecommender::from_bytes_on(cpu.to_bytes().unwrap(), cuda).unwrap_err();
+        assert!(matches!(&e, Error::InvalidInput(m) if m.contains("CUDA device 0")), "{e}");
+        eprintln!("no CUDA device: only the refusal half of this test ran");
+        return;
+    }
+    let close = |a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>, what: &str| {
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "{what}: CPU and CUDA scores differ by {worst}");
+    };
+    // The same weights score alike on either device, both ways.
+    let on_gpu = SequentialRecommender::from_bytes_on(cpu.to_bytes().unwrap(), cuda).unwrap();
+    assert_eq!(on_gpu.device(), tch::Device::Cuda(0));
+    close(&cpu.user_scores(&users).unwrap(), &on_gpu.user_scores(&users).unwrap(), "CPU-trained");
+    for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
+        // Trained on the GPU (its own dropout draws), each network learns the cycle as on the CPU.
+        let gpu = small(arch).device(cuda).fit(&data).unwrap();
+        assert!(gpu.history().device.starts_with("Cuda"), "{arch:?}: {}", gpu.history().device);
+        let live = [103, 104].map(ExternalId::from);
+        let recs = gpu.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?} on CUDA: {:?}", recs.items);
+        let back = SequentialRecommender::from_bytes_on(gpu.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
+        close(&gpu.user_scores(&users).unwrap(), &back.user_scores(&users).unwrap(), "CUDA-trained");
+    }
+}
