@@ -139,6 +139,11 @@ def test_bad_input_is_a_clear_error():
         SASRec().fit(u, i, np.full(len(u), np.nan))
     with pytest.raises(ValueError):
         SASRec(patience=None).fit(["a", "b"], [1, 2], [0, 0])  # nobody has two events
+    with pytest.raises(ValueError, match="device"):
+        SASRec(device="tpu").fit(u, i, t)
+    if not mercato.vision.cuda_is_available():  # a GPU asked for by name is never a silent CPU run
+        with pytest.raises(ValueError, match="CUDA device 0"):
+            GRU4Rec(device="cuda").fit(u, i, t)
     with pytest.raises(mercato.NotFittedError):
         SASRec().recommend("u0")
     with pytest.raises(mercato.ModelFormatError):
