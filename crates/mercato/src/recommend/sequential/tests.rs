@@ -60,17 +60,21 @@ fn sequences_reject_bad_columns() {
     assert!(matches!(Sequences::from_events(&u, &u, &[0, 1], &[("event", &ctx)]), Err(Error::ShapeMismatch { .. })));
 }
 
+/// After 103 → 104 the cycle's next item is 105: the model serves it first to a live session
+/// it never saw, from what it learnt (not the popularity fallback).
+fn assert_continues_the_cycle(model: &SequentialRecommender, case: &str) {
+    let live = [103, 104].map(ExternalId::from);
+    let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
+    assert!(!recs.fallback, "{case}");
+    assert_eq!(recs.items[0].0, ExternalId::from(105), "{case}: {:?}", recs.items);
+}
+
 #[test]
 fn both_architectures_learn_a_cycle() {
     let data = cycle_data(30, 12);
     for arch in [SeqArch::Sasrec, SeqArch::Gru4rec] {
         let model = small(arch).fit(&data).unwrap();
-        // After 103 → 104 the next item is 105, for a session the model never saw.
-        let live = [103, 104].map(ExternalId::from);
-        let ctx = vec![vec!["view".into(), "buy".into()]];
-        let recs = model.recommend_sequence(&live, &ctx, 1, true).unwrap();
-        assert!(!recs.fallback);
-        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?}: {:?}", recs.items);
+        assert_continues_the_cycle(&model, &format!("{arch:?}"));
         let loss = &model.history().epochs;
         assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "{arch:?} loss did not fall: {loss:?}");
     }
@@ -92,9 +96,7 @@ fn other_batchings_learn_a_cycle_are_deterministic_and_saved() {
         let case = format!("{arch:?} {batching:?}");
         let p = small(arch).batching(batching).batch_size(8);
         let model = p.fit(&data).unwrap();
-        let live = [103, 104].map(ExternalId::from);
-        let recs = model.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
-        assert_eq!(recs.items[0].0, ExternalId::from(105), "{case}: {:?}", recs.items);
+        assert_continues_the_cycle(&model, &case);
         let loss = &model.history().epochs;
         assert!(loss.last().unwrap().loss < loss[0].loss * 0.5, "{case}: loss did not fall: {loss:?}");
         let again = p.fit(&data).unwrap();
@@ -262,9 +264,7 @@ fn cuda_agrees_with_the_cpu_or_is_refused_by_name() {
         // Trained on the GPU (its own dropout draws), each network learns the cycle as on the CPU.
         let gpu = small(arch).device(cuda).fit(&data).unwrap();
         assert!(gpu.history().device.starts_with("Cuda"), "{arch:?}: {}", gpu.history().device);
-        let live = [103, 104].map(ExternalId::from);
-        let recs = gpu.recommend_sequence(&live, &[vec!["view".into(), "buy".into()]], 1, true).unwrap();
-        assert_eq!(recs.items[0].0, ExternalId::from(105), "{arch:?} on CUDA: {:?}", recs.items);
+        assert_continues_the_cycle(&gpu, &format!("{arch:?} on CUDA"));
         let back = SequentialRecommender::from_bytes_on(gpu.to_bytes().unwrap(), DeviceChoice::Cpu).unwrap();
         close(&gpu.user_scores(&users).unwrap(), &back.user_scores(&users).unwrap(), "CUDA-trained");
     }
